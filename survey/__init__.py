@@ -1,0 +1,43 @@
+"""Patient-reported outcome follow-up for anal fistula clinics."""
+
+from flask import Flask
+
+from survey import config, errors, i18n
+from survey.extensions import babel, csrf, db, migrate
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the application: settings, extensions, blueprints, commands."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(config.resource_dir("templates")),
+    )
+    config.load(app, test_config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_commands(app)
+    errors.init_app(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(config.MIGRATIONS_DIR), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    i18n.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from survey import auth, clinic
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(clinic.bp)
+    auth.init_app(app)
+
+
+def register_commands(app: Flask) -> None:
+    from survey import cli
+
+    cli.init_app(app)

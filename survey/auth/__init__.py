@@ -1,0 +1,66 @@
+"""Staff sign-in, sessions and the decorators that guard staff pages."""
+
+import functools
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from survey.auth.sessions import find_session
+from survey.extensions import db
+from survey.models import Role
+
+bp = Blueprint("auth", __name__)
+
+
+def load_signed_in_user() -> None:
+    """Put the signed-in staff member (or None) on `g` for this request."""
+    g.user = g.staff_session = None
+    token = session.get("staff_token")
+    if not token:
+        return
+    idle_limit = current_app.config["PERMANENT_SESSION_LIFETIME"]
+    staff_session, why = find_session(db.session, token, idle_limit)
+    if staff_session is None:
+        session.pop("staff_token", None)
+        db.session.commit()
+        if why == "expired":
+            flash(_("You were signed out after a period of inactivity. Please sign in again."))
+        return
+    g.user, g.staff_session = staff_session.user, staff_session
+    if db.session.dirty:
+        db.session.commit()
+
+
+def staff_required(*roles: Role):
+    """Let only signed-in staff (and, if roles are named, only those roles) use a view."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if g.user is None:
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            if roles and not g.user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(load_signed_in_user)
+
+
+from survey.auth import views  # noqa: E402,F401  (registers the routes on bp)

@@ -1,0 +1,64 @@
+"""Server-side staff sessions: they expire after inactivity and can be ended from elsewhere."""
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from survey.models import StaffSession, User, utcnow
+
+# Writing last_seen_at on every request would turn each page view into a write.
+TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(db: Session, user: User, now: datetime | None = None) -> str:
+    """Open a session for a user who has just proved who they are; returns its secret token."""
+    now = now or utcnow()
+    token = secrets.token_urlsafe(32)
+    db.add(StaffSession(user=user, token_hash=token_hash(token), created_at=now, last_seen_at=now))
+    user.last_login_at = now
+    return token
+
+
+def find_session(
+    db: Session, token: str, idle_limit: timedelta, now: datetime | None = None
+) -> tuple[StaffSession | None, str | None]:
+    """The live session for a token, or (None, why) where why is "expired" or "ended"."""
+    now = now or utcnow()
+    staff_session = db.scalar(select(StaffSession).where(StaffSession.token_hash == token_hash(token)))
+    if staff_session is None or staff_session.ended_at is not None:
+        return None, "ended"
+    if not staff_session.user.active:
+        end_session(staff_session, "user disabled", now)
+        return None, "ended"
+    if now - staff_session.last_seen_at > idle_limit:
+        end_session(staff_session, "expired", now)
+        return None, "expired"
+    if now - staff_session.last_seen_at > TOUCH_INTERVAL:
+        staff_session.last_seen_at = now
+    return staff_session, None
+
+
+def end_session(staff_session: StaffSession, because: str, now: datetime | None = None) -> None:
+    staff_session.ended_at = now or utcnow()
+    staff_session.ended_because = because
+
+
+def end_all_sessions(
+    db: Session, user: User, because: str, keep: StaffSession | None = None
+) -> None:
+    """End every open session of a user (password changed, account disabled), except `keep`."""
+    query = (
+        update(StaffSession)
+        .where(StaffSession.user_id == user.id, StaffSession.ended_at.is_(None))
+        .values(ended_at=utcnow(), ended_because=because)
+    )
+    if keep is not None:
+        query = query.where(StaffSession.id != keep.id)
+    db.execute(query)

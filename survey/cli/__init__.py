@@ -1,0 +1,18 @@
+"""Command-line interface: `flask --app wsgi <group> <command>`."""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from survey.cli import demo, instruments, patients, staff, translate
+
+    for command in (
+        staff.sites,
+        staff.users,
+        patients.patients,
+        patients.invite,
+        instruments.instruments,
+        demo.demo,
+        translate.translate,
+    ):
+        app.cli.add_command(command)

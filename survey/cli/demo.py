@@ -1,0 +1,34 @@
+"""`demo`: build the database, seed demo data, print how to sign in, then serve."""
+
+import click
+import flask_migrate
+from flask import current_app
+from flask.cli import with_appcontext
+from werkzeug.serving import run_simple
+
+from survey.config import DEFAULTS
+from survey.demo import seed
+from survey.extensions import db
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--no-serve", is_flag=True, help="Seed and print, but do not start the server.")
+@with_appcontext
+def demo(host, port, no_serve):
+    """Create or upgrade the database, seed demo data, and serve the app."""
+    app = current_app._get_current_object()
+    if app.config["PUBLIC_URL"] == DEFAULTS["PUBLIC_URL"]:
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        app.config["PUBLIC_URL"] = f"http://{shown_host}:{port}"
+    flask_migrate.upgrade()
+    logins, link = seed(db.session, app.config["PUBLIC_URL"])
+    click.echo(f"\nDemo site ready at {app.config['PUBLIC_URL']}/login\n")
+    click.echo("Staff sign-in (passwords are new each time the demo starts):")
+    for login in logins:
+        click.echo(f"  {login.role:<12} {login.email:<28} {login.password}")
+    click.echo("\nA patient's private link (open it on a phone-sized window):")
+    click.echo(f"  {link}\n")
+    if not no_serve:
+        run_simple(host, port, app, threaded=True)

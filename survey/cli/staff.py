@@ -1,0 +1,72 @@
+"""`sites` and `users` commands."""
+
+import sys
+
+import click
+from flask.cli import with_appcontext
+
+from survey.extensions import db
+from survey.staff import StaffSetupError, create_site, create_user, find_site
+from survey.timezones import InvalidTimezone
+
+
+@click.group()
+def sites():
+    """Manage sites (clinics)."""
+
+
+@sites.command("add")
+@click.argument("name")
+@click.option("--timezone", default="UTC", show_default=True, help="IANA name, e.g. Europe/Madrid.")
+@click.option("--language", default="en", show_default=True, type=click.Choice(["en", "es", "tr"]))
+@click.option("--contact", default="", help="How patients reach the clinic, e.g. a phone number.")
+@with_appcontext
+def add_site(name, timezone, language, contact):
+    """Add a site called NAME."""
+    try:
+        site = create_site(db.session, name, timezone, language, contact)
+    except (StaffSetupError, InvalidTimezone) as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"Added site {site.name!r} ({site.timezone}).")
+
+
+@sites.command("list")
+@with_appcontext
+def list_sites():
+    """List sites."""
+    from sqlalchemy import select
+
+    from survey.models import Site
+
+    for site in db.session.scalars(select(Site).order_by(Site.name)):
+        click.echo(f"{site.name}\t{site.timezone}\t{site.default_language}")
+
+
+@click.group()
+def users():
+    """Manage staff accounts."""
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(["admin", "clinician", "coordinator"]))
+@click.option("--site", "site_names", required=True, multiple=True, help="Repeat for several.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def create_user_command(email, role, site_names, password_stdin):
+    """Create a staff account for EMAIL (the password is asked for, or read from stdin)."""
+    try:
+        site_list = [find_site(db.session, name) for name in site_names]
+    except StaffSetupError as error:
+        raise click.ClickException(str(error)) from None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = create_user(db.session, email, password, role, site_list)
+    except StaffSetupError as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"Created {user.role} {user.email} at {', '.join(s.name for s in site_list)}.")

@@ -1,0 +1,64 @@
+"""Enrolling patients in follow-up."""
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from survey.models import Patient, Site
+from survey.phones import InvalidPhoneNumber, normalise_mobile
+from survey.timezones import InvalidTimezone, check_timezone
+
+LANGUAGES = ("en", "es", "tr")
+
+
+class EnrolmentError(ValueError):
+    """A patient could not be enrolled; the message says why in plain words."""
+
+
+def check_reference(reference: str) -> str:
+    reference = (reference or "").strip()
+    if not reference or len(reference) > 64 or not reference.isprintable():
+        raise EnrolmentError("A reference of 1 to 64 printable characters is required.")
+    return reference
+
+
+def check_language(language: str) -> str:
+    if language not in LANGUAGES:
+        raise EnrolmentError(
+            f"{str(language)[:16]!r} is not a language patients can answer in. "
+            f"Choose one of: {', '.join(LANGUAGES)}."
+        )
+    return language
+
+
+def enrol_patient(
+    db: Session,
+    site: Site,
+    reference: str,
+    phone: str | None,
+    language: str,
+    timezone: str | None = None,
+    index_date: date | None = None,
+) -> Patient:
+    """Add a patient to a site's follow-up, after checking every field."""
+    reference = check_reference(reference)
+    try:
+        e164 = normalise_mobile(phone) if phone else None
+        zone = check_timezone(timezone or site.timezone)
+    except (InvalidPhoneNumber, InvalidTimezone) as error:
+        raise EnrolmentError(str(error)) from None
+    check_language(language)
+    taken = select(Patient.id).where(Patient.site_id == site.id, Patient.reference == reference)
+    if db.scalar(taken) is not None:
+        raise EnrolmentError(f"{site.name} already has a patient with reference {reference!r}.")
+    patient = Patient(
+        site=site,
+        reference=reference,
+        phone=e164,
+        language=language,
+        timezone=zone,
+        index_date=index_date,
+    )
+    db.add(patient)
+    return patient

@@ -1,0 +1,40 @@
+"""Which language a page speaks, and the helpers templates need for it."""
+
+from babel import Locale
+from flask import Flask, current_app, g, request, session
+from flask_babel import get_locale
+
+
+def select_locale() -> str:
+    """The language for this request.
+
+    A page that knows its reader sets `g.locale` (a patient's chosen or stored language);
+    otherwise a staff member's own choice, then the browser's Accept-Language, then the
+    site default."""
+    languages = current_app.config["LANGUAGES"]
+    chosen = g.get("locale") or session.get("locale")
+    if chosen in languages:
+        return chosen
+    return request.accept_languages.best_match(languages) or current_app.config["DEFAULT_LANGUAGE"]
+
+
+def text_direction(locale: str) -> str:
+    """`ltr` or `rtl`, for the `dir` attribute of a page in this locale."""
+    return "rtl" if Locale.parse(locale).character_order == "right-to-left" else "ltr"
+
+
+def language_name(code: str) -> str:
+    """A language's name in that language itself, as a language switcher shows it."""
+    return Locale.parse(code).get_display_name(code).capitalize()
+
+
+def init_app(app: Flask) -> None:
+    @app.context_processor
+    def locale_context() -> dict:
+        locale = str(get_locale())
+        return {
+            "current_locale": locale,
+            "text_direction": text_direction(locale),
+            "language_name": language_name,
+            "languages": app.config["LANGUAGES"],
+        }

@@ -1,0 +1,66 @@
+"""Invitations and their private links.
+
+A link carries a random token of 128 bits; only its SHA-256 hash is stored, so a copy of the
+database cannot be turned into working links. Each SMS mints its own link."""
+
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from survey.models import Invitation, InvitationLink, Patient, utcnow
+
+DEFAULT_INSTRUMENTS = ("qolaf-q", "ccis")
+DEFAULT_WINDOW = timedelta(days=14)
+TOKEN_BYTES = 16  # 128 bits; 22 characters in base64url, short enough for an SMS
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{22}")
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def create_invitation(
+    db: Session,
+    patient: Patient,
+    timepoint: str,
+    instrument_ids: tuple[str, ...] | list[str] = DEFAULT_INSTRUMENTS,
+    opens_at: datetime | None = None,
+    window: timedelta = DEFAULT_WINDOW,
+) -> Invitation:
+    """An invitation for one timepoint, open from `opens_at` for `window`."""
+    from survey.instruments import get_instrument
+
+    for instrument_id in instrument_ids:
+        get_instrument(instrument_id)  # refuses unknown ids before anything is stored
+    opens_at = opens_at or utcnow()
+    invitation = Invitation(
+        patient=patient,
+        timepoint=timepoint,
+        instrument_ids=list(instrument_ids),
+        opens_at=opens_at,
+        expires_at=opens_at + window,
+    )
+    db.add(invitation)
+    return invitation
+
+
+def mint_link(db: Session, invitation: Invitation) -> str:
+    """A new private token for the invitation; the caller puts it in a message, never a log."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    db.add(InvitationLink(invitation=invitation, token_hash=token_hash(token)))
+    return token
+
+
+def link_url(public_url: str, token: str) -> str:
+    return f"{public_url.rstrip('/')}/s/{token}"
+
+
+def find_link(db: Session, token: str) -> InvitationLink | None:
+    """The link a token opens, or None for anything malformed or unknown."""
+    if not isinstance(token, str) or not TOKEN_PATTERN.fullmatch(token):
+        return None
+    return db.scalar(select(InvitationLink).where(InvitationLink.token_hash == token_hash(token)))

@@ -1,0 +1,37 @@
+"""The data model. Every model is importable from here."""
+
+from survey.models.audit import AuditEvent, AuditTrailIsInsertOnly
+from survey.models.base import Base, utcnow
+from survey.models.invitation import (
+    Answer,
+    DraftAnswer,
+    Invitation,
+    InvitationLink,
+    InvitationStatus,
+    Response,
+)
+from survey.models.patient import Patient, PatientStatus
+from survey.models.staff import Role, Site, StaffSession, User, site_memberships, user_by_email
+from survey.models.wording import ImportedWording
+
+__all__ = [
+    "Answer",
+    "AuditEvent",
+    "AuditTrailIsInsertOnly",
+    "Base",
+    "DraftAnswer",
+    "ImportedWording",
+    "Invitation",
+    "InvitationLink",
+    "InvitationStatus",
+    "Patient",
+    "PatientStatus",
+    "Response",
+    "Role",
+    "Site",
+    "StaffSession",
+    "User",
+    "site_memberships",
+    "user_by_email",
+    "utcnow",
+]

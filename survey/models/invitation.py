@@ -1,0 +1,129 @@
+"""Invitations to answer, the private links that open them, and the answers given."""
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from survey.models.base import Base, utcnow
+from survey.models.patient import Patient
+
+
+class InvitationStatus(enum.StrEnum):
+    OPEN = "open"  # waiting for answers (until it expires)
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class Invitation(Base):
+    """One patient's questionnaires for one timepoint, answerable within a window."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    timepoint: Mapped[str] = mapped_column(String(64))  # "baseline", "3 months", ...
+    instrument_ids: Mapped[list[str]] = mapped_column(JSON)  # answered in this order
+    opens_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    status: Mapped[InvitationStatus] = mapped_column(String(16), default=InvitationStatus.OPEN)
+    # The language the patient picked on the survey pages, remembered for this invitation.
+    language: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+
+    patient: Mapped[Patient] = relationship(back_populates="invitations")
+    links: Mapped[list["InvitationLink"]] = relationship(back_populates="invitation")
+    draft_answers: Mapped[list["DraftAnswer"]] = relationship(
+        back_populates="invitation", cascade="all, delete-orphan"
+    )
+    responses: Mapped[list["Response"]] = relationship(back_populates="invitation")
+
+    def is_expired(self, now: datetime) -> bool:
+        return now >= self.expires_at
+
+    def __repr__(self) -> str:
+        return f"<Invitation {self.id} {self.timepoint!r} {self.status}>"
+
+
+class InvitationLink(Base):
+    """A private link to an invitation. Only the token's hash is kept: the token itself lives
+    in the SMS that carried it. Each message mints its own link, so a reminder never breaks
+    the link in an earlier message."""
+
+    __tablename__ = "invitation_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(
+        ForeignKey("invitations.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+
+    invitation: Mapped[Invitation] = relationship(back_populates="links")
+
+
+class DraftAnswer(Base):
+    """An answer saved as the patient goes, so a closed page resumes where it stopped."""
+
+    __tablename__ = "draft_answers"
+
+    invitation_id: Mapped[int] = mapped_column(
+        ForeignKey("invitations.id", ondelete="CASCADE"), primary_key=True
+    )
+    instrument_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    invitation: Mapped[Invitation] = relationship(back_populates="draft_answers")
+
+
+class Response(Base):
+    """A completed questionnaire: the answers and their scores, never changed once stored.
+
+    It records exactly which instrument version and wording the patient saw."""
+
+    __tablename__ = "responses"
+    # One response per instrument per invitation: a double submit cannot store a second one.
+    __table_args__ = (UniqueConstraint("invitation_id", "instrument_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    instrument_id: Mapped[str] = mapped_column(String(32))
+    instrument_version: Mapped[str] = mapped_column(String(32))
+    wording_hash: Mapped[str] = mapped_column(String(64))
+    wording_status: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(8))
+    total: Mapped[int]
+    band: Mapped[str | None] = mapped_column(String(32))
+    subscales: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    invitation: Mapped[Invitation] = relationship(back_populates="responses")
+    patient: Mapped[Patient] = relationship()
+    answers: Mapped[list["Answer"]] = relationship(
+        back_populates="response", cascade="all", order_by="Answer.position"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Response {self.instrument_id} total={self.total}>"
+
+
+class Answer(Base):
+    """One item's answer within a stored response."""
+
+    __tablename__ = "answers"
+
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    position: Mapped[int]  # the item's place in the instrument, for display in order
+    value: Mapped[int]
+
+    response: Mapped[Response] = relationship(back_populates="answers")

@@ -1,0 +1,47 @@
+"""Patients followed by a site."""
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from survey.models.base import Base, utcnow
+from survey.models.staff import Site
+
+
+class PatientStatus(enum.StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"  # no messages for now; the schedule is kept
+    WITHDRAWN = "withdrawn"  # left the follow-up; nothing more is sent
+
+
+class Patient(Base):
+    """A person followed after treatment, known to staff by the site's own reference."""
+
+    __tablename__ = "patients"
+    __table_args__ = (UniqueConstraint("site_id", "reference"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    # The site's study or medical record reference; never shown to the patient or sent by SMS.
+    reference: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(16))  # E.164
+    language: Mapped[str] = mapped_column(String(8))
+    timezone: Mapped[str] = mapped_column(String(64))
+    index_date: Mapped[date | None]  # the procedure date that timepoints count from
+    status: Mapped[PatientStatus] = mapped_column(String(16), default=PatientStatus.ACTIVE)
+    opted_out_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    site: Mapped[Site] = relationship()
+    invitations: Mapped[list["Invitation"]] = relationship(  # noqa: F821
+        back_populates="patient", order_by="Invitation.opens_at"
+    )
+
+    @property
+    def opted_out(self) -> bool:
+        return self.opted_out_at is not None
+
+    def __repr__(self) -> str:
+        return f"<Patient {self.reference!r} site={self.site_id}>"

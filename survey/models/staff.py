@@ -1,0 +1,92 @@
+"""Sites and the staff who work at them."""
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Column, ForeignKey, String, Table, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from survey.models.base import Base, utcnow
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    CLINICIAN = "clinician"
+    COORDINATOR = "coordinator"
+
+
+site_memberships = Table(
+    "site_memberships",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Site(Base):
+    """A clinic or hospital department that follows its own patients."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    default_language: Mapped[str] = mapped_column(String(8), default="en")
+    # Shown to patients who reply HELP or whose link no longer works.
+    contact: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    staff: Mapped[list["User"]] = relationship(secondary=site_memberships, back_populates="sites")
+
+    def __repr__(self) -> str:
+        return f"<Site {self.name!r}>"
+
+
+class User(Base):
+    """A member of staff who signs in: admin, clinician or coordinator."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+    sites: Mapped[list[Site]] = relationship(
+        secondary=site_memberships, back_populates="staff", order_by=Site.name
+    )
+    sessions: Mapped[list["StaffSession"]] = relationship(back_populates="user")
+
+    @property
+    def site_ids(self) -> list[int]:
+        return [site.id for site in self.sites]
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.role in roles
+
+    def __repr__(self) -> str:
+        return f"<User {self.email!r} {self.role}>"
+
+
+class StaffSession(Base):
+    """One signed-in browser. Kept server-side so that it can expire and be revoked."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    ended_because: Mapped[str | None] = mapped_column(String(32))
+
+    user: Mapped[User] = relationship(back_populates="sessions")
+
+
+def user_by_email(session, email: str) -> User | None:
+    """The user with this address, compared case-insensitively."""
+    return session.scalar(select(User).where(User.email == email.strip().lower()))

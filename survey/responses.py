@@ -1,0 +1,42 @@
+"""Storing a patient's completed questionnaire with its scores."""
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from survey.instruments import Instrument
+from survey.models import Answer, Invitation, Response, utcnow
+
+
+def store_response(
+    db: Session,
+    invitation: Invitation,
+    instrument: Instrument,
+    answers: dict[str, int],
+    language: str,
+    submitted_at: datetime | None = None,
+) -> Response:
+    """Score a complete set of answers and add it, with the wording shown, to the session.
+
+    Raises AnswersError (nothing added) when the answers are incomplete or out of range."""
+    score = instrument.score(answers)
+    values = instrument.validate(answers)
+    response = Response(
+        invitation=invitation,
+        patient_id=invitation.patient_id,
+        instrument_id=instrument.id,
+        instrument_version=instrument.version,
+        wording_hash=instrument.wording_hash(language),
+        wording_status=instrument.wording_status(language),
+        language=language,
+        total=score.total,
+        band=score.band.id if score.band else None,
+        subscales=dict(score.subscales),
+        submitted_at=submitted_at or utcnow(),
+        answers=[
+            Answer(item_id=item.id, position=item.number, value=values[item.id])
+            for item in instrument.items
+        ],
+    )
+    db.add(response)
+    return response

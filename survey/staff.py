@@ -1,0 +1,56 @@
+"""Setting up sites and staff accounts (used by the CLI and the admin pages)."""
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from survey.auth.passwords import hash_password, password_problem
+from survey.models import Role, Site, User, user_by_email
+from survey.timezones import check_timezone
+
+
+class StaffSetupError(ValueError):
+    """A site or account could not be created; the message says why."""
+
+
+def find_site(db: Session, name: str) -> Site:
+    site = db.scalar(select(Site).where(Site.name == name.strip()))
+    if site is None:
+        raise StaffSetupError(f"There is no site called {name.strip()[:120]!r}.")
+    return site
+
+
+def create_site(
+    db: Session, name: str, timezone: str = "UTC", language: str = "en", contact: str = ""
+) -> Site:
+    """Add a site; names are unique."""
+    name = " ".join((name or "").split())
+    if not name or len(name) > 120:
+        raise StaffSetupError("A site name of 1 to 120 characters is required.")
+    if db.scalar(select(Site.id).where(Site.name == name)) is not None:
+        raise StaffSetupError(f"A site called {name!r} already exists.")
+    site = Site(name=name, timezone=check_timezone(timezone), default_language=language,
+                contact=contact)
+    db.add(site)
+    return site
+
+
+def create_user(
+    db: Session, email: str, password: str, role: str, sites: list[Site]
+) -> User:
+    """Add a staff account attached to one or more sites."""
+    email = (email or "").strip().lower()
+    if "@" not in email or len(email) > 254 or any(c.isspace() for c in email):
+        raise StaffSetupError(f"{email[:254]!r} is not an email address.")
+    if role not in {r.value for r in Role}:
+        raise StaffSetupError(
+            f"{role[:32]!r} is not a role. Choose one of: {', '.join(r.value for r in Role)}."
+        )
+    if not sites:
+        raise StaffSetupError("A staff account needs at least one site.")
+    if user_by_email(db, email) is not None:
+        raise StaffSetupError(f"An account for {email} already exists.")
+    if problem := password_problem(password):
+        raise StaffSetupError(f"The password is too weak: {problem}")
+    user = User(email=email, password_hash=hash_password(password), role=Role(role), sites=sites)
+    db.add(user)
+    return user

@@ -1,0 +1,176 @@
+"""Shared fixtures: an app on a fresh schema, a client, and people to act as.
+
+Set SURVEY_TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/test) to run the
+suite against PostgreSQL; without it every test runs on a throwaway SQLite file."""
+
+import contextvars
+import os
+import re
+from datetime import date
+
+import flask_migrate
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from survey import create_app
+from survey.auth.passwords import hash_password
+from survey.cli.translate import TRANSLATIONS, compile_catalogs
+from survey.enrolment import enrol_patient
+from survey.extensions import db
+from survey.models import Role, User
+from survey.staff import create_site
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("SURVEY_TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in a context of its own, as under a real
+    server: `g` and the database session are never shared with the test or with an
+    earlier request (the test keeps its own app context for fixtures and assertions)."""
+
+    def open(self, *args, **kwargs):
+        kwargs.setdefault("buffered", True)
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+def make_app(database_url: str, **overrides):
+    config = {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret-key",
+        "PUBLIC_URL": "https://survey.example.org",
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    app = create_app(config)
+    app.test_client_class = IsolatedClient
+    return app
+
+
+@pytest.fixture(scope="session")
+def schema(database_url, tmp_path_factory):
+    """Build the schema once per run, through the migrations, from nothing."""
+    compile_catalogs(TRANSLATIONS)
+    app = make_app(database_url)
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as connection:
+                connection.execute(text("DROP SCHEMA public CASCADE"))
+                connection.execute(text("CREATE SCHEMA public"))
+        flask_migrate.upgrade()
+    return database_url
+
+
+@pytest.fixture
+def app(schema):
+    app = make_app(schema)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        empty_all_tables()
+
+
+def empty_all_tables() -> None:
+    tables = db.metadata.sorted_tables
+    with db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            names = ", ".join(f'"{table.name}"' for table in tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(tables):
+                connection.execute(table.delete())
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def site(app):
+    site = create_site(db.session, "Almería Colorectal Unit", "Europe/Madrid", "es")
+    db.session.commit()
+    return site
+
+
+@pytest.fixture
+def other_site(app):
+    site = create_site(db.session, "Ankara Proctology", "Europe/Istanbul", "tr")
+    db.session.commit()
+    return site
+
+
+@pytest.fixture
+def make_user(app):
+    def make(role: str = "clinician", sites=(), email: str | None = None, active: bool = True):
+        user = User(
+            email=email or f"{role}{len(db.session.new)}-{os.urandom(3).hex()}@clinic.example",
+            password_hash=hash_password(PASSWORD),
+            role=Role(role),
+            sites=list(sites),
+            active=active,
+        )
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_patient(app):
+    def make(site, reference: str = "P-001", language: str = "es", phone="+34612345678",
+             index_date: date | None = date(2026, 1, 15)):
+        patient = enrol_patient(db.session, site, reference, phone, language, None, index_date)
+        db.session.commit()
+        return patient
+
+    return make
+
+
+CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
+                        r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_FIELD.search(html)
+    assert match, "the page has no CSRF token"
+    return match.group(1) or match.group(2)
+
+
+class StaffActions:
+    """Sign in and out as a member of staff, the way a browser would."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, email: str, password: str = PASSWORD, next_url: str | None = None):
+        page = self._client.get("/login")
+        url = "/login" + (f"?next={next_url}" if next_url else "")
+        return self._client.post(
+            url,
+            data={"email": email, "password": password, "csrf_token": csrf_from(page.text)},
+        )
+
+    def logout(self):
+        page = self._client.get("/clinic/")
+        return self._client.post("/logout", data={"csrf_token": csrf_from(page.text)})
+
+
+@pytest.fixture
+def staff(client):
+    return StaffActions(client)
