@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from survey import config, errors, i18n
+from survey import config, errors, i18n, navigation
 from survey.extensions import babel, csrf, db, migrate
 
 
@@ -18,6 +18,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_blueprints(app)
     register_commands(app)
     errors.init_app(app)
+    navigation.init_app(app)
     return app
 
 

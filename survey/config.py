@@ -57,7 +57,7 @@ def load(app: Flask, overrides: dict | None) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(resource_dir("translations"))
     app.config["BABEL_DEFAULT_LOCALE"] = app.config["DEFAULT_LANGUAGE"]
     if app.config["PUBLIC_URL"].startswith("https://"):
-        app.config.setdefault("SESSION_COOKIE_SECURE", True)
+        app.config["SESSION_COOKIE_SECURE"] = True
 
     if not app.config.get("SECRET_KEY"):
         if app.config["ENV"] == "production" and not app.testing:
