@@ -3,7 +3,13 @@
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from survey.instruments import DefinitionError, Instrument, apply_wording, get_instrument
+from survey.instruments import (
+    DefinitionError,
+    Instrument,
+    apply_wording,
+    get_instrument,
+)
+from survey.instruments.wording import wording_overlay
 from survey.models import ImportedWording
 
 
@@ -37,11 +43,14 @@ def import_wording(
         raise DefinitionError(
             f"There is no instrument with id {instrument_id[:40]!r} to import wording for."
         ) from None
-    imported = apply_wording(current, data)
+    # Only the wording is kept, so a stored import still applies after a later release
+    # corrects anything else in the shipped definition.
+    overlay = wording_overlay(current, data)
+    imported = apply_wording(current, overlay)
     db.add(
         ImportedWording(
             instrument_id=instrument_id,
-            definition=data,
+            definition=overlay,
             source_name=source_name[:255],
             imported_by=user_id,
         )

@@ -1,13 +1,12 @@
 """`instruments` commands: list, show, import licensed wording."""
 
-import json
 from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
 
 from survey.extensions import db
-from survey.instruments import DefinitionError, all_instruments
+from survey.instruments import DefinitionError, all_instruments, read_definition_file
 from survey.wording import import_wording, instrument_in_use
 
 
@@ -69,16 +68,7 @@ def show(instrument_id, language):
 def import_command(file: Path):
     """Import licensed wording from FILE (a definition file in the shipped format)."""
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise click.ClickException(f"There is no file {str(file)!r}.") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise click.ClickException(f"Cannot read {str(file)!r}: {error}") from None
-    except json.JSONDecodeError as error:
-        raise click.ClickException(
-            f"{file.name} is not valid JSON (line {error.lineno}, column {error.colno})."
-        ) from None
-    try:
+        data = read_definition_file(file)
         instrument = import_wording(db.session, data, source_name=file.name)
     except DefinitionError as error:
         db.session.rollback()

@@ -1,0 +1,205 @@
+"""The words a patient sees: fingerprinting them, and swapping in a clinic's licensed wording.
+
+A clinic that obtains the official wording of an instrument imports it as a file in
+the definition format. The import may change only what patients read (and the
+wording status and note staff see); the structure that scores depend on - item ids
+and order, the answer scale, scoring, bands, subscales, cut-offs - must match the
+shipped definition, so scores stay comparable across wordings.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Mapping
+
+from survey.instruments.checks import (
+    DefinitionError,
+    is_list,
+    per_language_field,
+    require_fields,
+    text_field,
+    translations_field,
+    wordings_field,
+)
+from survey.instruments.definition import Instrument
+from survey.instruments.loading import parse_definition
+
+#: Fields a wording file must carry: everything a patient reads, per language.
+WORDING_FIELDS: tuple[str, ...] = (
+    "id",
+    "languages",
+    "wording",
+    "title",
+    "instructions",
+    "recall_period",
+    "options",
+    "items",
+)
+
+#: Fields a wording file may repeat, but only unchanged: they decide how answers are scored.
+STRUCTURE_FIELDS: tuple[str, ...] = (
+    "citation",
+    "scoring",
+    "higher_is_worse",
+    "bands",
+    "bands_citation",
+    "subscales",
+    "cutoffs",
+)
+
+#: Fields a wording file may carry and that the import ignores. An exported definition
+#: carries its `version`; the instrument keeps the shipped one, and the wording's own
+#: version goes in `wording_version`. Not compared, so a file exported from an older
+#: definition still imports when only wording was changed since.
+IGNORED_FIELDS: tuple[str, ...] = ("version",)
+
+
+def shown_text(instrument: Instrument, lang: str) -> dict:
+    """Everything the patient sees in `lang`, as the dict that wording_hash fingerprints."""
+    return {
+        "title": instrument.title(lang),
+        "instructions": instrument.instructions(lang),
+        "recall_period": instrument.recall_period(lang),
+        "items": [item.text(lang) for item in instrument.items],
+        "options": [
+            {"value": option.value, "label": option.label(lang)} for option in instrument.options
+        ],
+    }
+
+
+def wording_hash(instrument: Instrument, lang: str) -> str:
+    """sha256 hex of shown_text as canonical JSON, stored with each response as proof of wording.
+
+    Canonical JSON is json.dumps(..., sort_keys=True, separators=(",", ":")) with the
+    default ASCII escaping, encoded as UTF-8, so any tool can recompute it.
+    """
+    canonical = json.dumps(shown_text(instrument, lang), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def apply_wording(base: Instrument, data: Mapping[str, object]) -> Instrument:
+    """Return `base` with the languages in `data` reworded; `base` itself is never changed.
+
+    Raises DefinitionError (one line, naming the field) when the file is for
+    another instrument, changes the structure, or lacks a text.
+    """
+    try:
+        return parse_definition(_merged_definition(base, data))
+    except DefinitionError as error:
+        raise DefinitionError(f"wording file for {base.id}: {error}") from None
+
+
+def wording_overlay(base: Instrument, data: Mapping[str, object]) -> dict:
+    """Check `data` as apply_wording does and return only its wording, for storing.
+
+    The overlay leaves out the structure fields a file may repeat, so a stored overlay
+    still applies after the shipped definition changes anything but items and scale.
+    """
+    apply_wording(base, data)
+    kept = (*WORDING_FIELDS, "wording_version")
+    return copy.deepcopy({name: data[name] for name in kept if name in data})
+
+
+def _merged_definition(base: Instrument, data: Mapping[str, object]) -> dict:
+    require_fields(
+        data,
+        "wording file",
+        required=WORDING_FIELDS,
+        optional=("wording_version", *STRUCTURE_FIELDS, *IGNORED_FIELDS),
+    )
+    if data["id"] != base.id:
+        raise DefinitionError(f"id: the file is for {data['id']!r}, not {base.id!r}")
+    merged = base.to_dict()
+    for name in STRUCTURE_FIELDS:
+        if name in data and _canonical(data[name]) != _canonical(merged[name]):
+            hint = (
+                " (put the wording's own version in wording_version)" if name == "version" else ""
+            )
+            raise DefinitionError(
+                f"the import changes wording only; {name} differs from the shipped definition{hint}"
+            )
+    languages = _languages(data["languages"], base)
+    _same_structure(data, base)
+    wording_version = (
+        text_field(data, "wording_version") if data.get("wording_version") is not None else None
+    )
+
+    titles = translations_field(data["title"], languages, "title").as_dict()
+    instructions = translations_field(data["instructions"], languages, "instructions").as_dict()
+    recall = (
+        dict.fromkeys(languages)
+        if data["recall_period"] is None
+        else per_language_field(data["recall_period"], languages, "recall_period")
+    )
+    wordings = dict(wordings_field(data["wording"], languages))
+    option_labels = [
+        translations_field(entry["label"], languages, f"options[{index}].label").as_dict()
+        for index, entry in enumerate(data["options"])
+    ]
+    item_texts = [
+        translations_field(entry["text"], languages, f"items[{index}].text").as_dict()
+        for index, entry in enumerate(data["items"])
+    ]
+
+    if merged["recall_period"] is None:
+        merged["recall_period"] = dict.fromkeys(base.languages)
+    for lang in languages:
+        merged["title"][lang] = titles[lang]
+        merged["instructions"][lang] = instructions[lang]
+        merged["recall_period"][lang] = recall[lang]
+        wording = wordings[lang]
+        merged["wording"][lang] = {"status": wording.status, "note": wording.note}
+        version = wording.version or wording_version
+        if version is not None:
+            merged["wording"][lang]["version"] = version
+        for option, labels in zip(merged["options"], option_labels, strict=True):
+            option["label"][lang] = labels[lang]
+        for item, texts in zip(merged["items"], item_texts, strict=True):
+            item["text"][lang] = texts[lang]
+    return merged
+
+
+def _languages(value: object, base: Instrument) -> tuple[str, ...]:
+    if not is_list(value) or not value:
+        raise DefinitionError("languages: must list the languages the file rewords")
+    for lang in value:
+        if lang not in base.languages:
+            raise DefinitionError(
+                f"languages: {lang!r} is not one of this instrument's languages "
+                f"({', '.join(base.languages)})"
+            )
+    if len(set(value)) != len(value):
+        raise DefinitionError("languages: a language is listed twice")
+    return tuple(value)
+
+
+def _same_structure(data: Mapping[str, object], base: Instrument) -> None:
+    items, options = data["items"], data["options"]
+    for name, entries in (("items", items), ("options", options)):
+        if not is_list(entries) or not all(isinstance(entry, Mapping) for entry in entries):
+            raise DefinitionError(f"{name}: must be a list of objects")
+    for index, entry in enumerate(items):
+        require_fields(entry, f"items[{index}]", required=("id", "text"))
+    for index, entry in enumerate(options):
+        require_fields(entry, f"options[{index}]", required=("value", "label"))
+
+    expected_ids = [item.id for item in base.items]
+    ids = [entry["id"] for entry in items]
+    if ids != expected_ids:
+        raise DefinitionError(
+            f"items: must be {', '.join(expected_ids)} in this order; the file has "
+            f"{', '.join(map(str, ids)) or 'none'}"
+        )
+    expected_values = [option.value for option in base.options]
+    values = [entry["value"] for entry in options]
+    # Compared as JSON so that true/1 or 2.0/2 count as a different scale.
+    if _canonical(values) != _canonical(expected_values):
+        raise DefinitionError(
+            f"options: the scale must be {expected_values}; the file has {values}"
+        )
+
+
+def _canonical(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=repr)
