@@ -11,9 +11,9 @@ from datetime import date
 import flask_migrate
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
-from survey import create_app
+from survey import config, create_app
 from survey.auth.passwords import hash_password
 from survey.cli.translate import TRANSLATIONS, compile_catalogs
 from survey.enrolment import enrol_patient
@@ -26,10 +26,22 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
+    """SQLite in a temporary file, or a schema of its own on the PostgreSQL server, so that
+    several test runs can share one server without touching each other's tables."""
     url = os.environ.get("SURVEY_TEST_DATABASE_URL")
-    if url:
-        return url
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+    if not url:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+        return
+    schema_name = f"test_{os.getpid()}"
+    engine = create_engine(config.database_uri(None, url))
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema_name} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {schema_name}"))
+    separator = "&" if "?" in url else "?"
+    yield f"{url}{separator}options=-csearch_path%3D{schema_name}"
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema_name} CASCADE"))
+    engine.dispose()
 
 
 class IsolatedClient(FlaskClient):
@@ -62,10 +74,6 @@ def schema(database_url, tmp_path_factory):
     compile_catalogs(TRANSLATIONS)
     app = make_app(database_url)
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as connection:
-                connection.execute(text("DROP SCHEMA public CASCADE"))
-                connection.execute(text("CREATE SCHEMA public"))
         flask_migrate.upgrade()
     return database_url
 
