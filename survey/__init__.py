@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from survey import config, errors, i18n, navigation
+from survey import config, errors, i18n, navigation, operations
 from survey.extensions import babel, csrf, db, migrate
 
 
@@ -14,6 +14,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         template_folder=str(config.resource_dir("templates")),
     )
     config.load(app, test_config)
+    operations.init_app(app)
     register_extensions(app)
     register_blueprints(app)
     register_commands(app)

@@ -23,6 +23,9 @@ DEFAULTS = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "WTF_CSRF_TIME_LIMIT": None,  # the session's own idle limit bounds a form's lifetime
+    "PROXY_COUNT": 0,  # reverse proxies in front of the app whose X-Forwarded-* to trust
+    "LOG_FORMAT": "text",  # or json, one object per line
+    "LOG_LEVEL": "INFO",
 }
 
 

@@ -1,0 +1,21 @@
+"""gunicorn settings for production: `gunicorn -c gunicorn.conf.py wsgi:app`.
+
+Each value can be overridden on the command line or with GUNICORN_CMD_ARGS."""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("SURVEY_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("SURVEY_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+worker_class = "gthread"
+threads = int(os.environ.get("SURVEY_THREADS", 4))
+timeout = 30
+graceful_timeout = 30
+keepalive = 5
+max_requests = 2000  # recycle workers now and then, with jitter so they do not all restart at once
+max_requests_jitter = 200
+accesslog = "-"
+errorlog = "-"
+logger_class = "survey.gunicorn_logging.RedactingLogger"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+forwarded_allow_ips = os.environ.get("SURVEY_FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -1,0 +1,80 @@
+"""Running in production: health check, reverse proxies, and logs that hold no secrets."""
+
+import json
+import logging
+import re
+
+from flask import Blueprint, Flask, jsonify
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from survey.extensions import db
+
+bp = Blueprint("operations", __name__)
+
+# A patient link's token is a password: it must never reach a log line.
+PRIVATE_LINK = re.compile(r"/s/[^/?#\s\"]+")
+
+
+def redact(text_: str) -> str:
+    """The text with every private-link token replaced."""
+    return PRIVATE_LINK.sub("/s/[redacted]", text_)
+
+
+@bp.get("/healthz")
+def health():
+    """For load balancers and monitors: 200 when the database answers, else 503."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        db.session.rollback()
+        return jsonify(status="unavailable", database="unreachable"), 503
+    return jsonify(status="ok", database="ok")
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites any log record that mentions a private link (werkzeug's request lines)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "/s/" in message:
+            record.msg, record.args = redact(message), None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log collectors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(app: Flask) -> None:
+    redacting = RedactingFilter()
+    for name in ("werkzeug", "gunicorn.access", app.logger.name):
+        logging.getLogger(name).addFilter(redacting)
+    if app.config["LOG_FORMAT"] == "json":
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        handler.addFilter(redacting)
+        app.logger.handlers[:] = [handler]
+        app.logger.propagate = False
+    app.logger.setLevel(app.config["LOG_LEVEL"])
+
+
+def init_app(app: Flask) -> None:
+    if proxies := int(app.config["PROXY_COUNT"]):
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_prefix=proxies
+        )
+    configure_logging(app)
+    app.register_blueprint(bp)
