@@ -32,10 +32,11 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from survey import auth, clinic
+    from survey import auth, clinic, patient
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(clinic.bp)
+    app.register_blueprint(patient.bp)
     auth.init_app(app)
 
 

@@ -11,7 +11,9 @@ if TYPE_CHECKING:
 
 # Form posts deliver text; accept plain ASCII digits only, so "3.0", " 3", "٣" or "+3"
 # never slip through a lenient int() and get stored as something the patient did not pick.
-_DIGITS = re.compile(r"[0-9]+")
+# A few digits are plenty for any scale, and int() refuses over 4,300 of them with a bare
+# ValueError, which must not escape as a server error.
+_DIGITS = re.compile(r"[0-9]{1,9}")
 
 
 class AnswersError(ValueError):

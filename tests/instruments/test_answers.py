@@ -147,3 +147,13 @@ def test_validating_does_not_change_the_answers_given(qolaf):
     qolaf.validate(posted)
 
     assert posted == before
+
+
+def test_an_absurdly_long_number_is_refused_as_an_answer_not_a_crash():
+    from survey.instruments import AnswersError, get_instrument
+
+    ccis = get_instrument("ccis")
+    answers = {item.id: "0" for item in ccis.items} | {"pad": "1" * 5000}
+    with pytest.raises(AnswersError) as refused:
+        ccis.validate(answers)
+    assert "pad" in refused.value.invalid

@@ -1,0 +1,85 @@
+"""What every patient request knows before its view runs: the invitation it answers (from the
+session, never from the URL), the language it speaks, and the headers that keep it private."""
+
+from flask import Response, abort, current_app, g, request, session
+from flask_babel import refresh
+
+from survey import submission
+from survey.extensions import csrf, db
+from survey.models import Invitation
+
+# The only key patient pages keep in the session; staff keys are left alone.
+INVITATION_KEY = "invitation_id"
+# A questionnaire page posts well under 2 KB; anything far larger is not from our page.
+MAX_POST_BYTES = 64 * 1024
+
+PRIVATE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex, nofollow",
+    "X-Frame-Options": "DENY",
+}
+
+
+def begin_patient_request() -> None:
+    """Find the invitation and language, then check CSRF (so even that error page is in the
+    patient's language)."""
+    request.max_content_length = MAX_POST_BYTES
+    # A link page never shows the invitation of an earlier link opened in this browser.
+    from_link = request.endpoint == "patient.open_link"
+    g.invitation = None if from_link else session_invitation()
+    g.site = g.invitation.patient.site if g.invitation else None
+    g.locale = choose_language(request.args.get("lang"), g.invitation)
+    refresh()  # the locale may have been looked up before this hook, e.g. by a flash message
+    if request.method == "POST":
+        csrf.protect()
+
+
+def session_invitation() -> Invitation | None:
+    """The invitation this browser opened by link, if it still exists."""
+    invitation_id = session.get(INVITATION_KEY)
+    if not isinstance(invitation_id, int):
+        return None
+    return db.session.get(Invitation, invitation_id)
+
+
+def remember_invitation(invitation: Invitation) -> None:
+    """Bind this browser's session to the invitation whose link it opened (replacing any
+    earlier one; a staff member's sign-in in the same browser is left as it is)."""
+    session[INVITATION_KEY] = invitation.id
+    # Permanent, so each request renews the idle limit instead of counting from the link.
+    session.permanent = True
+
+
+def choose_language(requested: str | None, invitation: Invitation | None) -> str:
+    """The patient's pick on this page (remembered for the invitation), then the invitation's
+    remembered pick, the patient's stored preference, the browser's languages, the site's."""
+    languages = current_app.config["LANGUAGES"]
+    if requested in languages:
+        if invitation is not None:
+            submission.set_language(db.session, invitation, requested)
+        return requested
+    if invitation is not None:
+        for stored in (invitation.language, invitation.patient.language):
+            if stored in languages:
+                return stored
+    browser = request.accept_languages.best_match(languages)
+    if browser:
+        return browser
+    site = invitation.patient.site if invitation is not None else None
+    if site is not None and site.default_language in languages:
+        return site.default_language
+    return current_app.config["DEFAULT_LANGUAGE"]
+
+
+def add_private_headers(response: Response) -> Response:
+    """Keep patient pages out of caches, referrers, search engines and other sites' frames."""
+    response.headers.update(PRIVATE_HEADERS)
+    return response
+
+
+def require_invitation() -> Invitation:
+    """The session's invitation, or a 403 page that asks the patient to open their link."""
+    if g.invitation is None:
+        abort(403)
+    return g.invitation

@@ -1,0 +1,230 @@
+"""A patient answering an invitation: opening the link, saving answers as they go, submitting once.
+
+Plain functions over a database session; each one that changes something commits, so that an
+answer is on disk before the patient sees the next page. Saving and submitting lock the
+invitation row, so drafts can never be written into an invitation that is already complete and
+two submits of one invitation run one after the other (PostgreSQL; SQLite serialises writes).
+"""
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from survey.instruments import AnswersError, Instrument
+from survey.invitations import find_link
+from survey.models import DraftAnswer, Invitation, InvitationStatus, Response, utcnow
+from survey.responses import store_response
+from survey.wording import instrument_in_use
+
+
+class InvitationState(enum.StrEnum):
+    """Whether an invitation can be answered now, and if not, why."""
+
+    OPEN = "open"
+    NOT_YET_OPEN = "not yet open"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
+
+
+class InvitationClosed(Exception):
+    """The invitation cannot take answers any more (or not yet); `state` says why."""
+
+    def __init__(self, state: InvitationState) -> None:
+        super().__init__(state.value)
+        self.state = state
+
+
+class Incomplete(Exception):
+    """Some questionnaire still has unanswered items: `step` is its 1-based page."""
+
+    def __init__(self, step: int, instrument_id: str, missing: tuple[str, ...]) -> None:
+        super().__init__(f"{instrument_id}: {len(missing)} unanswered")
+        self.step = step
+        self.instrument_id = instrument_id
+        self.missing = missing
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """The stored responses of a completed invitation; `first_time` is False for a repeat."""
+
+    responses: list[Response]
+    first_time: bool
+
+
+def state_of(invitation: Invitation, now: datetime | None = None) -> InvitationState:
+    """What a patient holding a link to this invitation can do with it right now."""
+    now = now or utcnow()
+    if invitation.status == InvitationStatus.COMPLETED:
+        return InvitationState.COMPLETED
+    if invitation.status == InvitationStatus.CANCELLED:
+        return InvitationState.CANCELLED
+    if invitation.is_expired(now):
+        return InvitationState.EXPIRED
+    if now < invitation.opens_at:
+        return InvitationState.NOT_YET_OPEN
+    return InvitationState.OPEN
+
+
+def open_link(db: Session, token: str, now: datetime | None = None) -> Invitation | None:
+    """The invitation a token opens (None for a malformed or unknown one), noting its use."""
+    now = now or utcnow()
+    link = find_link(db, token)
+    if link is None:
+        return None
+    link.last_used_at = now
+    invitation = link.invitation
+    if invitation.started_at is None and state_of(invitation, now) == InvitationState.OPEN:
+        invitation.started_at = now
+    db.commit()
+    return invitation
+
+
+def instruments_of(db: Session, invitation: Invitation) -> list[Instrument]:
+    """The invitation's questionnaires, in the order the patient answers them."""
+    return [instrument_in_use(db, instrument_id) for instrument_id in invitation.instrument_ids]
+
+
+def saved_answers(db: Session, invitation: Invitation) -> dict[str, dict[str, int]]:
+    """The draft answers saved so far: instrument id -> item id -> value."""
+    saved: dict[str, dict[str, int]] = {}
+    rows = db.scalars(select(DraftAnswer).where(DraftAnswer.invitation_id == invitation.id))
+    for draft in rows:
+        saved.setdefault(draft.instrument_id, {})[draft.item_id] = draft.value
+    return saved
+
+
+def resume_step(instruments: list[Instrument], saved: dict[str, dict[str, int]]) -> int:
+    """The page to continue on: the first questionnaire not fully answered, else the last."""
+    for step, instrument in enumerate(instruments, start=1):
+        answered = saved.get(instrument.id, {})
+        if any(item.id not in answered for item in instrument.items):
+            return step
+    return len(instruments)
+
+
+def set_language(db: Session, invitation: Invitation, language: str) -> None:
+    """Remember the language the patient picked for this invitation."""
+    if invitation.language != language:
+        invitation.language = language
+        db.commit()
+
+
+def save_answers(
+    db: Session,
+    invitation_id: int,
+    instrument_id: str,
+    answers: dict[str, int],
+    now: datetime | None = None,
+) -> None:
+    """Store (or overwrite) some answers to one questionnaire of an open invitation, and commit.
+
+    The answers must already be checked against the instrument. Raises InvitationClosed, with
+    nothing stored, once the invitation is completed, cancelled or expired."""
+    now = now or utcnow()
+    invitation = _locked(db, invitation_id)
+    state = state_of(invitation, now)
+    if state != InvitationState.OPEN:
+        db.rollback()
+        raise InvitationClosed(state)
+    if answers:
+        rows = [
+            {
+                "invitation_id": invitation_id,
+                "instrument_id": instrument_id,
+                "item_id": item_id,
+                "value": value,
+                "updated_at": now,
+            }
+            for item_id, value in answers.items()
+        ]
+        insert = _upsert_for(db)(DraftAnswer).values(rows)
+        db.execute(
+            insert.on_conflict_do_update(
+                index_elements=["invitation_id", "instrument_id", "item_id"],
+                set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
+            )
+        )
+    db.commit()
+
+
+def submit(
+    db: Session, invitation_id: int, language: str, now: datetime | None = None
+) -> Submitted:
+    """Score and store every questionnaire of the invitation from its saved answers, in one
+    transaction, and close the invitation.
+
+    Submitting a completed invitation again returns its stored responses. Raises Incomplete
+    (nothing stored) when an item is unanswered, and InvitationClosed when the invitation
+    was cancelled or has expired."""
+    now = now or utcnow()
+    invitation = _locked(db, invitation_id)
+    state = state_of(invitation, now)
+    if state == InvitationState.COMPLETED:
+        db.rollback()
+        return Submitted(_responses(db, invitation_id), first_time=False)
+    if state != InvitationState.OPEN:
+        db.rollback()
+        raise InvitationClosed(state)
+
+    saved = saved_answers(db, invitation)
+    instruments = instruments_of(db, invitation)
+    for step, instrument in enumerate(instruments, start=1):
+        try:
+            instrument.validate(saved.get(instrument.id, {}))
+        except AnswersError as error:
+            db.rollback()
+            raise Incomplete(step, instrument.id, error.missing) from None
+
+    try:
+        responses = [
+            store_response(db, invitation, instrument, saved[instrument.id], language, now)
+            for instrument in instruments
+        ]
+        invitation.status = InvitationStatus.COMPLETED
+        invitation.completed_at = now
+        db.execute(delete(DraftAnswer).where(DraftAnswer.invitation_id == invitation_id))
+        db.commit()
+    except IntegrityError:
+        # Another request stored these responses first (only possible where the row lock is
+        # not enforced): theirs stand, and this patient sees the same thank-you page.
+        db.rollback()
+        stored = _responses(db, invitation_id)
+        if not stored:
+            raise
+        return Submitted(stored, first_time=False)
+    return Submitted(responses, first_time=True)
+
+
+def _locked(db: Session, invitation_id: int) -> Invitation:
+    # populate_existing: the request may already hold this invitation, read before the lock.
+    return db.scalars(
+        select(Invitation)
+        .where(Invitation.id == invitation_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def _responses(db: Session, invitation_id: int) -> list[Response]:
+    return list(
+        db.scalars(
+            select(Response).where(Response.invitation_id == invitation_id).order_by(Response.id)
+        )
+    )
+
+
+def _upsert_for(db: Session):
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql_insert
+    if dialect == "sqlite":
+        return sqlite_insert
+    raise NotImplementedError(f"saving draft answers is not implemented for {dialect}")
