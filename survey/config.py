@@ -5,6 +5,7 @@ no `SURVEY_DATABASE_URL` is given (the embedded SQLite demo): once a real databa
 configured the service is being deployed, and a missing secret key must stop it.
 """
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +27,44 @@ DEFAULTS = {
     "PROXY_COUNT": 0,  # reverse proxies in front of the app whose X-Forwarded-* to trust
     "LOG_FORMAT": "text",  # or json, one object per line
     "LOG_LEVEL": "INFO",
+    # Outreach (docs/outreach.md): SMS backend, quiet hours and limits in the patient's zone.
+    "SMS_BACKEND": "console",  # console (development) or twilio
+    "SMS_SEND_FROM": "09:00",  # no message before this local time...
+    "SMS_SEND_UNTIL": "20:00",  # ...nor at or after this one
+    "SMS_MAX_PER_DAY": 1,  # per patient, per local calendar day
+    "SMS_MAX_PER_WEEK": 3,  # per patient, in the seven local days ending today
+    "SMS_MAX_ATTEMPTS": 6,  # transient errors are retried until this many attempts
+    "SMS_RETRY_BASE_SECONDS": 60,  # first retry after about this long, then doubling...
+    "SMS_RETRY_MAX_SECONDS": 3600,  # ...up to this
+    "SMS_SENDING_GRACE_MINUTES": 10,  # a send unfinished after this long needs review
+    "SMS_DEV_OUTBOX": None,  # console backend's outbox file; default instance/dev_outbox.jsonl
+    "TWILIO_ACCOUNT_SID": None,
+    "TWILIO_AUTH_TOKEN": None,
+    "TWILIO_MESSAGING_SERVICE_SID": None,  # either this...
+    "TWILIO_FROM": None,  # ...or a sender number in E.164
+    "TWILIO_API_URL": "https://api.twilio.com",
+    "TWILIO_CONNECT_TIMEOUT": 5,
+    "TWILIO_READ_TIMEOUT": 20,
+    "TWILIO_WEBHOOK_SIGNING_KEY": None,  # a Webhooks SharedKey secret, if one signs webhooks
+    # Clinic results and exports (docs/clinicians.md, docs/exports.md).
+    "CCIS_MEANINGFUL_CHANGE": 3,  # points from baseline that raise a CCIS change flag
+    "OVERDUE_GRACE_DAYS": 7,  # days after a timepoint opens before it counts as overdue
+    "CLINIC_PAGE_SIZE": 50,  # patients per page of the list
+    "AUDIT_PAGE_SIZE": 100,  # events per page of the audit log
+    "FHIR_BASE_URL": "https://survey.invalid/fhir",  # base of the local FHIR code systems
+    # Security (docs/security.md): rate limits, headers, staff second factor.
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_STORAGE_URI": "memory://",  # redis://host:6379/0 to share counts between nodes
+    "RATELIMIT_STRATEGY": "moving-window",
+    "RATELIMIT_LINK_GUESSES": "10 per minute; 60 per hour",  # unknown tokens, per address
+    "RATELIMIT_LOGIN_ADDRESS": "30 per 10 minutes",  # failed sign-ins and codes, per address
+    "RATELIMIT_LOGIN_ACCOUNT": "10 per 15 minutes",  # failed sign-ins, per email address typed
+    "RATELIMIT_CODE_ACCOUNT": "5 per 5 minutes",  # wrong codes or current passwords, per user
+    "RATELIMIT_WEBHOOKS": "600 per minute",  # webhook posts, per address
+    "RATELIMIT_WEBHOOK_FAILURES": "30 per minute",  # webhooks with a bad signature, per address
+    "HSTS_SECONDS": 31536000,  # Strict-Transport-Security max-age, sent on HTTPS requests only
+    "TOTP_ISSUER": "Patient follow-up",  # the name authenticator apps show; neutral on purpose
+    "TOTP_REQUIRED_ROLES": "",  # e.g. "admin,clinician": these roles must enrol a second factor
 }
 
 
@@ -44,6 +83,10 @@ def load(app: Flask, overrides: dict | None) -> None:
     """Fill `app.config` and refuse settings that would be unsafe to run with."""
     app.config.from_mapping(DEFAULTS)
     app.config.from_prefixed_env("SURVEY")
+    # from_prefixed_env reads values as JSON where it can; a key that looks like a number
+    # must stay the exact text it was given.
+    if raw_key := os.environ.get("SURVEY_SECRET_KEY"):
+        app.config["SECRET_KEY"] = raw_key
     if overrides:
         app.config.from_mapping(overrides)
 

@@ -2,6 +2,7 @@
 
 from datetime import date
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -19,15 +20,19 @@ class EnrolmentError(ValueError):
 def check_reference(reference: str) -> str:
     reference = (reference or "").strip()
     if not reference or len(reference) > 64 or not reference.isprintable():
-        raise EnrolmentError("A reference of 1 to 64 printable characters is required.")
+        raise EnrolmentError(_l("A reference of 1 to 64 printable characters is required."))
     return reference
 
 
 def check_language(language: str) -> str:
     if language not in LANGUAGES:
         raise EnrolmentError(
-            f"{str(language)[:16]!r} is not a language patients can answer in. "
-            f"Choose one of: {', '.join(LANGUAGES)}."
+            _l(
+                "%(language)s is not a language patients can answer in. Choose one of: "
+                "%(choices)s.",
+                language=repr(str(language)[:16]),
+                choices=", ".join(LANGUAGES),
+            )
         )
     return language
 
@@ -47,11 +52,17 @@ def enrol_patient(
         e164 = normalise_mobile(phone) if phone else None
         zone = check_timezone(timezone or site.timezone)
     except (InvalidPhoneNumber, InvalidTimezone) as error:
-        raise EnrolmentError(str(error)) from None
+        raise EnrolmentError(error.args[0]) from None
     check_language(language)
     taken = select(Patient.id).where(Patient.site_id == site.id, Patient.reference == reference)
     if db.scalar(taken) is not None:
-        raise EnrolmentError(f"{site.name} already has a patient with reference {reference!r}.")
+        raise EnrolmentError(
+            _l(
+                "%(site)s already has a patient with reference %(reference)s.",
+                site=site.name,
+                reference=repr(reference),
+            )
+        )
     patient = Patient(
         site=site,
         reference=reference,

@@ -1,7 +1,7 @@
 """Which language a page speaks, and the helpers templates need for it."""
 
 from babel import Locale
-from flask import Flask, current_app, g, request, session
+from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import get_locale
 
 
@@ -10,7 +10,9 @@ def select_locale() -> str:
 
     A page that knows its reader sets `g.locale` (a patient's chosen or stored language);
     otherwise a staff member's own choice, then the browser's Accept-Language, then the
-    site default."""
+    site default. Outside a request (CLI, dispatcher) there is no reader: the default."""
+    if not has_request_context():
+        return current_app.config["DEFAULT_LANGUAGE"]
     languages = current_app.config["LANGUAGES"]
     chosen = g.get("locale") or session.get("locale")
     if chosen in languages:

@@ -2,6 +2,8 @@
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask_babel import lazy_gettext as _l
+
 
 class InvalidTimezone(ValueError):
     pass
@@ -16,6 +18,9 @@ def check_timezone(name: str) -> str:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise InvalidTimezone(
-            f"{name[:64]!r} is not a known time zone. Use an IANA name such as Europe/Madrid."
+            _l(
+                "%(name)s is not a known time zone. Use an IANA name such as Europe/Madrid.",
+                name=repr(name[:64]),
+            )
         ) from None
     return name

@@ -85,6 +85,8 @@ def app(schema):
         yield app
         db.session.remove()
         empty_all_tables()
+        # Each test builds its own app and engine: hand the connections back to the server.
+        db.engine.dispose()
 
 
 def empty_all_tables() -> None:

@@ -52,3 +52,9 @@ def test_an_unknown_environment_name_is_refused(monkeypatch):
     monkeypatch.setenv("SURVEY_ENV", "staging")
     with pytest.raises(ConfigurationError, match="SURVEY_ENV"):
         create_app({"SECRET_KEY": "x"})
+
+
+def test_a_secret_key_that_looks_like_a_number_is_kept_as_text(monkeypatch):
+    monkeypatch.setenv("SURVEY_SECRET_KEY", "12345678901234567890e5")
+    app = create_app({"TESTING": True})
+    assert app.config["SECRET_KEY"] == "12345678901234567890e5"
