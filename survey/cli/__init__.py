@@ -5,6 +5,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from survey.cli import demo, instruments, patients, staff, translate
+    from survey.cli import outreach
 
     for command in (
         staff.sites,
@@ -14,5 +15,6 @@ def init_app(app: Flask) -> None:
         instruments.instruments,
         demo.demo,
         translate.translate,
+        outreach.outreach,
     ):
         app.cli.add_command(command)

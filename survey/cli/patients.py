@@ -1,4 +1,4 @@
-"""`patients` commands and `invite`."""
+"""`patients` commands (add, edit, pause, resume, withdraw, list) and `invite`."""
 
 from datetime import timedelta
 
@@ -7,10 +7,14 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from survey.enrolment import LANGUAGES, EnrolmentError, enrol_patient
+from survey.audit import record
+from survey.enrolment import LANGUAGES, EnrolmentError
 from survey.extensions import db
 from survey.invitations import DEFAULT_INSTRUMENTS, create_invitation, link_url, mint_link
-from survey.models import Patient, PatientStatus, Site
+from survey.models import Patient, PatientStatus, Site, utcnow
+from survey.outreach.policy import SendingRules
+from survey.outreach.schedules import DEFAULT_SCHEDULE_NAME, schedule_by_name
+from survey.outreach.scheduling import enrol, pause, resume, update_details, withdraw
 from survey.staff import StaffSetupError, find_site
 
 
@@ -26,12 +30,19 @@ def patients():
 @click.option("--language", required=True, help=f"One of {', '.join(LANGUAGES)}.")
 @click.option("--timezone", help="IANA name; defaults to the site's.")
 @click.option("--index-date", type=click.DateTime(formats=["%Y-%m-%d"]), help="YYYY-MM-DD.")
+@click.option(
+    "--schedule",
+    "schedule_name",
+    help=f"Follow a schedule (e.g. {DEFAULT_SCHEDULE_NAME!r}): its invitations and "
+    "messages are planned at once. Needs --index-date.",
+)
 @with_appcontext
-def add_patient(reference, site_name, phone, language, timezone, index_date):
+def add_patient(reference, site_name, phone, language, timezone, index_date, schedule_name):
     """Enrol a patient known by REFERENCE."""
     try:
         site = find_site(db.session, site_name)
-        patient = enrol_patient(
+        schedule = _schedule(schedule_name)
+        patient, changes = enrol(
             db.session,
             site,
             reference,
@@ -39,11 +50,137 @@ def add_patient(reference, site_name, phone, language, timezone, index_date):
             language,
             timezone,
             index_date.date() if index_date else None,
+            schedule,
+            utcnow(),
+            SendingRules.from_config(current_app.config),
         )
     except (StaffSetupError, EnrolmentError) as error:
         raise click.ClickException(str(error)) from None
+    db.session.flush()
+    record(
+        db.session,
+        "patient.enrol",
+        subject=patient,
+        detail={"via": "cli", "schedule": schedule_name, "created": changes.created},
+    )
     db.session.commit()
     click.echo(f"Enrolled {patient.reference} at {site.name}.")
+    _echo_changes(changes)
+
+
+@patients.command("edit")
+@click.argument("reference")
+@click.option("--site", "site_name", help="Needed when several sites use the same reference.")
+@click.option("--phone", help="New mobile number in E.164.")
+@click.option("--language", help=f"One of {', '.join(LANGUAGES)}.")
+@click.option("--timezone", help="IANA name.")
+@click.option("--index-date", type=click.DateTime(formats=["%Y-%m-%d"]), help="YYYY-MM-DD.")
+@click.option("--schedule", "schedule_name", help="Follow this schedule from now on.")
+@with_appcontext
+def edit_patient(reference, site_name, phone, language, timezone, index_date, schedule_name):
+    """Change a patient's details; a new index date moves invitations not yet sent."""
+    patient = _find_patient(reference, site_name)
+    try:
+        changed, changes = update_details(
+            db.session,
+            patient,
+            phone=phone or patient.phone or "",
+            language=language or patient.language,
+            timezone=timezone or patient.timezone,
+            index_date=index_date.date() if index_date else patient.index_date,
+            schedule=_schedule(schedule_name) if schedule_name else patient.schedule,
+            now=utcnow(),
+            rules=SendingRules.from_config(current_app.config),
+        )
+    except EnrolmentError as error:
+        raise click.ClickException(str(error)) from None
+    record(
+        db.session,
+        "patient.edit",
+        subject=patient,
+        detail={"via": "cli", "changed": sorted(changed), "moved": changes.moved},
+    )
+    db.session.commit()
+    click.echo(f"Updated {patient.reference}: {', '.join(sorted(changed)) or 'nothing changed'}.")
+    _echo_changes(changes)
+
+
+@patients.command("pause")
+@click.argument("reference")
+@click.option("--site", "site_name", help="Needed when several sites use the same reference.")
+@with_appcontext
+def pause_patient(reference, site_name):
+    """Hold a patient's messages; the schedule is kept."""
+    _change_status(reference, site_name, "pause")
+
+
+@patients.command("resume")
+@click.argument("reference")
+@click.option("--site", "site_name", help="Needed when several sites use the same reference.")
+@with_appcontext
+def resume_patient(reference, site_name):
+    """Let a paused patient's messages go again."""
+    _change_status(reference, site_name, "resume")
+
+
+@patients.command("withdraw")
+@click.argument("reference")
+@click.option("--site", "site_name", help="Needed when several sites use the same reference.")
+@click.confirmation_option(prompt="Withdraw this patient? Nothing more will be sent.")
+@with_appcontext
+def withdraw_patient(reference, site_name):
+    """End a patient's follow-up: open invitations close, nothing more is sent."""
+    _change_status(reference, site_name, "withdraw")
+
+
+def _change_status(reference, site_name, action):
+    patient = _find_patient(reference, site_name)
+    try:
+        if action == "pause":
+            pause(patient)
+        elif action == "resume":
+            resume(patient)
+        else:
+            withdraw(db.session, patient)
+    except EnrolmentError as error:
+        raise click.ClickException(str(error)) from None
+    record(db.session, f"patient.{action}", subject=patient, detail={"via": "cli"})
+    db.session.commit()
+    click.echo(f"{patient.reference}: {patient.status}.")
+
+
+def _schedule(name):
+    if not name:
+        return None
+    schedule = schedule_by_name(db.session, name)
+    if schedule is None or not schedule.active:
+        raise EnrolmentError(f"There is no schedule called {name[:80]!r} offered for enrolment.")
+    return schedule
+
+
+def _echo_changes(changes) -> None:
+    for label, items in (
+        ("Scheduled", changes.created),
+        ("Moved", changes.moved),
+        ("Cancelled", changes.cancelled),
+        ("Skipped (window already closed)", changes.closed),
+    ):
+        if items:
+            click.echo(f"{label}: {', '.join(items)}.")
+
+
+def _find_patient(reference, site_name) -> Patient:
+    query = select(Patient).where(Patient.reference == reference)
+    if site_name:
+        query = query.join(Site).where(Site.name == site_name)
+    found = db.session.scalars(query.limit(2)).all()
+    if not found:
+        raise click.ClickException(f"There is no patient with reference {reference[:64]!r}.")
+    if len(found) > 1:
+        raise click.ClickException(
+            f"Several sites have a patient {reference!r}; name one with --site."
+        )
+    return found[0]
 
 
 @patients.command("list")
@@ -55,29 +192,26 @@ def list_patients(site_name):
     if site_name:
         query = query.where(Site.name == site_name)
     for patient in db.session.scalars(query):
-        click.echo(f"{patient.reference}\t{patient.site.name}\t{patient.language}\t{patient.status}")
+        click.echo(
+            f"{patient.reference}\t{patient.site.name}\t{patient.language}\t{patient.status}"
+        )
 
 
 @click.command()
 @click.argument("reference")
 @click.option("--site", "site_name", help="Needed when several sites use the same reference.")
 @click.option("--timepoint", default="ad hoc", show_default=True)
-@click.option("--days", default=14, show_default=True, type=click.IntRange(1, 365),
-              help="How many days the link stays open.")
+@click.option(
+    "--days",
+    default=14,
+    show_default=True,
+    type=click.IntRange(1, 365),
+    help="How many days the link stays open.",
+)
 @with_appcontext
 def invite(reference, site_name, timepoint, days):
     """Create an invitation now for the patient REFERENCE and print its private link last."""
-    query = select(Patient).where(Patient.reference == reference)
-    if site_name:
-        query = query.join(Site).where(Site.name == site_name)
-    found = db.session.scalars(query.limit(2)).all()
-    if not found:
-        raise click.ClickException(f"There is no patient with reference {reference[:64]!r}.")
-    if len(found) > 1:
-        raise click.ClickException(
-            f"Several sites have a patient {reference!r}; name one with --site."
-        )
-    patient = found[0]
+    patient = _find_patient(reference, site_name)
     if patient.status == PatientStatus.WITHDRAWN:
         raise click.ClickException(f"{patient.reference} has withdrawn from follow-up.")
     timepoint = " ".join(timepoint.split())[:64] or "ad hoc"

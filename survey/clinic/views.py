@@ -1,39 +1,123 @@
-"""Staff views: thin; queries and access rules live in their own modules."""
+"""Clinic pages: thin. Figures come from listing.py and results.py; charts from charts.py."""
 
-from flask import abort, g, render_template
-from sqlalchemy import select
+from flask import abort, current_app, g, render_template, request
+from flask_babel import get_locale
 
 from survey import audit
 from survey.auth import staff_required
-from survey.clinic import bp
-from survey.clinic.access import patient_for, visible_patients
+from survey.clinic import bp, charts, followup, labels
+from survey.clinic.access import patient_for
+from survey.clinic.filters import SORTS, parse_filters
+from survey.clinic.flags import MEANINGFUL_CHANGE_CITATION, citation, describe, meaningful_change
+from survey.clinic.listing import patient_page
+from survey.clinic.results import change_text, local_date, patient_course
 from survey.extensions import db
-from survey.instruments import get_instrument
-from survey.models import Patient, Response
+from survey.instruments import all_instruments, get_instrument
+from survey.models import utcnow
+
+
+@bp.context_processor
+def clinic_helpers() -> dict:
+    """Formatting helpers the clinic templates share."""
+    return {
+        "change_text": change_text,
+        "describe_flag": lambda flag: describe(flag, _lang()),
+        "flag_citation": citation,
+        "patient_date": lambda moment, timezone: (
+            local_date(moment, timezone).isoformat() if moment else ""
+        ),
+        "labels": labels,
+        "lang": _lang(),
+        "get_instrument": get_instrument,
+        "meaningful_change_citation": MEANINGFUL_CHANGE_CITATION,
+        "short_name": charts.short_name,
+    }
 
 
 @bp.route("/")
 @staff_required()
 def index():
-    """The patients of the signed-in user's sites."""
-    patients = db.session.scalars(visible_patients(g.user).order_by(Patient.reference).limit(200))
-    return render_template("clinic/index.html", patients=list(patients))
+    """The patients of the user's sites: latest scores, change, follow-up; filtered, paged."""
+    config, now = current_app.config, utcnow()
+    filters = parse_filters(request.args, g.user, tuple(config["LANGUAGES"]))
+    page = patient_page(
+        db.session,
+        g.user,
+        filters,
+        now=now,
+        threshold=meaningful_change(config),
+        grace=followup.grace_period(config),
+        page_size=int(config["CLINIC_PAGE_SIZE"]),
+    )
+    audit.log("patients.list", detail={"filters": filters.as_args(), "rows": len(page.rows)})
+    db.session.commit()
+    return render_template(
+        "clinic/index.html",
+        page=page,
+        filters=filters,
+        sorts=SORTS,
+        qolaf=get_instrument("qolaf-q"),
+        ccis=get_instrument("ccis"),
+        threshold=meaningful_change(config),
+        grace_days=followup.grace_period(config).days,
+        now=now,
+    )
 
 
 @bp.route("/patients/<int:patient_id>")
 @staff_required()
 def patient(patient_id: int):
-    """One patient's responses, newest first."""
+    """One patient's course: flags, baseline and latest, charts with tables, every answer."""
+    return _patient_view(patient_id, "clinic/patient.html", "patient.view")
+
+
+@bp.route("/patients/<int:patient_id>/summary")
+@staff_required()
+def summary(patient_id: int):
+    """A one-page summary of one patient for printing (e.g. into a case report)."""
+    return _patient_view(patient_id, "clinic/summary.html", "patient.summary")
+
+
+def _patient_view(patient_id: int, template: str, action: str):
     found = patient_for(db.session, g.user, patient_id)
     if found is None:
         abort(404)
-    responses = db.session.scalars(
-        select(Response)
-        .where(Response.patient_id == found.id)
-        .order_by(Response.submitted_at.desc())
-    ).all()
-    audit.log("patient.view", subject=found)
+    config = current_app.config
+    course = patient_course(
+        db.session,
+        found,
+        threshold=meaningful_change(config),
+        now=utcnow(),
+        grace=followup.grace_period(config),
+    )
+    audit.log(
+        action,
+        subject=found,
+        detail={
+            "responses": sum(len(c.results) for c in course.instruments.values()),
+            "item_answers_shown": action == "patient.view",
+        },
+    )
     db.session.commit()
     return render_template(
-        "clinic/patient.html", patient=found, responses=responses, get_instrument=get_instrument
+        template,
+        patient=found,
+        course=course,
+        charts={
+            instrument_id: charts.course_chart(
+                instrument_course, course.origin_is_index_date, _lang(), f"chart-{instrument_id}"
+            )
+            for instrument_id, instrument_course in course.instruments.items()
+        },
+        instruments=all_instruments(),
+        printed_at=utcnow(),
+        summary_page=action == "patient.summary",
     )
+
+
+def _lang() -> str:
+    """The staff member's interface language, for instrument texts (which have their own)."""
+    return str(get_locale() or current_app.config["DEFAULT_LANGUAGE"])
+
+
+from survey.clinic import export_views  # noqa: E402,F401  (registers the export routes)

@@ -10,6 +10,16 @@ from survey.models.invitation import (
     InvitationStatus,
     Response,
 )
+from survey.models.outreach import (
+    Message,
+    MessageEvent,
+    MessageKind,
+    MessageStatus,
+    Schedule,
+    SmsSender,
+    Timepoint,
+    WebhookReceipt,
+)
 from survey.models.patient import Patient, PatientStatus
 from survey.models.staff import Role, Site, StaffSession, User, site_memberships, user_by_email
 from survey.models.wording import ImportedWording
@@ -24,13 +34,21 @@ __all__ = [
     "Invitation",
     "InvitationLink",
     "InvitationStatus",
+    "Message",
+    "MessageEvent",
+    "MessageKind",
+    "MessageStatus",
     "Patient",
     "PatientStatus",
     "Response",
     "Role",
+    "Schedule",
     "Site",
+    "SmsSender",
     "StaffSession",
+    "Timepoint",
     "User",
+    "WebhookReceipt",
     "site_memberships",
     "user_by_email",
     "utcnow",

@@ -3,7 +3,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey.models.base import Base, utcnow
@@ -24,6 +24,8 @@ class Invitation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     timepoint: Mapped[str] = mapped_column(String(64))  # "baseline", "3 months", ...
+    # The schedule timepoint it was made for, so a new index date can move it (None: by hand).
+    timepoint_id: Mapped[int | None] = mapped_column(ForeignKey("timepoints.id"))
     instrument_ids: Mapped[list[str]] = mapped_column(JSON)  # answered in this order
     opens_at: Mapped[datetime]
     expires_at: Mapped[datetime]
@@ -88,8 +90,14 @@ class Response(Base):
     It records exactly which instrument version and wording the patient saw."""
 
     __tablename__ = "responses"
-    # One response per instrument per invitation: a double submit cannot store a second one.
-    __table_args__ = (UniqueConstraint("invitation_id", "instrument_id"),)
+    __table_args__ = (
+        # One response per instrument per invitation: a double submit cannot store a second.
+        UniqueConstraint("invitation_id", "instrument_id"),
+        # The clinic list reads the latest and the baseline response per patient and
+        # instrument: one short index range scan each.
+        Index("ix_responses_patient_instrument_submitted", "patient_id", "instrument_id",
+              "submitted_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id"))

@@ -32,9 +32,12 @@ class Patient(Base):
     index_date: Mapped[date | None]  # the procedure date that timepoints count from
     status: Mapped[PatientStatus] = mapped_column(String(16), default=PatientStatus.ACTIVE)
     opted_out_at: Mapped[datetime | None]
+    # The follow-up schedule its invitations come from (None: invitations made by hand).
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     site: Mapped[Site] = relationship()
+    schedule: Mapped["Schedule | None"] = relationship()  # noqa: F821
     invitations: Mapped[list["Invitation"]] = relationship(  # noqa: F821
         back_populates="patient", order_by="Invitation.opens_at"
     )

@@ -1,0 +1,146 @@
+"""Export pages: choose what to export, download it (streamed, audited), read the dictionary."""
+
+import csv
+import io
+from datetime import date
+
+from flask import Response, abort, current_app, g, render_template, request, stream_with_context
+from flask_babel import gettext as _
+
+from survey import audit
+from survey.auth import staff_required
+from survey.clinic import bp, exports, fhir
+from survey.extensions import db
+from survey.models import Role, User, utcnow
+
+EXPORTERS = (Role.ADMIN, Role.CLINICIAN)
+KINDS = {
+    "long": ("text/csv; charset=utf-8", "csv"),
+    "wide": ("text/csv; charset=utf-8", "csv"),
+    "fhir": ("application/fhir+json; charset=utf-8", "json"),
+}
+
+
+@bp.route("/exports", endpoint="exports")  # the endpoint the navigation bar links to
+@staff_required(*EXPORTERS)
+def export_form():
+    """The export form: kind, site and date range."""
+    return render_template("clinic/exports.html", errors={}, values={})
+
+
+@bp.post("/exports/<kind>")
+@staff_required(*EXPORTERS)
+def download(kind: str):
+    """Stream one export of the user's sites; audited before the first byte and at the end."""
+    if kind not in KINDS:
+        abort(404)
+    scope, errors = parse_scope(request.form)
+    if errors:
+        return render_template("clinic/exports.html", errors=errors, values=request.form), 400
+    requested = audit.log(
+        f"export.{kind}", detail={"kind": kind, "scope": scope.as_detail(), "stage": "requested"}
+    )
+    db.session.commit()
+    now, counter = utcnow(), [0]
+    if kind == "long":
+        chunks = exports.write_csv(
+            [c.name for c in exports.long_columns()], exports.long_rows(db.session, scope), counter
+        )
+    elif kind == "wide":
+        chunks = exports.write_csv(
+            [c.name for c in exports.wide_columns()],
+            exports.wide_rows(db.session, scope, now),
+            counter,
+        )
+    else:
+        chunks = fhir.bundle_chunks(
+            db.session, scope, current_app.config["FHIR_BASE_URL"].rstrip("/"), now, counter
+        )
+    mimetype, extension = KINDS[kind]
+    filename = f"survey-{kind}-{now:%Y%m%d-%H%M%S}.{extension}"
+    return Response(
+        stream_with_context(_audited(kind, chunks, counter, requested.id, g.user.id)),
+        mimetype=mimetype.split(";")[0],
+        content_type=mimetype,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+def _audited(kind: str, chunks, counter: list[int], requested_id: int, user_id: int):
+    # The stream runs in a fresh application context, hence a fresh database session: the
+    # view's objects (g.user) are detached here, so only ids cross over.
+    complete = False
+    try:
+        yield from chunks
+        complete = True
+    except Exception:
+        db.session.rollback()
+        raise
+    finally:
+        # Also reached when the download is abandoned: the trail says how far it got.
+        audit.record(
+            db.session,
+            f"export.{kind}",
+            user=db.session.get(User, user_id),
+            detail={
+                "kind": kind,
+                "stage": "finished",
+                "rows": counter[0],
+                "complete": complete,
+                "request_event": requested_id,
+            },
+            remote_addr=request.remote_addr,
+        )
+        db.session.commit()
+
+
+def parse_scope(form) -> tuple[exports.ExportScope, dict[str, str]]:
+    """The export's site and dates from the form, checked; errors by field name."""
+    errors, sites = {}, g.user.site_ids
+    site = form.get("site", "")
+    if site:
+        if not (site.isascii() and site.isdecimal() and int(site) in sites):
+            errors["site"] = _("Choose one of your sites.")
+        else:
+            sites = [int(site)]
+    dates = {}
+    for name in ("from", "to"):
+        value = form.get(name, "").strip()
+        if not value:
+            dates[name] = None
+            continue
+        try:
+            dates[name] = date.fromisoformat(value) if len(value) == 10 else None
+        except ValueError:
+            dates[name] = None
+        if dates[name] is None:
+            errors[name] = _("Enter a date as YYYY-MM-DD.")
+    if dates.get("from") and dates.get("to") and dates["from"] > dates["to"]:
+        errors["to"] = _("The end date is before the start date.")
+    return exports.ExportScope(tuple(sites), dates.get("from"), dates.get("to")), errors
+
+
+@bp.route("/exports/dictionary")
+@staff_required(*EXPORTERS)
+def dictionary():
+    """What every CSV column means; `?format=csv` downloads it as CSV."""
+    tables = {"long": exports.long_columns(), "wide": exports.wide_columns()}
+    if request.args.get("format") == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["export", "column", "type", "values", "description"])
+        for kind, columns in tables.items():
+            for column in columns:
+                writer.writerow(
+                    [kind, column.name, column.kind, column.values, str(column.description)]
+                )
+        return Response(
+            buffer.getvalue(),
+            content_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="survey-data-dictionary.csv"'},
+        )
+    return render_template("clinic/dictionary.html", tables=tables)

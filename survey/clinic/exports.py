@@ -1,0 +1,447 @@
+"""Research exports as CSV, streamed row by row: long (one row per patient-timepoint-item) and
+wide (one row per patient-timepoint). Column names are stable and described in DICTIONARY.
+
+The database is read through a server-side cursor in batches (`yield_per`), and the CSV is
+written to a small buffer that is handed on whenever it fills, so an export of any size needs
+little memory. Text cells that a spreadsheet would run as a formula are defused (see
+`safe_cell`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.orm import Session
+
+from survey.clinic.results import local_date, timepoint_status
+from survey.instruments import (
+    INSTRUMENT_IDS,
+    LANGUAGES,
+    WORDING_STATUSES,
+    Instrument,
+    all_instruments,
+)
+from survey.models import Answer, Invitation, InvitationStatus, Patient, Response, Site
+
+BATCH = 1000
+FLUSH_AT = 64 * 1024  # characters of CSV held before they are sent
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class ExportScope:
+    """Which records an export holds: some of the user's sites, optionally a date range
+    (inclusive, UTC days) on when responses were submitted."""
+
+    site_ids: tuple[int, ...]
+    date_from: date | None = None
+    date_to: date | None = None
+
+    @property
+    def start(self) -> datetime | None:
+        return datetime.combine(self.date_from, time.min, UTC) if self.date_from else None
+
+    @property
+    def end(self) -> datetime | None:
+        """Exclusive: the first moment after the last day."""
+        return (
+            datetime.combine(self.date_to + timedelta(days=1), time.min, UTC)
+            if self.date_to
+            else None
+        )
+
+    def within(self, column):
+        """The date range as a condition on a timestamp column (true when there is none)."""
+        conditions = []
+        if self.start:
+            conditions.append(column >= self.start)
+        if self.end:
+            conditions.append(column < self.end)
+        return and_(True, *conditions)
+
+    def as_detail(self) -> dict:
+        return {
+            "site_ids": list(self.site_ids),
+            "from": self.date_from.isoformat() if self.date_from else None,
+            "to": self.date_to.isoformat() if self.date_to else None,
+        }
+
+
+@dataclass(frozen=True)
+class Column:
+    """One CSV column as the data dictionary describes it."""
+
+    name: str
+    kind: str  # text, integer, date, datetime, code
+    description: str
+    values: str = ""
+
+
+LANGUAGE_CODES = ", ".join(LANGUAGES)
+
+
+def _scale(instrument: Instrument) -> str:
+    return f"{instrument.options[0].value}-{instrument.options[-1].value}"
+
+
+def prefix(instrument: Instrument) -> str:
+    """The column-name prefix of an instrument: "qolaf_q", "ccis"."""
+    return instrument.id.replace("-", "_")
+
+
+def long_columns() -> tuple[Column, ...]:
+    """The long export's columns, in order."""
+    return (
+        Column(
+            "patient_reference",
+            "text",
+            _l("The site's reference for the patient (never the phone number)."),
+        ),
+        Column("site", "text", _l("The site that follows the patient.")),
+        Column(
+            "index_date",
+            "date",
+            _l("The patient's index date (procedure date), empty when not recorded."),
+            "YYYY-MM-DD",
+        ),
+        Column("timepoint", "text", _l("The timepoint's label, e.g. baseline, 3 months.")),
+        Column(
+            "timepoint_id",
+            "integer",
+            _l("Identifies the timepoint (invitation) in this database; joins long and wide rows."),
+        ),
+        Column(
+            "response_id", "integer", _l("Identifies the completed questionnaire in this database.")
+        ),
+        Column("instrument_id", "code", _l("The questionnaire."), ", ".join(INSTRUMENT_IDS)),
+        Column(
+            "instrument_version",
+            "text",
+            _l("The version of the questionnaire definition that scored the answers."),
+        ),
+        Column("language", "code", _l("The language the patient answered in."), LANGUAGE_CODES),
+        Column(
+            "wording_status",
+            "code",
+            _l(
+                "How far the wording the patient saw can be trusted; provisional wording gives "
+                "totals that are not validated scores."
+            ),
+            ", ".join(WORDING_STATUSES),
+        ),
+        Column(
+            "wording_hash",
+            "text",
+            _l("SHA-256 of exactly the texts the patient saw (see docs/instruments.md)."),
+        ),
+        Column("submitted_at", "datetime", _l("When the answers were submitted, UTC."), "ISO 8601"),
+        Column(
+            "days_since_index",
+            "integer",
+            _l(
+                "Days from the index date to the submission date in the patient's time zone; "
+                "empty without an index date."
+            ),
+        ),
+        Column(
+            "item_id",
+            "code",
+            _l("The item answered (see the item columns of the wide export for every id)."),
+        ),
+        Column("item_position", "integer", _l("The item's number in the questionnaire, from 1.")),
+        Column(
+            "value",
+            "integer",
+            _l("The answer's score on the questionnaire's scale."),
+            "; ".join(f"{i.id}: {_scale(i)}" for i in all_instruments()),
+        ),
+    )
+
+
+def wide_columns(instruments: Iterable[Instrument] | None = None) -> tuple[Column, ...]:
+    """The wide export's columns: the timepoint, then for each instrument its response."""
+    columns = [
+        *long_columns()[:5],
+        Column(
+            "timepoint_opens_at",
+            "datetime",
+            _l("When the timepoint's answer window opened, UTC."),
+            "ISO 8601",
+        ),
+        Column(
+            "timepoint_status",
+            "code",
+            _l("Whether the timepoint was answered."),
+            "completed, partial, open, missed, cancelled",
+        ),
+    ]
+    for instrument in instruments or all_instruments():
+        p = prefix(instrument)
+        columns += [
+            Column(
+                f"{p}_response_id",
+                "integer",
+                _l("Identifies the completed questionnaire; empty when not answered."),
+            ),
+            Column(
+                f"{p}_submitted_at",
+                "datetime",
+                _l("When the answers were submitted, UTC."),
+                "ISO 8601",
+            ),
+            Column(
+                f"{p}_days_since_index",
+                "integer",
+                _l("Days from the index date to submission, in the patient's time zone."),
+            ),
+            Column(
+                f"{p}_language", "code", _l("The language the patient answered in."), LANGUAGE_CODES
+            ),
+            Column(
+                f"{p}_instrument_version",
+                "text",
+                _l("The version of the questionnaire definition."),
+            ),
+            Column(
+                f"{p}_wording_status",
+                "code",
+                _l("Wording status of what the patient saw."),
+                ", ".join(WORDING_STATUSES),
+            ),
+            Column(
+                f"{p}_wording_hash", "text", _l("SHA-256 of exactly the texts the patient saw.")
+            ),
+            Column(
+                f"{p}_total",
+                "integer",
+                _l("Total score, higher is worse.")
+                if instrument.higher_is_worse
+                else _l("Total score, higher is better."),
+                f"{instrument.min_total}-{instrument.max_total}",
+            ),
+        ]
+        if instrument.bands:
+            columns.append(
+                Column(
+                    f"{p}_band",
+                    "code",
+                    _l("Published band of the total."),
+                    ", ".join(b.id for b in instrument.bands),
+                )
+            )
+        for subscale in instrument.subscales:
+            columns.append(
+                Column(
+                    f"{p}_{subscale.id}",
+                    "integer",
+                    _l("Subscale sum (provisional item mapping).")
+                    if subscale.provisional
+                    else _l("Subscale sum."),
+                )
+            )
+        for item in instrument.items:
+            columns.append(
+                Column(
+                    f"{p}_item_{item.id}",
+                    "integer",
+                    _l("Answer to item %(number)d.", number=item.number),
+                    _scale(instrument),
+                )
+            )
+    return tuple(columns)
+
+
+def safe_cell(value):
+    """A value ready for a CSV cell: text a spreadsheet would run as a formula gets a leading '."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def write_csv(header: Iterable[str], rows: Iterable[Iterable], counter: list[int]) -> Iterator[str]:
+    """CSV text in chunks; counter[0] ends as the number of data rows written."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([safe_cell(value) for value in row])
+        counter[0] += 1
+        if buffer.tell() >= FLUSH_AT:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _days(moment: datetime | None, index_date: date | None, timezone: str) -> int | None:
+    if moment is None or index_date is None:
+        return None
+    return (local_date(moment, timezone) - index_date).days
+
+
+def _scoped(query: Select, scope: ExportScope) -> Select:
+    return query.where(Patient.site_id.in_(scope.site_ids))
+
+
+def long_rows(db: Session, scope: ExportScope) -> Iterator[tuple]:
+    """One row per answered item, in long_columns() order."""
+    query = _scoped(
+        select(
+            Patient.reference,
+            Site.name,
+            Patient.index_date,
+            Patient.timezone,
+            Invitation.timepoint,
+            Invitation.id,
+            Response.id,
+            Response.instrument_id,
+            Response.instrument_version,
+            Response.language,
+            Response.wording_status,
+            Response.wording_hash,
+            Response.submitted_at,
+            Answer.item_id,
+            Answer.position,
+            Answer.value,
+        )
+        .join(Response, Response.id == Answer.response_id)
+        .join(Invitation, Invitation.id == Response.invitation_id)
+        .join(Patient, Patient.id == Response.patient_id)
+        .join(Site, Site.id == Patient.site_id)
+        .where(scope.within(Response.submitted_at))
+        .order_by(
+            Site.name, Patient.reference, Response.submitted_at, Response.id, Answer.position
+        ),
+        scope,
+    )
+    for row in db.execute(query.execution_options(yield_per=BATCH)):
+        (
+            reference,
+            site,
+            index_date,
+            timezone,
+            timepoint,
+            invitation_id,
+            response_id,
+            instrument_id,
+            version,
+            language,
+            status,
+            wording_hash,
+            submitted_at,
+            item_id,
+            position,
+            value,
+        ) = row
+        yield (
+            reference,
+            site,
+            index_date,
+            timepoint,
+            invitation_id,
+            response_id,
+            instrument_id,
+            version,
+            language,
+            status,
+            wording_hash,
+            submitted_at,
+            _days(submitted_at, index_date, timezone),
+            item_id,
+            position,
+            value,
+        )
+
+
+def wide_rows(db: Session, scope: ExportScope, now: datetime) -> Iterator[tuple]:
+    """One row per timepoint that has opened, in wide_columns() order."""
+    instruments = all_instruments()
+    query = _scoped(
+        select(
+            Invitation,
+            Patient.reference,
+            Site.name,
+            Patient.index_date,
+            Patient.timezone,
+            Response,
+            Answer.item_id,
+            Answer.value,
+        )
+        .join(Patient, Patient.id == Invitation.patient_id)
+        .join(Site, Site.id == Patient.site_id)
+        .outerjoin(Response, Response.invitation_id == Invitation.id)
+        .outerjoin(Answer, Answer.response_id == Response.id)
+        .where(
+            Invitation.opens_at <= now,
+            or_(
+                and_(Response.id.is_not(None), scope.within(Response.submitted_at)),
+                and_(
+                    Response.id.is_(None),
+                    Invitation.status != InvitationStatus.CANCELLED,
+                    scope.within(Invitation.opens_at),
+                ),
+            ),
+        )
+        .order_by(
+            Site.name,
+            Patient.reference,
+            Invitation.opens_at,
+            Invitation.id,
+            Response.id,
+            Answer.position,
+        ),
+        scope,
+    )
+    rows = db.execute(query.execution_options(yield_per=BATCH))
+    for _, group in itertools.groupby(rows, key=lambda row: row[0].id):
+        group = list(group)
+        invitation, reference, site, index_date, timezone = group[0][:5]
+        responses = {row[5].instrument_id: row[5] for row in group if row[5] is not None}
+        answers = {(row[5].instrument_id, row[6]): row[7] for row in group if row[5] is not None}
+        line = [
+            reference,
+            site,
+            index_date,
+            invitation.timepoint,
+            invitation.id,
+            invitation.opens_at,
+            timepoint_status(invitation, set(responses), now),
+        ]
+        for instrument in instruments:
+            response = responses.get(instrument.id)
+            line += _response_cells(instrument, response, index_date, timezone, answers)
+        yield tuple(line)
+
+
+def _response_cells(instrument, response, index_date, timezone, answers) -> list:
+    width = 8 + bool(instrument.bands) + len(instrument.subscales) + len(instrument.items)
+    if response is None:
+        return [None] * width
+    cells = [
+        response.id,
+        response.submitted_at,
+        _days(response.submitted_at, index_date, timezone),
+        response.language,
+        response.instrument_version,
+        response.wording_status,
+        response.wording_hash,
+        response.total,
+    ]
+    if instrument.bands:
+        cells.append(response.band)
+    cells += [response.subscales.get(subscale.id) for subscale in instrument.subscales]
+    cells += [answers.get((instrument.id, item.id)) for item in instrument.items]
+    return cells

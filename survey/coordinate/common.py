@@ -1,0 +1,72 @@
+"""Helpers shared by the coordinator views: access, settings, and what templates need."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import abort, current_app, g, redirect, request, url_for
+
+from survey.clinic.access import patient_for
+from survey.coordinate import bp
+from survey.coordinate.forms import COMMON_ZONES
+from survey.extensions import db
+from survey.models import Invitation, Message, Role
+from survey.outreach import explain
+from survey.outreach.policy import SendingRules
+from survey.phones import display
+
+COORDINATORS = (Role.COORDINATOR, Role.ADMIN)
+
+
+def sending_rules() -> SendingRules:
+    return SendingRules.from_config(current_app.config)
+
+
+def load_patient(patient_id: int):
+    """The patient, if the signed-in user's sites include theirs; 404 otherwise."""
+    patient = patient_for(db.session, g.user, patient_id)
+    if patient is None:
+        abort(404)
+    return patient
+
+
+def load_message(message_id: int) -> Message:
+    message = db.session.get(Message, message_id)
+    if message is None or message.patient.site_id not in g.user.site_ids:
+        abort(404)
+    return message
+
+
+def load_invitation(invitation_id: int) -> Invitation:
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is None or invitation.patient.site_id not in g.user.site_ids:
+        abort(404)
+    return invitation
+
+
+def back_to(patient_id: int):
+    """Back to the page the action was taken from: the attention queue or the patient."""
+    if request.form.get("back") == "attention":
+        return redirect(url_for("coordinate.attention"))
+    return redirect(url_for("coordinate.patient", patient_id=patient_id))
+
+
+def local_time(moment: datetime | None, zone: str, with_zone: bool = True) -> str:
+    """A moment as the clock reads where the patient lives, e.g. 2026-03-02 09:00 CET."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(ZoneInfo(zone))
+    text = f"{local:%Y-%m-%d %H:%M}"
+    return f"{text} {local.tzname()}" if with_zone else text
+
+
+@bp.context_processor
+def coordinator_helpers() -> dict:
+    return {
+        "local_time": local_time,
+        "status_label": explain.status_label,
+        "kind_label": lambda kind: str(explain.KIND.get(kind, kind)),
+        "explain": explain.explain,
+        "number_problem": explain.number_problem,
+        "display_phone": display,
+        "zones": COMMON_ZONES,
+    }

@@ -1,0 +1,143 @@
+"""Coordinator and administrator forms."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    FieldList,
+    Form,
+    FormField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TelField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from survey.enrolment import LANGUAGES
+from survey.i18n import language_name
+from survey.instruments import INSTRUMENT_IDS
+
+try:  # WTForms 3.3 deprecates (value, label) tuples
+    from wtforms.fields.choices import SelectChoice
+
+    def option(value, label) -> SelectChoice:
+        return SelectChoice(value, label)
+except ImportError:  # pragma: no cover
+
+    def option(value, label) -> tuple:
+        return (value, label)
+
+
+NO_SCHEDULE = 0
+COMMON_ZONES = (
+    "Europe/Madrid",
+    "Atlantic/Canary",
+    "Europe/Istanbul",
+    "Europe/London",
+    "Europe/Lisbon",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Rome",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Mexico_City",
+    "America/Bogota",
+    "America/Argentina/Buenos_Aires",
+    "UTC",
+)
+
+
+class PatientDetails(FlaskForm):
+    """What a coordinator can change about a patient after enrolment."""
+
+    phone = TelField(
+        _l("Mobile number"),
+        validators=[InputRequired(), Length(max=32)],
+        description=_l(
+            "International format, starting with + and the country code, e.g. +34 612 345 678."
+        ),
+    )
+    language = SelectField(_l("Language for messages and questionnaires"))
+    timezone = StringField(
+        _l("Time zone"),
+        validators=[InputRequired(), Length(max=64)],
+        description=_l(
+            "Where the patient lives, e.g. Europe/Madrid. Messages are sent in their daytime."
+        ),
+    )
+    index_date = DateField(
+        _l("Index date"),
+        validators=[Optional()],
+        description=_l("The procedure date. Timepoints count from it."),
+    )
+    schedule_id = SelectField(_l("Follow-up schedule"), coerce=int)
+
+    def set_choices(self, schedules) -> None:
+        self.language.choices = [option(code, language_name(code)) for code in LANGUAGES]
+        self.schedule_id.choices = [option(schedule.id, schedule.name) for schedule in schedules]
+        self.schedule_id.choices.append(option(NO_SCHEDULE, _l("None (invitations by hand)")))
+
+
+class EnrolForm(PatientDetails):
+    site_id = SelectField(_l("Site"), coerce=int)
+    reference = StringField(
+        _l("Reference"),
+        validators=[InputRequired(), Length(max=64)],
+        description=_l(
+            "The clinic's own study or record reference. It is never sent to the patient."
+        ),
+    )
+
+
+class EditForm(PatientDetails):
+    resend_failed = BooleanField(
+        _l("Send the messages that failed again, to the number above"), default=True
+    )
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class TimepointForm(Form):
+    label = StringField(_l("Timepoint"), validators=[Optional(), Length(max=64)])
+    day = IntegerField(_l("Day"), validators=[Optional(), NumberRange(-365, 3650)])
+    window_days = IntegerField(_l("Open for (days)"), validators=[Optional(), NumberRange(1, 365)])
+    reminder_days = StringField(
+        _l("Reminders (days after sending)"), validators=[Optional(), Length(max=40)]
+    )
+    instruments = MultiCheckboxField(
+        _l("Questionnaires"),
+        choices=[option(item, item) for item in INSTRUMENT_IDS],
+        default=list(INSTRUMENT_IDS),
+    )
+
+    @property
+    def blank(self) -> bool:
+        return not (self.label.data or "").strip()
+
+
+class ScheduleForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[InputRequired(), Length(max=80)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=300)])
+    timepoints = FieldList(FormField(TimepointForm), min_entries=8, max_entries=20)
+
+
+class SenderForm(FlaskForm):
+    site_id = SelectField(_l("Site"), coerce=int)
+    name = StringField(
+        _l("Name in text messages"),
+        validators=[InputRequired(), Length(max=40)],
+        description=_l(
+            'How the texts start, e.g. "Hospital Torrecárdenas". It must not '
+            "say what patients are treated for."
+        ),
+    )

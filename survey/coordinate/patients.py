@@ -1,0 +1,269 @@
+"""Coordinator views of patients: the list, enrolment, one patient's schedule, and changes."""
+
+from flask import flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
+from survey import audit
+from survey.auth import staff_required
+from survey.coordinate import bp
+from survey.coordinate.common import COORDINATORS, load_patient, sending_rules
+from survey.coordinate.forms import NO_SCHEDULE, EditForm, EnrolForm, option
+from survey.coordinate.queries import patient_messages, patient_rows
+from survey.enrolment import EnrolmentError
+from survey.extensions import db
+from survey.models import MessageStatus, PatientStatus, Schedule, utcnow
+from survey.outreach import actions, scheduling
+from survey.outreach.schedules import active_schedules
+from survey.outreach.scheduling import ScheduleChanges
+
+PER_PAGE = 50
+
+
+@bp.route("/")
+@staff_required(*COORDINATORS)
+def index():
+    """The user's patients, with their next invitation and how the last message went."""
+    search = request.args.get("q", "").strip()
+    status = request.args.get("status", "")
+    page = max(request.args.get("page", 1, type=int), 1)
+    rows, total = patient_rows(
+        db.session, g.user, utcnow(), search=search, status=status, page=page, per_page=PER_PAGE
+    )
+    audit.log("followup.list", detail={"shown": len(rows), "page": page})
+    db.session.commit()
+    return render_template(
+        "coordinate/index.html",
+        rows=rows,
+        total=total,
+        page=page,
+        per_page=PER_PAGE,
+        search=search,
+        status=status,
+        now=utcnow(),
+    )
+
+
+@bp.route("/enrol", methods=["GET", "POST"])
+@staff_required(*COORDINATORS)
+def enrol():
+    """Enrol a patient: details, schedule, and their invitations planned at once."""
+    schedules = active_schedules(db.session)
+    db.session.commit()  # the shipped default schedule, stored on first use
+    form = EnrolForm()
+    form.set_choices(schedules)
+    form.site_id.choices = [option(site.id, site.name) for site in g.user.sites]
+    if request.method == "GET":
+        first_site = g.user.sites[0] if g.user.sites else None
+        if first_site is not None:
+            form.timezone.data = first_site.timezone
+            form.language.data = first_site.default_language
+        form.schedule_id.data = schedules[0].id if schedules else NO_SCHEDULE
+    if form.validate_on_submit():
+        site = next(site for site in g.user.sites if site.id == form.site_id.data)
+        schedule = _chosen_schedule(form.schedule_id.data)
+        try:
+            patient, changes = scheduling.enrol(
+                db.session,
+                site,
+                form.reference.data,
+                form.phone.data,
+                form.language.data,
+                form.timezone.data,
+                form.index_date.data,
+                schedule,
+                utcnow(),
+                sending_rules(),
+            )
+        except EnrolmentError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.flush()
+            audit.log(
+                "patient.enrol",
+                subject=patient,
+                detail={
+                    "schedule": schedule.name if schedule else None,
+                    "index_date": str(patient.index_date) if patient.index_date else None,
+                    "created": changes.created,
+                },
+            )
+            db.session.commit()
+            flash(_("%(reference)s is enrolled.", reference=patient.reference))
+            _flash_changes(changes)
+            return redirect(url_for("coordinate.patient", patient_id=patient.id))
+    return render_template("coordinate/enrol.html", form=form)
+
+
+@bp.route("/patients/<int:patient_id>")
+@staff_required(*COORDINATORS)
+def patient(patient_id: int):
+    """One patient's follow-up: details, invitations, and every message with its status."""
+    found = load_patient(patient_id)
+    audit.log("followup.view", subject=found)
+    db.session.commit()
+    return render_template(
+        "coordinate/patient.html",
+        patient=found,
+        messages=patient_messages(db.session, found),
+        now=utcnow(),
+        Status=MessageStatus,
+        PatientStatus=PatientStatus,
+    )
+
+
+@bp.route("/patients/<int:patient_id>/edit", methods=["GET", "POST"])
+@staff_required(*COORDINATORS)
+def edit(patient_id: int):
+    """Change a patient's number, language, time zone, index date or schedule."""
+    found = load_patient(patient_id)
+    if found.status == PatientStatus.WITHDRAWN:
+        flash(_("This patient has withdrawn; their details cannot change."), "error")
+        return redirect(url_for("coordinate.patient", patient_id=found.id))
+    schedules = active_schedules(db.session)
+    db.session.commit()  # the shipped default schedule, stored on first use
+    if found.schedule is not None and found.schedule not in schedules:
+        schedules.append(found.schedule)  # a retired schedule stays selectable for its patients
+    form = EditForm(obj=found)
+    form.set_choices(schedules)
+    if request.method == "GET":
+        form.schedule_id.data = found.schedule_id or NO_SCHEDULE
+    if form.validate_on_submit():
+        now = utcnow()
+        try:
+            changed, changes = scheduling.update_details(
+                db.session,
+                found,
+                phone=form.phone.data,
+                language=form.language.data,
+                timezone=form.timezone.data,
+                index_date=form.index_date.data,
+                schedule=_chosen_schedule(form.schedule_id.data),
+                now=now,
+                rules=sending_rules(),
+            )
+        except EnrolmentError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            retried = (
+                _retry_failed(found, now) if "phone" in changed and form.resend_failed.data else 0
+            )
+            audit.log(
+                "patient.edit",
+                subject=found,
+                detail={
+                    "changed": sorted(changed),
+                    **{
+                        name: [str(old), str(new)]
+                        for name, (old, new) in changed.items()
+                        if name in ("index_date", "timezone", "language", "schedule_id")
+                    },
+                    "moved": changes.moved,
+                    "created": changes.created,
+                    "cancelled": changes.cancelled,
+                    "retried": retried,
+                },
+            )
+            db.session.commit()
+            flash(_("The changes are saved.") if changed else _("Nothing was changed."))
+            _flash_changes(changes)
+            if retried:
+                flash(
+                    ngettext(
+                        "%(num)d failed message will be sent again.",
+                        "%(num)d failed messages will be sent again.",
+                        retried,
+                    )
+                )
+            return redirect(url_for("coordinate.patient", patient_id=found.id))
+    return render_template("coordinate/edit.html", form=form, patient=found)
+
+
+def _retry_failed(patient, now) -> int:
+    """After a new number: send again what failed and can still be answered."""
+    retried = 0
+    for messages in patient_messages(db.session, patient).values():
+        for message in messages:
+            if (
+                message.status in actions.NEEDS_ATTENTION
+                and message.resolved_at is None
+                and message.status != MessageStatus.REVIEW
+            ):
+                try:
+                    actions.retry(db.session, message, g.user, now)
+                except actions.ActionError:
+                    continue
+                retried += 1
+    return retried
+
+
+@bp.post("/patients/<int:patient_id>/pause")
+@staff_required(*COORDINATORS)
+def pause(patient_id: int):
+    """Hold a patient's messages (e.g. while in hospital); the schedule is kept."""
+    return _change_status(patient_id, "pause")
+
+
+@bp.post("/patients/<int:patient_id>/resume")
+@staff_required(*COORDINATORS)
+def resume(patient_id: int):
+    """Let a paused patient's messages go again."""
+    return _change_status(patient_id, "resume")
+
+
+@bp.route("/patients/<int:patient_id>/withdraw", methods=["GET", "POST"])
+@staff_required(*COORDINATORS)
+def withdraw(patient_id: int):
+    """Confirm, then end a patient's follow-up."""
+    found = load_patient(patient_id)
+    if request.method == "GET":
+        return render_template("coordinate/withdraw.html", patient=found)
+    return _change_status(patient_id, "withdraw")
+
+
+def _change_status(patient_id: int, action: str):
+    found = load_patient(patient_id)
+    try:
+        if action == "pause":
+            scheduling.pause(found)
+            message = _("Messages to %(reference)s are paused.", reference=found.reference)
+        elif action == "resume":
+            scheduling.resume(found)
+            message = _("Messages to %(reference)s will be sent again.", reference=found.reference)
+        else:
+            cancelled = scheduling.withdraw(db.session, found)
+            message = _(
+                "%(reference)s has withdrawn from follow-up. Nothing more will be sent.",
+                reference=found.reference,
+            )
+    except EnrolmentError as error:
+        flash(str(error), "error")
+        return redirect(url_for("coordinate.patient", patient_id=found.id))
+    detail = {"cancelled_messages": cancelled} if action == "withdraw" else None
+    audit.log(f"patient.{action}", subject=found, detail=detail)
+    db.session.commit()
+    flash(message)
+    return redirect(url_for("coordinate.patient", patient_id=found.id))
+
+
+def _chosen_schedule(schedule_id: int) -> Schedule | None:
+    return None if schedule_id == NO_SCHEDULE else db.session.get(Schedule, schedule_id)
+
+
+def _flash_changes(changes: ScheduleChanges) -> None:
+    if changes.created:
+        flash(_("Scheduled: %(labels)s.", labels=", ".join(changes.created)))
+    if changes.moved:
+        flash(_("Moved to the new dates: %(labels)s.", labels=", ".join(changes.moved)))
+    if changes.cancelled:
+        flash(_("Cancelled: %(labels)s.", labels=", ".join(changes.cancelled)))
+    if changes.closed:
+        flash(
+            _(
+                "Not scheduled, because their window has already closed: %(labels)s.",
+                labels=", ".join(changes.closed),
+            ),
+            "warning",
+        )

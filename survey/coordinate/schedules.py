@@ -1,0 +1,186 @@
+"""Schedules (administrators define them; coordinators read them) and the SMS texts with what
+each costs, and the name each site's texts start with."""
+
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from survey import audit
+from survey.auth import staff_required
+from survey.coordinate import bp
+from survey.coordinate.common import COORDINATORS
+from survey.coordinate.forms import ScheduleForm, SenderForm, option
+from survey.enrolment import LANGUAGES
+from survey.extensions import db
+from survey.i18n import language_name
+from survey.models import Patient, Role, Schedule, SmsSender
+from survey.outreach import texts
+from survey.outreach.schedules import (
+    DEFAULT_SCHEDULE_NAME,
+    ScheduleError,
+    ScheduleSpec,
+    TimepointSpec,
+    create_schedule,
+    ensure_default_schedule,
+)
+from survey.outreach.segments import count_segments
+
+
+@bp.route("/schedules")
+@staff_required(*COORDINATORS)
+def schedules():
+    """Every schedule with its timepoints, and how many patients follow it."""
+    ensure_default_schedule(db.session)
+    db.session.commit()
+    found = db.session.scalars(
+        select(Schedule).order_by(Schedule.active.desc(), Schedule.name)
+    ).all()
+    counts = dict(
+        db.session.execute(
+            select(Patient.schedule_id, func.count())
+            .where(Patient.site_id.in_(g.user.site_ids))
+            .group_by(Patient.schedule_id)
+        ).all()
+    )
+    return render_template(
+        "coordinate/schedules.html",
+        schedules=found,
+        counts=counts,
+        default_name=DEFAULT_SCHEDULE_NAME,
+    )
+
+
+@bp.route("/schedules/new", methods=["GET", "POST"])
+@staff_required(Role.ADMIN)
+def new_schedule():
+    """Define a schedule (optionally starting from a copy of another)."""
+    form = ScheduleForm()
+    source = db.session.get(Schedule, request.args.get("copy", 0, type=int))
+    if request.method == "GET" and source is not None:
+        form.name.data = _("Copy of %(name)s", name=source.name)[:80]
+        form.description.data = source.description
+        for entry, timepoint in zip(form.timepoints, source.timepoints, strict=False):
+            entry.label.data = timepoint.label
+            entry.day.data = timepoint.offset_days
+            entry.window_days.data = timepoint.window_days
+            entry.reminder_days.data = ", ".join(str(day) for day in timepoint.reminder_days)
+            entry.instruments.data = list(timepoint.instrument_ids)
+    problems = []
+    if form.validate_on_submit():
+        try:
+            spec = ScheduleSpec(
+                form.name.data,
+                form.description.data or "",
+                tuple(_timepoint(entry.form) for entry in form.timepoints if not entry.form.blank),
+            )
+            schedule = create_schedule(db.session, spec, g.user)
+        except ScheduleError as error:
+            db.session.rollback()
+            problems = [str(problem) for problem in error.problems]
+        else:
+            db.session.flush()
+            audit.log("schedule.create", subject=schedule, detail={"name": schedule.name})
+            db.session.commit()
+            flash(_("The schedule %(name)s is ready for enrolments.", name=schedule.name))
+            return redirect(url_for("coordinate.schedules"))
+    return render_template("coordinate/schedule_form.html", form=form, problems=problems)
+
+
+def _timepoint(entry) -> TimepointSpec:
+    try:
+        reminders = tuple(
+            int(day)
+            for day in (entry.reminder_days.data or "").replace(";", ",").split(",")
+            if day.strip()
+        )
+    except ValueError:
+        raise ScheduleError(
+            [
+                _(
+                    "%(label)s: write reminders as whole days separated by commas, e.g. 3, 7.",
+                    label=entry.label.data,
+                )
+            ]
+        ) from None
+    return TimepointSpec(
+        entry.label.data,
+        entry.day.data,
+        entry.window_days.data,
+        reminders,
+        tuple(entry.instruments.data or ()),
+    )
+
+
+@bp.post("/schedules/<int:schedule_id>/<any('retire', 'restore'):action>")
+@staff_required(Role.ADMIN)
+def retire_schedule(schedule_id: int, action: str):
+    """Stop (or start again) offering a schedule for new enrolments."""
+    schedule = db.session.get(Schedule, schedule_id) or abort(404)
+    schedule.active = action == "restore"
+    audit.log(f"schedule.{action}", subject=schedule, detail={"name": schedule.name})
+    db.session.commit()
+    if schedule.active:
+        flash(_("%(name)s is offered for enrolments again.", name=schedule.name))
+    else:
+        flash(
+            _(
+                "%(name)s is retired: patients who follow it keep it, no one new can be "
+                "enrolled in it.",
+                name=schedule.name,
+            )
+        )
+    return redirect(url_for("coordinate.schedules"))
+
+
+@bp.route("/texts", methods=["GET", "POST"])
+@staff_required(*COORDINATORS)
+def sms_texts():
+    """The texts patients receive in each language, with their encoding and segment count
+    (what each one costs), and the name each site's texts start with."""
+    form = SenderForm()
+    form.site_id.choices = [option(site.id, site.name) for site in g.user.sites]
+    if request.method == "POST":
+        if g.user.role != Role.ADMIN:
+            abort(403)
+        if form.validate_on_submit():
+            _save_sender_name(form)
+            return redirect(url_for("coordinate.sms_texts"))
+    link = texts.example_link(current_app.config["PUBLIC_URL"])
+    sites = [(site, texts.sender_name(db.session, site)) for site in g.user.sites]
+    tables = []
+    for site, name in sites:
+        rows = []
+        for kind in texts.KINDS:
+            for language in LANGUAGES:
+                body = texts.render(kind, language, name, link, site.contact or "+00 000 000 000")
+                rows.append((kind, language_name(language), body, count_segments(body)))
+        tables.append((site, name, rows))
+    return render_template(
+        "coordinate/texts.html",
+        tables=tables,
+        form=form,
+        link=link,
+        warnings={name: texts.revealing_words(name) for _site, name in sites},
+        name_unicode={name: count_segments(name).unicode_characters for _site, name in sites},
+    )
+
+
+def _save_sender_name(form: SenderForm) -> None:
+    name = " ".join(form.name.data.split())
+    if revealing := texts.revealing_words(name):
+        flash(
+            _(
+                "That name would tell anyone who sees the phone what the patient is treated "
+                "for (%(words)s). Choose a neutral name.",
+                words=", ".join(revealing),
+            ),
+            "error",
+        )
+        return
+    site = next(site for site in g.user.sites if site.id == form.site_id.data)
+    sender = db.session.get(SmsSender, site.id) or SmsSender(site_id=site.id, name=name)
+    sender.name = name
+    db.session.add(sender)
+    audit.log("site.sms_name", site_id=site.id, detail={"name": name})
+    db.session.commit()
+    flash(_("Texts from %(site)s now start with %(name)s.", site=site.name, name=name))

@@ -1,0 +1,130 @@
+"""The Twilio backend, through the official SDK.
+
+What a failed send means decides what happens next, so errors are sorted with care:
+- the request certainly never reached Twilio (no connection, DNS, connect timeout) → retry;
+- Twilio answered 429 or 5xx, or refused our credentials (fixable by an administrator) → retry;
+- Twilio answered another 4xx (invalid number, opted out, not a mobile, ...) → failed;
+- the request went out and no answer came (read timeout, connection lost) → unknown: Twilio
+  may have sent it, so it is never sent again without a person deciding.
+"""
+
+import logging
+
+import requests
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError, SSLError
+
+from survey.outreach.backends import Outcome, OutgoingSms, SendResult
+
+logger = logging.getLogger("survey.outreach.twilio")
+TWILIO_API = "https://api.twilio.com"
+CREDENTIAL_ERRORS = {20003, 20005}  # authentication failed; account not active
+
+
+class ApiUrlHttpClient(TwilioHttpClient):
+    """The SDK's HTTP client, pointed at SURVEY_TWILIO_API_URL and with a (connect, read)
+    timeout, so a Twilio-compatible endpoint or a local test server can stand in."""
+
+    def __init__(self, api_url: str, connect_timeout: float, read_timeout: float) -> None:
+        super().__init__(pool_connections=True)
+        self.api_url = api_url.rstrip("/")
+        self.timeout = (connect_timeout, read_timeout)
+
+    def request(self, method, url, *args, **kwargs):
+        if url.startswith(TWILIO_API):
+            url = self.api_url + url[len(TWILIO_API) :]
+        return super().request(method, url, *args, **kwargs)
+
+
+class TwilioBackend:
+    name = "twilio"
+
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        messaging_service_sid: str | None,
+        from_number: str | None,
+        api_url: str = TWILIO_API,
+        connect_timeout: float = 5,
+        read_timeout: float = 20,
+    ) -> None:
+        self.sender = (
+            {"messaging_service_sid": messaging_service_sid}
+            if messaging_service_sid
+            else {"from_": from_number}
+        )
+        self.client = Client(
+            account_sid,
+            auth_token,
+            http_client=ApiUrlHttpClient(api_url, connect_timeout, read_timeout),
+        )
+
+    def send(self, sms: OutgoingSms) -> SendResult:
+        options = dict(self.sender)
+        if sms.status_callback:
+            options["status_callback"] = sms.status_callback
+        try:
+            sent = self.client.messages.create(to=sms.to, body=sms.body, **options)
+        except (TwilioRestException, TwilioServiceException) as error:
+            return refused(error.status, error.code)
+        except requests.exceptions.RequestException as error:
+            if never_sent(error):
+                return SendResult(Outcome.RETRY, reason="no_connection")
+            return SendResult(
+                Outcome.UNKNOWN,
+                reason="no_answer"
+                if isinstance(error, requests.exceptions.ReadTimeout)
+                else "connection_lost",
+            )
+        except TwilioException:
+            return SendResult(Outcome.UNKNOWN, reason="unexpected_answer")
+        return SendResult(
+            Outcome.ACCEPTED,
+            provider_sid=sent.sid,
+            provider_status=sent.status,
+            segments=_integer(sent.num_segments),
+        )
+
+
+def refused(status: int, code: int | None) -> SendResult:
+    """What an error answer from Twilio means for the message."""
+    code = code if isinstance(code, int) else None
+    if status == 429:
+        return SendResult(Outcome.RETRY, error_code=code, reason="rate_limited")
+    if status >= 500:
+        return SendResult(Outcome.RETRY, error_code=code, reason="provider_error")
+    if status in (401, 403) or code in CREDENTIAL_ERRORS:
+        logger.error("Twilio refused the account credentials (HTTP %s, code %s)", status, code)
+        return SendResult(Outcome.RETRY, error_code=code, reason="credentials")
+    return SendResult(Outcome.FAILED, error_code=code, reason="refused")
+
+
+def never_sent(error: requests.exceptions.RequestException) -> bool:
+    """Whether the request certainly never reached the server."""
+    if isinstance(error, requests.exceptions.ConnectTimeout | requests.exceptions.ProxyError):
+        return True
+    if isinstance(
+        error,
+        requests.exceptions.InvalidURL
+        | requests.exceptions.MissingSchema
+        | requests.exceptions.InvalidSchema,
+    ):
+        return True
+    if isinstance(error, requests.exceptions.ConnectionError):
+        cause = error.args[0] if error.args else None
+        if isinstance(cause, MaxRetryError):
+            cause = cause.reason
+        # Connecting, resolving and the TLS handshake all happen before the request is written.
+        return isinstance(cause, NewConnectionError | ConnectTimeoutError | SSLError)
+    return False
+
+
+def _integer(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

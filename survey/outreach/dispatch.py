@@ -1,0 +1,363 @@
+"""The dispatcher: claim the messages that are due, send them, record what happened.
+
+A pass runs in short transactions:
+1. sends left unfinished by a dispatcher that stopped (status `sending` for longer than the
+   grace period) go to review: they may have gone, so they are never resent blindly;
+2. pending messages that are no longer needed are cancelled (invitation answered, expired or
+   cancelled);
+3. a batch of due messages is claimed with `FOR UPDATE ... SKIP LOCKED` (PostgreSQL), so
+   any number of dispatchers on any number of machines never claim the same message; the
+   patient and invitation rows are locked with it, so two dispatchers never count the same
+   patient's limits at once. A claimed message outside quiet hours or over the limits waits
+   (its due time moves); one that may go is marked `sending`, its link is minted and the
+   batch is committed **before** the provider is called;
+4. each claimed message is rendered (in memory only) and sent, and its outcome recorded in a
+   transaction of its own.
+
+SQLite ignores row locks: with SQLite, run a single dispatcher.
+"""
+
+import logging
+import random
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from survey.invitations import link_url, mint_link
+from survey.models import (
+    Invitation,
+    InvitationStatus,
+    Message,
+    MessageEvent,
+    MessageKind,
+    MessageStatus,
+    Patient,
+    PatientStatus,
+    WebhookReceipt,
+    utcnow,
+)
+from survey.outreach.backends import Outcome, OutgoingSms, SendResult, SmsBackend
+from survey.outreach.callbacks import OPTED_OUT_CODES, PROVIDER_STATUS, record_opt_out
+from survey.outreach.policy import QUIET_HOURS, SendingRules, limit_wait, next_allowed_time
+from survey.outreach.texts import INVITATION, REMINDER, render, sender_name
+
+logger = logging.getLogger("survey.outreach.dispatch")
+WAITING_FOR_INVITATION = "waiting_for_invitation"
+RECEIPTS_KEPT = timedelta(days=7)  # providers retry a webhook for hours, not weeks
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    public_url: str
+    rules: SendingRules = SendingRules()
+    max_attempts: int = 6
+    retry_base: timedelta = timedelta(minutes=1)
+    retry_max: timedelta = timedelta(hours=1)
+    sending_grace: timedelta = timedelta(minutes=10)
+    batch_size: int = 10
+
+    @classmethod
+    def from_config(cls, config) -> "DispatchSettings":
+        return cls(
+            public_url=config["PUBLIC_URL"],
+            rules=SendingRules.from_config(config),
+            max_attempts=max(1, int(config["SMS_MAX_ATTEMPTS"])),
+            retry_base=timedelta(seconds=int(config["SMS_RETRY_BASE_SECONDS"])),
+            retry_max=timedelta(seconds=int(config["SMS_RETRY_MAX_SECONDS"])),
+            sending_grace=timedelta(minutes=int(config["SMS_SENDING_GRACE_MINUTES"])),
+        )
+
+    def status_callback(self, message_id: int) -> str:
+        return f"{self.public_url}/webhooks/twilio/status?message={message_id}"
+
+    def retry_delay(self, attempts: int) -> timedelta:
+        """Exponential backoff with a little jitter, so failed sends do not return in step."""
+        delay = min(self.retry_base * 2 ** max(attempts - 1, 0), self.retry_max)
+        return delay * random.uniform(0.9, 1.0)  # noqa: S311 (not security)
+
+
+@dataclass
+class DispatchReport:
+    """What one pass did, by outcome."""
+
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    review: int = 0
+    waiting: int = 0
+    cancelled: int = 0
+    stalled: int = 0
+
+    def __str__(self) -> str:
+        return ", ".join(f"{field.name} {getattr(self, field.name)}" for field in fields(self))
+
+    @property
+    def attempted(self) -> int:
+        return self.sent + self.retrying + self.failed + self.review
+
+
+@dataclass(frozen=True)
+class Claim:
+    message_id: int
+    attempt: int
+    sms: OutgoingSms
+
+
+def dispatch_due(
+    db: Session,
+    backend: SmsBackend,
+    settings: DispatchSettings,
+    now: datetime | None = None,
+    limit: int = 100,
+) -> DispatchReport:
+    """Send what is due at `now` (at most `limit` messages examined) and report."""
+    now = now or utcnow()
+    report = DispatchReport()
+    report.stalled = review_stalled_sends(db, now, settings.sending_grace)
+    report.cancelled += cancel_unneeded(db, now)
+    db.execute(delete(WebhookReceipt).where(WebhookReceipt.received_at < now - RECEIPTS_KEPT))
+    db.commit()
+    examined = 0
+    while examined < limit:
+        claims, seen = claim_due(
+            db, now, settings, min(settings.batch_size, limit - examined), report
+        )
+        if not seen:
+            break
+        examined += seen
+        for claim in claims:
+            record_result(db, claim, _send(backend, claim), now, settings, report)
+    return report
+
+
+def review_stalled_sends(db: Session, now: datetime, grace: timedelta) -> int:
+    """Messages a dispatcher claimed and never finished: their outcome is unknown."""
+    stalled = db.scalars(
+        select(Message)
+        .where(Message.status == MessageStatus.SENDING, Message.claimed_at < now - grace)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for message in stalled:
+        _set(db, message, MessageStatus.REVIEW, now, "dispatcher", reason="dispatcher_stopped")
+    return len(stalled)
+
+
+def cancel_unneeded(db: Session, now: datetime) -> int:
+    """Cancel pending messages of invitations answered, cancelled or expired."""
+    rows = db.execute(
+        select(Message, Invitation)
+        .join(Invitation, Message.invitation_id == Invitation.id)
+        .where(
+            Message.status == MessageStatus.PENDING,
+            (Invitation.status != InvitationStatus.OPEN) | (Invitation.expires_at <= now),
+        )
+        .limit(1000)
+        .with_for_update(skip_locked=True, of=Message)
+    ).all()
+    for message, invitation in rows:
+        _set(
+            db,
+            message,
+            MessageStatus.CANCELLED,
+            now,
+            "dispatcher",
+            reason=_not_needed(invitation, now),
+        )
+    return len(rows)
+
+
+def _not_needed(invitation: Invitation, now: datetime) -> str | None:
+    if invitation.status == InvitationStatus.COMPLETED:
+        return "completed"
+    if invitation.status == InvitationStatus.CANCELLED:
+        return "invitation_cancelled"
+    if invitation.is_expired(now):
+        return "expired"
+    return None
+
+
+def claim_due(
+    db: Session, now: datetime, settings: DispatchSettings, size: int, report: DispatchReport
+) -> tuple[list[Claim], int]:
+    """Claim up to `size` due messages; returns those to send now and how many were examined."""
+    rows = db.execute(
+        select(Message, Patient, Invitation)
+        .join(Patient, Message.patient_id == Patient.id)
+        .join(Invitation, Message.invitation_id == Invitation.id)
+        .where(
+            Message.status == MessageStatus.PENDING,
+            Message.due_at <= now,
+            Patient.status == PatientStatus.ACTIVE,
+            Patient.opted_out_at.is_(None),
+        )
+        .order_by(Message.due_at, Message.id)
+        .limit(size)
+        .with_for_update(skip_locked=True, of=(Message, Patient, Invitation))
+    ).all()
+    claims = []
+    for message, patient, invitation in rows:
+        if reason := _not_needed(invitation, now):
+            _set(db, message, MessageStatus.CANCELLED, now, "dispatcher", reason=reason)
+            report.cancelled += 1
+        elif not patient.phone:
+            _set(db, message, MessageStatus.FAILED, now, "dispatcher", reason="no_number")
+            report.failed += 1
+        elif wait := _wait(db, message, patient, now, settings.rules):
+            message.due_at, message.wait_reason = wait
+            report.waiting += 1
+        else:
+            claims.append(_claim(db, message, patient, invitation, now, settings))
+            db.flush()  # the limits of this patient's next message count this one
+    db.commit()
+    return claims, len(rows)
+
+
+def _wait(
+    db: Session, message: Message, patient: Patient, now: datetime, rules: SendingRules
+) -> tuple[datetime, str] | None:
+    """When a due message may go instead of now, and why; None if it may go now."""
+    if message.kind == MessageKind.REMINDER:
+        first = db.scalar(
+            select(Message)
+            .where(
+                Message.invitation_id == message.invitation_id,
+                Message.kind == MessageKind.INVITATION,
+                Message.status.in_(
+                    (MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.REVIEW)
+                ),
+                Message.resolved_at.is_(None),
+            )
+            .limit(1)
+        )
+        if first is not None:  # a reminder never arrives before the invitation it recalls
+            return max(first.due_at, now) + timedelta(hours=1), WAITING_FOR_INVITATION
+    allowed = next_allowed_time(now, patient.timezone, rules)
+    if allowed > now:
+        return allowed, QUIET_HOURS
+    if held := limit_wait(db, patient.id, patient.timezone, now, rules):
+        day_starts, reason = held
+        return next_allowed_time(day_starts, patient.timezone, rules), reason
+    return None
+
+
+def _claim(db, message, patient, invitation, now, settings) -> Claim:
+    """Mark a message as being sent and mint the link it carries (in this transaction)."""
+    message.status = MessageStatus.SENDING
+    message.attempts += 1
+    message.claimed_at = message.sent_at = now
+    message.wait_reason = None
+    message.language = patient.language
+    db.add(
+        MessageEvent(
+            message=message, occurred_at=now, status=MessageStatus.SENDING, source="dispatcher"
+        )
+    )
+    token = mint_link(db, invitation)
+    kind = INVITATION if message.kind == MessageKind.INVITATION else REMINDER
+    body = render(
+        kind, patient.language, sender_name(db, patient.site), link_url(settings.public_url, token)
+    )
+    sms = OutgoingSms(
+        message.id, patient.site_id, patient.phone, body, settings.status_callback(message.id)
+    )
+    return Claim(message.id, message.attempts, sms)
+
+
+def _send(backend: SmsBackend, claim: Claim) -> SendResult:
+    try:
+        return backend.send(claim.sms)
+    except Exception as error:  # a bug or surprise after the claim: it may have gone
+        logger.error("SMS backend failed on message %s: %s", claim.message_id, type(error).__name__)
+        return SendResult(Outcome.UNKNOWN, reason="backend_error")
+
+
+def record_result(
+    db: Session,
+    claim: Claim,
+    result: SendResult,
+    now: datetime,
+    settings: DispatchSettings,
+    report: DispatchReport,
+) -> None:
+    """Record a send's outcome in a transaction of its own."""
+    message = db.scalar(select(Message).where(Message.id == claim.message_id).with_for_update())
+    if message.attempts != claim.attempt or message.status not in (
+        MessageStatus.SENDING,
+        MessageStatus.REVIEW,
+    ):
+        # The provider's status report came first and already moved the message on.
+        if result.outcome == Outcome.ACCEPTED and message.segments is None:
+            message.segments = result.segments
+        report.sent += result.outcome == Outcome.ACCEPTED
+        db.commit()
+        return
+    if result.outcome == Outcome.ACCEPTED:
+        status = PROVIDER_STATUS.get((result.provider_status or "").lower(), MessageStatus.QUEUED)
+        message.provider_sid = result.provider_sid
+        message.provider_status = (result.provider_status or "")[:32] or None
+        message.segments = result.segments
+        _set(db, message, status, now, "dispatcher", error_code=None, reason=None)
+        report.sent += 1
+    elif result.outcome == Outcome.RETRY and message.attempts < settings.max_attempts:
+        message.due_at = now + settings.retry_delay(message.attempts)
+        message.sent_at = None  # it did not go: it does not count towards the limits
+        _set(
+            db,
+            message,
+            MessageStatus.PENDING,
+            now,
+            "dispatcher",
+            error_code=result.error_code,
+            reason=result.reason,
+        )
+        report.retrying += 1
+    elif result.outcome in (Outcome.RETRY, Outcome.FAILED):
+        message.sent_at = None
+        reason = result.reason if result.outcome == Outcome.FAILED else "gave_up"
+        _set(
+            db,
+            message,
+            MessageStatus.FAILED,
+            now,
+            "dispatcher",
+            error_code=result.error_code,
+            reason=reason,
+        )
+        if result.error_code in OPTED_OUT_CODES:
+            record_opt_out(db, claim.sms.to, now, source="provider")
+        report.failed += 1
+    else:
+        _set(db, message, MessageStatus.REVIEW, now, "dispatcher", reason=result.reason)
+        report.review += 1
+    db.commit()
+
+
+def _set(
+    db,
+    message: Message,
+    status: MessageStatus,
+    now: datetime,
+    source: str,
+    *,
+    error_code: int | None = None,
+    reason: str | None = None,
+) -> None:
+    """Move a message to a status and note the step in its history."""
+    message.status = status
+    message.error_code = error_code
+    message.reason = reason
+    if status in (MessageStatus.FAILED, MessageStatus.CANCELLED):
+        message.finished_at = now
+        message.wait_reason = None
+    db.add(
+        MessageEvent(
+            message=message,
+            occurred_at=now,
+            status=status,
+            source=source,
+            error_code=error_code,
+            reason=reason,
+        )
+    )

@@ -1,0 +1,116 @@
+"""When a patient may be sent a message: quiet hours and per-patient limits, in their time zone.
+
+Quiet hours: nothing is sent before SMS_SEND_FROM or at or after SMS_SEND_UNTIL, local time.
+Limits, modelled on the conditions US rules set for healthcare texts sent without prior
+written consent: at most SMS_MAX_PER_DAY messages in one local calendar day and at most
+SMS_MAX_PER_WEEK in the seven local days ending today (0 turns a limit off). Every message
+counts once it has been handed to the provider, whether delivered or not; one refused by the
+provider does not. Replies to a patient's HELP do not count: the patient asked for them.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from survey.models import Message, MessageStatus
+
+# Statuses of messages that reached (or may have reached) the provider.
+COUNTED = (
+    MessageStatus.SENDING,
+    MessageStatus.QUEUED,
+    MessageStatus.SENT,
+    MessageStatus.DELIVERED,
+    MessageStatus.UNDELIVERED,
+    MessageStatus.REVIEW,
+)
+QUIET_HOURS = "quiet_hours"
+DAILY_LIMIT = "daily_limit"
+WEEKLY_LIMIT = "weekly_limit"
+
+
+def parse_clock(text) -> time:
+    """A local time of day written HH:MM."""
+    try:
+        hours, minutes = str(text).strip().split(":")
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise ValueError(f"{str(text)[:16]!r} is not a time of day written HH:MM.") from None
+
+
+@dataclass(frozen=True)
+class SendingRules:
+    send_from: time = time(9)
+    send_until: time = time(20)
+    max_per_day: int = 1
+    max_per_week: int = 3
+
+    def __post_init__(self) -> None:
+        if self.send_from >= self.send_until:
+            raise ValueError("SMS_SEND_FROM must be earlier in the day than SMS_SEND_UNTIL.")
+        if self.max_per_day < 0 or self.max_per_week < 0:
+            raise ValueError("Message limits cannot be negative.")
+
+    @classmethod
+    def from_config(cls, config) -> "SendingRules":
+        return cls(
+            parse_clock(config["SMS_SEND_FROM"]),
+            parse_clock(config["SMS_SEND_UNTIL"]),
+            int(config["SMS_MAX_PER_DAY"]),
+            int(config["SMS_MAX_PER_WEEK"]),
+        )
+
+
+def at_local(day: date, clock: time, zone: str) -> datetime:
+    """The UTC moment of a local date and time in a zone."""
+    return datetime.combine(day, clock, tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def local_date(moment: datetime, zone: str) -> date:
+    return moment.astimezone(ZoneInfo(zone)).date()
+
+
+def next_allowed_time(moment: datetime, zone: str, rules: SendingRules) -> datetime:
+    """`moment` itself if it is outside quiet hours in the zone, else when they end."""
+    local = moment.astimezone(ZoneInfo(zone))
+    if rules.send_from <= local.time() < rules.send_until:
+        return moment
+    day = local.date()
+    if local.time() >= rules.send_until:
+        day += timedelta(days=1)
+    return at_local(day, rules.send_from, zone)
+
+
+def limit_wait(
+    db: Session, patient_id: int, zone: str, now: datetime, rules: SendingRules
+) -> tuple[datetime, str] | None:
+    """None if the patient may be sent one more message now; else the start of the first
+    local day on which they may, and which limit holds it back."""
+    if not rules.max_per_day and not rules.max_per_week:
+        return None
+    today = local_date(now, zone)
+    since = at_local(today - timedelta(days=6), time(0), zone)
+    sent = [
+        local_date(moment, zone)
+        for moment in db.scalars(
+            select(Message.sent_at).where(
+                Message.patient_id == patient_id,
+                Message.status.in_(COUNTED),
+                Message.sent_at >= since,
+            )
+        )
+    ]
+    first_reason = None
+    for ahead in range(8):
+        day = today + timedelta(days=ahead)
+        on_day = sum(1 for sent_day in sent if sent_day == day)
+        in_week = sum(1 for sent_day in sent if day - timedelta(days=6) <= sent_day <= day)
+        if rules.max_per_day and on_day >= rules.max_per_day:
+            first_reason = first_reason or DAILY_LIMIT
+        elif rules.max_per_week and in_week >= rules.max_per_week:
+            first_reason = first_reason or WEEKLY_LIMIT
+        else:
+            return None if ahead == 0 else (at_local(day, time(0), zone), first_reason)
+    raise AssertionError("a week without sends always frees the limits")  # pragma: no cover

@@ -1,0 +1,262 @@
+"""A patient's place in their schedule: enrolling, moving, pausing and withdrawing.
+
+Every change here happens in the caller's transaction together with the invitations and
+message rows it implies (a transactional outbox): nothing is sent before it is committed, and
+nothing committed is ever forgotten by the dispatcher.
+
+An invitation is *untouched* while nothing of it has reached the patient: still open, not
+started, and none of its messages handed to the provider. Only untouched invitations move
+when the index date, time zone or schedule changes; the others keep the dates the patient was
+given.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from survey.enrolment import EnrolmentError, check_language, enrol_patient
+from survey.invitations import create_invitation
+from survey.models import (
+    Invitation,
+    InvitationStatus,
+    Message,
+    MessageEvent,
+    MessageKind,
+    MessageStatus,
+    Patient,
+    PatientStatus,
+    Schedule,
+    Site,
+    Timepoint,
+)
+from survey.outreach.i18n import lazy_gettext as _l
+from survey.outreach.policy import SendingRules, at_local
+from survey.phones import InvalidPhoneNumber, normalise_mobile
+from survey.timezones import InvalidTimezone, check_timezone
+
+
+@dataclass
+class ScheduleChanges:
+    """What a change did to the patient's invitations, by timepoint label."""
+
+    created: list[str] = field(default_factory=list)
+    moved: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    closed: list[str] = field(default_factory=list)  # windows already over: not scheduled
+
+
+def enrol(
+    db: Session,
+    site: Site,
+    reference: str,
+    phone: str,
+    language: str,
+    timezone: str | None,
+    index_date: date | None,
+    schedule: Schedule | None,
+    now: datetime,
+    rules: SendingRules,
+) -> tuple[Patient, ScheduleChanges]:
+    """Enrol a patient and, with a schedule, create their invitations and messages."""
+    if not phone:
+        raise EnrolmentError(_l("A mobile number is required to send invitations."))
+    if schedule is not None and index_date is None:
+        raise EnrolmentError(_l("An index date is needed to follow a schedule."))
+    patient = enrol_patient(db, site, reference, phone, language, timezone, index_date)
+    patient.schedule = schedule
+    db.flush()
+    return patient, sync_invitations(db, patient, now, rules)
+
+
+def update_details(
+    db: Session,
+    patient: Patient,
+    *,
+    phone: str,
+    language: str,
+    timezone: str,
+    index_date: date | None,
+    schedule: Schedule | None,
+    now: datetime,
+    rules: SendingRules,
+) -> tuple[dict, ScheduleChanges]:
+    """Change a patient's contact details or schedule; returns {field: (old, new)} and what
+    happened to their invitations."""
+    if patient.status == PatientStatus.WITHDRAWN:
+        raise EnrolmentError(_l("This patient has withdrawn; their details cannot change."))
+    try:
+        new = {
+            "phone": normalise_mobile(phone),
+            "language": check_language(language),
+            "timezone": check_timezone(timezone),
+            "index_date": index_date,
+            "schedule_id": schedule.id if schedule else None,
+        }
+    except (InvalidPhoneNumber, InvalidTimezone) as error:
+        raise EnrolmentError(str(error)) from None
+    if schedule is not None and index_date is None:
+        raise EnrolmentError(_l("An index date is needed to follow a schedule."))
+    changed = {
+        name: (getattr(patient, name), value)
+        for name, value in new.items()
+        if getattr(patient, name) != value
+    }
+    for name, (_old, value) in changed.items():
+        if name != "schedule_id":
+            setattr(patient, name, value)
+    patient.schedule = schedule
+    db.flush()
+    moves = {"timezone", "index_date", "schedule_id"}
+    changes = sync_invitations(db, patient, now, rules) if moves & changed.keys() else None
+    return changed, changes or ScheduleChanges()
+
+
+def sync_invitations(
+    db: Session, patient: Patient, now: datetime, rules: SendingRules
+) -> ScheduleChanges:
+    """Make the patient's untouched invitations match their schedule, index date and zone."""
+    changes = ScheduleChanges()
+    scheduled = {
+        invitation.timepoint_id: invitation
+        for invitation in db.scalars(
+            select(Invitation)
+            .where(
+                Invitation.patient_id == patient.id,
+                Invitation.timepoint_id.is_not(None),
+                Invitation.status != InvitationStatus.CANCELLED,
+            )
+            # Locked, so no dispatcher claims their messages while they move (it skips them).
+            .with_for_update()
+        )
+    }
+    timepoints = patient.schedule.timepoints if patient.schedule and patient.index_date else []
+    for timepoint in timepoints:
+        invitation = scheduled.pop(timepoint.id, None)
+        if invitation is not None and touched(db, invitation):
+            continue
+        opens_at = at_local(
+            patient.index_date + timedelta(days=timepoint.offset_days),
+            rules.send_from,
+            patient.timezone,
+        )
+        expires_at = opens_at + timedelta(days=timepoint.window_days)
+        if expires_at <= now:
+            if invitation is not None:
+                cancel_invitation(db, invitation, "window_closed")
+            changes.closed.append(timepoint.label)
+        elif invitation is None:
+            invitation = create_invitation(
+                db,
+                patient,
+                timepoint.label,
+                timepoint.instrument_ids,
+                opens_at,
+                timedelta(days=timepoint.window_days),
+            )
+            invitation.timepoint_id = timepoint.id
+            plan_messages(db, invitation, timepoint, now)
+            changes.created.append(timepoint.label)
+        elif (invitation.opens_at, invitation.expires_at) != (opens_at, expires_at):
+            invitation.opens_at, invitation.expires_at = opens_at, expires_at
+            _forget_unsent(db, invitation)
+            plan_messages(db, invitation, timepoint, now)
+            changes.moved.append(timepoint.label)
+    for invitation in scheduled.values():  # timepoints the patient's schedule no longer has
+        if not touched(db, invitation):
+            cancel_invitation(db, invitation, "schedule_changed")
+            changes.cancelled.append(invitation.timepoint)
+    return changes
+
+
+def plan_messages(db: Session, invitation: Invitation, timepoint: Timepoint, now: datetime):
+    """The invitation's message, due when it opens (or now, if it is open already), and its
+    reminders, counted from then and dropped if they would fall after the window closes."""
+    first = max(invitation.opens_at, now)
+    db.add(
+        Message(
+            patient=invitation.patient,
+            invitation=invitation,
+            kind=MessageKind.INVITATION,
+            due_at=first,
+        )
+    )
+    for days in timepoint.reminder_days:
+        due_at = first + timedelta(days=days)
+        if due_at < invitation.expires_at:
+            db.add(
+                Message(
+                    patient=invitation.patient,
+                    invitation=invitation,
+                    kind=MessageKind.REMINDER,
+                    due_at=due_at,
+                )
+            )
+
+
+def _forget_unsent(db: Session, invitation: Invitation) -> None:
+    """Remove the messages of an untouched invitation, to plan them again: none of them
+    ever left, and the edit that moved them is in the audit trail."""
+    unsent = select(Message.id).where(Message.invitation_id == invitation.id)
+    db.execute(delete(MessageEvent).where(MessageEvent.message_id.in_(unsent)))
+    db.execute(delete(Message).where(Message.invitation_id == invitation.id))
+
+
+def touched(db: Session, invitation: Invitation) -> bool:
+    """Whether anything of the invitation has reached the patient (see the module doc)."""
+    if invitation.status != InvitationStatus.OPEN or invitation.started_at is not None:
+        return True
+    attempted = select(Message.id).where(
+        Message.invitation_id == invitation.id, Message.attempts > 0
+    )
+    return db.scalar(attempted.limit(1)) is not None
+
+
+def cancel_invitation(db: Session, invitation: Invitation, reason: str) -> None:
+    """Close an invitation and cancel the messages it has not sent yet."""
+    invitation.status = InvitationStatus.CANCELLED
+    cancel_pending(db, reason, invitation_id=invitation.id)
+
+
+def cancel_pending(db: Session, reason: str, *, invitation_id=None, patient_id=None) -> int:
+    """Cancel the pending messages of an invitation or a patient; returns how many."""
+    # Locked: a message a dispatcher is claiming right now is left to the dispatcher.
+    query = select(Message).where(Message.status == MessageStatus.PENDING).with_for_update()
+    if invitation_id is not None:
+        query = query.where(Message.invitation_id == invitation_id)
+    if patient_id is not None:
+        query = query.where(Message.patient_id == patient_id)
+    messages = db.scalars(query).all()
+    for message in messages:
+        message.status, message.reason, message.wait_reason = MessageStatus.CANCELLED, reason, None
+    return len(messages)
+
+
+def pause(patient: Patient) -> None:
+    """Hold every message until the follow-up resumes; the schedule is kept."""
+    if patient.status != PatientStatus.ACTIVE:
+        raise EnrolmentError(_l("Only a patient in active follow-up can be paused."))
+    patient.status = PatientStatus.PAUSED
+
+
+def resume(patient: Patient) -> None:
+    """Let held messages go again (those whose invitation closed meanwhile are cancelled)."""
+    if patient.status != PatientStatus.PAUSED:
+        raise EnrolmentError(_l("Only a paused patient can be resumed."))
+    patient.status = PatientStatus.ACTIVE
+
+
+def withdraw(db: Session, patient: Patient) -> int:
+    """End the follow-up: open invitations close and nothing more is sent. Returns how many
+    messages were cancelled. Answers already given are kept."""
+    if patient.status == PatientStatus.WITHDRAWN:
+        raise EnrolmentError(_l("This patient has already withdrawn."))
+    patient.status = PatientStatus.WITHDRAWN
+    for invitation in db.scalars(
+        select(Invitation)
+        .where(Invitation.patient_id == patient.id, Invitation.status == InvitationStatus.OPEN)
+        .with_for_update()
+    ):
+        invitation.status = InvitationStatus.CANCELLED
+    return cancel_pending(db, "withdrawn", patient_id=patient.id)

@@ -1,0 +1,133 @@
+"""The text messages patients receive, in each language patients can answer in.
+
+Rules for every text: it says who it is from (the clinic's name in text messages), carries
+the link or the clinic's contact, and says how to stop messages. It never says what the
+follow-up is about: no condition, treatment or body part, in any language, because anyone
+who sees the phone's lock screen can read it. The texts live here, complete in every
+language, rather than in the interface catalogs, because what they cost (see `segments`)
+depends on their exact wording and is shown to the clinic.
+
+STOP and START stay in English in every language: they are the keywords the SMS provider
+acts on (Twilio blocks and unblocks the number on them), whatever language the patient
+speaks.
+"""
+
+import re
+
+from sqlalchemy.orm import Session
+
+from survey.invitations import TOKEN_BYTES, link_url
+from survey.models import Site, SmsSender
+
+INVITATION = "invitation"
+REMINDER = "reminder"
+HELP = "help"
+HELP_NO_CONTACT = "help_no_contact"
+KINDS = (INVITATION, REMINDER, HELP, HELP_NO_CONTACT)
+
+TEXTS: dict[str, dict[str, str]] = {
+    INVITATION: {
+        "en": "{clinic}: please answer your follow-up questions here: {link}\n"
+        "Reply STOP to opt out.",
+        "es": "{clinic}: le invitamos a responder sus preguntas de seguimiento: {link}\n"
+        "Responda STOP para darse de baja.",
+        "tr": "{clinic}: Takip sorularınızı yanıtlamak için: {link}\n"
+        "Mesaj istemiyorsanız STOP yazıp gönderin.",
+    },
+    REMINDER: {
+        "en": "{clinic}: a reminder that your follow-up questions are waiting: {link}\n"
+        "Reply STOP to opt out.",
+        "es": "{clinic}: recuerde responder sus preguntas de seguimiento: {link}\n"
+        "Responda STOP para darse de baja.",
+        "tr": "{clinic}: Hatırlatma: takip sorularınız sizi bekliyor: {link}\n"
+        "Mesaj istemiyorsanız STOP yazıp gönderin.",
+    },
+    HELP: {
+        "en": "{clinic}: for help, contact us at {contact}. "
+        "Reply STOP to opt out, or START to receive messages again.",
+        "es": "{clinic}: para cualquier consulta, contacte con nosotros en {contact}. "
+        "Responda STOP para darse de baja o START para volver a recibir mensajes.",
+        "tr": "{clinic}: Yardım için bize ulaşın: {contact}. "
+        "Mesaj istemiyorsanız STOP, yeniden almak için START yazıp gönderin.",
+    },
+    HELP_NO_CONTACT: {
+        "en": "{clinic}: for help, please contact your clinic. "
+        "Reply STOP to opt out, or START to receive messages again.",
+        "es": "{clinic}: para cualquier consulta, contacte con su centro. "
+        "Responda STOP para darse de baja o START para volver a recibir mensajes.",
+        "tr": "{clinic}: Yardım için lütfen kliniğinizle iletişime geçin. "
+        "Mesaj istemiyorsanız STOP, yeniden almak için START yazıp gönderin.",
+    },
+}
+FALLBACK_LANGUAGE = "en"
+
+# Words that would tell a reader of the phone what the patient is treated for: word stems
+# (matched at the start of a word) and whole words. A sender name containing one is refused;
+# the texts above are tested against the same lists.
+REVEALING_STEMS = (
+    "fistul",
+    "fístul",
+    "fistül",
+    "anüs",
+    "rect",
+    "rekt",
+    "colo",
+    "kolo",
+    "proct",
+    "prokt",
+    "incontin",
+    "inkontin",
+    "surg",
+    "cirug",
+    "quirúrg",
+    "quirurg",
+    "cerrah",
+    "ameliyat",
+    "bowel",
+    "intestin",
+    "bağırsak",
+    "hemorr",
+    "hemoro",
+    "basur",
+    "oncolog",
+    "onkoloj",
+)
+REVEALING_WORDS = ("anal", "ano", "anus")
+SENDER_NAME_MAX = 40
+
+
+def render(kind: str, language: str, clinic: str, link: str = "", contact: str = "") -> str:
+    """The text of one message; kept in memory only, never stored or logged."""
+    texts = TEXTS[kind]
+    template = texts.get(language) or texts[FALLBACK_LANGUAGE]
+    return template.format(clinic=clinic, link=link, contact=contact)
+
+
+def help_text(language: str, clinic: str, contact: str) -> str:
+    """The reply to a patient who texts HELP."""
+    contact = " ".join((contact or "").split())
+    if contact:
+        return render(HELP, language, clinic, contact=contact)
+    return render(HELP_NO_CONTACT, language, clinic)
+
+
+def sender_name(db: Session, site: Site) -> str:
+    """The name a site's text messages start with: its own SMS name, else the site's name."""
+    chosen = db.get(SmsSender, site.id)
+    return chosen.name if chosen else site.name
+
+
+def revealing_words(name: str) -> list[str]:
+    """The words in a proposed sender name that would reveal a health condition."""
+    words = re.findall(r"\w+", name.casefold())
+    return [
+        word
+        for word in words
+        if word in REVEALING_WORDS or any(word.startswith(stem) for stem in REVEALING_STEMS)
+    ]
+
+
+def example_link(public_url: str) -> str:
+    """A link as long as a real one, for showing what a text costs."""
+    token_length = -(-TOKEN_BYTES * 4 // 3)  # base64url without padding
+    return link_url(public_url, "x" * token_length)

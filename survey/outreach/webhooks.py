@@ -1,0 +1,153 @@
+"""Twilio's webhooks (message status, patients' replies) and the development outbox page.
+
+Webhooks are exempt from CSRF and checked instead with the SDK's RequestValidator against the
+address Twilio was given (SURVEY_PUBLIC_URL + path + query: `request.url` is wrong behind a
+proxy). A missing or wrong signature gets 403 and changes nothing. Each webhook is processed
+once: its I-Twilio-Idempotency-Token (or, without one, what it reports) is stored in the same
+transaction as the change it caused, so a retry finds it and does nothing.
+"""
+
+import logging
+
+from flask import Blueprint, Flask, abort, current_app, g, render_template, request
+from sqlalchemy.exc import IntegrityError
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from survey import audit
+from survey.auth import staff_required
+from survey.extensions import csrf, db
+from survey.models import WebhookReceipt, utcnow
+from survey.outreach import callbacks
+from survey.outreach.backends import config_text, dev_outbox_enabled, outbox_path
+from survey.outreach.backends.console import read_outbox
+from survey.phones import display
+
+try:  # twilio >= 9.13 signs with Webhooks SharedKeys too
+    from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, get_signature_algorithm
+except ImportError:  # pragma: no cover
+    SIGNATURE_SETTINGS_HEADER, get_signature_algorithm = None, None
+
+logger = logging.getLogger("survey.outreach.webhooks")
+IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
+
+
+def make_blueprint(app: Flask) -> Blueprint:
+    """The `outreach` blueprint; the outbox page exists only with the console backend in
+    development (it shows working links)."""
+    bp = Blueprint("outreach", __name__)
+    bp.add_url_rule("/webhooks/twilio/status", view_func=status_callback, methods=["POST"])
+    bp.add_url_rule("/webhooks/twilio/inbound", view_func=inbound, methods=["POST"])
+    if dev_outbox_enabled(app.config, app.testing):
+        bp.add_url_rule("/dev/outbox", view_func=dev_outbox)
+    return bp
+
+
+def signed_by_twilio() -> bool:
+    """Whether the request carries a valid Twilio signature for our public address."""
+    settings = request.headers.get(SIGNATURE_SETTINGS_HEADER) if SIGNATURE_SETTINGS_HEADER else None
+    if settings:
+        secret = config_text(current_app.config, "TWILIO_WEBHOOK_SIGNING_KEY")
+        if not secret:
+            logger.error(
+                "A webhook was signed with a shared key, but "
+                "SURVEY_TWILIO_WEBHOOK_SIGNING_KEY is not set."
+            )
+            return False
+    else:
+        secret = config_text(current_app.config, "TWILIO_AUTH_TOKEN")
+        if not secret:
+            return False
+    url = current_app.config["PUBLIC_URL"] + request.path
+    if request.query_string:
+        url += "?" + request.query_string.decode("latin-1")
+    signature = request.headers.get("X-Twilio-Signature", "")
+    validator = RequestValidator(secret)
+    if get_signature_algorithm is None:
+        return not settings and validator.validate(url, request.form, signature)
+    return validator.validate(url, request.form, signature, get_signature_algorithm(settings))
+
+
+def first_time(fallback_key: str) -> bool:
+    """Store this webhook's receipt; False if it was processed before."""
+    token = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
+    key = f"twilio:{token[:140]}" if token else fallback_key[:160]
+    try:
+        with db.session.begin_nested():
+            db.session.add(WebhookReceipt(key=key))
+    except IntegrityError:
+        return False
+    return True
+
+
+@csrf.exempt
+def status_callback():
+    """A message's status changed at Twilio."""
+    if not signed_by_twilio():
+        abort(403)
+    sid = request.form.get("MessageSid", "")[:64]
+    status = request.form.get("MessageStatus") or request.form.get("SmsStatus") or ""
+    error_code = _integer(request.form.get("ErrorCode"))
+    if not sid or not status:
+        return "", 204
+    if first_time(f"status:{sid}:{status[:16]}:{error_code}"):
+        callbacks.apply_status(
+            db.session,
+            sid=sid,
+            provider_status=status,
+            error_code=error_code,
+            now=utcnow(),
+            message_id=_integer(request.args.get("message")),
+        )
+    return _committed("", 204)
+
+
+@csrf.exempt
+def inbound():
+    """A patient texted the clinic's number: STOP, START, HELP, or anything else."""
+    if not signed_by_twilio():
+        abort(403)
+    reply = MessagingResponse()
+    sender = request.form.get("From", "")[:32]
+    sid = request.form.get("MessageSid", "")[:64]
+    if sender and first_time(f"inbound:{sid or sender}"):
+        result = callbacks.handle_inbound(
+            db.session,
+            from_number=sender,
+            body=request.form.get("Body", ""),
+            opt_out_type=request.form.get("OptOutType") or None,
+            now=utcnow(),
+        )
+        if result.reply:
+            reply.message(result.reply)
+    return _committed(str(reply), 200, {"Content-Type": "text/xml; charset=utf-8"})
+
+
+def _committed(body, status, headers=None):
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same webhook, processed at this moment by another worker
+        db.session.rollback()
+    return body, status, headers or {}
+
+
+@staff_required()
+def dev_outbox():
+    """Development only: the texts the console backend would have sent, with working links."""
+    path = outbox_path(current_app.config, current_app.instance_path)
+    entries = read_outbox(path, g.user.site_ids)
+    audit.log("outbox.view", detail={"entries": len(entries)})
+    db.session.commit()
+    response = current_app.make_response(
+        render_template("outreach/dev_outbox.html", entries=entries, display=display)
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _integer(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

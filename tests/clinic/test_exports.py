@@ -1,0 +1,401 @@
+"""Exports: CSV that reads back to exactly what the database holds, FHIR that validates,
+scoped to the user's sites, streamed, audited, and safe to open in a spreadsheet."""
+
+import contextvars
+import csv
+import io
+import json
+from datetime import date, timedelta
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle  # FHIR R4B models: R4-compatible for these resources
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from survey.clinic import exports
+from survey.clinic.exports import ExportScope, safe_cell
+from survey.clinic.results import local_date
+from survey.extensions import db
+from survey.instruments import get_instrument
+from survey.models import Answer, AuditEvent, Invitation, Patient, Response, Site
+from tests.clinic.conftest import add_history
+from tests.conftest import csrf_from
+
+HOSTILE = '=HYPERLINK("http://evil.example","x")'
+
+
+def download(client, kind, **form):
+    token = csrf_from(client.get("/clinic/exports").text)
+    return client.post(f"/clinic/exports/{kind}", data={"csrf_token": token, **form})
+
+
+def read_csv(text):
+    return list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+def unsafe(cell: str) -> str:
+    """Undo the formula guard, as the data dictionary tells readers to."""
+    return cell[1:] if cell[:2] in {"'" + c for c in exports.FORMULA_STARTS} else cell
+
+
+@pytest.fixture
+def histories(published_case, worsened_continence, missed_timepoint):
+    return published_case, worsened_continence, missed_timepoint
+
+
+def test_the_long_csv_reads_back_to_every_answer_in_the_database(signed_in, histories):
+    response = download(signed_in, "long")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="survey-long-')
+    assert response.headers["Cache-Control"] == "no-store"
+    rows = read_csv(response.text)
+    assert list(rows[0]) == [column.name for column in exports.long_columns()]
+
+    stored = db.session.execute(
+        select(Answer, Response, Invitation, Patient, Site)
+        .join(Response, Response.id == Answer.response_id)
+        .join(Invitation, Invitation.id == Response.invitation_id)
+        .join(Patient, Patient.id == Response.patient_id)
+        .join(Site, Site.id == Patient.site_id)
+    ).all()
+    # 3 patients: 4 + 2 + 3 timepoints answered... each with 14 + 5 items.
+    assert len(rows) == len(stored) == (4 + 3 + 2) * 19
+    by_key = {(int(r["response_id"]), r["item_id"]): r for r in rows}
+    for answer, response_, invitation, patient, site in stored:
+        row = by_key[(response_.id, answer.item_id)]
+        assert unsafe(row["patient_reference"]) == patient.reference
+        assert row["site"] == site.name
+        assert date.fromisoformat(row["index_date"]) == patient.index_date
+        assert row["timepoint"] == invitation.timepoint
+        assert int(row["timepoint_id"]) == invitation.id
+        assert row["instrument_id"] == response_.instrument_id
+        assert row["instrument_version"] == response_.instrument_version
+        assert row["language"] == response_.language
+        assert row["wording_status"] == response_.wording_status
+        assert row["wording_hash"] == response_.wording_hash
+        assert exports.datetime.fromisoformat(row["submitted_at"]) == response_.submitted_at
+        assert (
+            int(row["days_since_index"])
+            == (local_date(response_.submitted_at, patient.timezone) - patient.index_date).days
+        )
+        assert int(row["item_position"]) == answer.position
+        assert int(row["value"]) == answer.value
+    # The published case's baseline CCIS, item by item.
+    baseline = [
+        r
+        for r in rows
+        if r["patient_reference"] == "CASE-51"
+        and r["timepoint"] == "baseline"
+        and r["instrument_id"] == "ccis"
+    ]
+    assert [(r["item_id"], r["value"]) for r in baseline] == [
+        ("solid", "1"),
+        ("liquid", "3"),
+        ("gas", "3"),
+        ("pad", "2"),
+        ("lifestyle", "1"),
+    ]
+
+
+def test_the_wide_csv_has_one_row_per_timepoint_with_totals_and_bands(signed_in, histories):
+    rows = read_csv(download(signed_in, "wide").text)
+    assert list(rows[0]) == [column.name for column in exports.wide_columns()]
+    # Every opened timepoint, the missed one included.
+    assert [(r["patient_reference"], r["timepoint"], r["timepoint_status"]) for r in rows] == [
+        ("CASE-51", "baseline", "completed"),
+        ("CASE-51", "3 weeks", "completed"),
+        ("CASE-51", "3 months", "completed"),
+        ("CASE-51", "6 months", "completed"),
+        ("CASE-MISSED", "baseline", "completed"),
+        ("CASE-MISSED", "3 weeks", "missed"),
+        ("CASE-MISSED", "3 months", "completed"),
+        ("CASE-WORSE", "baseline", "completed"),
+        ("CASE-WORSE", "3 months", "completed"),
+        ("CASE-WORSE", "6 months", "completed"),
+    ]
+    case = [r for r in rows if r["patient_reference"] == "CASE-51"]
+    assert [(r["qolaf_q_total"], r["qolaf_q_band"], r["ccis_total"]) for r in case] == [
+        ("51", "high", "10"),
+        ("44", "high", "6"),
+        ("35", "moderate", "2"),
+        ("28", "limited", "0"),
+    ]
+    assert "ccis_band" not in rows[0]  # the CCIS has no published bands
+    missed = rows[5]
+    assert all(missed[name] == "" for name in missed if name.startswith(("qolaf_q_", "ccis_")))
+
+    # Every value equals the database.
+    for row in rows:
+        invitation = db.session.get(Invitation, int(row["timepoint_id"]))
+        assert exports.datetime.fromisoformat(row["timepoint_opens_at"]) == invitation.opens_at
+        for response in invitation.responses:
+            instrument = get_instrument(response.instrument_id)
+            p = exports.prefix(instrument)
+            assert int(row[f"{p}_response_id"]) == response.id
+            assert int(row[f"{p}_total"]) == response.total
+            assert exports.datetime.fromisoformat(row[f"{p}_submitted_at"]) == response.submitted_at
+            assert row[f"{p}_wording_hash"] == response.wording_hash
+            assert row[f"{p}_wording_status"] == response.wording_status
+            assert row[f"{p}_instrument_version"] == response.instrument_version
+            assert row[f"{p}_language"] == response.language
+            if instrument.bands:
+                assert row[f"{p}_band"] == response.band
+            for subscale, value in response.subscales.items():
+                assert int(row[f"{p}_{subscale}"]) == value
+            for answer in response.answers:
+                assert int(row[f"{p}_item_{answer.item_id}"]) == answer.value
+
+
+@pytest.mark.parametrize("reference", [HOSTILE, "+1+1", "-2+3", "@SUM(A1)", "=1+2"])
+def test_a_reference_a_spreadsheet_would_run_is_defused(signed_in, site, make_patient, reference):
+    patient = make_patient(site, reference=reference)
+    add_history(patient, [("baseline", 0, 40, (0, 0, 0, 0, 0))])
+    for kind in ("long", "wide"):
+        rows = read_csv(download(signed_in, kind).text)
+        assert {row["patient_reference"] for row in rows} == {"'" + reference}
+        assert unsafe(rows[0]["patient_reference"]) == reference
+
+
+@pytest.mark.parametrize(
+    "value, cell",
+    [
+        ("=1+2", "'=1+2"),
+        ("+1", "'+1"),
+        ("-1 week", "'-1 week"),
+        ("@A1", "'@A1"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("ok=1", "ok=1"),
+        ("", ""),
+        (None, ""),
+        (-7, -7),  # numbers are not text: a negative day stays a number
+    ],
+)
+def test_the_formula_guard(value, cell):
+    assert safe_cell(value) == cell
+
+
+def test_a_hostile_timepoint_label_and_site_name_are_defused_too(signed_in, site, make_patient):
+    site.name = "=cmd|' /C calc'!A0"
+    patient = make_patient(site, reference="SAFE")
+    add_history(patient, [("-1 week", -7, 40, (0, 0, 0, 0, 0))])
+    (row,) = read_csv(download(signed_in, "wide").text)
+    assert (row["site"], row["timepoint"]) == ("'=cmd|' /C calc'!A0", "'-1 week")
+    assert row["ccis_days_since_index"] == "-6"
+
+
+def test_the_date_range_and_site_narrow_the_export(
+    client, staff, site, other_site, make_user, make_patient, published_case
+):
+    elsewhere = make_patient(other_site, reference="ANKARA-1", language="tr", phone="+905321234567")
+    add_history(elsewhere, [("baseline", 0, 40, (0, 0, 0, 0, 0))])
+    user = make_user("clinician", [site, other_site])
+    staff.login(user.email)
+    everything = read_csv(download(client, "wide").text)
+    assert {r["patient_reference"] for r in everything} == {"CASE-51", "ANKARA-1"}
+    only_ankara = read_csv(download(client, "wide", site=str(other_site.id)).text)
+    assert {r["patient_reference"] for r in only_ankara} == {"ANKARA-1"}
+    # Published case answers: 2026-01-09, 02-06, 04-17, 07-17 (a day after each opened).
+    spring = read_csv(download(client, "long", **{"from": "2026-02-01", "to": "2026-04-17"}).text)
+    assert {(r["patient_reference"], r["timepoint"]) for r in spring} == {
+        ("CASE-51", "3 weeks"),
+        ("CASE-51", "3 months"),
+    }  # both ends inclusive
+    before = read_csv(download(client, "long", **{"from": "2026-02-01", "to": "2026-04-16"}).text)
+    assert {r["timepoint"] for r in before} == {"3 weeks"}
+
+
+@pytest.mark.parametrize(
+    "form, field",
+    [
+        ({"from": "2026-13-01"}, "from"),
+        ({"to": "yesterday"}, "to"),
+        ({"from": "20260101"}, "from"),
+        ({"from": "2026-05-01", "to": "2026-04-01"}, "to"),
+        ({"site": "999"}, "site"),
+        ({"site": "x"}, "site"),
+    ],
+)
+def test_a_bad_export_form_is_shown_again_with_the_problem(signed_in, published_case, form, field):
+    response = download(signed_in, "long", **form)
+    assert response.status_code == 400
+    assert "Please correct the fields marked below." in response.text
+    assert (
+        f'aria-describedby="{"site" if field == "site" else "date-" + field}-error"'
+        in response.text
+    )
+
+
+def test_every_export_is_audited_with_its_parameters_and_row_count(signed_in, histories, clinician):
+    download(signed_in, "long", **{"from": "2026-01-01"})
+    download(signed_in, "fhir")
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action.like("export.%")).order_by(AuditEvent.id)
+    ).all()
+    assert [(e.action, e.detail["stage"], e.user_id) for e in events] == [
+        ("export.long", "requested", clinician.id),
+        ("export.long", "finished", clinician.id),
+        ("export.fhir", "requested", clinician.id),
+        ("export.fhir", "finished", clinician.id),
+    ]
+    assert events[0].detail["scope"] == {
+        "site_ids": clinician.site_ids,
+        "from": "2026-01-01",
+        "to": None,
+    }
+    assert events[1].detail == {
+        "kind": "long",
+        "stage": "finished",
+        "rows": 9 * 19,
+        "complete": True,
+        "request_event": events[0].id,
+    }
+    assert events[3].detail["rows"] == 18  # completed questionnaires
+
+
+def unbuffered(client, path, stop_after=None):
+    """POST and read the body piece by piece, as a server hands it on (all in one context,
+    since the stream runs in the request's context)."""
+    token = csrf_from(client.get("/clinic/exports").text)
+
+    def run():
+        response = FlaskClient.open(
+            client, path, method="POST", data={"csrf_token": token}, buffered=False
+        )
+        chunks = []
+        for chunk in response.response:
+            chunks.append(chunk)
+            if stop_after and len(chunks) >= stop_after:
+                break
+        response.close()
+        return response, [chunk for chunk in chunks if chunk]
+
+    return contextvars.Context().run(run)
+
+
+def test_exports_stream_in_pieces(signed_in, site, make_patient):
+    for number in range(40):
+        patient = make_patient(site, reference=f"BULK-{number:03d}")
+        add_history(
+            patient, [("baseline", 0, 40, (1, 1, 1, 1, 1)), ("3 months", 91, 30, (0, 0, 0, 0, 0))]
+        )
+    response, chunks = unbuffered(signed_in, "/clinic/exports/long")
+    assert response.is_streamed
+    assert len(chunks) > 1
+    assert all(len(chunk) < 2 * exports.FLUSH_AT for chunk in chunks)
+    assert sum(chunk.count(b"\r\n") for chunk in chunks) == 1 + 40 * 2 * 19
+
+
+def test_an_abandoned_download_is_still_audited(signed_in, site, make_patient):
+    for number in range(40):
+        patient = make_patient(site, reference=f"BULK-{number:03d}")
+        add_history(patient, [("baseline", 0, 40, (1, 1, 1, 1, 1))])
+    unbuffered(signed_in, "/clinic/exports/long", stop_after=1)
+    finished = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "export.long").order_by(AuditEvent.id.desc())
+    ).first()
+    assert finished.detail["stage"] == "finished" and finished.detail["complete"] is False
+
+
+def test_the_data_dictionary_describes_every_column(signed_in):
+    page = signed_in.get("/clinic/exports/dictionary")
+    assert page.status_code == 200
+    for column in (*exports.long_columns(), *exports.wide_columns()):
+        assert f"<code>{column.name}</code>" in page.text
+    as_csv = read_csv(signed_in.get("/clinic/exports/dictionary?format=csv").text)
+    assert {(r["export"], r["column"]) for r in as_csv} == {
+        *(("long", c.name) for c in exports.long_columns()),
+        *(("wide", c.name) for c in exports.wide_columns()),
+    }
+    assert all(r["description"] for r in as_csv)
+    wide = {r["column"]: r for r in as_csv if r["export"] == "wide"}
+    assert wide["qolaf_q_physical"]["description"] == "Subscale sum (provisional item mapping)."
+    assert wide["qolaf_q_total"]["values"] == "14-70" and wide["ccis_total"]["values"] == "0-20"
+
+
+class TestFhir:
+    """The FHIR R4 bundle validates, and says exactly what the database holds."""
+
+    @pytest.fixture
+    def bundle(self, signed_in, histories):
+        response = download(signed_in, "fhir")
+        assert response.headers["Content-Type"] == "application/fhir+json; charset=utf-8"
+        return json.loads(response.text)
+
+    def test_it_validates_as_fhir(self, bundle):
+        validated = Bundle.model_validate(bundle)
+        assert validated.type == "collection"
+
+    def test_it_holds_a_questionnaire_per_instrument(self, bundle):
+        questionnaires = [
+            e["resource"]
+            for e in bundle["entry"]
+            if e["resource"]["resourceType"] == "Questionnaire"
+        ]
+        assert [(q["id"], len(q["item"])) for q in questionnaires] == [("qolaf-q", 14), ("ccis", 5)]
+        qolaf, ccis = questionnaires
+        assert qolaf["status"] == "draft"  # provisional wording is not the published instrument
+        assert "PROVISIONAL" in qolaf["description"]
+        assert ccis["status"] == "active"
+        assert [o["valueCoding"]["code"] for o in ccis["item"][0]["answerOption"]] == [
+            "0",
+            "1",
+            "2",
+            "3",
+            "4",
+        ]
+
+    def test_each_response_and_total_match_the_database(self, bundle):
+        resources = [e["resource"] for e in bundle["entry"]]
+        responses = {r["id"]: r for r in resources if r["resourceType"] == "QuestionnaireResponse"}
+        observations = {r["id"]: r for r in resources if r["resourceType"] == "Observation"}
+        stored = db.session.scalars(select(Response)).all()
+        assert len(responses) == len(observations) == len(stored) == 18
+        base = "https://survey.invalid/fhir"
+        for response in stored:
+            qr = responses[f"qr-{response.id}"]
+            patient = db.session.get(Patient, response.patient_id)
+            assert (
+                qr["questionnaire"]
+                == f"{base}/Questionnaire/{response.instrument_id}|{response.instrument_version}"
+            )
+            assert qr["subject"]["identifier"] == {
+                "system": f"{base}/sites/{patient.site_id}/patient-references",
+                "value": patient.reference,
+            }
+            assert [
+                (i["linkId"], int(i["answer"][0]["valueCoding"]["code"])) for i in qr["item"]
+            ] == [(a.item_id, a.value) for a in response.answers]
+            assert {
+                "url": f"{base}/StructureDefinition/wording-hash",
+                "valueString": response.wording_hash,
+            } in qr["extension"]
+            obs = observations[f"obs-{response.id}-total"]
+            assert obs["valueInteger"] == response.total
+            assert obs["code"]["coding"][0] == {
+                "system": f"{base}/CodeSystem/instrument-totals",
+                "code": f"{response.instrument_id}-total",
+                "display": {"qolaf-q": "QoLAF-Q", "ccis": "CCIS"}[response.instrument_id]
+                + " total score",
+            }
+            assert obs["derivedFrom"] == [{"reference": f"QuestionnaireResponse/qr-{response.id}"}]
+            if response.band:
+                assert obs["interpretation"][0]["coding"][0]["code"] == response.band
+        assert "+34612345678" not in json.dumps(bundle)  # no phone numbers leave the service
+
+    def test_the_code_system_base_is_a_setting(self, signed_in, histories, app):
+        app.config["FHIR_BASE_URL"] = "https://fhir.hospital.example/survey/"
+        bundle = json.loads(download(signed_in, "fhir").text)
+        Bundle.model_validate(bundle)
+        assert (
+            bundle["entry"][0]["fullUrl"]
+            == "https://fhir.hospital.example/survey/Questionnaire/qolaf-q"
+        )
+
+
+def test_the_export_scope_as_a_plain_function(app, published_case):
+    scope = ExportScope((published_case.site_id,), date(2026, 7, 1), date(2026, 7, 31))
+    rows = list(exports.long_rows(db.session, scope))
+    assert {row[3] for row in rows} == {"6 months"} and len(rows) == 19
+    assert scope.end - scope.start == timedelta(days=31)

@@ -1,0 +1,89 @@
+"""What a text costs: GSM-7 or UCS-2, and how many segments, for every text and language."""
+
+import pytest
+
+from survey.enrolment import LANGUAGES
+from survey.outreach import texts
+from survey.outreach.segments import GSM7, UCS2, count_segments
+
+
+@pytest.mark.parametrize(
+    "text, encoding, units, segments",
+    [
+        ("", GSM7, 0, 0),
+        ("a" * 160, GSM7, 160, 1),
+        ("a" * 161, GSM7, 161, 2),
+        ("a" * 306, GSM7, 306, 2),
+        ("a" * 307, GSM7, 307, 3),
+        ("@£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ¡ÄÖÑÜ§¿äöñüà", GSM7, 41, 1),
+        # The extension table costs two septets a character.
+        ("€" * 80, GSM7, 160, 1),
+        ("€" * 81, GSM7, 162, 2),
+        ("a" * 158 + "[", GSM7, 160, 1),
+        # An escape pair is never split: 152 + a 2-septet character starts the next segment.
+        ("a" * 152 + "€" + "a" * 152, GSM7, 306, 3),
+        ("a" * 151 + "€" + "a" * 153, GSM7, 306, 2),
+        # One character outside GSM-7 switches the whole text to UCS-2.
+        ("ı" + "a" * 69, UCS2, 70, 1),
+        ("ı" + "a" * 70, UCS2, 71, 2),
+        ("ş" * 134, UCS2, 134, 2),
+        ("ş" * 135, UCS2, 135, 3),
+        ("Más información", UCS2, 15, 1),
+        # Outside the Basic Multilingual Plane: two UTF-16 units, never split.
+        ("😀" * 35, UCS2, 70, 1),
+        ("a" * 66 + "😀" + "a" * 66, UCS2, 134, 3),
+        ("a" * 65 + "😀" + "a" * 67, UCS2, 134, 2),
+    ],
+)
+def test_segments_follow_the_gsm_rules(text, encoding, units, segments):
+    count = count_segments(text)
+    assert (count.encoding, count.units, count.segments) == (encoding, units, segments)
+
+
+def test_ucs2_names_the_characters_that_forced_it():
+    assert count_segments("Takip sorularınız ve ağrı").unicode_characters == ("ğ", "ı")
+    assert count_segments("plain text").unicode_characters == ()
+
+
+def test_turkish_letters_change_the_encoding_spanish_texts_avoid_it():
+    link = texts.example_link("https://survey.example.org")
+    for kind in (texts.INVITATION, texts.REMINDER):
+        assert count_segments(texts.render(kind, "tr", "Klinik", link)).encoding == UCS2
+        assert count_segments(texts.render(kind, "es", "Clinica", link)).encoding == GSM7
+        assert count_segments(texts.render(kind, "en", "Clinic", link)).encoding == GSM7
+
+
+@pytest.mark.parametrize("kind", texts.KINDS)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_text_exists_in_every_language_and_says_how_to_stop(kind, language):
+    template = texts.TEXTS[kind][language]
+    assert "{clinic}" in template
+    assert "STOP" in template
+    if kind in (texts.INVITATION, texts.REMINDER):
+        assert "{link}" in template
+    if kind == texts.HELP:
+        assert "{contact}" in template
+
+
+@pytest.mark.parametrize("kind", texts.KINDS)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_no_text_says_what_the_patient_is_treated_for(kind, language):
+    text = texts.render(kind, language, "", "", "")
+    assert texts.revealing_words(text) == []
+
+
+def test_a_sender_name_that_reveals_the_condition_is_flagged():
+    assert texts.revealing_words("Almería Colorectal Unit") == ["colorectal"]
+    assert texts.revealing_words("Unidad de Fístula Anal") == ["fístula", "anal"]
+    assert texts.revealing_words("Kolorektal Cerrahi Kliniği") == ["kolorektal", "cerrahi"]
+    assert texts.revealing_words("Hospital Torrecárdenas") == []
+    assert texts.revealing_words("Correct Analytics Clinic") == []
+
+
+def test_the_example_link_is_as_long_as_a_real_one(app, site, make_patient):
+    from survey.extensions import db
+    from survey.invitations import create_invitation, link_url, mint_link
+
+    invitation = create_invitation(db.session, make_patient(site), "baseline")
+    real = link_url("https://survey.example.org", mint_link(db.session, invitation))
+    assert len(texts.example_link("https://survey.example.org")) == len(real)
