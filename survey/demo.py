@@ -15,6 +15,9 @@ from survey.enrolment import enrol_patient
 from survey.instruments import Instrument, get_instrument
 from survey.invitations import create_invitation, link_url, mint_link
 from survey.models import Invitation, InvitationStatus, Patient, Role, Site, User, utcnow
+from survey.outreach.policy import SendingRules
+from survey.outreach.schedules import ensure_default_schedule
+from survey.outreach.scheduling import enrol
 from survey.responses import store_response
 from survey.staff import create_site
 
@@ -67,9 +70,13 @@ def answers_for_total(instrument: Instrument, total: int) -> dict[str, int]:
     return answers
 
 
-def seed(db: Session, public_url: str, today: date | None = None) -> tuple[list[DemoLogin], str]:
+def seed(
+    db: Session, public_url: str, rules: SendingRules, today: date | None = None
+) -> tuple[list[DemoLogin], str]:
     """Create what is missing (safe to run again), reset the demo passwords, and return
-    the logins and a fresh link for the patient whose survey is open now."""
+    the logins and a fresh link for the patient whose survey is open now.
+
+    The newest patient follows the default schedule, so coordinators see planned messages."""
     today = today or utcnow().date()
     site = db.scalar(select(Site).where(Site.name == SITE_NAME)) or create_site(
         db, SITE_NAME, "Europe/Madrid", "es", contact="+34 950 000 000"
@@ -83,10 +90,11 @@ def seed(db: Session, public_url: str, today: date | None = None) -> tuple[list[
             _add_history(db, patient, history)
 
     reference, language, phone = NEW_PATIENT
-    patient = _patient(db, site, reference) or enrol_patient(
-        db, site, reference, phone, language, None, today + timedelta(days=10)
-    )
     now = utcnow()
+    patient = _patient(db, site, reference)
+    if patient is None:
+        patient, _ = enrol(db, site, reference, phone, language, None,
+                           today + timedelta(days=10), ensure_default_schedule(db), now, rules)
     invitation = db.scalar(
         select(Invitation).where(
             Invitation.patient == patient,

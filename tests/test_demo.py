@@ -46,3 +46,14 @@ def test_running_the_demo_twice_adds_nothing_but_new_passwords(runner, staff):
     line = next(line for line in output.splitlines() if "clinician@demo.example" in line)
     password = line.split()[-1]
     assert staff.login("clinician@demo.example", password).status_code == 302
+
+
+def test_the_newest_demo_patient_follows_the_default_schedule(runner):
+    from survey.models import Message
+
+    run_demo(runner)
+    patient = db.session.scalar(select(Patient).where(Patient.reference == "DEMO-004"))
+    assert patient.schedule is not None
+    timepoints = [invitation.timepoint for invitation in patient.invitations]
+    assert timepoints[0] == "baseline" and len(timepoints) >= 5
+    assert db.session.scalar(select(func.count()).select_from(Message)) > 0

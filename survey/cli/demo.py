@@ -9,6 +9,7 @@ from werkzeug.serving import run_simple
 from survey.config import DEFAULTS
 from survey.demo import seed
 from survey.extensions import db
+from survey.outreach.policy import SendingRules
 
 
 @click.command()
@@ -23,7 +24,7 @@ def demo(host, port, no_serve):
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         app.config["PUBLIC_URL"] = f"http://{shown_host}:{port}"
     flask_migrate.upgrade()
-    logins, link = seed(db.session, app.config["PUBLIC_URL"])
+    logins, link = seed(db.session, app.config["PUBLIC_URL"], SendingRules.from_config(app.config))
     click.echo(f"\nDemo site ready at {app.config['PUBLIC_URL']}/login\n")
     click.echo("Staff sign-in (passwords are new each time the demo starts):")
     for login in logins:
