@@ -24,7 +24,8 @@ from survey.staff import create_site
 SITE_NAME = "Demo Colorectal Clinic"
 ROLES = (Role.ADMIN, Role.CLINICIAN, Role.COORDINATOR)
 
-# (reference, language, phone, days since index date, [(timepoint, days after index, QoLAF-Q, CCIS)])
+# (reference, language, phone, days since index date,
+#  [(timepoint, days after index, QoLAF-Q total, CCIS answers)])
 # CCIS answers are spelled out (solid, liquid, gas, pad, lifestyle) so the items tell a story.
 PATIENTS = [
     ("DEMO-001", "es", "+34612345678", 200, [
@@ -134,8 +135,8 @@ def _add_history(db: Session, patient: Patient, history) -> None:
         submitted_at = opens_at + timedelta(days=1, hours=3)
         store_response(db, invitation, qolaf, answers_for_total(qolaf, qolaf_total),
                        patient.language, submitted_at)
-        store_response(db, invitation, ccis, dict(zip([i.id for i in ccis.items], ccis_answers)),
-                       patient.language, submitted_at)
+        ccis_by_item = dict(zip([i.id for i in ccis.items], ccis_answers, strict=True))
+        store_response(db, invitation, ccis, ccis_by_item, patient.language, submitted_at)
         invitation.status = InvitationStatus.COMPLETED
         invitation.started_at = submitted_at - timedelta(minutes=3)
         invitation.completed_at = submitted_at

@@ -11,7 +11,10 @@ from survey.extensions import db
 MESSAGES = {
     400: (_l("Something was wrong with that request"), _l("Please go back and try again.")),
     403: (_l("Not allowed"), _l("You do not have permission to see this page.")),
-    404: (_l("Page not found"), _l("There is nothing at this address. Check the link and try again.")),
+    404: (
+        _l("Page not found"),
+        _l("There is nothing at this address. Check the link and try again."),
+    ),
     405: (_l("Not allowed"), _l("This page cannot be used that way.")),
     413: (_l("Too much data"), _l("What was sent is too large. Please go back and try again.")),
     429: (

@@ -20,7 +20,7 @@ def test_a_clinician_signs_in_and_lands_on_the_patient_list(client, staff, site,
 
 
 def test_sign_in_ignores_the_case_of_the_email_address(staff, site, make_user):
-    user = make_user("clinician", [site], email="dr.ruiz@clinic.example")
+    make_user("clinician", [site], email="dr.ruiz@clinic.example")
     assert staff.login("  DR.Ruiz@Clinic.Example ").status_code == 302
 
 
@@ -107,7 +107,8 @@ def test_staff_pages_send_visitors_to_sign_in_and_back(client, staff, site, make
 
 
 @pytest.mark.parametrize(
-    "next_url", ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)"]
+    "next_url",
+    ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)"],
 )
 def test_sign_in_never_redirects_off_site(staff, site, make_user, next_url):
     user = make_user("clinician", [site])

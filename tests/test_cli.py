@@ -43,8 +43,10 @@ def test_the_password_can_be_typed_at_a_prompt(runner, site):
     "args, stdin, message",
     [
         (["sites", "add", "Almería Colorectal Unit"], None, "already exists"),
-        (["sites", "add", "Elsewhere", "--timezone", "Mars/Olympus"], None, "not a known time zone"),
-        (["sites", "add", "Elsewhere", "--timezone", "../../etc/passwd"], None, "not a known time zone"),
+        (["sites", "add", "Elsewhere", "--timezone", "Mars/Olympus"], None,
+         "not a known time zone"),
+        (["sites", "add", "Elsewhere", "--timezone", "../../etc/passwd"], None,
+         "not a known time zone"),
         (["users", "create", "a@example.org", "--role", "clinician", "--site", "Nowhere",
           "--password-stdin"], "a long enough passphrase\n", "no site called 'Nowhere'"),
         (["users", "create", "a@example.org", "--role", "surgeon", "--site", "x",

@@ -21,7 +21,7 @@ def load(path: Path):
 
 def source_strings() -> set[str]:
     found = set()
-    for filename, lineno, message, comments, context in extract_from_dir(
+    for filename, _lineno, message, _comments, _context in extract_from_dir(
         str(CHECKOUT), method_map=METHODS, keywords=KEYWORDS
     ):
         if filename.startswith(("survey", "templates")):

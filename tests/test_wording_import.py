@@ -66,7 +66,8 @@ def test_a_file_that_does_not_fit_is_refused_and_nothing_is_stored(runner, tmp_p
 def test_a_file_that_changes_the_bands_is_refused(runner, tmp_path):
     qolaf = get_instrument("qolaf-q")
     data = wording_file(qolaf, ["es"]) | {"bands": qolaf.to_dict()["bands"][:-1]}
-    result = runner.invoke(args=["instruments", "import", str(write_json(tmp_path / "b.json", data))])
+    path = write_json(tmp_path / "b.json", data)
+    result = runner.invoke(args=["instruments", "import", str(path)])
     assert result.exit_code != 0
     assert "bands" in result.output
     assert db.session.scalar(select(func.count()).select_from(ImportedWording)) == 0

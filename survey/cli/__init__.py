@@ -4,8 +4,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from survey.cli import demo, instruments, patients, staff, translate
-    from survey.cli import outreach
+    from survey.cli import demo, instruments, outreach, patients, staff, translate
 
     for command in (
         staff.sites,

@@ -21,7 +21,8 @@ def demo(host, port, no_serve):
     """Create or upgrade the database, seed demo data, and serve the app."""
     app = current_app._get_current_object()
     if app.config["PUBLIC_URL"] == DEFAULTS["PUBLIC_URL"]:
-        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        listening_everywhere = host in ("0.0.0.0", "::", "")  # noqa: S104 (only compared)
+        shown_host = "127.0.0.1" if listening_everywhere else host
         app.config["PUBLIC_URL"] = f"http://{shown_host}:{port}"
     flask_migrate.upgrade()
     logins, link = seed(db.session, app.config["PUBLIC_URL"], SendingRules.from_config(app.config))

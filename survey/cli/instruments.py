@@ -24,7 +24,8 @@ def list_instruments():
         statuses = ", ".join(
             f"{lang}: {instrument.wording_status(lang)}" for lang in instrument.languages
         )
-        click.echo(f"{instrument.id}\tv{instrument.version}\t{len(instrument.items)} items\t{statuses}")
+        items = len(instrument.items)
+        click.echo(f"{instrument.id}\tv{instrument.version}\t{items} items\t{statuses}")
 
 
 @instruments.command("show")
@@ -74,6 +75,8 @@ def import_command(file: Path):
         db.session.rollback()
         raise click.ClickException(f"{file.name} was not imported: {error}") from None
     db.session.commit()
-    statuses = ", ".join(f"{lang}: {instrument.wording_status(lang)}" for lang in instrument.languages)
+    statuses = ", ".join(
+        f"{lang}: {instrument.wording_status(lang)}" for lang in instrument.languages
+    )
     click.echo(f"Imported wording for {instrument.id} from {file.name} ({statuses}). "
                "Scoring and stored answers are unchanged.")
