@@ -37,6 +37,24 @@ def check_language(language: str) -> str:
     return language
 
 
+# A procedure date outside these years is a typing mistake (and dates near the calendar's
+# ends break the arithmetic of scheduling).
+EARLIEST_INDEX_DATE = date(1990, 1, 1)
+LATEST_INDEX_DATE = date(2100, 12, 31)
+
+
+def check_index_date(index_date: date | None) -> date | None:
+    if index_date is not None and not EARLIEST_INDEX_DATE <= index_date <= LATEST_INDEX_DATE:
+        raise EnrolmentError(
+            _l(
+                "The index date must be between %(earliest)s and %(latest)s.",
+                earliest=EARLIEST_INDEX_DATE.isoformat(),
+                latest=LATEST_INDEX_DATE.isoformat(),
+            )
+        )
+    return index_date
+
+
 def enrol_patient(
     db: Session,
     site: Site,
@@ -54,6 +72,7 @@ def enrol_patient(
     except (InvalidPhoneNumber, InvalidTimezone) as error:
         raise EnrolmentError(error.args[0]) from None
     check_language(language)
+    check_index_date(index_date)
     taken = select(Patient.id).where(Patient.site_id == site.id, Patient.reference == reference)
     if db.scalar(taken) is not None:
         raise EnrolmentError(

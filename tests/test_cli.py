@@ -119,3 +119,10 @@ def test_an_instrument_is_shown_in_a_chosen_language(runner):
     assert result.exit_code == 0, result.output
     assert "[pad]" in result.output
     assert db.session.scalar(select(func.count()).select_from(Site)) == 0
+
+
+def test_an_index_date_at_the_end_of_the_calendar_is_refused(runner, site):
+    result = runner.invoke(args=["patients", "add", "P-9", "--site", site.name, "--phone",
+                                 "+34612345678", "--language", "es", "--index-date",
+                                 "9999-12-31"])
+    fails_cleanly(result, "The index date must be between")

@@ -108,7 +108,7 @@ def audit_page(db: Session, admin: User, filters: AuditFilters, size: int) -> Au
         query = query.where(
             AuditEvent.subject_type == "patient", AuditEvent.subject_id.in_(patient_ids)
         )
-    if filters.day:
+    if filters.day and filters.day < date.max:
         start = datetime.combine(filters.day, time.min, UTC)
         query = query.where(
             AuditEvent.occurred_at >= start, AuditEvent.occurred_at < start + timedelta(days=1)

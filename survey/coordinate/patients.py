@@ -4,6 +4,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from survey.querystring import whole_number
 from survey import audit
 from survey.auth import staff_required
 from survey.coordinate import bp
@@ -26,7 +27,7 @@ def index():
     """The user's patients, with their next invitation and how the last message went."""
     search = request.args.get("q", "").strip()
     status = request.args.get("status", "")
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = whole_number(request.args, "page", default=1, least=1)
     rows, total = patient_rows(
         db.session, g.user, utcnow(), search=search, status=status, page=page, per_page=PER_PAGE
     )

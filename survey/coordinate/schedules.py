@@ -5,6 +5,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from survey.querystring import whole_number
 from survey import audit
 from survey.auth import staff_required
 from survey.coordinate import bp
@@ -55,7 +56,7 @@ def schedules():
 def new_schedule():
     """Define a schedule (optionally starting from a copy of another)."""
     form = ScheduleForm()
-    source = db.session.get(Schedule, request.args.get("copy", 0, type=int))
+    source = db.session.get(Schedule, whole_number(request.args, "copy", default=0))
     if request.method == "GET" and source is not None:
         form.name.data = _("Copy of %(name)s", name=source.name)[:80]
         form.description.data = source.description

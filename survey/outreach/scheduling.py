@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from survey.enrolment import EnrolmentError, check_language, enrol_patient
+from survey.enrolment import EnrolmentError, check_index_date, check_language, enrol_patient
 from survey.invitations import create_invitation
 from survey.models import (
     Invitation,
@@ -91,7 +91,7 @@ def update_details(
             "phone": normalise_mobile(phone),
             "language": check_language(language),
             "timezone": check_timezone(timezone),
-            "index_date": index_date,
+            "index_date": check_index_date(index_date),
             "schedule_id": schedule.id if schedule else None,
         }
     except (InvalidPhoneNumber, InvalidTimezone) as error:
