@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from survey import config, errors, i18n, navigation, operations
+from survey import config, errors, i18n, navigation, operations, security
 from survey.extensions import babel, csrf, db, migrate
 
 
@@ -17,6 +17,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     operations.init_app(app)
     register_extensions(app)
     register_blueprints(app)
+    register_security(app)
     register_commands(app)
     errors.init_app(app)
     navigation.init_app(app)
@@ -42,6 +43,12 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(coordinate.bp)
     app.register_blueprint(webhooks.make_blueprint(app))
     auth.init_app(app)
+
+
+def register_security(app: Flask) -> None:
+    """Headers on every response and rate limits on the views that need them (after the
+    blueprints, whose views the limits wrap)."""
+    security.init_app(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -15,6 +15,7 @@ STAFF_PAGES = [
     ("clinic.exports", _l("Exports"), (Role.ADMIN, Role.CLINICIAN)),
     ("admin.index", _l("Administration"), (Role.ADMIN,)),
     ("outreach.dev_outbox", _l("SMS outbox"), ALL_STAFF),
+    ("auth.account", _l("Your account"), ALL_STAFF),
 ]
 
 

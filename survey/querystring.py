@@ -14,3 +14,10 @@ def whole_number(args: MultiDict, name: str, default: int, least: int = 0) -> in
         return default
     value = int(text)
     return value if least <= value <= LARGEST else default
+
+
+def search_text(args: MultiDict, name: str, longest: int = 64) -> str:
+    """A search term: trimmed, at most `longest` characters, and empty when it holds
+    characters no reference has (control characters; PostgreSQL refuses NUL outright)."""
+    text = args.get(name, "").strip()
+    return text if len(text) <= longest and text.isprintable() else ""

@@ -18,9 +18,12 @@ from flask_babel import gettext as _
 
 from survey.auth.sessions import find_session
 from survey.extensions import db
-from survey.models import Role
+from survey.models import Role, User
 
 bp = Blueprint("auth", __name__)
+
+# What a member of staff who must still set up a second factor may use meanwhile.
+OPEN_BEFORE_SECOND_FACTOR = {"auth.two_factor", "auth.logout", "auth.login", "auth.login_code"}
 
 
 def load_signed_in_user() -> None:
@@ -42,6 +45,33 @@ def load_signed_in_user() -> None:
         db.session.commit()
 
 
+def needs_second_factor(user: User) -> bool:
+    """Whether the user must use a second factor: required for them, or for their role."""
+    roles = {
+        role.strip()
+        for role in str(current_app.config.get("TOTP_REQUIRED_ROLES") or "").split(",")
+        if role.strip()
+    }
+    return bool(user.totp_required) or str(user.role) in roles
+
+
+def require_second_factor():
+    """Send staff who must have a second factor, and have none yet, to set one up first."""
+    user = g.get("user")
+    if user is None or user.totp_secret or not needs_second_factor(user):
+        return None
+    endpoint = request.endpoint or ""
+    if (
+        endpoint in OPEN_BEFORE_SECOND_FACTOR
+        or endpoint == "static"
+        or endpoint.endswith(".static")
+        or request.blueprint in ("patient", "operations")
+    ):
+        return None
+    flash(_("Please set up a second factor before you continue."))
+    return redirect(url_for("auth.two_factor"))
+
+
 def staff_required(*roles: Role):
     """Let only signed-in staff (and, if roles are named, only those roles) use a view."""
 
@@ -61,6 +91,10 @@ def staff_required(*roles: Role):
 
 def init_app(app: Flask) -> None:
     app.before_request(load_signed_in_user)
+    app.before_request(require_second_factor)
+    from survey.auth import cli
+
+    cli.init_app(app)
 
 
-from survey.auth import views  # noqa: E402,F401  (registers the routes on bp)
+from survey.auth import account, views  # noqa: E402,F401  (registers the routes on bp)

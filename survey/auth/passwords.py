@@ -8,6 +8,7 @@ _hasher = PasswordHasher()
 _UNKNOWN_USER_HASH = _hasher.hash("no such user")
 
 MIN_LENGTH = 12
+MAX_LENGTH = 1024
 
 
 def hash_password(password: str) -> str:
@@ -17,9 +18,7 @@ def hash_password(password: str) -> str:
 def check_password(password_hash: str | None, password: str) -> bool:
     """Whether the password matches; an absent hash costs as much time as a real one."""
     try:
-        return _hasher.verify(password_hash or _UNKNOWN_USER_HASH, password) and bool(
-            password_hash
-        )
+        return _hasher.verify(password_hash or _UNKNOWN_USER_HASH, password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -32,6 +31,6 @@ def password_problem(password: str) -> str | None:
     """Why a new password is not acceptable, or None. Length is what matters (NIST 800-63B)."""
     if len(password) < MIN_LENGTH:
         return f"Use at least {MIN_LENGTH} characters."
-    if len(password) > 1024:
-        return "Use at most 1024 characters."
+    if len(password) > MAX_LENGTH:
+        return f"Use at most {MAX_LENGTH} characters."
     return None

@@ -17,12 +17,31 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(db: Session, user: User, now: datetime | None = None) -> str:
-    """Open a session for a user who has just proved who they are; returns its secret token."""
+def start_session(
+    db: Session,
+    user: User,
+    now: datetime | None = None,
+    remote_addr: str | None = None,
+    user_agent: str | None = None,
+    sign_in: bool = True,
+) -> str:
+    """Open a session for a user who has just proved who they are; returns its secret token.
+
+    `sign_in=False` when a session is only renewed (after a password change)."""
     now = now or utcnow()
     token = secrets.token_urlsafe(32)
-    db.add(StaffSession(user=user, token_hash=token_hash(token), created_at=now, last_seen_at=now))
-    user.last_login_at = now
+    db.add(
+        StaffSession(
+            user=user,
+            token_hash=token_hash(token),
+            created_at=now,
+            last_seen_at=now,
+            remote_addr=(remote_addr or "")[:45] or None,
+            user_agent=(user_agent or "")[:200] or None,
+        )
+    )
+    if sign_in:
+        user.last_login_at = now
     return token
 
 
@@ -31,7 +50,9 @@ def find_session(
 ) -> tuple[StaffSession | None, str | None]:
     """The live session for a token, or (None, why) where why is "expired" or "ended"."""
     now = now or utcnow()
-    staff_session = db.scalar(select(StaffSession).where(StaffSession.token_hash == token_hash(token)))
+    staff_session = db.scalar(
+        select(StaffSession).where(StaffSession.token_hash == token_hash(token))
+    )
     if staff_session is None or staff_session.ended_at is not None:
         return None, "ended"
     if not staff_session.user.active:
@@ -52,8 +73,9 @@ def end_session(staff_session: StaffSession, because: str, now: datetime | None 
 
 def end_all_sessions(
     db: Session, user: User, because: str, keep: StaffSession | None = None
-) -> None:
-    """End every open session of a user (password changed, account disabled), except `keep`."""
+) -> int:
+    """End every open session of a user (password changed, account disabled), except `keep`;
+    returns how many were ended."""
     query = (
         update(StaffSession)
         .where(StaffSession.user_id == user.id, StaffSession.ended_at.is_(None))
@@ -61,4 +83,15 @@ def end_all_sessions(
     )
     if keep is not None:
         query = query.where(StaffSession.id != keep.id)
-    db.execute(query)
+    return db.execute(query, execution_options={"synchronize_session": False}).rowcount
+
+
+def open_sessions(db: Session, user: User) -> list[StaffSession]:
+    """The user's sessions that have not ended (some may be past the idle limit), newest first."""
+    return list(
+        db.scalars(
+            select(StaffSession)
+            .where(StaffSession.user_id == user.id, StaffSession.ended_at.is_(None))
+            .order_by(StaffSession.last_seen_at.desc(), StaffSession.id.desc())
+        )
+    )

@@ -51,11 +51,9 @@ class ExportScope:
     @property
     def end(self) -> datetime | None:
         """Exclusive: the first moment after the last day."""
-        return (
-            datetime.combine(self.date_to + timedelta(days=1), time.min, UTC)
-            if self.date_to
-            else None
-        )
+        if self.date_to is None or self.date_to == date.max:  # no day after the last one
+            return None
+        return datetime.combine(self.date_to + timedelta(days=1), time.min, UTC)
 
     def within(self, column):
         """The date range as a condition on a timestamp column (true when there is none)."""

@@ -4,7 +4,6 @@ from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from survey.querystring import whole_number
 from survey import audit
 from survey.auth import staff_required
 from survey.coordinate import bp
@@ -17,6 +16,7 @@ from survey.models import MessageStatus, PatientStatus, Schedule, utcnow
 from survey.outreach import actions, scheduling
 from survey.outreach.schedules import active_schedules
 from survey.outreach.scheduling import ScheduleChanges
+from survey.querystring import search_text, whole_number
 
 PER_PAGE = 50
 
@@ -25,7 +25,7 @@ PER_PAGE = 50
 @staff_required(*COORDINATORS)
 def index():
     """The user's patients, with their next invitation and how the last message went."""
-    search = request.args.get("q", "").strip()
+    search = search_text(request.args, "q")
     status = request.args.get("status", "")
     page = whole_number(request.args, "page", default=1, least=1)
     rows, total = patient_rows(
@@ -123,6 +123,8 @@ def edit(patient_id: int):
         flash(_("This patient has withdrawn; their details cannot change."), "error")
         return redirect(url_for("coordinate.patient", patient_id=found.id))
     schedules = active_schedules(db.session)
+    if request.method == "GET":
+        audit.log("patient.edit_form", subject=found)  # shows the number and schedule
     db.session.commit()  # the shipped default schedule, stored on first use
     if found.schedule is not None and found.schedule not in schedules:
         schedules.append(found.schedule)  # a retired schedule stays selectable for its patients
@@ -220,6 +222,8 @@ def withdraw(patient_id: int):
     """Confirm, then end a patient's follow-up."""
     found = load_patient(patient_id)
     if request.method == "GET":
+        audit.log("patient.withdraw_form", subject=found)
+        db.session.commit()
         return render_template("coordinate/withdraw.html", patient=found)
     return _change_status(patient_id, "withdraw")
 

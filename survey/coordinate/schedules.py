@@ -1,11 +1,12 @@
 """Schedules (administrators define them; coordinators read them) and the SMS texts with what
 each costs, and the name each site's texts start with."""
 
+import unicodedata
+
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from survey.querystring import whole_number
 from survey import audit
 from survey.auth import staff_required
 from survey.coordinate import bp
@@ -25,6 +26,7 @@ from survey.outreach.schedules import (
     ensure_default_schedule,
 )
 from survey.outreach.segments import count_segments
+from survey.querystring import whole_number
 
 
 @bp.route("/schedules")
@@ -168,6 +170,11 @@ def sms_texts():
 
 def _save_sender_name(form: SenderForm) -> None:
     name = " ".join(form.name.data.split())
+    # Control and direction-override characters would make an SMS read differently
+    # from what the coordinator sees on this page.
+    if not name.isprintable() or any(unicodedata.category(c) == "Cf" for c in name):
+        flash(_("Use letters, digits, spaces and punctuation only in the sender name."), "error")
+        return
     if revealing := texts.revealing_words(name):
         flash(
             _(

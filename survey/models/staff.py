@@ -3,7 +3,7 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, String, Table, select
+from sqlalchemy import Column, ForeignKey, String, Table, false, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey.models.base import Base, utcnow
@@ -54,6 +54,12 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    password_changed_at: Mapped[datetime | None]
+    # Second factor (survey/auth/totp.py): the TOTP key once enrolled, whether an admin requires
+    # one, and the last 30-second step accepted, so that a code is never accepted twice.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_required: Mapped[bool] = mapped_column(default=False, server_default=false())
+    totp_last_step: Mapped[int | None]
 
     sites: Mapped[list[Site]] = relationship(
         secondary=site_memberships, back_populates="staff", order_by=Site.name
@@ -83,6 +89,11 @@ class StaffSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
     ended_because: Mapped[str | None] = mapped_column(String(32))
+    # Shown on the account page so that staff recognise (and can end) their other sessions.
+    remote_addr: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+    # A TOTP key being enrolled in this browser, until the first code confirms it.
+    totp_candidate: Mapped[str | None] = mapped_column(String(64))
 
     user: Mapped[User] = relationship(back_populates="sessions")
 

@@ -79,6 +79,12 @@ def apply_status(
 
     `message_id` comes from the callback address the dispatcher gave the provider, so a send
     whose answer never arrived (status review) still learns its fate."""
+    if not sid.isprintable() or not provider_status.isprintable():
+        return None  # no Twilio identifier holds control characters (PostgreSQL refuses NUL)
+    if error_code is not None and not 0 <= error_code <= 2**31 - 1:
+        error_code = None  # not a Twilio error code, and too big for the column
+    if message_id is not None and not 0 < message_id <= 2**31 - 1:
+        message_id = None  # not one of our row ids
     message = db.scalar(select(Message).where(Message.provider_sid == sid).with_for_update())
     if message is None and message_id is not None:
         message = db.scalar(select(Message).where(Message.id == message_id).with_for_update())
@@ -178,6 +184,8 @@ def handle_inbound(
 ) -> InboundResult:
     """Act on a text from a patient. HELP is answered here unless Twilio's Advanced Opt-Out
     answers it (it then sends OptOutType)."""
+    if not from_number.isprintable():
+        return InboundResult("other")  # not a phone number: nobody to act for
     keyword = keyword_of(body, opt_out_type)
     if keyword == "stop":
         return InboundResult(keyword, record_opt_out(db, from_number, now, source="sms"))

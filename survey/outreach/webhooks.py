@@ -85,8 +85,8 @@ def status_callback():
     """A message's status changed at Twilio."""
     if not signed_by_twilio():
         abort(403)
-    sid = request.form.get("MessageSid", "")[:64]
-    status = request.form.get("MessageStatus") or request.form.get("SmsStatus") or ""
+    sid = _field("MessageSid", 64)
+    status = _field("MessageStatus", 32) or _field("SmsStatus", 32)
     error_code = _integer(request.form.get("ErrorCode"))
     if not sid or not status:
         return "", 204
@@ -108,8 +108,8 @@ def inbound():
     if not signed_by_twilio():
         abort(403)
     reply = MessagingResponse()
-    sender = request.form.get("From", "")[:32]
-    sid = request.form.get("MessageSid", "")[:64]
+    sender = _field("From", 32)
+    sid = _field("MessageSid", 64)
     if sender and first_time(f"inbound:{sid or sender}"):
         result = callbacks.handle_inbound(
             db.session,
@@ -144,6 +144,13 @@ def dev_outbox():
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
+
+
+def _field(name: str, longest: int) -> str:
+    """A posted identifier, or "" when it holds characters no Twilio identifier has
+    (PostgreSQL refuses NUL in text outright, so it must never reach a query)."""
+    value = request.form.get(name, "")[:longest]
+    return value if value.isprintable() else ""
 
 
 def _integer(value) -> int | None:

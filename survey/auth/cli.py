@@ -1,0 +1,127 @@
+"""Account security commands, added to the `users` group: require or reset a second factor,
+disable or enable an account, set a password, end sessions. Each is audited."""
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import with_appcontext
+
+from survey import audit
+from survey.auth.passwords import hash_password, password_problem
+from survey.auth.sessions import end_all_sessions
+from survey.extensions import db
+from survey.models import User, user_by_email, utcnow
+
+BY_COMMAND = {"by": "command line"}
+
+
+def find_user(email: str) -> User:
+    user = user_by_email(db.session, email)
+    if user is None:
+        raise click.ClickException(f"There is no account for {email.strip()[:254]!r}.")
+    return user
+
+
+def record(action: str, user: User, **detail) -> None:
+    audit.record(db.session, action, subject=user, detail={**BY_COMMAND, **detail})
+
+
+@click.command("require-2fa")
+@click.argument("email")
+@click.option("--off", is_flag=True, help="No longer require it (the factor stays if set up).")
+@with_appcontext
+def require_2fa(email, off):
+    """Require (or stop requiring) a second factor for EMAIL at sign-in."""
+    user = find_user(email)
+    user.totp_required = not off
+    record("2fa.required" if not off else "2fa.not_required", user)
+    db.session.commit()
+    if off:
+        click.echo(f"{user.email} no longer needs a second factor.")
+    elif user.totp_secret:
+        click.echo(f"{user.email} must use their second factor (already set up).")
+    else:
+        click.echo(f"{user.email} must set up a second factor at their next page view.")
+
+
+@click.command("reset-2fa")
+@click.argument("email")
+@with_appcontext
+def reset_2fa(email):
+    """Remove EMAIL's second factor (a lost phone) and sign them out everywhere."""
+    user = find_user(email)
+    user.totp_secret, user.totp_last_step = None, None
+    ended = end_all_sessions(db.session, user, "second factor reset")
+    record("2fa.reset", user, sessions_ended=ended)
+    db.session.commit()
+    click.echo(f"Removed the second factor of {user.email}; ended {ended} session(s).")
+
+
+@click.command("disable")
+@click.argument("email")
+@with_appcontext
+def disable(email):
+    """Disable EMAIL's account and end its sessions at once."""
+    user = find_user(email)
+    user.active = False
+    ended = end_all_sessions(db.session, user, "user disabled")
+    record("user.disabled", user, sessions_ended=ended)
+    db.session.commit()
+    click.echo(f"Disabled {user.email}; ended {ended} session(s).")
+
+
+@click.command("enable")
+@click.argument("email")
+@with_appcontext
+def enable(email):
+    """Enable EMAIL's account again."""
+    user = find_user(email)
+    user.active = True
+    record("user.enabled", user)
+    db.session.commit()
+    click.echo(f"Enabled {user.email}.")
+
+
+@click.command("set-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def set_password(email, password_stdin):
+    """Set EMAIL's password (asked for, or read from stdin) and end the account's sessions."""
+    user = find_user(email)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    if problem := password_problem(password):
+        raise click.ClickException(f"The password is too weak: {problem}")
+    user.password_hash = hash_password(password)
+    user.password_changed_at = utcnow()
+    ended = end_all_sessions(db.session, user, "password changed")
+    record("password.changed", user, sessions_ended=ended)
+    db.session.commit()
+    click.echo(f"Set the password of {user.email}; ended {ended} session(s).")
+
+
+@click.command("end-sessions")
+@click.argument("email")
+@with_appcontext
+def end_sessions(email):
+    """Sign EMAIL out of every browser."""
+    user = find_user(email)
+    ended = end_all_sessions(db.session, user, "ended by admin")
+    record("sessions.ended", user, sessions=ended)
+    db.session.commit()
+    click.echo(f"Ended {ended} session(s) of {user.email}.")
+
+
+COMMANDS = (require_2fa, reset_2fa, disable, enable, set_password, end_sessions)
+
+
+def init_app(app: Flask) -> None:
+    """Add the commands to `flask users` (defined with account creation in survey/cli)."""
+    from survey.cli.staff import users
+
+    for command in COMMANDS:
+        users.add_command(command)
