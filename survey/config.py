@@ -62,6 +62,7 @@ DEFAULTS = {
     "RATELIMIT_CODE_ACCOUNT": "5 per 5 minutes",  # wrong codes or current passwords, per user
     "RATELIMIT_WEBHOOKS": "600 per minute",  # webhook posts, per address
     "RATELIMIT_WEBHOOK_FAILURES": "30 per minute",  # webhooks with a bad signature, per address
+    "MAX_CONTENT_LENGTH": 1024 * 1024,  # no form needs more; larger bodies get 413 unread
     "HSTS_SECONDS": 31536000,  # Strict-Transport-Security max-age, sent on HTTPS requests only
     "TOTP_ISSUER": "Patient follow-up",  # the name authenticator apps show; neutral on purpose
     "TOTP_REQUIRED_ROLES": "",  # e.g. "admin,clinician": these roles must enrol a second factor

@@ -3,7 +3,7 @@
 from flask import Flask, render_template
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from survey.extensions import db
@@ -51,6 +51,14 @@ def init_app(app: Flask) -> None:
         db.session.rollback()
         app.logger.error("database unavailable: %s", error.orig.__class__.__name__)
         return render_error(503, *MESSAGES[503])
+
+    @app.errorhandler(DataError)
+    def refused_by_database(error):
+        """A value the database cannot hold (a NUL character, a number out of range) that
+        got past a view's checks: the request was bad, not the server."""
+        db.session.rollback()
+        app.logger.warning("database refused a value: %s", error.orig.__class__.__name__)
+        return render_error(400, *MESSAGES[400])
 
     @app.errorhandler(500)
     def internal_error(error):

@@ -436,3 +436,22 @@ def test_hostile_path_arguments_get_a_clear_answer(sweep_app, world, site, make_
     assert attack.sent > 500
     assert_no_new_findings(attack.findings)
     assert stored_text_problems() == []
+
+
+def test_a_body_over_a_megabyte_is_refused_before_it_is_read(client):
+    response = client.post("/login", data={"email": "a@b.example", "password": "x" * 1_100_000})
+    assert response.status_code == 413
+    assert "Too much data" in response.text
+
+
+def test_a_value_the_database_refuses_is_a_bad_request_not_a_server_error(app):
+    """The last line behind the views' own checks (survey/errors.py)."""
+    from sqlalchemy.exc import DataError
+
+    @app.get("/refused-by-the-database")
+    def refused():
+        raise DataError("INSERT ...", {}, ValueError("A string literal cannot contain NUL"))
+
+    response = app.test_client().get("/refused-by-the-database")
+    assert response.status_code == 400
+    assert "NUL" not in response.text

@@ -190,3 +190,22 @@ def test_a_signed_webhook_with_any_content_gets_a_clear_answer(app, path, form, 
     )
     assert response.status_code in (200, 204), response.status_code
     assert db.session.scalar(select(func.count()).select_from(MessageEvent)) == 0
+
+
+def test_a_signed_status_report_for_an_impossible_message_id_is_never_a_server_error(app):
+    app.config["TWILIO_AUTH_TOKEN"] = TOKEN
+    path = "/webhooks/twilio/status?message=99999999999999"
+    form = {"MessageSid": "SM" + "1" * 32, "MessageStatus": "delivered"}
+    signature = RequestValidator(TOKEN).compute_signature(app.config["PUBLIC_URL"] + path, form)
+    response = app.test_client().post(path, data=form, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 204
+
+
+@pytest.mark.parametrize("field", ["From", "MessageSid", "Body"])
+def test_a_signed_webhook_with_a_nul_character_is_never_a_server_error(app, field):
+    app.config["TWILIO_AUTH_TOKEN"] = TOKEN
+    path = "/webhooks/twilio/inbound"
+    form = {"From": "+34612345678", "MessageSid": "SM" + "0" * 32, "Body": "hola", field: "a\x00b"}
+    signature = RequestValidator(TOKEN).compute_signature(app.config["PUBLIC_URL"] + path, form)
+    response = app.test_client().post(path, data=form, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 200
