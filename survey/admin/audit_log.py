@@ -1,7 +1,10 @@
 """Reading the audit trail: what an admin may see, filtered, newest first, a page at a time.
 
-An admin sees the events of their own sites, and events tied to no site (sign-ins, failed
-sign-ins) by staff who share a site with them or by no known user. Pages are keyed on the
+An admin sees the events of their own sites, and events tied to no site (sign-ins, account
+changes from the command line) by or about staff who share a site with them. Events tied to
+nobody at all (a failed sign-in with an address no account has) belong to the whole
+installation: only an admin of every site sees them, so that one clinic's admin does not
+read the addresses typed at another's. Pages are keyed on the
 event id (`before`), so a page deep in a long trail is as quick as the first.
 """
 
@@ -13,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from survey.models import AuditEvent, Patient, User, site_memberships
+from survey.models import AuditEvent, Patient, Site, User, site_memberships
 
 MAX_TEXT = 254
 
@@ -69,25 +72,36 @@ def parse_filters(args) -> AuditFilters:
     return filters
 
 
-def visible_events(admin: User):
+def visible_events(db: Session, admin: User):
     """The events an admin may read (see the module's rule)."""
     colleagues = select(site_memberships.c.user_id).where(
         site_memberships.c.site_id.in_(admin.site_ids)
     )
-    return select(AuditEvent).where(
-        or_(
-            AuditEvent.site_id.in_(admin.site_ids),
-            and_(
-                AuditEvent.site_id.is_(None),
-                or_(AuditEvent.user_id.is_(None), AuditEvent.user_id.in_(colleagues)),
-            ),
-        )
+    about_a_colleague = or_(
+        AuditEvent.user_id.in_(colleagues),
+        and_(AuditEvent.subject_type == "user", AuditEvent.subject_id.in_(colleagues)),
     )
+    rules = [
+        AuditEvent.site_id.in_(admin.site_ids),
+        and_(AuditEvent.site_id.is_(None), about_a_colleague),
+    ]
+    if _admin_of_every_site(db, admin):
+        unattributed = and_(
+            AuditEvent.site_id.is_(None),
+            AuditEvent.user_id.is_(None),
+            AuditEvent.subject_id.is_(None),
+        )
+        rules.append(unattributed)
+    return select(AuditEvent).where(or_(*rules))
+
+
+def _admin_of_every_site(db: Session, admin: User) -> bool:
+    return db.scalar(select(func.count(Site.id)).where(Site.id.not_in(admin.site_ids))) == 0
 
 
 def audit_page(db: Session, admin: User, filters: AuditFilters, size: int) -> AuditPage:
     """One page of the trail, newest first."""
-    query = visible_events(admin).options(selectinload(AuditEvent.user))
+    query = visible_events(db, admin).options(selectinload(AuditEvent.user))
     if filters.user:
         query = query.where(
             AuditEvent.user_id.in_(

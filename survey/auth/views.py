@@ -37,7 +37,8 @@ def login():
         password_ok = check_password(user.password_hash if user else None, form.password.data)
         if not password_ok:
             g.auth_failed = True
-            audit.log("login.failed", detail={"email": printable(form.email.data)})
+            # Tied to the account when there is one, so its own sites' admins see it.
+            audit.log("login.failed", subject=user, detail={"email": printable(form.email.data)})
             db.session.commit()
             flash(_("The email or password is not right. Please try again."), "error")
             return render_template("auth/login.html", form=form), 200

@@ -76,14 +76,39 @@ def test_pages_go_back_in_time_by_event_id(app, admin):
 
 def test_an_admin_sees_only_their_sites_events(app, admin, other_site, make_user, make_patient):
     stranger = make_user("clinician", [other_site])
+    colleague = make_user("coordinator", [admin.sites[0]])
     elsewhere = make_patient(other_site, reference="ANKARA-1", language="tr", phone="+905321234567")
     with app.test_request_context():
         audit.record(db.session, "patient.view", user=stranger, subject=elsewhere)
         audit.record(db.session, "login", user=stranger, subject=stranger)
+        audit.record(db.session, "account.disabled", subject=stranger, detail={"by": "cli"})
+        audit.record(db.session, "login.failed", subject=stranger, detail={"email": "x"})
+        audit.record(db.session, "account.disabled", subject=colleague, detail={"by": "cli"})
         audit.record(db.session, "login.failed", detail={"email": "who@example.org"})
         db.session.commit()
     actions = [e.action for e in audit_page(db.session, admin, AuditFilters(), 50).events]
-    assert actions == ["login.failed"]  # no known user: every admin should see it
+    # Only what concerns the admin's own site; the unknown address is another site's business
+    # as much as theirs, so it is for an admin of every site.
+    assert actions == ["account.disabled"]
+
+
+def test_an_admin_of_every_site_also_sees_what_concerns_nobody(app, admin, other_site, make_user):
+    everywhere = make_user("admin", [admin.sites[0], other_site], email="head@clinic.example")
+    with app.test_request_context():
+        audit.record(db.session, "login.failed", detail={"email": "who@example.org"})
+        db.session.commit()
+    assert [e.action for e in audit_page(db.session, everywhere, AuditFilters(), 50).events] == [
+        "login.failed"
+    ]
+    assert audit_page(db.session, admin, AuditFilters(), 50).events == []
+
+
+def test_a_failed_sign_in_to_an_account_reaches_its_sites_admins(app, staff, admin, make_user):
+    colleague = make_user("coordinator", [admin.sites[0]], email="coord@clinic.example")
+    staff.login(colleague.email, "not the password at all")
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "login.failed"))
+    assert event.subject_id == colleague.id
+    assert event in audit_page(db.session, admin, AuditFilters(), 50).events
 
 
 def test_the_trail_is_insert_only(app, admin):
