@@ -1,4 +1,5 @@
-"""Admin pages: thin; the audit trail query lives in audit_log.py. Nothing here changes data."""
+"""Admin pages: thin; the audit trail query lives in audit_log.py. Nothing here changes data
+(the staff page, which does, is staff.py)."""
 
 import json
 

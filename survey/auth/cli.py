@@ -8,6 +8,7 @@ from flask import Flask
 from flask.cli import with_appcontext
 
 from survey import audit
+from survey.auth import accounts
 from survey.auth.passwords import hash_password, password_problem
 from survey.auth.sessions import end_all_sessions
 from survey.extensions import db
@@ -27,6 +28,11 @@ def record(action: str, user: User, **detail) -> None:
     audit.record(db.session, action, subject=user, detail={**BY_COMMAND, **detail})
 
 
+def commit(change: accounts.AccountChange, user: User) -> None:
+    record(change.action, user, **change.detail)
+    db.session.commit()
+
+
 @click.command("require-2fa")
 @click.argument("email")
 @click.option("--off", is_flag=True, help="No longer require it (the factor stays if set up).")
@@ -34,9 +40,7 @@ def record(action: str, user: User, **detail) -> None:
 def require_2fa(email, off):
     """Require (or stop requiring) a second factor for EMAIL at sign-in."""
     user = find_user(email)
-    user.totp_required = not off
-    record("2fa.required" if not off else "2fa.not_required", user)
-    db.session.commit()
+    commit(accounts.require_second_factor(user, required=not off), user)
     if off:
         click.echo(f"{user.email} no longer needs a second factor.")
     elif user.totp_secret:
@@ -51,10 +55,9 @@ def require_2fa(email, off):
 def reset_2fa(email):
     """Remove EMAIL's second factor (a lost phone) and sign them out everywhere."""
     user = find_user(email)
-    user.totp_secret, user.totp_last_step = None, None
-    ended = end_all_sessions(db.session, user, "second factor reset")
-    record("2fa.reset", user, sessions_ended=ended)
-    db.session.commit()
+    change = accounts.reset_second_factor(db.session, user)
+    commit(change, user)
+    ended = change.detail["sessions_ended"]
     click.echo(f"Removed the second factor of {user.email}; ended {ended} session(s).")
 
 
@@ -64,11 +67,9 @@ def reset_2fa(email):
 def disable(email):
     """Disable EMAIL's account and end its sessions at once."""
     user = find_user(email)
-    user.active = False
-    ended = end_all_sessions(db.session, user, "user disabled")
-    record("user.disabled", user, sessions_ended=ended)
-    db.session.commit()
-    click.echo(f"Disabled {user.email}; ended {ended} session(s).")
+    change = accounts.disable(db.session, user)
+    commit(change, user)
+    click.echo(f"Disabled {user.email}; ended {change.detail['sessions_ended']} session(s).")
 
 
 @click.command("enable")
@@ -77,9 +78,7 @@ def disable(email):
 def enable(email):
     """Enable EMAIL's account again."""
     user = find_user(email)
-    user.active = True
-    record("user.enabled", user)
-    db.session.commit()
+    commit(accounts.enable(user), user)
     click.echo(f"Enabled {user.email}.")
 
 
@@ -110,10 +109,9 @@ def set_password(email, password_stdin):
 def end_sessions(email):
     """Sign EMAIL out of every browser."""
     user = find_user(email)
-    ended = end_all_sessions(db.session, user, "ended by admin")
-    record("sessions.ended", user, sessions=ended)
-    db.session.commit()
-    click.echo(f"Ended {ended} session(s) of {user.email}.")
+    change = accounts.end_sessions(db.session, user)
+    commit(change, user)
+    click.echo(f"Ended {change.detail['sessions']} session(s) of {user.email}.")
 
 
 COMMANDS = (require_2fa, reset_2fa, disable, enable, set_password, end_sessions)

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from survey.extensions import db
-from survey.models import Invitation, Message, Patient
+from survey.models import Invitation, Message, Patient, User
 from tests.security.conftest import ROLES, any_choices, follow, staff_rules
 
 # Ids of records shared by every site by design (schedules are the service's follow-up plans,
@@ -14,10 +14,12 @@ from tests.security.conftest import ROLES, any_choices, follow, staff_rules
 SHARED_BY_ALL_SITES = {"schedule_id"}
 
 
-def snapshot(patient_id: int) -> list:
-    """Every column of the patient, their invitations and messages, to compare after a sweep."""
+def snapshot(ids: dict[str, int]) -> list:
+    """Every column of the patient, their invitations and messages, and of the site's staff
+    account, to compare after a sweep."""
     db.session.expire_all()
-    rows = [db.session.get(Patient, patient_id)]
+    patient_id = ids["patient_id"]
+    rows = [db.session.get(Patient, patient_id), db.session.get(User, ids["user_id"])]
     rows += db.session.scalars(select(Invitation).where(Invitation.patient_id == patient_id))
     rows += db.session.scalars(select(Message).where(Message.patient_id == patient_id))
     return [
@@ -38,9 +40,11 @@ def urls(rule, ids: dict[str, int]) -> list[str]:
 
 
 @pytest.fixture
-def two_sites(site, other_site):
+def two_sites(site, other_site, make_user):
     ours = follow(site, "OURS-1", "+34612345678")
     theirs = follow(other_site, "THEIRS-9", "+905321234567")
+    ours["user_id"] = make_user("clinician", [site]).id
+    theirs["user_id"] = make_user("clinician", [other_site]).id
     return ours, theirs
 
 
@@ -48,7 +52,7 @@ def test_every_staff_route_with_an_id_answers_404_for_another_sites_record(
     app, sign_in, site, two_sites
 ):
     ours, theirs = two_sites
-    before = snapshot(theirs["patient_id"])
+    before = snapshot(theirs)
     swept = []
     for role in ROLES:
         staff = sign_in(role, [site])
@@ -71,7 +75,7 @@ def test_every_staff_route_with_an_id_answers_404_for_another_sites_record(
                         assert status == 404, (role, method, foreign, status)
                     swept.append((role, method, rule.endpoint))
     assert swept, "no staff route with an id was found"
-    assert snapshot(theirs["patient_id"]) == before
+    assert snapshot(theirs) == before
 
 
 def test_no_staff_list_or_page_without_an_id_shows_another_sites_patient(
