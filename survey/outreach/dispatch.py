@@ -5,13 +5,14 @@ A pass runs in short transactions:
    grace period) go to review: they may have gone, so they are never resent blindly;
 2. pending messages that are no longer needed are cancelled (invitation answered, expired or
    cancelled);
-3. a batch of due messages is claimed with `FOR UPDATE ... SKIP LOCKED` (PostgreSQL), so
-   any number of dispatchers on any number of machines never claim the same message; the
+3. due messages are claimed one at a time with `FOR UPDATE ... SKIP LOCKED` (PostgreSQL),
+   so any number of dispatchers on any number of machines never claim the same message; the
    patient and invitation rows are locked with it, so two dispatchers never count the same
    patient's limits at once. A claimed message outside quiet hours or over the limits waits
-   (its due time moves); one that may go is marked `sending`, its link is minted and the
-   batch is committed **before** the provider is called;
-4. each claimed message is rendered (in memory only) and sent, and its outcome recorded in a
+   (its due time moves); one that may go is marked `sending`, its link is minted and that is
+   committed **just before** its own provider call, so a dispatcher killed mid-pass leaves
+   only the message in flight in `sending`;
+4. the claimed message is rendered (in memory only) and sent, and its outcome recorded in a
    transaction of its own.
 
 SQLite ignores row locks: with SQLite, run a single dispatcher.
@@ -19,6 +20,7 @@ SQLite ignores row locks: with SQLite, run a single dispatcher.
 
 import logging
 import random
+import time
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
@@ -56,7 +58,6 @@ class DispatchSettings:
     retry_base: timedelta = timedelta(minutes=1)
     retry_max: timedelta = timedelta(hours=1)
     sending_grace: timedelta = timedelta(minutes=10)
-    batch_size: int = 10
 
     @classmethod
     def from_config(cls, config) -> "DispatchSettings":
@@ -119,15 +120,18 @@ def dispatch_due(
     report.cancelled += cancel_unneeded(db, now)
     db.execute(delete(WebhookReceipt).where(WebhookReceipt.received_at < now - RECEIPTS_KEPT))
     db.commit()
+    started = time.monotonic()
     examined = 0
     while examined < limit:
-        claims, seen = claim_due(
-            db, now, settings, min(settings.batch_size, limit - examined), report
-        )
-        if not seen:
+        # A claim is stamped with the time that has really passed since the pass began: one
+        # stamped with the pass's start could look stale to another dispatcher's recovery
+        # while it is still in flight, late in a long pass.
+        claimed_at = now + timedelta(seconds=time.monotonic() - started)
+        found, claim = claim_next(db, now, settings, report, claimed_at)
+        if not found:
             break
-        examined += seen
-        for claim in claims:
+        examined += 1
+        if claim is not None:
             record_result(db, claim, _send(backend, claim), now, settings, report)
     return report
 
@@ -178,11 +182,20 @@ def _not_needed(invitation: Invitation, now: datetime) -> str | None:
     return None
 
 
-def claim_due(
-    db: Session, now: datetime, settings: DispatchSettings, size: int, report: DispatchReport
-) -> tuple[list[Claim], int]:
-    """Claim up to `size` due messages; returns those to send now and how many were examined."""
-    rows = db.execute(
+def claim_next(
+    db: Session,
+    now: datetime,
+    settings: DispatchSettings,
+    report: DispatchReport,
+    claimed_at: datetime | None = None,
+) -> tuple[bool, Claim | None]:
+    """Claim the next due message in a transaction of its own: whether one was found, and the
+    claim if it may go now (a message that must wait, or is not needed, is dealt with here).
+
+    One message per transaction, committed just before its own provider call: a dispatcher
+    killed mid-send leaves only the message in flight in `sending` (then review), never the
+    ones it had not reached yet."""
+    row = db.execute(
         select(Message, Patient, Invitation)
         .join(Patient, Message.patient_id == Patient.id)
         .join(Invitation, Message.invitation_id == Invitation.id)
@@ -193,25 +206,27 @@ def claim_due(
             Patient.opted_out_at.is_(None),
         )
         .order_by(Message.due_at, Message.id)
-        .limit(size)
+        .limit(1)
         .with_for_update(skip_locked=True, of=(Message, Patient, Invitation))
-    ).all()
-    claims = []
-    for message, patient, invitation in rows:
-        if reason := _not_needed(invitation, now):
-            _set(db, message, MessageStatus.CANCELLED, now, "dispatcher", reason=reason)
-            report.cancelled += 1
-        elif not patient.phone:
-            _set(db, message, MessageStatus.FAILED, now, "dispatcher", reason="no_number")
-            report.failed += 1
-        elif wait := _wait(db, message, patient, now, settings.rules):
-            message.due_at, message.wait_reason = wait
-            report.waiting += 1
-        else:
-            claims.append(_claim(db, message, patient, invitation, now, settings))
-            db.flush()  # the limits of this patient's next message count this one
+    ).first()
+    if row is None:
+        db.commit()
+        return False, None
+    message, patient, invitation = row
+    claim = None
+    if reason := _not_needed(invitation, now):
+        _set(db, message, MessageStatus.CANCELLED, now, "dispatcher", reason=reason)
+        report.cancelled += 1
+    elif not patient.phone:
+        _set(db, message, MessageStatus.FAILED, now, "dispatcher", reason="no_number")
+        report.failed += 1
+    elif wait := _wait(db, message, patient, now, settings.rules):
+        message.due_at, message.wait_reason = wait
+        report.waiting += 1
+    else:
+        claim = _claim(db, message, patient, invitation, now, settings, claimed_at or now)
     db.commit()
-    return claims, len(rows)
+    return True, claim
 
 
 def _wait(
@@ -242,11 +257,11 @@ def _wait(
     return None
 
 
-def _claim(db, message, patient, invitation, now, settings) -> Claim:
+def _claim(db, message, patient, invitation, now, settings, claimed_at) -> Claim:
     """Mark a message as being sent and mint the link it carries (in this transaction)."""
     message.status = MessageStatus.SENDING
     message.attempts += 1
-    message.claimed_at = message.sent_at = now
+    message.claimed_at, message.sent_at = claimed_at, now
     message.wait_reason = None
     message.language = patient.language
     db.add(
