@@ -15,12 +15,17 @@ A pass runs in short transactions:
 4. the claimed message is rendered (in memory only) and sent, and its outcome recorded in a
    transaction of its own.
 
-SQLite ignores row locks: with SQLite, run a single dispatcher.
+With `concurrency` above 1 (PostgreSQL), steps 3 and 4 run in that many threads, each with
+its own connection: the row locks keep them apart as they keep two dispatchers apart.
+
+SQLite ignores row locks: with SQLite, run a single dispatcher (it always sends one at a time).
 """
 
 import logging
 import random
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
@@ -40,7 +45,13 @@ from survey.models import (
     WebhookReceipt,
     utcnow,
 )
-from survey.outreach.backends import Outcome, OutgoingSms, SendResult, SmsBackend
+from survey.outreach.backends import (
+    MAX_CONCURRENT_SENDS,
+    Outcome,
+    OutgoingSms,
+    SendResult,
+    SmsBackend,
+)
 from survey.outreach.callbacks import OPTED_OUT_CODES, PROVIDER_STATUS, record_opt_out
 from survey.outreach.policy import QUIET_HOURS, SendingRules, limit_wait, next_allowed_time
 from survey.outreach.texts import INVITATION, REMINDER, render, sender_name
@@ -58,6 +69,7 @@ class DispatchSettings:
     retry_base: timedelta = timedelta(minutes=1)
     retry_max: timedelta = timedelta(hours=1)
     sending_grace: timedelta = timedelta(minutes=10)
+    concurrency: int = 1  # messages sent at once by one dispatcher (PostgreSQL only)
 
     @classmethod
     def from_config(cls, config) -> "DispatchSettings":
@@ -68,6 +80,7 @@ class DispatchSettings:
             retry_base=timedelta(seconds=int(config["SMS_RETRY_BASE_SECONDS"])),
             retry_max=timedelta(seconds=int(config["SMS_RETRY_MAX_SECONDS"])),
             sending_grace=timedelta(minutes=int(config["SMS_SENDING_GRACE_MINUTES"])),
+            concurrency=min(max(1, int(config["SMS_DISPATCH_CONCURRENCY"])), MAX_CONCURRENT_SENDS),
         )
 
     def status_callback(self, message_id: int) -> str:
@@ -120,20 +133,72 @@ def dispatch_due(
     report.cancelled += cancel_unneeded(db, now)
     db.execute(delete(WebhookReceipt).where(WebhookReceipt.received_at < now - RECEIPTS_KEPT))
     db.commit()
-    started = time.monotonic()
-    examined = 0
-    while examined < limit:
+    budget = Budget(limit, time.monotonic())
+    senders = settings.concurrency if db.get_bind().dialect.name != "sqlite" else 1
+    if senders == 1:
+        send_due(db, backend, settings, now, budget, report)
+        return report
+    # Several senders, each with its own connection, claim and send in parallel: the row locks
+    # that keep two dispatchers apart keep two senders apart the same way.
+    engine = db.get_bind()
+    reports = [DispatchReport() for _ in range(senders)]
+
+    def sender(own: DispatchReport) -> None:
+        with Session(engine) as session:
+            try:
+                send_due(session, backend, settings, now, budget, own)
+            except BaseException:
+                budget.stop()  # the others finish the message in hand, then stop too
+                raise
+
+    with ThreadPoolExecutor(senders, thread_name_prefix="dispatch") as pool:
+        done = [pool.submit(sender, own) for own in reports]
+    for future in done:
+        future.result()  # a sender's error is this pass's error, once all have stopped
+    for own in reports:
+        for field in fields(report):
+            setattr(report, field.name, getattr(report, field.name) + getattr(own, field.name))
+    return report
+
+
+class Budget:
+    """How many more due messages a pass may examine, shared by its senders."""
+
+    def __init__(self, limit: int, started: float) -> None:
+        self.left = limit
+        self.started = started
+        self.lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self.lock:
+            self.left -= 1
+            return self.left >= 0
+
+    def stop(self) -> None:
+        with self.lock:
+            self.left = 0
+
+
+def send_due(
+    db: Session,
+    backend: SmsBackend,
+    settings: DispatchSettings,
+    now: datetime,
+    budget: Budget,
+    report: DispatchReport,
+) -> None:
+    """Claim, send and record due messages one by one until none is left or the budget is."""
+    names: dict[int, str] = {}  # each site's name in texts, looked up once per pass
+    while budget.take():
         # A claim is stamped with the time that has really passed since the pass began: one
         # stamped with the pass's start could look stale to another dispatcher's recovery
         # while it is still in flight, late in a long pass.
-        claimed_at = now + timedelta(seconds=time.monotonic() - started)
-        found, claim = claim_next(db, now, settings, report, claimed_at)
+        claimed_at = now + timedelta(seconds=time.monotonic() - budget.started)
+        found, claim = claim_next(db, now, settings, report, claimed_at, names)
         if not found:
-            break
-        examined += 1
+            return
         if claim is not None:
             record_result(db, claim, _send(backend, claim), now, settings, report)
-    return report
 
 
 def review_stalled_sends(db: Session, now: datetime, grace: timedelta) -> int:
@@ -188,6 +253,7 @@ def claim_next(
     settings: DispatchSettings,
     report: DispatchReport,
     claimed_at: datetime | None = None,
+    names: dict[int, str] | None = None,
 ) -> tuple[bool, Claim | None]:
     """Claim the next due message in a transaction of its own: whether one was found, and the
     claim if it may go now (a message that must wait, or is not needed, is dealt with here).
@@ -224,7 +290,9 @@ def claim_next(
         message.due_at, message.wait_reason = wait
         report.waiting += 1
     else:
-        claim = _claim(db, message, patient, invitation, now, settings, claimed_at or now)
+        claim = _claim(
+            db, message, patient, invitation, now, settings, claimed_at or now, names or {}
+        )
     db.commit()
     return True, claim
 
@@ -257,7 +325,7 @@ def _wait(
     return None
 
 
-def _claim(db, message, patient, invitation, now, settings, claimed_at) -> Claim:
+def _claim(db, message, patient, invitation, now, settings, claimed_at, names) -> Claim:
     """Mark a message as being sent and mint the link it carries (in this transaction)."""
     message.status = MessageStatus.SENDING
     message.attempts += 1
@@ -271,8 +339,10 @@ def _claim(db, message, patient, invitation, now, settings, claimed_at) -> Claim
     )
     token = mint_link(db, invitation)
     kind = INVITATION if message.kind == MessageKind.INVITATION else REMINDER
+    if patient.site_id not in names:
+        names[patient.site_id] = sender_name(db, patient.site)
     body = render(
-        kind, patient.language, sender_name(db, patient.site), link_url(settings.public_url, token)
+        kind, patient.language, names[patient.site_id], link_url(settings.public_url, token)
     )
     sms = OutgoingSms(
         message.id, patient.site_id, patient.phone, body, settings.status_callback(message.id)

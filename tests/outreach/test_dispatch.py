@@ -4,6 +4,7 @@ once, what is not needed is cancelled, what may have gone is never resent blindl
 import itertools
 import logging
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -320,3 +321,23 @@ def test_a_claim_is_committed_before_its_own_send_and_not_before(enrolled, setti
         sorted([queued, sending, pending]),
         sorted([queued, queued, sending]),
     ]
+
+
+def test_with_sqlite_a_dispatcher_sends_one_at_a_time_whatever_the_setting(enrolled, settings):
+    for n in range(3):
+        enrolled(f"P-{n}", phone=f"+3461234567{n}")
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only: on PostgreSQL the setting is honoured")
+    in_flight, most = [], []
+
+    class Counting(Scripted):
+        def send(self, sms):
+            in_flight.append(sms)
+            most.append(len(in_flight))
+            try:
+                return super().send(sms)
+            finally:
+                in_flight.pop()
+
+    report = dispatch_due(db.session, Counting(), replace(settings, concurrency=4), now=NOW)
+    assert report.sent == 3 and max(most) == 1
