@@ -37,6 +37,10 @@ DEFAULTS = {
     "SMS_RETRY_BASE_SECONDS": 60,  # first retry after about this long, then doubling...
     "SMS_RETRY_MAX_SECONDS": 3600,  # ...up to this
     "SMS_SENDING_GRACE_MINUTES": 10,  # a send unfinished after this long needs review
+    # Messages one dispatcher sends at once (1-10, PostgreSQL; SQLite always sends one at a
+    # time). Each holds a database connection, and a dispatcher killed mid-pass leaves up to
+    # this many sends of unknown outcome for review.
+    "SMS_DISPATCH_CONCURRENCY": 1,
     "SMS_DEV_OUTBOX": None,  # console backend's outbox file; default instance/dev_outbox.jsonl
     "TWILIO_ACCOUNT_SID": None,
     "TWILIO_AUTH_TOKEN": None,

@@ -80,7 +80,9 @@ class Message(Base):
     """One SMS to a patient: an invitation to a timepoint, or a reminder of it."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_status_due_at", "status", "due_at"),)
+    # The dispatcher's claim order (status = pending, ORDER BY due_at, id): see migration
+    # d5e2b7c81f04.
+    __table_args__ = (Index("ix_messages_status_due_at_id", "status", "due_at", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)

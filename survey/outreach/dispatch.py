@@ -5,20 +5,27 @@ A pass runs in short transactions:
    grace period) go to review: they may have gone, so they are never resent blindly;
 2. pending messages that are no longer needed are cancelled (invitation answered, expired or
    cancelled);
-3. a batch of due messages is claimed with `FOR UPDATE ... SKIP LOCKED` (PostgreSQL), so
-   any number of dispatchers on any number of machines never claim the same message; the
+3. due messages are claimed one at a time with `FOR UPDATE ... SKIP LOCKED` (PostgreSQL),
+   so any number of dispatchers on any number of machines never claim the same message; the
    patient and invitation rows are locked with it, so two dispatchers never count the same
    patient's limits at once. A claimed message outside quiet hours or over the limits waits
-   (its due time moves); one that may go is marked `sending`, its link is minted and the
-   batch is committed **before** the provider is called;
-4. each claimed message is rendered (in memory only) and sent, and its outcome recorded in a
+   (its due time moves); one that may go is marked `sending`, its link is minted and that is
+   committed **just before** its own provider call, so a dispatcher killed mid-pass leaves
+   only the message in flight in `sending`;
+4. the claimed message is rendered (in memory only) and sent, and its outcome recorded in a
    transaction of its own.
 
-SQLite ignores row locks: with SQLite, run a single dispatcher.
+With `concurrency` above 1 (PostgreSQL), steps 3 and 4 run in that many threads, each with
+its own connection: the row locks keep them apart as they keep two dispatchers apart.
+
+SQLite ignores row locks: with SQLite, run a single dispatcher (it always sends one at a time).
 """
 
 import logging
 import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
@@ -38,7 +45,13 @@ from survey.models import (
     WebhookReceipt,
     utcnow,
 )
-from survey.outreach.backends import Outcome, OutgoingSms, SendResult, SmsBackend
+from survey.outreach.backends import (
+    MAX_CONCURRENT_SENDS,
+    Outcome,
+    OutgoingSms,
+    SendResult,
+    SmsBackend,
+)
 from survey.outreach.callbacks import OPTED_OUT_CODES, PROVIDER_STATUS, record_opt_out
 from survey.outreach.policy import QUIET_HOURS, SendingRules, limit_wait, next_allowed_time
 from survey.outreach.texts import INVITATION, REMINDER, render, sender_name
@@ -56,7 +69,7 @@ class DispatchSettings:
     retry_base: timedelta = timedelta(minutes=1)
     retry_max: timedelta = timedelta(hours=1)
     sending_grace: timedelta = timedelta(minutes=10)
-    batch_size: int = 10
+    concurrency: int = 1  # messages sent at once by one dispatcher (PostgreSQL only)
 
     @classmethod
     def from_config(cls, config) -> "DispatchSettings":
@@ -67,6 +80,7 @@ class DispatchSettings:
             retry_base=timedelta(seconds=int(config["SMS_RETRY_BASE_SECONDS"])),
             retry_max=timedelta(seconds=int(config["SMS_RETRY_MAX_SECONDS"])),
             sending_grace=timedelta(minutes=int(config["SMS_SENDING_GRACE_MINUTES"])),
+            concurrency=min(max(1, int(config["SMS_DISPATCH_CONCURRENCY"])), MAX_CONCURRENT_SENDS),
         )
 
     def status_callback(self, message_id: int) -> str:
@@ -119,17 +133,72 @@ def dispatch_due(
     report.cancelled += cancel_unneeded(db, now)
     db.execute(delete(WebhookReceipt).where(WebhookReceipt.received_at < now - RECEIPTS_KEPT))
     db.commit()
-    examined = 0
-    while examined < limit:
-        claims, seen = claim_due(
-            db, now, settings, min(settings.batch_size, limit - examined), report
-        )
-        if not seen:
-            break
-        examined += seen
-        for claim in claims:
-            record_result(db, claim, _send(backend, claim), now, settings, report)
+    budget = Budget(limit, time.monotonic())
+    senders = settings.concurrency if db.get_bind().dialect.name != "sqlite" else 1
+    if senders == 1:
+        send_due(db, backend, settings, now, budget, report)
+        return report
+    # Several senders, each with its own connection, claim and send in parallel: the row locks
+    # that keep two dispatchers apart keep two senders apart the same way.
+    engine = db.get_bind()
+    reports = [DispatchReport() for _ in range(senders)]
+
+    def sender(own: DispatchReport) -> None:
+        with Session(engine) as session:
+            try:
+                send_due(session, backend, settings, now, budget, own)
+            except BaseException:
+                budget.stop()  # the others finish the message in hand, then stop too
+                raise
+
+    with ThreadPoolExecutor(senders, thread_name_prefix="dispatch") as pool:
+        done = [pool.submit(sender, own) for own in reports]
+    for future in done:
+        future.result()  # a sender's error is this pass's error, once all have stopped
+    for own in reports:
+        for field in fields(report):
+            setattr(report, field.name, getattr(report, field.name) + getattr(own, field.name))
     return report
+
+
+class Budget:
+    """How many more due messages a pass may examine, shared by its senders."""
+
+    def __init__(self, limit: int, started: float) -> None:
+        self.left = limit
+        self.started = started
+        self.lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self.lock:
+            self.left -= 1
+            return self.left >= 0
+
+    def stop(self) -> None:
+        with self.lock:
+            self.left = 0
+
+
+def send_due(
+    db: Session,
+    backend: SmsBackend,
+    settings: DispatchSettings,
+    now: datetime,
+    budget: Budget,
+    report: DispatchReport,
+) -> None:
+    """Claim, send and record due messages one by one until none is left or the budget is."""
+    names: dict[int, str] = {}  # each site's name in texts, looked up once per pass
+    while budget.take():
+        # A claim is stamped with the time that has really passed since the pass began: one
+        # stamped with the pass's start could look stale to another dispatcher's recovery
+        # while it is still in flight, late in a long pass.
+        claimed_at = now + timedelta(seconds=time.monotonic() - budget.started)
+        found, claim = claim_next(db, now, settings, report, claimed_at, names)
+        if not found:
+            return
+        if claim is not None:
+            record_result(db, claim, _send(backend, claim), now, settings, report)
 
 
 def review_stalled_sends(db: Session, now: datetime, grace: timedelta) -> int:
@@ -178,11 +247,21 @@ def _not_needed(invitation: Invitation, now: datetime) -> str | None:
     return None
 
 
-def claim_due(
-    db: Session, now: datetime, settings: DispatchSettings, size: int, report: DispatchReport
-) -> tuple[list[Claim], int]:
-    """Claim up to `size` due messages; returns those to send now and how many were examined."""
-    rows = db.execute(
+def claim_next(
+    db: Session,
+    now: datetime,
+    settings: DispatchSettings,
+    report: DispatchReport,
+    claimed_at: datetime | None = None,
+    names: dict[int, str] | None = None,
+) -> tuple[bool, Claim | None]:
+    """Claim the next due message in a transaction of its own: whether one was found, and the
+    claim if it may go now (a message that must wait, or is not needed, is dealt with here).
+
+    One message per transaction, committed just before its own provider call: a dispatcher
+    killed mid-send leaves only the message in flight in `sending` (then review), never the
+    ones it had not reached yet."""
+    row = db.execute(
         select(Message, Patient, Invitation)
         .join(Patient, Message.patient_id == Patient.id)
         .join(Invitation, Message.invitation_id == Invitation.id)
@@ -193,25 +272,29 @@ def claim_due(
             Patient.opted_out_at.is_(None),
         )
         .order_by(Message.due_at, Message.id)
-        .limit(size)
+        .limit(1)
         .with_for_update(skip_locked=True, of=(Message, Patient, Invitation))
-    ).all()
-    claims = []
-    for message, patient, invitation in rows:
-        if reason := _not_needed(invitation, now):
-            _set(db, message, MessageStatus.CANCELLED, now, "dispatcher", reason=reason)
-            report.cancelled += 1
-        elif not patient.phone:
-            _set(db, message, MessageStatus.FAILED, now, "dispatcher", reason="no_number")
-            report.failed += 1
-        elif wait := _wait(db, message, patient, now, settings.rules):
-            message.due_at, message.wait_reason = wait
-            report.waiting += 1
-        else:
-            claims.append(_claim(db, message, patient, invitation, now, settings))
-            db.flush()  # the limits of this patient's next message count this one
+    ).first()
+    if row is None:
+        db.commit()
+        return False, None
+    message, patient, invitation = row
+    claim = None
+    if reason := _not_needed(invitation, now):
+        _set(db, message, MessageStatus.CANCELLED, now, "dispatcher", reason=reason)
+        report.cancelled += 1
+    elif not patient.phone:
+        _set(db, message, MessageStatus.FAILED, now, "dispatcher", reason="no_number")
+        report.failed += 1
+    elif wait := _wait(db, message, patient, now, settings.rules):
+        message.due_at, message.wait_reason = wait
+        report.waiting += 1
+    else:
+        claim = _claim(
+            db, message, patient, invitation, now, settings, claimed_at or now, names or {}
+        )
     db.commit()
-    return claims, len(rows)
+    return True, claim
 
 
 def _wait(
@@ -242,11 +325,11 @@ def _wait(
     return None
 
 
-def _claim(db, message, patient, invitation, now, settings) -> Claim:
+def _claim(db, message, patient, invitation, now, settings, claimed_at, names) -> Claim:
     """Mark a message as being sent and mint the link it carries (in this transaction)."""
     message.status = MessageStatus.SENDING
     message.attempts += 1
-    message.claimed_at = message.sent_at = now
+    message.claimed_at, message.sent_at = claimed_at, now
     message.wait_reason = None
     message.language = patient.language
     db.add(
@@ -256,8 +339,10 @@ def _claim(db, message, patient, invitation, now, settings) -> Claim:
     )
     token = mint_link(db, invitation)
     kind = INVITATION if message.kind == MessageKind.INVITATION else REMINDER
+    if patient.site_id not in names:
+        names[patient.site_id] = sender_name(db, patient.site)
     body = render(
-        kind, patient.language, sender_name(db, patient.site), link_url(settings.public_url, token)
+        kind, patient.language, names[patient.site_id], link_url(settings.public_url, token)
     )
     sms = OutgoingSms(
         message.id, patient.site_id, patient.phone, body, settings.status_callback(message.id)

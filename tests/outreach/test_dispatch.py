@@ -1,8 +1,10 @@
 """The dispatcher's rules, told with the console backend and a scripted one: what is due goes
 once, what is not needed is cancelled, what may have gone is never resent blindly."""
 
+import itertools
 import logging
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -22,6 +24,8 @@ from survey.outreach.backends.console import read_outbox
 from survey.outreach.dispatch import DispatchSettings, dispatch_due
 from tests.outreach.conftest import NOW, invitation_for_body, later, messages_of
 
+SIDS = itertools.count(1)  # provider ids are unique across backends, as Twilio's are
+
 
 class Scripted:
     """A backend that answers from a script and remembers what it was asked to send."""
@@ -38,7 +42,7 @@ class Scripted:
             self.results.pop(0)
             if self.results
             else SendResult(
-                Outcome.ACCEPTED, provider_sid=f"SM{len(self.sent):032d}", provider_status="queued"
+                Outcome.ACCEPTED, provider_sid=f"SM{next(SIDS):032d}", provider_status="queued"
             )
         )
 
@@ -244,3 +248,96 @@ def test_the_limit_bounds_one_pass(enrolled, settings):
         )
         == 2
     )
+
+
+class Killed(BaseException):
+    """What a SIGKILL looks like from inside: the pass stops where it is, nothing recorded."""
+
+
+class DiesOnSecondSend(Scripted):
+    def send(self, sms):
+        if len(self.sent) == 1:
+            self.sent.append(sms)
+            raise Killed
+        return super().send(sms)
+
+
+def test_a_dispatcher_killed_mid_pass_leaves_only_the_message_in_flight(enrolled, settings):
+    numbers = [f"+3461234567{n}" for n in range(5)]
+    for n, number in enumerate(numbers):
+        enrolled(f"P-{n}", phone=number)
+    dying = DiesOnSecondSend()
+    with pytest.raises(Killed):
+        dispatch_due(db.session, dying, settings, now=NOW)
+    db.session.rollback()  # the process is gone: nothing it held in memory is written
+    invitations = select(Message).where(
+        Message.kind == MessageKind.INVITATION, Message.due_at <= NOW
+    )
+    statuses = sorted(m.status for m in db.session.scalars(invitations))
+    assert statuses == sorted(
+        [MessageStatus.QUEUED, MessageStatus.SENDING] + [MessageStatus.PENDING] * 3
+    )
+
+    # The next dispatcher, after the grace period: the one in flight may have gone (review),
+    # the three never reached are sent, once each.
+    backend = Scripted()
+    report = dispatch_due(db.session, backend, settings, now=later(hours=1))
+    db.session.expire_all()
+    assert (report.stalled, report.sent) == (1, 3)
+    in_flight = dying.sent[1].to
+    assert sorted(sms.to for sms in dying.sent[:1] + backend.sent) == sorted(
+        set(numbers) - {in_flight}
+    )
+    review = db.session.scalars(invitations.where(Message.status == MessageStatus.REVIEW)).all()
+    assert [m.patient.phone for m in review] == [in_flight]
+    assert [m.reason for m in review] == ["dispatcher_stopped"]
+    assert all(m.attempts == 1 for m in db.session.scalars(invitations))
+
+
+def test_a_claim_is_committed_before_its_own_send_and_not_before(enrolled, settings):
+    for n in range(3):
+        enrolled(f"P-{n}", phone=f"+3461234567{n}")
+    seen = []
+
+    class Watching(Scripted):
+        def send(self, sms):
+            # What another connection sees while this message is with the provider.
+            with db.engine.connect() as other:
+                seen.append(
+                    sorted(
+                        other.execute(
+                            select(Message.status).where(
+                                Message.kind == MessageKind.INVITATION, Message.due_at <= NOW
+                            )
+                        ).scalars()
+                    )
+                )
+            return super().send(sms)
+
+    dispatch_due(db.session, Watching(), settings, now=NOW)
+    sending, pending, queued = MessageStatus.SENDING, MessageStatus.PENDING, MessageStatus.QUEUED
+    assert seen == [
+        sorted([sending, pending, pending]),
+        sorted([queued, sending, pending]),
+        sorted([queued, queued, sending]),
+    ]
+
+
+def test_with_sqlite_a_dispatcher_sends_one_at_a_time_whatever_the_setting(enrolled, settings):
+    for n in range(3):
+        enrolled(f"P-{n}", phone=f"+3461234567{n}")
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only: on PostgreSQL the setting is honoured")
+    in_flight, most = [], []
+
+    class Counting(Scripted):
+        def send(self, sms):
+            in_flight.append(sms)
+            most.append(len(in_flight))
+            try:
+                return super().send(sms)
+            finally:
+                in_flight.pop()
+
+    report = dispatch_due(db.session, Counting(), replace(settings, concurrency=4), now=NOW)
+    assert report.sent == 3 and max(most) == 1

@@ -1,7 +1,8 @@
 """SMS backends behind one small interface: `send(OutgoingSms) -> SendResult`.
 
 A backend never raises for a failed send: it says what happened, in one of four outcomes that
-the dispatcher knows how to record.
+the dispatcher knows how to record. A backend may be called from up to `MAX_CONCURRENT_SENDS`
+threads at once (SURVEY_SMS_DISPATCH_CONCURRENCY).
 """
 
 import enum
@@ -11,6 +12,10 @@ from pathlib import Path
 from typing import Protocol
 
 from survey.config import ConfigurationError
+
+# Each concurrent send also holds a database connection: stay within SQLAlchemy's default pool
+# (5 + 10 overflow), with one left for the pass's own session.
+MAX_CONCURRENT_SENDS = 10
 
 
 class Outcome(enum.StrEnum):

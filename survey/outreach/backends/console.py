@@ -5,6 +5,7 @@ import json
 import logging
 import re
 import secrets
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from survey.outreach.segments import count_segments
 logger = logging.getLogger("survey.outreach.console")
 LINK_TOKEN = re.compile(r"/s/[A-Za-z0-9_-]+")
 KEEP = 200  # entries kept in the outbox file
+# The dispatcher may send from several threads: appending and trimming must not interleave.
+OUTBOX_LOCK = threading.Lock()
 
 
 def hide_links(body: str) -> str:
@@ -57,11 +60,12 @@ def append_to_outbox(path: Path, sms: OutgoingSms, at: datetime) -> None:
         "to": sms.to,
         "body": sms.body,
     }
-    with path.open("a", encoding="utf-8") as outbox:
-        outbox.write(json.dumps(entry, ensure_ascii=False) + "\n")
-    lines = path.read_text(encoding="utf-8").splitlines()
-    if len(lines) > 2 * KEEP:
-        path.write_text("\n".join(lines[-KEEP:]) + "\n", encoding="utf-8")
+    with OUTBOX_LOCK:
+        with path.open("a", encoding="utf-8") as outbox:
+            outbox.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        lines = path.read_text(encoding="utf-8").splitlines()
+        if len(lines) > 2 * KEEP:
+            path.write_text("\n".join(lines[-KEEP:]) + "\n", encoding="utf-8")
 
 
 def read_outbox(path: Path, site_ids: list[int], limit: int = 100) -> list[dict]:

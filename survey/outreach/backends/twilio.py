@@ -11,12 +11,13 @@ What a failed send means decides what happens next, so errors are sorted with ca
 import logging
 
 import requests
+from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError, SSLError
 
-from survey.outreach.backends import Outcome, OutgoingSms, SendResult
+from survey.outreach.backends import MAX_CONCURRENT_SENDS, Outcome, OutgoingSms, SendResult
 
 logger = logging.getLogger("survey.outreach.twilio")
 TWILIO_API = "https://api.twilio.com"
@@ -29,6 +30,10 @@ class ApiUrlHttpClient(TwilioHttpClient):
 
     def __init__(self, api_url: str, connect_timeout: float, read_timeout: float) -> None:
         super().__init__(pool_connections=True)
+        # One kept-alive connection per concurrent send (the SDK keeps os.cpu_count() + 4 for
+        # https, and requests 10 for http): beyond the pool, each send would open a new one.
+        for scheme in ("https://", "http://"):
+            self.session.mount(scheme, HTTPAdapter(pool_maxsize=MAX_CONCURRENT_SENDS))
         self.api_url = api_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
 

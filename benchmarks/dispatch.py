@@ -1,0 +1,343 @@
+"""How fast the SMS dispatcher sends, next to what the provider's API can take (issue #7).
+
+Run by hand against a PostgreSQL database of its own (its tables live in a schema `bench`,
+dropped and rebuilt on every run):
+
+    PYTHONPATH=. python benchmarks/dispatch.py \\
+        --database-url postgresql://postgres@127.0.0.1:5432/bench_dispatch --concurrency 8
+
+It starts the local stand-in for Twilio's Messages API (tests/outreach/twilio_server.py) in a
+process of its own, so the server never competes with a client for one interpreter, and:
+
+1. measures the server's own capacity: requests/s from the Twilio SDK alone, with the same
+   number of threads the dispatcher will use (the ceiling the dispatcher can reach);
+2. inserts N due invitations (N patients, N invitations, N messages) in bulk and times one
+   dispatcher process sending them all: messages/s, and its ratio to the ceiling;
+3. inserts another N and runs two dispatcher processes at the same moment over them, then
+   checks with the server that each message arrived exactly once and that all were sent.
+"""
+
+import argparse
+import multiprocessing
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(CHECKOUT))  # run as a script: make `survey` and `tests` importable
+
+from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
+
+from tests.outreach import twilio_server  # noqa: E402
+
+# A Monday at 11:00 in Madrid: inside the sending hours, so no message waits for the morning.
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+SCHEMA = "bench"
+PUBLIC_URL = "https://survey.example.org"
+
+
+def message_id(status_callback: str | None) -> int | None:
+    """The message a request was for, from the status callback the dispatcher sets."""
+    query = parse_qs(urlsplit(status_callback or "").query)
+    return int(query["message"][0]) if "message" in query else None
+
+
+def serve(connection) -> None:
+    """The Messages-API stand-in, answering the parent's questions about what it received."""
+    state, server = twilio_server.start()
+    connection.send(state.url)
+    while True:
+        command = connection.recv()
+        with state.lock:
+            if command == "received":
+                connection.send(
+                    (state.requests, Counter(message_id(r.status_callback) for r in state.received))
+                )
+            elif command == "reset":
+                state.received.clear()
+                state.requests = 0
+                connection.send(True)
+        if command == "stop":
+            server.shutdown()
+            connection.send(True)
+            return
+
+
+def app_config(database_url: str, api_url: str, concurrency: int) -> dict:
+    return {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "benchmark-secret-key-not-for-production",
+        "PUBLIC_URL": PUBLIC_URL,
+        "SMS_BACKEND": "twilio",
+        "TWILIO_ACCOUNT_SID": twilio_server.ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": twilio_server.AUTH_TOKEN,
+        "TWILIO_MESSAGING_SERVICE_SID": "MG" + "1" * 32,
+        "TWILIO_API_URL": api_url,
+        "SMS_DISPATCH_CONCURRENCY": concurrency,
+    }
+
+
+def measure_server(api_url: str, concurrency: int, requests: int, body: str) -> float:
+    """Requests/s the server answers to the Twilio SDK alone, with `concurrency` threads
+    sharing one client, as the dispatcher's threads share its backend."""
+    from survey.outreach.backends import Outcome, OutgoingSms
+    from survey.outreach.backends.twilio import TwilioBackend
+
+    backend = TwilioBackend(
+        account_sid=twilio_server.ACCOUNT_SID,
+        auth_token=twilio_server.AUTH_TOKEN,
+        messaging_service_sid="MG" + "1" * 32,
+        from_number=None,
+        api_url=api_url,
+    )
+    numbers = iter(range(requests))
+    lock = threading.Lock()
+    failures = []
+
+    def client() -> None:
+        while True:
+            with lock:
+                n = next(numbers, None)
+            if n is None:
+                return
+            sms = OutgoingSms(
+                n, 1, f"+3469{n:07d}", body, f"{PUBLIC_URL}/webhooks/twilio/status?message={n}"
+            )
+            if backend.send(sms).outcome != Outcome.ACCEPTED:
+                failures.append(n)
+
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise SystemExit(f"the server refused {len(failures)} plain requests")
+    return requests / elapsed
+
+
+def reset_schema(admin_url: str) -> str:
+    """A clean schema for the run; the URL that puts the app's tables in it."""
+    engine = create_engine(admin_url)
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+    engine.dispose()
+    separator = "&" if "?" in admin_url else "?"
+    return f"{admin_url}{separator}options=-csearch_path%3D{SCHEMA}"
+
+
+def build_schema(database_url: str) -> None:
+    import flask_migrate
+
+    from survey import create_app
+
+    app = create_app(app_config(database_url, "http://unused", 1))
+    with app.app_context():
+        flask_migrate.upgrade()
+
+
+def seed(database_url: str, count: int, first: int) -> list[int]:
+    """`count` patients, each with an open invitation whose message is due now, inserted in
+    bulk (a few statements, not `count` enrolments); returns the messages' ids."""
+    from survey import create_app
+    from survey.extensions import db
+    from survey.models import Invitation, Message, MessageKind, MessageStatus, Patient, Site
+    from survey.staff import create_site
+
+    app = create_app(app_config(database_url, "http://unused", 1))
+    with app.app_context():
+        site = db.session.scalar(select(Site).where(Site.name == "Benchmark clinic"))
+        if site is None:
+            site = create_site(db.session, "Benchmark clinic", "Europe/Madrid", "es")
+            db.session.commit()
+        patient_ids = db.session.scalars(
+            insert(Patient).returning(Patient.id, sort_by_parameter_order=True),
+            [
+                {
+                    "site_id": site.id,
+                    "reference": f"BENCH-{n:06d}",
+                    "phone": f"+3461{n:07d}",  # a distinct mobile number for each patient
+                    "language": ("es", "en", "tr")[n % 3],
+                    "timezone": "Europe/Madrid",
+                    "index_date": date(2026, 3, 9),
+                    "status": "active",
+                }
+                for n in range(first, first + count)
+            ],
+        ).all()
+        invitation_ids = db.session.scalars(
+            insert(Invitation).returning(Invitation.id, sort_by_parameter_order=True),
+            [
+                {
+                    "patient_id": patient_id,
+                    "timepoint": "baseline",
+                    "instrument_ids": ["qolaf-q", "ccis"],
+                    "opens_at": NOW - timedelta(days=1),
+                    "expires_at": NOW + timedelta(days=14),
+                    "status": "open",
+                }
+                for patient_id in patient_ids
+            ],
+        ).all()
+        message_ids = db.session.scalars(
+            insert(Message).returning(Message.id, sort_by_parameter_order=True),
+            [
+                {
+                    "patient_id": patient_id,
+                    "invitation_id": invitation_id,
+                    "kind": MessageKind.INVITATION,
+                    "status": MessageStatus.PENDING,
+                    "due_at": NOW - timedelta(minutes=1),
+                }
+                for patient_id, invitation_id in zip(patient_ids, invitation_ids, strict=True)
+            ],
+        ).all()
+        db.session.commit()
+        db.session.execute(text("ANALYZE"))  # as autovacuum would soon after a bulk load
+        db.session.commit()
+    return message_ids
+
+
+def dispatcher(database_url, api_url, concurrency, limit, start, results) -> None:
+    """One dispatcher process: a single pass over everything due, timed."""
+    from survey import create_app
+    from survey.extensions import db
+    from survey.outreach.backends import backend_from_config
+    from survey.outreach.dispatch import DispatchSettings, dispatch_due
+
+    app = create_app(app_config(database_url, api_url, concurrency))
+    with app.app_context():
+        backend = backend_from_config(app.config, app.instance_path)
+        settings = DispatchSettings.from_config(app.config)
+        db.session.execute(select(1))  # connect before the clock starts
+        db.session.commit()
+        start.wait()
+        started = time.perf_counter()
+        report = dispatch_due(db.session, backend, settings, now=NOW, limit=limit)
+        results.put((time.perf_counter() - started, report.sent, str(report)))
+
+
+def run_dispatchers(context, count, database_url, api_url, concurrency, limit):
+    start, results = context.Event(), context.Queue()
+    processes = [
+        context.Process(
+            target=dispatcher, args=(database_url, api_url, concurrency, limit, start, results)
+        )
+        for _ in range(count)
+    ]
+    for process in processes:
+        process.start()
+    time.sleep(3)  # let every process import and connect before they start together
+    start.set()
+    outcomes = [results.get(timeout=1800) for _ in processes]
+    for process in processes:
+        process.join()
+        if process.exitcode:
+            raise SystemExit(f"a dispatcher process failed (exit code {process.exitcode})")
+    return outcomes
+
+
+def check_sent_once(database_url: str, message_ids: list[int], received: Counter) -> list[str]:
+    """What is wrong, if anything: a message received other than once, or not sent."""
+    from survey.models import Message
+
+    problems = []
+    counts = Counter(received[message] for message in message_ids)
+    if set(counts) != {1}:
+        problems.append(f"received-count histogram {dict(counts)} (want every message once)")
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        statuses = dict(
+            connection.execute(
+                select(Message.status, func.count())
+                .where(Message.id.in_(message_ids))
+                .group_by(Message.status)
+            ).all()
+        )
+        attempts = connection.scalar(
+            select(func.max(Message.attempts)).where(Message.id.in_(message_ids))
+        )
+    engine.dispose()
+    if statuses != {"queued": len(message_ids)} and statuses != {"sent": len(message_ids)}:
+        problems.append(f"statuses {statuses} (want all accepted)")
+    if attempts != 1:
+        problems.append(f"a message took {attempts} attempts")
+    return problems
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database-url", required=True, help="a PostgreSQL database to use")
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=8, help="sending threads")
+    parser.add_argument(
+        "--skip-two", action="store_true", help="only the single-dispatcher measurement"
+    )
+    options = parser.parse_args()
+    if not options.database_url.startswith("postgresql"):
+        raise SystemExit("PostgreSQL only: two dispatchers at once need its row locks")
+
+    from survey.invitations import link_url
+    from survey.outreach.texts import INVITATION, render
+
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    server = context.Process(target=serve, args=(child,), daemon=True)
+    server.start()
+    api_url = parent.recv()
+
+    def ask(command):
+        parent.send(command)
+        return parent.recv()
+
+    n, threads = options.messages, options.concurrency
+    print(f"{n} messages, {threads} sending thread(s) per dispatcher, server at {api_url}")
+    body = render(INVITATION, "es", "Benchmark clinic", link_url(PUBLIC_URL, "x" * 22))
+    ask("reset")
+    ceiling = measure_server(api_url, threads, n, body)
+    print(f"server alone (Twilio SDK, {threads} threads): {ceiling:8.0f} requests/s")
+    ask("reset")
+
+    database_url = reset_schema(options.database_url)
+    build_schema(database_url)
+    started = time.perf_counter()
+    first = seed(database_url, n, 0)
+    print(f"seeded {n} due messages in {time.perf_counter() - started:.1f} s")
+    [(elapsed, sent, report)] = run_dispatchers(context, 1, database_url, api_url, threads, n)
+    rate = sent / elapsed
+    _requests, received = ask("received")
+    problems = check_sent_once(database_url, first, received)
+    print(f"one dispatcher: {sent} sent in {elapsed:.1f} s = {rate:8.0f} messages/s ({report})")
+    print(f"ratio dispatcher / server alone: {rate / ceiling:.2f}")
+    print("  all sent, each once" if not problems else "  PROBLEM: " + "; ".join(problems))
+
+    if not options.skip_two:
+        ask("reset")
+        second = seed(database_url, n, n)
+        outcomes = run_dispatchers(context, 2, database_url, api_url, threads, n)
+        _requests, received = ask("received")
+        problems = check_sent_once(database_url, second, received)
+        wall = max(elapsed for elapsed, _sent, _report in outcomes)
+        shares = " + ".join(str(sent) for _elapsed, sent, _report in outcomes)
+        print(
+            f"two dispatchers: {shares} sent in {wall:.1f} s = "
+            f"{sum(s for _e, s, _r in outcomes) / wall:8.0f} messages/s"
+        )
+        print(
+            "  no duplicates: every message received once, all sent"
+            if not problems
+            else "  PROBLEM: " + "; ".join(problems)
+        )
+    ask("stop")
+    server.join(timeout=5)
+
+
+if __name__ == "__main__":
+    main()
