@@ -65,6 +65,9 @@ DEFAULTS = {
     "HSTS_SECONDS": 31536000,  # Strict-Transport-Security max-age, sent on HTTPS requests only
     "TOTP_ISSUER": "Patient follow-up",  # the name authenticator apps show; neutral on purpose
     "TOTP_REQUIRED_ROLES": "",  # e.g. "admin,clinician": these roles must enrol a second factor
+    # Floor routes under /_bench for benchmarks/ (survey/benchmark.py): a test server only,
+    # never production, since they write rows and render pages for anyone who asks.
+    "BENCHMARK_ROUTES": False,
 }
 
 
