@@ -20,7 +20,7 @@ from survey.instruments import AnswersError, Instrument
 from survey.invitations import find_link
 from survey.models import DraftAnswer, Invitation, InvitationStatus, Response, utcnow
 from survey.responses import store_response
-from survey.wording import instrument_in_use
+from survey.wording import instruments_in_use
 
 
 class InvitationState(enum.StrEnum):
@@ -89,15 +89,20 @@ def open_link(db: Session, token: str, now: datetime | None = None) -> Invitatio
 
 def instruments_of(db: Session, invitation: Invitation) -> list[Instrument]:
     """The invitation's questionnaires, in the order the patient answers them."""
-    return [instrument_in_use(db, instrument_id) for instrument_id in invitation.instrument_ids]
+    return instruments_in_use(db, invitation.instrument_ids)
 
 
 def saved_answers(db: Session, invitation: Invitation) -> dict[str, dict[str, int]]:
     """The draft answers saved so far: instrument id -> item id -> value."""
     saved: dict[str, dict[str, int]] = {}
-    rows = db.scalars(select(DraftAnswer).where(DraftAnswer.invitation_id == invitation.id))
-    for draft in rows:
-        saved.setdefault(draft.instrument_id, {})[draft.item_id] = draft.value
+    # Plain rows, not ORM objects: read on every page and submit, never changed here.
+    rows = db.execute(
+        select(DraftAnswer.instrument_id, DraftAnswer.item_id, DraftAnswer.value).where(
+            DraftAnswer.invitation_id == invitation.id
+        )
+    )
+    for instrument_id, item_id, value in rows:
+        saved.setdefault(instrument_id, {})[item_id] = value
     return saved
 
 
