@@ -73,7 +73,7 @@ def gunicorn(
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a busy machine boots workers slowly
         while True:
             try:
                 if requests.get(base + "/healthz", timeout=5).status_code == 200:
