@@ -24,6 +24,10 @@ DEFAULTS = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "WTF_CSRF_TIME_LIMIT": None,  # the session's own idle limit bounds a form's lifetime
+    # Flask-WTF's HTTPS check wants a same-origin Referer on every post, but every page says
+    # Referrer-Policy: no-referrer, so browsers send none (and Origin: null): behind a TLS
+    # proxy it refused every form. The session-bound CSRF token and SameSite cookies remain.
+    "WTF_CSRF_SSL_STRICT": False,
     "PROXY_COUNT": 0,  # reverse proxies in front of the app whose X-Forwarded-* to trust
     "LOG_FORMAT": "text",  # or json, one object per line
     "LOG_LEVEL": "INFO",
@@ -70,6 +74,9 @@ DEFAULTS = {
     "HSTS_SECONDS": 31536000,  # Strict-Transport-Security max-age, sent on HTTPS requests only
     "TOTP_ISSUER": "Patient follow-up",  # the name authenticator apps show; neutral on purpose
     "TOTP_REQUIRED_ROLES": "",  # e.g. "admin,clinician": these roles must enrol a second factor
+    # Floor routes under /_bench for benchmarks/ (survey/benchmark.py): a test server only,
+    # never production, since they write rows and render pages for anyone who asks.
+    "BENCHMARK_ROUTES": False,
 }
 
 

@@ -20,7 +20,7 @@ from survey.instruments import AnswersError, Instrument
 from survey.invitations import find_link
 from survey.models import DraftAnswer, Invitation, InvitationStatus, Response, utcnow
 from survey.responses import store_response
-from survey.wording import instrument_in_use
+from survey.wording import instruments_in_use
 
 
 class InvitationState(enum.StrEnum):
@@ -89,15 +89,20 @@ def open_link(db: Session, token: str, now: datetime | None = None) -> Invitatio
 
 def instruments_of(db: Session, invitation: Invitation) -> list[Instrument]:
     """The invitation's questionnaires, in the order the patient answers them."""
-    return [instrument_in_use(db, instrument_id) for instrument_id in invitation.instrument_ids]
+    return instruments_in_use(db, invitation.instrument_ids)
 
 
 def saved_answers(db: Session, invitation: Invitation) -> dict[str, dict[str, int]]:
     """The draft answers saved so far: instrument id -> item id -> value."""
     saved: dict[str, dict[str, int]] = {}
-    rows = db.scalars(select(DraftAnswer).where(DraftAnswer.invitation_id == invitation.id))
-    for draft in rows:
-        saved.setdefault(draft.instrument_id, {})[draft.item_id] = draft.value
+    # Plain rows, not ORM objects: read on every page and submit, never changed here.
+    rows = db.execute(
+        select(DraftAnswer.instrument_id, DraftAnswer.item_id, DraftAnswer.value).where(
+            DraftAnswer.invitation_id == invitation.id
+        )
+    )
+    for instrument_id, item_id, value in rows:
+        saved.setdefault(instrument_id, {})[item_id] = value
     return saved
 
 
@@ -134,36 +139,26 @@ def save_answers(
     if state != InvitationState.OPEN:
         db.rollback()
         raise InvitationClosed(state)
-    if answers:
-        rows = [
-            {
-                "invitation_id": invitation_id,
-                "instrument_id": instrument_id,
-                "item_id": item_id,
-                "value": value,
-                "updated_at": now,
-            }
-            for item_id, value in answers.items()
-        ]
-        insert = _upsert_for(db)(DraftAnswer).values(rows)
-        db.execute(
-            insert.on_conflict_do_update(
-                index_elements=["invitation_id", "instrument_id", "item_id"],
-                set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
-            )
-        )
+    _store_drafts(db, invitation_id, instrument_id, answers, now)
     db.commit()
 
 
 def submit(
-    db: Session, invitation_id: int, language: str, now: datetime | None = None
+    db: Session,
+    invitation_id: int,
+    language: str,
+    now: datetime | None = None,
+    last_page: tuple[str, dict[str, int]] | None = None,
 ) -> Submitted:
     """Score and store every questionnaire of the invitation from its saved answers, in one
     transaction, and close the invitation.
 
-    Submitting a completed invitation again returns its stored responses. Raises Incomplete
-    (nothing stored) when an item is unanswered, and InvitationClosed when the invitation
-    was cancelled or has expired."""
+    `last_page` (instrument id, checked answers) is the page sent with the submit: saved in
+    the same transaction, one lock and one commit instead of two, and kept even when another
+    page turns out incomplete. Submitting a completed invitation again returns its stored
+    responses (nothing saved). Raises Incomplete (no response stored) when an item is
+    unanswered, and InvitationClosed (nothing saved) when the invitation was cancelled or has
+    expired."""
     now = now or utcnow()
     invitation = _locked(db, invitation_id)
     state = state_of(invitation, now)
@@ -174,13 +169,15 @@ def submit(
         db.rollback()
         raise InvitationClosed(state)
 
+    if last_page is not None:
+        _store_drafts(db, invitation_id, *last_page, now)
     saved = saved_answers(db, invitation)
     instruments = instruments_of(db, invitation)
     for step, instrument in enumerate(instruments, start=1):
         try:
             instrument.validate(saved.get(instrument.id, {}))
         except AnswersError as error:
-            db.rollback()
+            db.commit()  # the last page's answers, if any; nothing else has changed
             raise Incomplete(step, instrument.id, error.missing) from None
 
     try:
@@ -201,6 +198,30 @@ def submit(
             raise
         return Submitted(stored, first_time=False)
     return Submitted(responses, first_time=True)
+
+
+def _store_drafts(
+    db: Session, invitation_id: int, instrument_id: str, answers: dict[str, int], now: datetime
+) -> None:
+    if not answers:
+        return
+    rows = [
+        {
+            "invitation_id": invitation_id,
+            "instrument_id": instrument_id,
+            "item_id": item_id,
+            "value": value,
+            "updated_at": now,
+        }
+        for item_id, value in answers.items()
+    ]
+    insert = _upsert_for(db)(DraftAnswer).values(rows)
+    db.execute(
+        insert.on_conflict_do_update(
+            index_elements=["invitation_id", "instrument_id", "item_id"],
+            set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
+        )
+    )
 
 
 def _locked(db: Session, invitation_id: int) -> Invitation:

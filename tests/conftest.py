@@ -101,6 +101,17 @@ def empty_all_tables() -> None:
 
 
 @pytest.fixture
+def needs_postgresql(app):
+    """Skip a test that runs a real multi-process server: only PostgreSQL takes concurrent
+    writers (SQLite serialises them), so those tests need SURVEY_TEST_DATABASE_URL."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip(
+            "a multi-process server needs PostgreSQL (SQLite serialises writers). "
+            "Set SURVEY_TEST_DATABASE_URL to a PostgreSQL database."
+        )
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

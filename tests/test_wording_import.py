@@ -77,3 +77,23 @@ def test_a_missing_file_is_refused_in_one_line(runner, tmp_path):
     result = runner.invoke(args=["instruments", "import", str(tmp_path / "absent.json")])
     assert result.exit_code != 0
     assert "Traceback" not in result.output
+
+
+def test_each_page_shows_the_wording_in_the_database_now_though_the_process_keeps_it(
+    runner, tmp_path
+):
+    # An import made through another node, or tables emptied and refilled (ids reused), must
+    # show on the next page; the process's copy of the applied wording never hides it.
+    ccis = get_instrument("ccis")
+    for mark in ("[first]", "[second]"):
+        db.session.execute(ImportedWording.__table__.delete())
+        db.session.commit()
+        path = write_json(tmp_path / "es.json",
+                          wording_file(ccis, ["es"], reword=lambda text, m=mark: f"{m} {text}"))
+        assert runner.invoke(args=["instruments", "import", str(path)]).exit_code == 0
+        for _ in range(2):  # the second read is the kept copy
+            shown = instrument_in_use(db.session, "ccis").item("solid").text("es")
+            assert shown == f"{mark} {ccis.item('solid').text('es')}"
+    db.session.execute(ImportedWording.__table__.delete())
+    db.session.commit()
+    assert instrument_in_use(db.session, "ccis") is ccis

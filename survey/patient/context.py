@@ -3,10 +3,11 @@ session, never from the URL), the language it speaks, and the headers that keep 
 
 from flask import Response, abort, current_app, g, request, session
 from flask_babel import refresh
+from sqlalchemy.orm import joinedload
 
 from survey import submission
 from survey.extensions import csrf, db
-from survey.models import Invitation
+from survey.models import Invitation, Patient
 
 # The only key patient pages keep in the session; staff keys are left alone.
 INVITATION_KEY = "invitation_id"
@@ -40,7 +41,12 @@ def session_invitation() -> Invitation | None:
     invitation_id = session.get(INVITATION_KEY)
     if not isinstance(invitation_id, int):
         return None
-    return db.session.get(Invitation, invitation_id)
+    # Every patient page names the clinic (g.site): one query instead of three.
+    return db.session.get(
+        Invitation,
+        invitation_id,
+        options=[joinedload(Invitation.patient).joinedload(Patient.site)],
+    )
 
 
 def remember_invitation(invitation: Invitation) -> None:

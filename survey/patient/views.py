@@ -140,6 +140,10 @@ def step(step: int):
     except BadPost as error:
         current_app.logger.info("refused a questionnaire post: %s", error)
         return problem("bad post")
+    answered = saved | post.answers
+    missing = unanswered(instrument, answered)
+    if post.action == "next" and step == len(instruments) and not missing:
+        return send_answers(invitation, instrument, post.answers)
     try:
         submission.save_answers(db.session, invitation.id, instrument.id, post.answers)
     except InvitationClosed as error:
@@ -152,14 +156,17 @@ def step(step: int):
         return redirect(url_for(".step", step=step), code=303)
     if post.action == "back":
         return redirect(url_for(".step", step=max(step - 1, 1)), code=303)
-    answered = saved | post.answers
-    missing = unanswered(instrument, answered)
     if missing:
         return questionnaire_page(instruments, step, answered, missing), 422
-    if step < len(instruments):
-        return redirect(url_for(".step", step=step + 1), code=303)
+    return redirect(url_for(".step", step=step + 1), code=303)
+
+
+def send_answers(invitation, instrument: Instrument, last_answers: dict[str, int]):
+    """The last page, complete, with Send: save it and submit everything in one go."""
     try:
-        submission.submit(db.session, invitation.id, str(get_locale()))
+        submission.submit(
+            db.session, invitation.id, str(get_locale()), last_page=(instrument.id, last_answers)
+        )
     except Incomplete as error:
         return redirect(url_for(".step", step=error.step, check=1), code=303)
     except InvitationClosed as error:

@@ -6,7 +6,8 @@ from sqlalchemy import func, select
 from survey.extensions import db
 from survey.instruments import get_instrument
 from survey.models import Answer, DraftAnswer, InvitationStatus, Response
-from tests.patient.conftest import CCIS_10, QOLAF_51, interface, refreshed
+from tests.conftest import IsolatedClient
+from tests.patient.conftest import CCIS_10, QOLAF_51, PatientActions, interface, refreshed
 
 
 def saved_drafts() -> dict[str, int]:
@@ -233,3 +234,26 @@ def test_patient_pages_stay_small(patient, enrolled, invite, app):
     # One small script of our own, and no inline code (the CSP forbids it).
     assert page.text.count("<script") == 1
     assert '<script src="/static/autosave.js" defer>' in page.text
+
+
+
+class PhoneOverHttps(IsolatedClient):
+    """The test client, every request made over HTTPS (as a proxy ending TLS forwards it)."""
+
+    def open(self, *args, **kwargs):
+        kwargs.setdefault("base_url", "https://survey.example.org")
+        return super().open(*args, **kwargs)
+
+
+def test_over_https_a_patient_can_send_answers_though_their_browser_sends_no_referrer(
+    app, enrolled, invite
+):
+    # Patient pages say Referrer-Policy: no-referrer, so a phone posts a page over HTTPS with
+    # no Referer (and Origin: null); a check that wants a same-origin Referer refuses them all.
+    app.test_client_class = PhoneOverHttps
+    patient = PatientActions(app.test_client())
+    link = invite(enrolled)
+    assert patient.opens(link).status_code == 303
+    response = patient.completes(QOLAF_51, CCIS_10)
+    assert response.headers["Location"].endswith("/survey/done")
+    assert refreshed(link.invitation).status == InvitationStatus.COMPLETED

@@ -1,0 +1,36 @@
+"""Questionnaire items rendered once per process, not on every page.
+
+A page shows 14 questions of five answers each: rendering them is most of a page's cost,
+yet each question can only be in a few states (which answer is checked, flagged or not) in
+each language. The HTML for each state is kept the first time it is rendered, for as long
+as the instrument object in use stays the same: an imported wording makes a new object
+(survey/wording.py), which starts afresh."""
+
+from flask import current_app, get_template_attribute
+from markupsafe import Markup
+
+from survey.instruments import Instrument, Item
+
+TEMPLATE = "patient/_item.html"
+
+# instrument id -> (the instrument in use, {(language, item id, answer, invalid): HTML})
+_rendered: dict[str, tuple[Instrument, dict[tuple, Markup]]] = {}
+
+
+def item_fieldset(
+    instrument: Instrument, item: Item, language: str, answer: int | None, invalid: bool
+) -> Markup:
+    """One question with its answers as the questionnaire page shows it."""
+    if current_app.jinja_env.auto_reload:  # development: show template edits at once
+        macro = get_template_attribute(TEMPLATE, "item_fieldset")
+        return macro(instrument, item, language, answer, invalid)
+    kept = _rendered.get(instrument.id)
+    if kept is None or kept[0] is not instrument:
+        kept = _rendered[instrument.id] = (instrument, {})
+    key = (language, item.id, answer, invalid)
+    html = kept[1].get(key)
+    if html is None:
+        macro = get_template_attribute(TEMPLATE, "item_fieldset")
+        # A macro of an autoescaping template returns Markup: its text is already escaped.
+        html = kept[1][key] = macro(instrument, item, language, answer, invalid)
+    return html
