@@ -66,6 +66,7 @@ def measure(database_url: str, site: str, repeat: int) -> dict[str, tuple[float,
         client = signed_in_client(app)
         config = app.config
         for name, query in LIST_CASES.items():
+            print(f"{name} (function / request / floor):", flush=True)
             args = dict(part.split("=") for part in query.split("&") if part)
             filters = parse_filters(args, user, tuple(config["LANGUAGES"]))
 
@@ -91,6 +92,7 @@ def measure(database_url: str, site: str, repeat: int) -> dict[str, tuple[float,
             .limit(1)
         )
         patient = db.session.get(Patient, middle)
+        print("patient page (function / request / floor):", flush=True)
         results["patient page"] = _time(
             app,
             lambda: patient_course(db.session, patient, now=utcnow()),
@@ -113,7 +115,10 @@ def _time(app, function, request, repeat) -> tuple[float, float, float]:
     answer = request()
     if answer.status_code != 200:
         raise SystemExit(f"the request answered {answer.status_code}")
-    return median_seconds(call, repeat), median_seconds(request, repeat), floor
+    figures = median_seconds(call, repeat), median_seconds(request, repeat), floor
+    # Printed as measured too, so that a run cut short still says something.
+    print("  " + " / ".join(f"{value * 1e3:.1f} ms" for value in figures), flush=True)
+    return figures
 
 
 def main() -> None:

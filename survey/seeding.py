@@ -38,11 +38,12 @@ from survey.models import (
 )
 from survey.outreach.policy import at_local
 from survey.outreach.schedules import ensure_default_schedule
+from survey.summaries import refresh_summaries
 from survey.wording import instrument_in_use
 
 CHUNK = 2_000  # patients written per round: bounded memory whatever the number asked for
 UNANSWERED_EVERY = 10  # one patient in ten has the 12-month timepoint still to answer
-TABLES = ("patients", "invitations", "responses", "answers")
+TABLES = ("patients", "patient_summaries", "invitations", "responses", "answers")
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,11 @@ def seed_patients(
         for name in TABLES:
             _bulk_insert(db, Base.metadata.tables[name], rows[name])
             written[name] += len(rows[name])
+        # The list's figures, worked out by the same code as after a real submission.
+        refresh_summaries(db, rows["patients"][0]["id"], rows["patients"][-1]["id"])
     _advance_sequences(db)
     db.commit()
+    del written["patient_summaries"]
     return Seeded(**written)
 
 
@@ -130,6 +134,7 @@ def _patient(rows, ids, site, timepoints, instruments, rng, prefix, number, now)
             "created_at": enrolled_at,
         }
     )
+    rows["patient_summaries"].append({"patient_id": patient_id})  # filled once answers are in
     # A course that usually improves after treatment, with noise, as in the published series.
     qolaf_total = rng.randint(30, 66)
     ccis_total = rng.randint(0, 16)

@@ -136,3 +136,36 @@ def test_seeding_again_adds_new_references(runner, site, seeded):
 )
 def test_bad_input_fails_with_one_line(runner, site, args, message):
     fails_cleanly(runner.invoke(args=["benchmark", "seed", *args]), message)
+
+
+def test_the_migration_backfills_summaries_as_submissions_keep_them(seeded):
+    """The upgrade that added summaries fills them with what storing answers would have."""
+    import importlib
+
+    from sqlalchemy import text, update
+
+    from survey.models import PatientSummary
+
+    migration = importlib.import_module("survey.migrations.versions.e5b0c2d41a7f_patient_summaries")
+    kept = {s.patient_id: _figures_of(s) for s in db.session.scalars(select(PatientSummary))}
+    assert sum(figures[0] is not None for figures in kept.values()) == 40
+    db.session.execute(
+        update(PatientSummary).values(qolaf_latest=None, ccis_change=None, last_response_at=None)
+    )
+    db.session.execute(text(migration.BACKFILL))
+    db.session.expire_all()
+    backfilled = {s.patient_id: _figures_of(s) for s in db.session.scalars(select(PatientSummary))}
+    assert backfilled == kept
+
+
+def _figures_of(summary) -> tuple:
+    return (
+        summary.qolaf_latest,
+        summary.qolaf_baseline,
+        summary.ccis_latest,
+        summary.ccis_baseline,
+        summary.ccis_change,
+        summary.qolaf_single,
+        summary.ccis_single,
+        summary.last_response_at,
+    )
