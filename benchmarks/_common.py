@@ -3,6 +3,7 @@ stopwatch that also measures the floor (the same SQL sent straight to the databa
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import statistics
@@ -11,6 +12,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 
+from flask.testing import FlaskClient
 from sqlalchemy import event, select
 
 from survey import create_app
@@ -22,17 +24,28 @@ CLINICIAN = "bench-clinician@bench.example"
 PASSWORD = "benchmark passphrase, not a secret"  # noqa: S105 (a throwaway benchmark account)
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in a context of its own, as under a real server:
+    it never shares `g` or the database session (and its cached rows) with the script."""
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 def make_app(database_url: str):
     """The real app on `database_url`, as production would build it (no TESTING shortcuts)."""
-    return create_app(
+    app = create_app(
         {
             "DATABASE_URL": database_url,
             "SECRET_KEY": "benchmark-secret-key",
-            "PUBLIC_URL": "https://bench.example",
+            # Plain http, as the test client speaks: Secure cookies would not be sent back.
+            "PUBLIC_URL": "http://localhost",
             # Many requests from one client address: the login limit must not stop the run.
             "RATELIMIT_ENABLED": False,
         }
     )
+    app.test_client_class = IsolatedClient
+    return app
 
 
 def clinician_of(site_name: str) -> User:
