@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from survey.models import Patient, Site
+from survey.models import Patient, PatientSummary, Site
 from survey.phones import InvalidPhoneNumber, normalise_mobile
 from survey.timezones import InvalidTimezone, check_timezone
 
@@ -89,6 +89,8 @@ def enrol_patient(
         language=language,
         timezone=zone,
         index_date=index_date,
+        # Empty until the first answers; every patient has one, so the list joins it plainly.
+        summary=PatientSummary(),
     )
     db.add(patient)
     return patient

@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session
 
 from survey.instruments import Instrument
 from survey.models import Answer, Invitation, Response, utcnow
+from survey.summaries import refresh_summary
 
 
 def store_response(
@@ -39,4 +40,7 @@ def store_response(
         ],
     )
     db.add(response)
+    # The list sorts by the patient's figures: they change with this response, in this
+    # transaction, or not at all.
+    refresh_summary(db, invitation.patient_id)
     return response

@@ -4,7 +4,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from survey.cli import demo, instruments, outreach, patients, staff, translate
+    from survey.cli import benchmark, demo, instruments, outreach, patients, staff, translate
 
     for command in (
         staff.sites,
@@ -15,5 +15,6 @@ def init_app(app: Flask) -> None:
         demo.demo,
         translate.translate,
         outreach.outreach,
+        benchmark.benchmark,
     ):
         app.cli.add_command(command)

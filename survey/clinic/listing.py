@@ -1,15 +1,19 @@
 """The patient list: one SQL query per page, whatever the number of patients.
 
-Per patient and instrument, the latest and the baseline totals are correlated subqueries that
-each read a few rows through the index on (patient_id, instrument_id, submitted_at). The
-query first chooses the page's patients, computing only what the filters and the sort need,
-then computes every figure for those patients alone (see `patient_page`). Pages are
-offset-based over a stable order (the sort key, then the patient id) and fetch one row more
-than they show to know whether there is a next page, so no count of all patients is needed.
+The figures that come from answers (latest and baseline totals per instrument, last response)
+are read from each patient's summary row, kept up to date in the transaction that stores
+answers (`survey.summaries`) and indexed in both directions, so sorting 100,000 patients by
+one reads a page of an index. Next due and overdue depend on the time of the request, so they
+stay correlated subqueries over the patient's invitations. The query first chooses the page's
+patients, computing only what the filters and the sort need, then computes every figure for
+those patients alone (see `patient_page`). Pages are offset-based over a stable order (the
+sort key, then the patient id) and fetch one row more than they show to know whether there is
+a next page, so no count of all patients is needed.
 
 Baseline and latest follow the same rules as `results.patient_course` (the tests check that
-list and patient page agree): baseline is the response at the `baseline` timepoint when there
-is one, else the earliest; latest is the most recently submitted.
+list and patient page agree; `survey/summaries.py` writes them in SQL): baseline is the
+response at the `baseline` timepoint when there is one, else the earliest; latest is the most
+recently submitted.
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ from sqlalchemy.orm import Session
 
 from survey.clinic import followup
 from survey.clinic.filters import ListFilters
-from survey.clinic.results import BASELINE_TIMEPOINT, Change
+from survey.clinic.results import Change
 from survey.instruments import get_instrument
-from survey.models import Invitation, Message, MessageStatus, Patient, Response, Site, User
+from survey.models import Message, MessageStatus, Patient, PatientSummary, Site, User
 
 QOLAF, CCIS = "qolaf-q", "ccis"
 
@@ -85,45 +89,6 @@ class Page:
         return (self.number - 1) * self.size + len(self.rows)
 
 
-def _latest(instrument_id: str, column=Response.total):
-    """Per patient: `column` of the most recently submitted response to the instrument."""
-    return (
-        select(column)
-        .where(Response.patient_id == Patient.id, Response.instrument_id == instrument_id)
-        .order_by(Response.submitted_at.desc(), Response.id.desc())
-        .limit(1)
-        .correlate(Patient)
-        .scalar_subquery()
-    )
-
-
-def _baseline(instrument_id: str, column=Response.total):
-    """Per patient: `column` of the baseline response (at the `baseline` timepoint, else the
-    earliest). COALESCE only looks for the earliest when there is no baseline timepoint."""
-    at_baseline = (
-        select(column)
-        .join(Invitation, Invitation.id == Response.invitation_id)
-        .where(
-            Invitation.patient_id == Patient.id,
-            Invitation.timepoint == BASELINE_TIMEPOINT,
-            Response.instrument_id == instrument_id,
-        )
-        .order_by(Response.submitted_at, Response.id)
-        .limit(1)
-        .correlate(Patient)
-        .scalar_subquery()
-    )
-    earliest = (
-        select(column)
-        .where(Response.patient_id == Patient.id, Response.instrument_id == instrument_id)
-        .order_by(Response.submitted_at, Response.id)
-        .limit(1)
-        .correlate(Patient)
-        .scalar_subquery()
-    )
-    return func.coalesce(at_baseline, earliest)
-
-
 def _band_rank(total: ColumnElement) -> ColumnElement:
     """The position of a QoLAF-Q total's band (0 = least impact), from the definition's bands."""
     bands = get_instrument(QOLAF).bands
@@ -148,18 +113,16 @@ def failed_contact_condition() -> ColumnElement[bool]:
 
 
 def _figures(now: datetime, grace: timedelta) -> dict[str, Callable[[], ColumnElement]]:
-    """Every per-patient figure of the list, by name, built on demand."""
+    """Every per-patient figure of the list, by name, built on demand. Those that come from
+    answers are read from the patient's summary row, kept with the answers
+    (`survey.summaries`), so sorting by them reads an index instead of every response."""
     return {
-        "qolaf_latest": lambda: _latest(QOLAF),
-        "qolaf_baseline": lambda: _baseline(QOLAF),
-        "ccis_latest": lambda: _latest(CCIS),
-        "ccis_baseline": lambda: _baseline(CCIS),
-        "last_response_at": lambda: (
-            select(func.max(Response.submitted_at))
-            .where(Response.patient_id == Patient.id)
-            .correlate(Patient)
-            .scalar_subquery()
-        ),
+        "qolaf_latest": lambda: PatientSummary.qolaf_latest,
+        "qolaf_baseline": lambda: PatientSummary.qolaf_baseline,
+        "ccis_latest": lambda: PatientSummary.ccis_latest,
+        "ccis_baseline": lambda: PatientSummary.ccis_baseline,
+        "ccis_change": lambda: PatientSummary.ccis_change,
+        "last_response_at": lambda: PatientSummary.last_response_at,
         "next_due": lambda: followup.next_due_column(now),
         "overdue": lambda: followup.overdue_condition(now, grace),
     }
@@ -172,7 +135,7 @@ NEEDS = {
     "overdue": ("overdue",),
     "qolaf": ("qolaf_latest",),
     "ccis": ("ccis_latest",),
-    "ccis_change": ("ccis_latest", "ccis_baseline"),
+    "ccis_change": ("ccis_change",),
     "last_response": ("last_response_at",),
     "next_due": ("next_due",),
 }
@@ -206,11 +169,17 @@ def patient_page(
         if key in NEEDS
         for name in NEEDS[key]
     ]
-    candidates = select(
-        Patient.id.label("id"),
-        Patient.reference.label("reference"),
-        *(figures[name]().label(name) for name in dict.fromkeys(needed)),
-    ).where(Patient.site_id.in_(filters.site_ids(user)))
+    candidates = (
+        select(
+            # The summary's copy of the id, so that "figure, then id" is exactly the order of
+            # the summary's indexes and PostgreSQL reads a page from one instead of sorting.
+            PatientSummary.patient_id.label("id"),
+            Patient.reference.label("reference"),
+            *(figures[name]().label(name) for name in dict.fromkeys(needed)),
+        )
+        .join(PatientSummary, PatientSummary.patient_id == Patient.id)
+        .where(Patient.site_id.in_(filters.site_ids(user)))
+    )
     if filters.language:
         candidates = candidates.where(Patient.language == filters.language)
     if filters.reference:
@@ -241,8 +210,6 @@ def patient_page(
         .subquery("chosen")
     )
 
-    latest_ids = {instrument: _latest(instrument, Response.id) for instrument in (QOLAF, CCIS)}
-    baseline_ids = {instrument: _baseline(instrument, Response.id) for instrument in (QOLAF, CCIS)}
     page = (
         select(
             Patient.id.label("id"),
@@ -252,11 +219,12 @@ def patient_page(
             Patient.status.label("status"),
             Patient.timezone.label("timezone"),
             *(make().label(name) for name, make in figures.items()),
-            (latest_ids[QOLAF] == baseline_ids[QOLAF]).label("qolaf_single"),
-            (latest_ids[CCIS] == baseline_ids[CCIS]).label("ccis_single"),
+            PatientSummary.qolaf_single.label("qolaf_single"),
+            PatientSummary.ccis_single.label("ccis_single"),
             failed_contact_condition().label("failed_contact"),
         )
         .join(chosen, chosen.c.id == Patient.id)
+        .join(PatientSummary, PatientSummary.patient_id == Patient.id)
         .join(Site, Site.id == Patient.site_id)
         .order_by(*_order(chosen.c.sort_key, descending), Patient.id)
     )
@@ -271,13 +239,12 @@ def patient_page(
 
 def _sort_key(rows, sort: str) -> ColumnElement:
     """The column a page is ordered by; `rows` carries the figures NEEDS names for the sort."""
-    if sort == "ccis_change":
-        return rows.c.ccis_latest - rows.c.ccis_baseline
     return rows.c[
         {
             "reference": "reference",
             "qolaf": "qolaf_latest",
             "ccis": "ccis_latest",
+            "ccis_change": "ccis_change",
             "last_response": "last_response_at",
             "next_due": "next_due",
         }[sort]

@@ -22,6 +22,7 @@ from survey.models.outreach import (
 )
 from survey.models.patient import Patient, PatientStatus
 from survey.models.staff import Role, Site, StaffSession, User, site_memberships, user_by_email
+from survey.models.summary import PatientSummary
 from survey.models.wording import ImportedWording
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "MessageStatus",
     "Patient",
     "PatientStatus",
+    "PatientSummary",
     "Response",
     "Role",
     "Schedule",

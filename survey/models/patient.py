@@ -38,6 +38,9 @@ class Patient(Base):
 
     site: Mapped[Site] = relationship()
     schedule: Mapped["Schedule | None"] = relationship()  # noqa: F821
+    summary: Mapped["PatientSummary"] = relationship(  # noqa: F821
+        cascade="all, delete-orphan", passive_deletes=True
+    )
     invitations: Mapped[list["Invitation"]] = relationship(  # noqa: F821
         back_populates="patient", order_by="Invitation.opens_at"
     )
