@@ -7,7 +7,7 @@ transaction that stores a response. The descending indexes say NULLS LAST, which
 declare; there they are left out (SQLite serves only tests and demos).
 
 Revision ID: e5b0c2d41a7f
-Revises: ad41f3b9471c
+Revises: d5e2b7c81f04
 Create Date: 2026-11-30 00:45:00
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'e5b0c2d41a7f'
-down_revision = 'ad41f3b9471c'
+down_revision = 'd5e2b7c81f04'
 branch_labels = None
 depends_on = None
 
