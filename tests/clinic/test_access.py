@@ -21,6 +21,7 @@ ROUTES = {
     ("GET", "/clinic/exports/dictionary"): EXPORTERS,
     ("GET", "/clinic/admin/"): ("admin",),
     ("GET", "/clinic/admin/audit"): ("admin",),
+    ("GET", "/clinic/admin/staff"): ("admin",),
 }
 RULES = {
     "/clinic/": ("GET", "/clinic/"),
@@ -31,6 +32,10 @@ RULES = {
     "/clinic/exports/dictionary": ("GET", "/clinic/exports/dictionary"),
     "/clinic/admin/": ("GET", "/clinic/admin/"),
     "/clinic/admin/audit": ("GET", "/clinic/admin/audit"),
+    "/clinic/admin/staff": ("GET", "/clinic/admin/staff"),
+    # Its roles and sites are checked in tests/security/test_staff_admin.py.
+    "/clinic/admin/staff/<int:user_id>/<any('require-2fa', 'stop-requiring-2fa', 'reset-2fa', "
+    "'disable', 'enable', 'end-sessions'):action>": ("GET", "/clinic/admin/staff"),
 }
 
 
