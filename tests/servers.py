@@ -116,6 +116,11 @@ class Phone:
         self.base = base
         behind_tls = (headers or {}).get("X-Forwarded-Proto") == "https"
         self.http = BehindTLS() if behind_tls else requests.Session()
+        # A new connection per request. gunicorn closes a kept-alive connection after 5 s idle;
+        # with hundreds of client threads on two cores a thread can stall that long between
+        # two requests and then write into a closed socket. A browser retries that case by
+        # itself; requests does not, so the test would fail for a reason no patient meets.
+        self.http.headers["Connection"] = "close"
         self.http.headers.update(headers or {})
         self.csrf = None
 
