@@ -20,6 +20,7 @@ from survey.outreach.schedules import ensure_default_schedule
 from survey.outreach.scheduling import enrol
 from tests.browser.conftest import browser, live_server  # noqa: F401  (shared fixtures)
 from tests.conftest import StaffActions, csrf_from
+from tests.outreach.conftest import fake_twilio  # noqa: F401  (shared fixture)
 from tests.patient import conftest as patient_pages
 from tests.patient.conftest import enrolled, invite, patient  # noqa: F401  (shared fixtures)
 

@@ -11,7 +11,6 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from survey.extensions import db
@@ -24,14 +23,6 @@ from tests.outreach import twilio_server
 ROOT = Path(__file__).resolve().parents[2]
 PATIENTS = 24
 ALL_DAY = {"SURVEY_SMS_SEND_FROM": "00:00", "SURVEY_SMS_SEND_UNTIL": "23:59"}
-
-
-@pytest.fixture
-def fake_twilio():
-    state, server = twilio_server.start()
-    yield state
-    server.shutdown()
-    server.server_close()
 
 
 def dispatcher(schema: str, twilio_url: str, **settings) -> subprocess.Popen:
