@@ -29,6 +29,7 @@ from survey.clinic import followup
 from survey.clinic.filters import ListFilters
 from survey.clinic.results import Change
 from survey.instruments import get_instrument
+from survey.invitation_dates import InvitationDates
 from survey.models import Message, MessageStatus, Patient, PatientSummary, Site, User
 
 QOLAF, CCIS = "qolaf-q", "ccis"
@@ -50,6 +51,7 @@ class PatientRow:
     ccis_baseline: int | None
     last_response_at: datetime | None
     next_due: datetime | None
+    next_closes: datetime | None  # when the next-due invitation closes
     overdue: bool
     failed_contact: bool
 
@@ -66,6 +68,12 @@ class PatientRow:
         if latest is None or baseline is None or self._single(instrument_id):
             return None
         return Change(baseline, latest, get_instrument(instrument_id).higher_is_worse)
+
+    def next_dates(self, now: datetime) -> InvitationDates | None:
+        """The next-due invitation's stage and dates, as every page describes them."""
+        if self.next_due is None or self.next_closes is None:
+            return None
+        return InvitationDates.from_times(self.next_due, self.next_closes, self.timezone, now)
 
     def _single(self, instrument_id: str) -> bool:
         return instrument_id in self.single_response
@@ -124,6 +132,7 @@ def _figures(now: datetime, grace: timedelta) -> dict[str, Callable[[], ColumnEl
         "ccis_change": lambda: PatientSummary.ccis_change,
         "last_response_at": lambda: PatientSummary.last_response_at,
         "next_due": lambda: followup.next_due_column(now),
+        "next_closes": lambda: followup.next_closes_column(now),
         "overdue": lambda: followup.overdue_condition(now, grace),
     }
 
@@ -275,6 +284,7 @@ def _row(values) -> PatientRow:
         ccis_baseline=values.ccis_baseline,
         last_response_at=_aware(values.last_response_at),
         next_due=_aware(values.next_due),
+        next_closes=_aware(values.next_closes),
         overdue=bool(values.overdue),
         failed_contact=bool(values.failed_contact),
         single_response=single,
