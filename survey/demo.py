@@ -128,8 +128,7 @@ def _reset_demo_user(db: Session, site: Site, role: Role) -> DemoLogin:
 def _add_history(db: Session, patient: Patient, history) -> None:
     qolaf, ccis = get_instrument("qolaf-q"), get_instrument("ccis")
     for timepoint, day, qolaf_total, ccis_answers in history:
-        opens_at = local_moment(patient.index_date + timedelta(days=day), time(9),
-                                patient.timezone)
+        opens_at = local_moment(patient.index_date + timedelta(days=day), time(9), patient.timezone)
         invitation = create_invitation(db, patient, timepoint, opens_at=opens_at)
         db.flush()
         if qolaf_total is None:
