@@ -68,6 +68,15 @@ class ScheduleError(ValueError):
         self.problems = problems
 
 
+class ScheduleTaken(ScheduleError):
+    """A schedule of that name exists (perhaps made a moment ago by the same form, posted
+    twice); `name` is the tidied name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__([_l("A schedule called %(name)s already exists.", name=name)])
+        self.name = name
+
+
 def check_schedule(spec: ScheduleSpec) -> ScheduleSpec:
     """The schedule with tidied names, or ScheduleError listing every problem found."""
     problems = []
@@ -150,7 +159,7 @@ def create_schedule(db: Session, spec: ScheduleSpec, user: User | None = None) -
     """Store a new schedule after checking it; names are unique."""
     spec = check_schedule(spec)
     if db.scalar(select(Schedule.id).where(Schedule.name == spec.name)) is not None:
-        raise ScheduleError([_l("A schedule called %(name)s already exists.", name=spec.name)])
+        raise ScheduleTaken(spec.name)
     schedule = Schedule(
         name=spec.name,
         description=spec.description,
@@ -167,8 +176,24 @@ def create_schedule(db: Session, spec: ScheduleSpec, user: User | None = None) -
             for position, timepoint in enumerate(spec.timepoints, start=1)
         ],
     )
-    db.add(schedule)
+    try:
+        # A savepoint: the same form posted twice at once passes the check above twice, and
+        # the database's unique name refuses the second schedule.
+        with db.begin_nested():
+            db.add(schedule)
+    except IntegrityError:
+        raise ScheduleTaken(spec.name) from None
     return schedule
+
+
+def is_same_schedule(schedule: Schedule, spec: ScheduleSpec, user: User | None) -> bool:
+    """Whether `schedule` is what this user asked for with `spec`: a second post of the form
+    that made it finds it."""
+    try:
+        spec = check_schedule(spec)
+    except ScheduleError:
+        return False
+    return spec_of(schedule) == spec and schedule.created_by_id == (user.id if user else None)
 
 
 def ensure_default_schedule(db: Session) -> Schedule:
