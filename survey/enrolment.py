@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from survey import text
 from survey.models import Patient, PatientSummary, Site
 from survey.phones import InvalidPhoneNumber, normalise_mobile
 from survey.timezones import InvalidTimezone, check_timezone
@@ -28,10 +29,10 @@ class ReferenceTaken(EnrolmentError):
 
 
 def check_reference(reference: str) -> str:
-    reference = (reference or "").strip()
-    if not reference or len(reference) > 64 or not reference.isprintable():
-        raise EnrolmentError(_l("A reference of 1 to 64 printable characters is required."))
-    return reference
+    try:
+        return text.PATIENT_REFERENCE.clean(reference)
+    except text.TextError as error:
+        raise EnrolmentError(str(error)) from None
 
 
 def check_language(language: str) -> str:

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from survey import text
 from survey.models import Invitation, InvitationLink, Patient, utcnow
 
 DEFAULT_INSTRUMENTS = ("qolaf-q", "ccis")
@@ -31,8 +32,11 @@ def create_invitation(
     opens_at: datetime | None = None,
     window: timedelta = DEFAULT_WINDOW,
 ) -> Invitation:
-    """An invitation for one timepoint, open from `opens_at` for `window`."""
+    """An invitation for one timepoint, open from `opens_at` for `window`. Raises
+    text.TextError for a timepoint name that breaks the text policy."""
     from survey.instruments import get_instrument
+
+    timepoint = text.INVITATION_TIMEPOINT.clean(timepoint)
 
     for instrument_id in instrument_ids:
         get_instrument(instrument_id)  # refuses unknown ids before anything is stored

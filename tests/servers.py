@@ -40,7 +40,8 @@ def gunicorn(
 
     Yields the base URL; `settings` adds or overrides SURVEY_* variables (rate limits are
     counted in the database, as deployed, unless they set SURVEY_RATELIMIT_STORAGE_URI). On
-    exit the server is stopped, and its log (stdout and stderr) stays at `log_path` for the caller to read."""
+    exit the server is stopped, and its log (stdout and stderr) stays at `log_path` for the
+    caller to read."""
     port = free_port()
     env = {
         **os.environ,

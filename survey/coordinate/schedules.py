@@ -1,8 +1,6 @@
 """Schedules (administrators define them; coordinators read them) and the SMS texts with what
 each costs, and the name each site's texts start with."""
 
-import unicodedata
-
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -179,12 +177,9 @@ def sms_texts():
 
 
 def _save_sender_name(form: SenderForm) -> None:
-    name = " ".join(form.name.data.split())
-    # Control and direction-override characters would make an SMS read differently
-    # from what the coordinator sees on this page.
-    if not name.isprintable() or any(unicodedata.category(c) == "Cf" for c in name):
-        flash(_("Use letters, digits, spaces and punctuation only in the sender name."), "error")
-        return
+    # The form's PlainText validator has made it a clean text: no control or direction-changing
+    # characters that would make an SMS read differently from what this page shows.
+    name = form.name.data
     if revealing := texts.revealing_words(name):
         flash(
             _(

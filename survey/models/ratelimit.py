@@ -31,9 +31,7 @@ class RateLimitEntry(Base):
     __table_args__ = (Index("ix_rate_limit_entries_key_acquired_at", "key", "acquired_at"),)
 
     # 64-bit on PostgreSQL: every webhook post adds a row. SQLite's rowid is already 64-bit.
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True
-    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     key: Mapped[str] = mapped_column(String(KEY_LENGTH))
     acquired_at: Mapped[float] = mapped_column(Double)
     expires_at: Mapped[float] = mapped_column(Double, index=True)

@@ -14,6 +14,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from survey import text
 from survey.instruments import INSTRUMENT_IDS
 from survey.models import Patient, Schedule, Timepoint, User
 from survey.outreach.i18n import lazy_gettext as _l
@@ -80,12 +81,8 @@ class ScheduleTaken(ScheduleError):
 def check_schedule(spec: ScheduleSpec) -> ScheduleSpec:
     """The schedule with tidied names, or ScheduleError listing every problem found."""
     problems = []
-    name = " ".join((spec.name or "").split())
-    if not name or len(name) > 80 or not name.isprintable():
-        problems.append(_l("A schedule needs a name of 1 to 80 characters."))
-    description = " ".join((spec.description or "").split())
-    if len(description) > 300:
-        problems.append(_l("The description is longer than 300 characters."))
+    name = _checked(text.SCHEDULE_NAME, spec.name, problems)
+    description = _checked(text.SCHEDULE_DESCRIPTION, spec.description, problems)
     if not spec.timepoints:
         problems.append(_l("A schedule needs at least one timepoint."))
     if len(spec.timepoints) > MAX_TIMEPOINTS:
@@ -93,7 +90,7 @@ def check_schedule(spec: ScheduleSpec) -> ScheduleSpec:
     timepoints, labels = [], set()
     for timepoint in spec.timepoints:
         checked = _check_timepoint(timepoint, problems)
-        if checked.label.casefold() in labels:
+        if checked.label and checked.label.casefold() in labels:
             problems.append(_l("Two timepoints are called %(label)s.", label=checked.label))
         labels.add(checked.label.casefold())
         timepoints.append(checked)
@@ -104,10 +101,8 @@ def check_schedule(spec: ScheduleSpec) -> ScheduleSpec:
 
 
 def _check_timepoint(timepoint: TimepointSpec, problems: list) -> TimepointSpec:
-    label = " ".join(str(timepoint.label or "").split())
+    label = _checked(text.TIMEPOINT_LABEL, timepoint.label, problems)
     shown = label or "?"
-    if not label or len(label) > 64 or not label.isprintable():
-        problems.append(_l("Each timepoint needs a label of 1 to 64 characters."))
     offset, window = timepoint.offset_days, timepoint.window_days
     if not isinstance(offset, int) or not OFFSET_RANGE[0] <= offset <= OFFSET_RANGE[1]:
         problems.append(
@@ -153,6 +148,15 @@ def _check_timepoint(timepoint: TimepointSpec, problems: list) -> TimepointSpec:
             )
         )
     return TimepointSpec(label, offset, window, reminders, instruments)
+
+
+def _checked(rule: text.TextRule, value, problems: list) -> str:
+    """The text as `rule` stores it, or "" with the reason added to `problems`."""
+    try:
+        return rule.clean(value)
+    except text.TextError as error:
+        problems.append(error.args[0])
+        return ""
 
 
 def create_schedule(db: Session, spec: ScheduleSpec, user: User | None = None) -> Schedule:
@@ -217,9 +221,12 @@ def active_schedules(db: Session) -> list[Schedule]:
 
 
 def schedule_by_name(db: Session, name: str) -> Schedule | None:
-    if " ".join(name.split()) == DEFAULT_SCHEDULE_NAME:
+    if not text.SCHEDULE_NAME.is_valid(name):
+        return None  # no schedule could have that name; it must not reach a query
+    name = text.SCHEDULE_NAME.clean(name)
+    if name == DEFAULT_SCHEDULE_NAME:
         return ensure_default_schedule(db)
-    return db.scalar(select(Schedule).where(Schedule.name == " ".join(name.split())))
+    return db.scalar(select(Schedule).where(Schedule.name == name))
 
 
 def in_use(db: Session, schedule: Schedule) -> bool:

@@ -17,6 +17,7 @@ import re
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from survey import text
 from survey.invitations import TOKEN_BYTES, link_url
 from survey.models import Site, SmsSender
 
@@ -119,7 +120,8 @@ def sender_name(db: Session, site: Site) -> str:
 
 
 def set_sender_name(db: Session, site: Site, name: str) -> SmsSender:
-    """Make a site's texts start with `name` (already checked by the caller)."""
+    """Make a site's texts start with `name`; text.TextError when it breaks the text policy."""
+    name = text.SENDER_NAME.clean(name)
     sender = db.get(SmsSender, site.id)
     if sender is None:
         try:

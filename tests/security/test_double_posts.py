@@ -200,9 +200,7 @@ def test_an_edit_that_plans_invitations_posted_at_once_plans_them_once(admin, si
         )
     ).all()
     assert len(timepoints) == len(schedule.timepoints) == len(set(timepoints))
-    edits = db.session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "patient.edit")
-    ).all()
+    edits = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "patient.edit")).all()
     assert sorted(bool(event.detail["changed"]) for event in edits) == [False] * (CLICKS - 1) + [
         True
     ]
@@ -215,8 +213,14 @@ def test_send_the_link_again_pressed_at_once_sends_one_message(admin, site):
     db.session.commit()
     responses = admin.clicks(f"{FOLLOW_UP}/invitations/{first.invitation_id}/resend", {})
     assert {r.status_code for r in responses} == {302}
-    assert count(Message, Message.invitation_id == first.invitation_id,
-                 Message.kind == MessageKind.INVITATION) == 2
+    assert (
+        count(
+            Message,
+            Message.invitation_id == first.invitation_id,
+            Message.kind == MessageKind.INVITATION,
+        )
+        == 2
+    )
     assert count(AuditEvent, AuditEvent.action == "invitation.resend") == 1
 
 

@@ -44,8 +44,10 @@ def test_a_schedule_posted_twice_is_made_once(client, admin):
     first, second = twice(client, f"{FOLLOW_UP}/schedules/new", SCHEDULE)
     assert first.headers["Location"] == second.headers["Location"] == f"{FOLLOW_UP}/schedules"
     assert "Seton follow-up is ready for enrolments" in shown(client, second)
-    assert db.session.scalar(select(func.count(Schedule.id)).where(
-        Schedule.name == "Seton follow-up")) == 1
+    assert (
+        db.session.scalar(select(func.count(Schedule.id)).where(Schedule.name == "Seton follow-up"))
+        == 1
+    )
 
 
 def test_another_schedule_with_a_taken_name_is_told_so(client, admin):
@@ -98,12 +100,16 @@ def test_a_sender_name_posted_twice_is_stored_once(client, admin, site):
 
 
 def test_send_the_link_again_twice_sends_one_message(client, admin, site):
-    twice(client, f"{FOLLOW_UP}/enrol", enrolment(site, index_date=str(
-        (utcnow() + timedelta(days=7)).date())))
+    twice(
+        client,
+        f"{FOLLOW_UP}/enrol",
+        enrolment(site, index_date=str((utcnow() + timedelta(days=7)).date())),
+    )
     patient = db.session.scalar(select(Patient))
     message = db.session.scalar(
-        select(Message).where(Message.patient_id == patient.id,
-                              Message.kind == MessageKind.INVITATION)
+        select(Message).where(
+            Message.patient_id == patient.id, Message.kind == MessageKind.INVITATION
+        )
     )
     message.status, message.attempts = MessageStatus.DELIVERED, 1
     db.session.commit()

@@ -77,9 +77,11 @@ def test_four_workers_refuse_the_eleventh_failed_sign_in_to_one_account(
 def test_several_workers_will_not_start_with_counts_in_each_workers_memory(schema, tmp_path):
     log = tmp_path / "refused.log"
     settings = {"SURVEY_RATELIMIT_STORAGE_URI": "memory://"}
-    with pytest.raises(RuntimeError, match="gunicorn exited"):
-        with gunicorn(schema, log, workers=2, threads=1, settings=settings):
-            pass  # pragma: no cover (it must not start)
+    with (
+        pytest.raises(RuntimeError, match="gunicorn exited"),
+        gunicorn(schema, log, workers=2, threads=1, settings=settings),
+    ):
+        pass  # pragma: no cover (it must not start)
     output = log.read_text()
     assert "counts rate limits in each of the 2 workers separately" in output
     assert "Traceback" not in output

@@ -35,9 +35,7 @@ def upgrade():
         )
     op.create_table(
         "rate_limit_entries",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("key", sa.String(length=255), nullable=False),
         sa.Column("acquired_at", sa.Double(), nullable=False),
         sa.Column("expires_at", sa.Double(), nullable=False),
