@@ -19,6 +19,7 @@ from limits.strategies import (
     SlidingWindowCounterRateLimiter,
 )
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from survey.extensions import db
 from survey.models import RateLimitCounter, RateLimitEntry
@@ -170,3 +171,28 @@ def test_two_nodes_on_one_database_share_their_counts(schema):
             db.engine.dispose()
         with two.app_context():
             db.engine.dispose()
+
+
+def broken(*args, **kwargs):
+    raise OperationalError("SELECT", {}, Exception("the database went away"))
+
+
+def test_a_count_that_cannot_be_written_after_the_response_is_no_server_error(client, monkeypatch):
+    monkeypatch.setattr(DatabaseStorage, "acquire_entry", broken)
+    assert client.get("/s/" + "D" * 22).status_code == 404  # answered; the count is lost
+    assert rows(RateLimitEntry) == 0
+
+
+def test_with_the_database_unreachable_limits_count_in_memory_then_come_back(client, monkeypatch):
+    for method in ("get_moving_window", "acquire_entry", "check"):
+        monkeypatch.setattr(DatabaseStorage, method, broken)
+    statuses = [client.get(f"/s/{n:022d}").status_code for n in range(11)]
+    assert statuses == [404] * 10 + [429]  # still limited, by this process alone
+    assert rows(RateLimitEntry) == 0
+    monkeypatch.undo()
+    # Flask-Limiter asks the storage again after a back-off of a few seconds.
+    deadline = time.monotonic() + 20
+    while rows(RateLimitEntry) == 0 and time.monotonic() < deadline:
+        client.get("/s/" + "E" * 22, environ_base={"REMOTE_ADDR": "192.0.2.9"})
+        time.sleep(0.5)
+    assert rows(RateLimitEntry) >= 1  # counted in the database again
