@@ -135,8 +135,12 @@ def test_a_retried_webhook_changes_nothing_twice(client, sign, sent):
     # Each webhook: a receipt of what its signature covers, and one of Twilio's token.
     keys = db.session.scalars(select(WebhookReceipt.key).order_by(WebhookReceipt.key)).all()
     assert keys == sorted(
-        [f"status:{message.provider_sid}:delivered", "twilio:abc-1",
-         "inbound:SM" + "9" * 32, "twilio:abc-2"]
+        [
+            f"status:{message.provider_sid}:delivered",
+            "twilio:abc-1",
+            "inbound:SM" + "9" * 32,
+            "twilio:abc-2",
+        ]
     )
 
 
