@@ -4,6 +4,7 @@ Each value can be overridden on the command line or with GUNICORN_CMD_ARGS."""
 
 import multiprocessing
 import os
+import sys
 
 bind = os.environ.get("SURVEY_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("SURVEY_WORKERS", multiprocessing.cpu_count() * 2 + 1))
@@ -19,3 +20,16 @@ errorlog = "-"
 logger_class = "survey.gunicorn_logging.RedactingLogger"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 forwarded_allow_ips = os.environ.get("SURVEY_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def on_starting(server):
+    """Refuse to start several workers that would each keep rate-limit counts of their own:
+    with memory:// every worker would let through the whole limit (docs/security.md)."""
+    storage = os.environ.get("SURVEY_RATELIMIT_STORAGE_URI", "").strip()
+    enabled = os.environ.get("SURVEY_RATELIMIT_ENABLED", "true").strip().lower()
+    if storage.startswith("memory:") and enabled not in ("false", "0") and server.cfg.workers > 1:
+        sys.exit(
+            f"SURVEY_RATELIMIT_STORAGE_URI={storage} counts rate limits in each of the "
+            f"{server.cfg.workers} workers separately, which multiplies every limit. Leave it "
+            "unset (counts go to the service's database) or use redis://, or run one worker."
+        )

@@ -62,7 +62,9 @@ DEFAULTS = {
     "FHIR_BASE_URL": "https://survey.invalid/fhir",  # base of the local FHIR code systems
     # Security (docs/security.md): rate limits, headers, staff second factor.
     "RATELIMIT_ENABLED": True,
-    "RATELIMIT_STORAGE_URI": "memory://",  # redis://host:6379/0 to share counts between nodes
+    # The service's own database, shared by every worker and node; or redis://host:6379/0.
+    # memory:// counts per process: one worker only (gunicorn.conf.py refuses more).
+    "RATELIMIT_STORAGE_URI": "database://",
     "RATELIMIT_STRATEGY": "moving-window",
     "RATELIMIT_LINK_GUESSES": "10 per minute; 60 per hour",  # unknown tokens, per address
     "RATELIMIT_LOGIN_ADDRESS": "30 per 10 minutes",  # failed sign-ins and codes, per address

@@ -4,8 +4,10 @@ from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from survey import text
 from survey.models import Patient, PatientSummary, Site
 from survey.phones import InvalidPhoneNumber, normalise_mobile
 from survey.timezones import InvalidTimezone, check_timezone
@@ -17,11 +19,20 @@ class EnrolmentError(ValueError):
     """A patient could not be enrolled; the message says why in plain words."""
 
 
+class ReferenceTaken(EnrolmentError):
+    """The site already has a patient with this reference (perhaps enrolled a moment ago by
+    the same form, posted twice); `patient_id` is theirs."""
+
+    def __init__(self, message, patient_id: int | None) -> None:
+        super().__init__(message)
+        self.patient_id = patient_id
+
+
 def check_reference(reference: str) -> str:
-    reference = (reference or "").strip()
-    if not reference or len(reference) > 64 or not reference.isprintable():
-        raise EnrolmentError(_l("A reference of 1 to 64 printable characters is required."))
-    return reference
+    try:
+        return text.PATIENT_REFERENCE.clean(reference)
+    except text.TextError as error:
+        raise EnrolmentError(str(error)) from None
 
 
 def check_language(language: str) -> str:
@@ -74,14 +85,8 @@ def enrol_patient(
     check_language(language)
     check_index_date(index_date)
     taken = select(Patient.id).where(Patient.site_id == site.id, Patient.reference == reference)
-    if db.scalar(taken) is not None:
-        raise EnrolmentError(
-            _l(
-                "%(site)s already has a patient with reference %(reference)s.",
-                site=site.name,
-                reference=repr(reference),
-            )
-        )
+    if (existing := db.scalar(taken)) is not None:
+        raise _taken(site, reference, existing)
     patient = Patient(
         site=site,
         reference=reference,
@@ -92,5 +97,22 @@ def enrol_patient(
         # Empty until the first answers; every patient has one, so the list joins it plainly.
         summary=PatientSummary(),
     )
-    db.add(patient)
+    try:
+        # A savepoint: the same form posted twice at once passes the check above twice, and
+        # the database's unique (site, reference) refuses the second row.
+        with db.begin_nested():
+            db.add(patient)
+    except IntegrityError:
+        raise _taken(site, reference, db.scalar(taken)) from None
     return patient
+
+
+def _taken(site: Site, reference: str, patient_id: int | None) -> ReferenceTaken:
+    return ReferenceTaken(
+        _l(
+            "%(site)s already has a patient with reference %(reference)s.",
+            site=site.name,
+            reference=repr(reference),
+        ),
+        patient_id,
+    )

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from survey import text
 from survey.localtime import add_local_days
 from survey.models import Invitation, InvitationLink, Patient, utcnow
 
@@ -33,8 +34,11 @@ def create_invitation(
     window_days: int = DEFAULT_WINDOW_DAYS,
 ) -> Invitation:
     """An invitation for one timepoint, open from `opens_at` until the same time on the
-    patient's clock `window_days` calendar days later."""
+    patient's clock `window_days` calendar days later. Raises text.TextError for a timepoint
+    name that breaks the text policy."""
     from survey.instruments import get_instrument
+
+    timepoint = text.INVITATION_TIMEPOINT.clean(timepoint)
 
     for instrument_id in instrument_ids:
         get_instrument(instrument_id)  # refuses unknown ids before anything is stored

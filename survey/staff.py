@@ -3,7 +3,9 @@
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from survey import text
 from survey.auth.passwords import hash_password, password_problem
+from survey.enrolment import LANGUAGES
 from survey.models import Role, Site, User, user_by_email
 from survey.timezones import check_timezone
 
@@ -13,7 +15,9 @@ class StaffSetupError(ValueError):
 
 
 def find_site(db: Session, name: str) -> Site:
-    site = db.scalar(select(Site).where(Site.name == name.strip()))
+    site = None
+    if text.SITE_NAME.is_valid(name):  # a name that could never be stored is not looked up
+        site = db.scalar(select(Site).where(Site.name == text.SITE_NAME.clean(name)))
     if site is None:
         raise StaffSetupError(f"There is no site called {name.strip()[:120]!r}.")
     return site
@@ -23,24 +27,31 @@ def create_site(
     db: Session, name: str, timezone: str = "UTC", language: str = "en", contact: str = ""
 ) -> Site:
     """Add a site; names are unique."""
-    name = " ".join((name or "").split())
-    if not name or len(name) > 120:
-        raise StaffSetupError("A site name of 1 to 120 characters is required.")
+    try:
+        name, contact = text.SITE_NAME.clean(name), text.SITE_CONTACT.clean(contact)
+    except text.TextError as error:
+        raise StaffSetupError(str(error)) from None
+    if language not in LANGUAGES:
+        raise StaffSetupError(
+            f"{str(language)[:16]!r} is not a language. Choose one of: {', '.join(LANGUAGES)}."
+        )
     if db.scalar(select(Site.id).where(Site.name == name)) is not None:
         raise StaffSetupError(f"A site called {name!r} already exists.")
-    site = Site(name=name, timezone=check_timezone(timezone), default_language=language,
-                contact=contact)
+    site = Site(
+        name=name, timezone=check_timezone(timezone), default_language=language, contact=contact
+    )
     db.add(site)
     return site
 
 
-def create_user(
-    db: Session, email: str, password: str, role: str, sites: list[Site]
-) -> User:
+def create_user(db: Session, email: str, password: str, role: str, sites: list[Site]) -> User:
     """Add a staff account attached to one or more sites."""
-    email = (email or "").strip().lower()
-    if "@" not in email or len(email) > 254 or any(c.isspace() for c in email):
-        raise StaffSetupError(f"{email[:254]!r} is not an email address.")
+    try:
+        email = text.EMAIL.clean(email).lower()
+    except text.TextError as error:
+        raise StaffSetupError(str(error)) from None
+    if "@" not in email or any(c.isspace() for c in email):
+        raise StaffSetupError(f"{email!r} is not an email address.")
     if role not in {r.value for r in Role}:
         raise StaffSetupError(
             f"{role[:32]!r} is not a role. Choose one of: {', '.join(r.value for r in Role)}."

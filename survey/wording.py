@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from survey.characters import scrub
 from survey.instruments import (
     DefinitionError,
     Instrument,
@@ -87,7 +88,7 @@ def import_wording(
         ImportedWording(
             instrument_id=instrument_id,
             definition=overlay,
-            source_name=source_name[:255],
+            source_name=scrub(source_name, 255) or "?",
             imported_by=user_id,
         )
     )

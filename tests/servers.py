@@ -28,15 +28,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def redis_url() -> str:
-    """The local Redis for rate-limit counts shared across workers, if one runs."""
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
-    except OSError:
-        return "memory://"
-    return "redis://127.0.0.1:6379/15"  # shared counts across the workers, as across nodes
-
-
 @contextlib.contextmanager
 def gunicorn(
     database_url: str,
@@ -47,8 +38,10 @@ def gunicorn(
 ) -> Iterator[str]:
     """`gunicorn -c gunicorn.conf.py wsgi:app` on a free loopback port, until /healthz answers.
 
-    Yields the base URL; `settings` adds or overrides SURVEY_* variables. On exit the server
-    is stopped, and its log (stdout and stderr) stays at `log_path` for the caller to read."""
+    Yields the base URL; `settings` adds or overrides SURVEY_* variables (rate limits are
+    counted in the database, as deployed, unless they set SURVEY_RATELIMIT_STORAGE_URI). On
+    exit the server is stopped, and its log (stdout and stderr) stays at `log_path` for the
+    caller to read."""
     port = free_port()
     env = {
         **os.environ,
@@ -59,7 +52,6 @@ def gunicorn(
         "SURVEY_BIND": f"127.0.0.1:{port}",
         "SURVEY_WORKERS": str(workers),
         "SURVEY_THREADS": str(threads),
-        "SURVEY_RATELIMIT_STORAGE_URI": redis_url(),
         "SURVEY_LOG_LEVEL": "WARNING",
         **(settings or {}),
     }

@@ -16,12 +16,29 @@ def fails_cleanly(result, message: str) -> None:
 
 
 def test_an_admin_sets_up_a_site_and_its_staff(runner):
-    result = runner.invoke(args=["sites", "add", "Hospital Torrecárdenas", "--timezone",
-                                 "Europe/Madrid", "--language", "es"])
+    result = runner.invoke(
+        args=[
+            "sites",
+            "add",
+            "Hospital Torrecárdenas",
+            "--timezone",
+            "Europe/Madrid",
+            "--language",
+            "es",
+        ]
+    )
     assert result.exit_code == 0, result.output
     result = runner.invoke(
-        args=["users", "create", "Dr.Ruiz@Example.org", "--role", "clinician", "--site",
-              "Hospital Torrecárdenas", "--password-stdin"],
+        args=[
+            "users",
+            "create",
+            "Dr.Ruiz@Example.org",
+            "--role",
+            "clinician",
+            "--site",
+            "Hospital Torrecárdenas",
+            "--password-stdin",
+        ],
         input="a long enough passphrase\n",
     )
     assert result.exit_code == 0, result.output
@@ -43,34 +60,179 @@ def test_the_password_can_be_typed_at_a_prompt(runner, site):
     "args, stdin, message",
     [
         (["sites", "add", "Almería Colorectal Unit"], None, "already exists"),
-        (["sites", "add", "Elsewhere", "--timezone", "Mars/Olympus"], None,
-         "not a known time zone"),
-        (["sites", "add", "Elsewhere", "--timezone", "../../etc/passwd"], None,
-         "not a known time zone"),
-        (["users", "create", "a@example.org", "--role", "clinician", "--site", "Nowhere",
-          "--password-stdin"], "a long enough passphrase\n", "no site called 'Nowhere'"),
-        (["users", "create", "a@example.org", "--role", "surgeon", "--site", "x",
-          "--password-stdin"], "a long enough passphrase\n", "Invalid value for '--role'"),
-        (["users", "create", "not-an-address", "--role", "clinician", "--site",
-          "Almería Colorectal Unit", "--password-stdin"], "a long enough passphrase\n",
-         "is not an email address"),
-        (["users", "create", "a@example.org", "--role", "clinician", "--site",
-          "Almería Colorectal Unit", "--password-stdin"], "short\n", "too weak"),
-        (["patients", "add", "P-1", "--site", "Nowhere", "--phone", "+34612345678",
-          "--language", "es"], None, "no site called"),
-        (["patients", "add", "P-1", "--site", "Almería Colorectal Unit", "--phone",
-          "+34912345678", "--language", "es"], None, "not a mobile number"),
-        (["patients", "add", "P-1", "--site", "Almería Colorectal Unit", "--phone",
-          "612345678", "--language", "es"], None, "international format"),
-        (["patients", "add", "P-1", "--site", "Almería Colorectal Unit", "--phone",
-          "+34 000 000 000", "--language", "es"], None, "does not exist"),
-        (["patients", "add", "P-1", "--site", "Almería Colorectal Unit", "--phone",
-          "+34612345678", "--language", "fr"], None, "not a language"),
-        (["patients", "add", "P-1", "--site", "Almería Colorectal Unit", "--phone",
-          "+34612345678", "--language", "es", "--index-date", "31/12/2026"], None,
-         "Invalid value for '--index-date'"),
-        (["patients", "add", "", "--site", "Almería Colorectal Unit", "--phone",
-          "+34612345678", "--language", "es"], None, "reference of 1 to 64"),
+        (
+            ["sites", "add", "Elsewhere", "--timezone", "Mars/Olympus"],
+            None,
+            "not a known time zone",
+        ),
+        (
+            ["sites", "add", "Elsewhere", "--timezone", "../../etc/passwd"],
+            None,
+            "not a known time zone",
+        ),
+        (
+            [
+                "users",
+                "create",
+                "a@example.org",
+                "--role",
+                "clinician",
+                "--site",
+                "Nowhere",
+                "--password-stdin",
+            ],
+            "a long enough passphrase\n",
+            "no site called 'Nowhere'",
+        ),
+        (
+            [
+                "users",
+                "create",
+                "a@example.org",
+                "--role",
+                "surgeon",
+                "--site",
+                "x",
+                "--password-stdin",
+            ],
+            "a long enough passphrase\n",
+            "Invalid value for '--role'",
+        ),
+        (
+            [
+                "users",
+                "create",
+                "not-an-address",
+                "--role",
+                "clinician",
+                "--site",
+                "Almería Colorectal Unit",
+                "--password-stdin",
+            ],
+            "a long enough passphrase\n",
+            "is not an email address",
+        ),
+        (
+            [
+                "users",
+                "create",
+                "a@example.org",
+                "--role",
+                "clinician",
+                "--site",
+                "Almería Colorectal Unit",
+                "--password-stdin",
+            ],
+            "short\n",
+            "too weak",
+        ),
+        (
+            [
+                "patients",
+                "add",
+                "P-1",
+                "--site",
+                "Nowhere",
+                "--phone",
+                "+34612345678",
+                "--language",
+                "es",
+            ],
+            None,
+            "no site called",
+        ),
+        (
+            [
+                "patients",
+                "add",
+                "P-1",
+                "--site",
+                "Almería Colorectal Unit",
+                "--phone",
+                "+34912345678",
+                "--language",
+                "es",
+            ],
+            None,
+            "not a mobile number",
+        ),
+        (
+            [
+                "patients",
+                "add",
+                "P-1",
+                "--site",
+                "Almería Colorectal Unit",
+                "--phone",
+                "612345678",
+                "--language",
+                "es",
+            ],
+            None,
+            "international format",
+        ),
+        (
+            [
+                "patients",
+                "add",
+                "P-1",
+                "--site",
+                "Almería Colorectal Unit",
+                "--phone",
+                "+34 000 000 000",
+                "--language",
+                "es",
+            ],
+            None,
+            "does not exist",
+        ),
+        (
+            [
+                "patients",
+                "add",
+                "P-1",
+                "--site",
+                "Almería Colorectal Unit",
+                "--phone",
+                "+34612345678",
+                "--language",
+                "fr",
+            ],
+            None,
+            "not a language",
+        ),
+        (
+            [
+                "patients",
+                "add",
+                "P-1",
+                "--site",
+                "Almería Colorectal Unit",
+                "--phone",
+                "+34612345678",
+                "--language",
+                "es",
+                "--index-date",
+                "31/12/2026",
+            ],
+            None,
+            "Invalid value for '--index-date'",
+        ),
+        (
+            [
+                "patients",
+                "add",
+                "",
+                "--site",
+                "Almería Colorectal Unit",
+                "--phone",
+                "+34612345678",
+                "--language",
+                "es",
+            ],
+            None,
+            "The reference is required (1 to 64 characters)",
+        ),
         (["instruments", "show", "sf-36"], None, "no instrument 'sf-36'"),
         (["invite", "NOBODY"], None, "no patient with reference 'NOBODY'"),
     ],
@@ -81,13 +243,28 @@ def test_bad_input_gets_one_clear_line_and_a_failing_exit(runner, site, args, st
 
 
 def test_a_patient_is_enrolled_with_a_normalised_number(runner, site):
-    result = runner.invoke(args=["patients", "add", "P-7", "--site", site.name, "--phone",
-                                 "+34 612 34 56 78", "--language", "es", "--index-date",
-                                 "2026-03-01"])
+    result = runner.invoke(
+        args=[
+            "patients",
+            "add",
+            "P-7",
+            "--site",
+            site.name,
+            "--phone",
+            "+34 612 34 56 78",
+            "--language",
+            "es",
+            "--index-date",
+            "2026-03-01",
+        ]
+    )
     assert result.exit_code == 0, result.output
     patient = db.session.scalar(select(Patient))
     assert (patient.phone, patient.timezone, str(patient.index_date)) == (
-        "+34612345678", "Europe/Madrid", "2026-03-01")
+        "+34612345678",
+        "Europe/Madrid",
+        "2026-03-01",
+    )
 
 
 def test_a_reference_is_unique_within_a_site(runner, site, other_site, make_patient):
@@ -122,7 +299,19 @@ def test_an_instrument_is_shown_in_a_chosen_language(runner):
 
 
 def test_an_index_date_at_the_end_of_the_calendar_is_refused(runner, site):
-    result = runner.invoke(args=["patients", "add", "P-9", "--site", site.name, "--phone",
-                                 "+34612345678", "--language", "es", "--index-date",
-                                 "9999-12-31"])
+    result = runner.invoke(
+        args=[
+            "patients",
+            "add",
+            "P-9",
+            "--site",
+            site.name,
+            "--phone",
+            "+34612345678",
+            "--language",
+            "es",
+            "--index-date",
+            "9999-12-31",
+        ]
+    )
     fails_cleanly(result, "The index date must be between")

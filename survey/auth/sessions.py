@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from survey.characters import scrub
 from survey.models import StaffSession, User, utcnow
 
 # Writing last_seen_at on every request would turn each page view into a write.
@@ -37,7 +38,8 @@ def start_session(
             created_at=now,
             last_seen_at=now,
             remote_addr=(remote_addr or "")[:45] or None,
-            user_agent=(user_agent or "")[:200] or None,
+            # Shown to the user on their account page: what a browser sends is made readable.
+            user_agent=scrub(user_agent, 200),
         )
     )
     if sign_in:

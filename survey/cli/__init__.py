@@ -1,6 +1,10 @@
 """Command-line interface: `flask --app wsgi <group> <command>`."""
 
+import functools
+
+import click
 from flask import Flask
+from sqlalchemy.exc import DataError
 
 
 def init_app(app: Flask) -> None:
@@ -17,4 +21,30 @@ def init_app(app: Flask) -> None:
         outreach.outreach,
         benchmark.benchmark,
     ):
+        refuse_database_errors_cleanly(command)
         app.cli.add_command(command)
+
+
+def refuse_database_errors_cleanly(command: click.Command) -> None:
+    """As a last line behind each command's own checks: a value the database refuses (a NUL
+    character on PostgreSQL, a number beyond its column) ends the command with one line, as
+    bad input does, not a traceback. Nothing was committed: the transaction is abandoned."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            refuse_database_errors_cleanly(sub)
+    if command.callback is None or getattr(command.callback, "_refuses_cleanly", False):
+        return
+    callback = command.callback
+
+    @functools.wraps(callback)
+    def guarded(*args, **kwargs):
+        try:
+            return callback(*args, **kwargs)
+        except DataError as error:
+            raise click.ClickException(
+                f"The database refused a value ({error.orig.__class__.__name__}); "
+                "nothing was stored."
+            ) from None
+
+    guarded._refuses_cleanly = True
+    command.callback = guarded

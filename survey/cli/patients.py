@@ -5,6 +5,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from survey import text
 from survey.audit import record
 from survey.enrolment import LANGUAGES, EnrolmentError
 from survey.extensions import db
@@ -15,6 +16,7 @@ from survey.outreach.policy import SendingRules
 from survey.outreach.schedules import DEFAULT_SCHEDULE_NAME, schedule_by_name
 from survey.outreach.scheduling import enrol, pause, resume, update_details, withdraw
 from survey.staff import StaffSetupError, find_site
+from survey.text import TextParam
 
 
 @click.group()
@@ -23,7 +25,7 @@ def patients():
 
 
 @patients.command("add")
-@click.argument("reference")
+@click.argument("reference", type=TextParam(text.PATIENT_REFERENCE))
 @click.option("--site", "site_name", required=True, help="The site's name.")
 @click.option("--phone", required=True, help="Mobile number in E.164, e.g. +34612345678.")
 @click.option("--language", required=True, help=f"One of {', '.join(LANGUAGES)}.")
@@ -169,15 +171,21 @@ def _echo_changes(changes) -> None:
 
 
 def _find_patient(reference, site_name) -> Patient:
-    query = select(Patient).where(Patient.reference == reference)
-    if site_name:
-        query = query.join(Site).where(Site.name == site_name)
-    found = db.session.scalars(query.limit(2)).all()
+    found = []
+    # A reference or site name that could never have been stored is simply not found (and
+    # never reaches a query: PostgreSQL refuses a NUL character outright).
+    if text.PATIENT_REFERENCE.is_valid(reference) and (
+        not site_name or text.SITE_NAME.is_valid(site_name)
+    ):
+        query = select(Patient).where(Patient.reference == text.PATIENT_REFERENCE.clean(reference))
+        if site_name:
+            query = query.join(Site).where(Site.name == text.SITE_NAME.clean(site_name))
+        found = db.session.scalars(query.limit(2)).all()
     if not found:
         raise click.ClickException(f"There is no patient with reference {reference[:64]!r}.")
     if len(found) > 1:
         raise click.ClickException(
-            f"Several sites have a patient {reference!r}; name one with --site."
+            f"Several sites have a patient {reference[:64]!r}; name one with --site."
         )
     return found[0]
 
@@ -189,7 +197,10 @@ def list_patients(site_name):
     """List patients: reference, site, language, status."""
     query = select(Patient).join(Site).order_by(Site.name, Patient.reference)
     if site_name:
-        query = query.where(Site.name == site_name)
+        try:
+            query = query.where(Site.id == find_site(db.session, site_name).id)
+        except StaffSetupError as error:
+            raise click.ClickException(str(error)) from None
     for patient in db.session.scalars(query):
         click.echo(
             f"{patient.reference}\t{patient.site.name}\t{patient.language}\t{patient.status}"
@@ -199,7 +210,13 @@ def list_patients(site_name):
 @click.command()
 @click.argument("reference")
 @click.option("--site", "site_name", help="Needed when several sites use the same reference.")
-@click.option("--timepoint", default="ad hoc", show_default=True)
+@click.option(
+    "--timepoint",
+    default="ad hoc",
+    show_default=True,
+    type=TextParam(text.INVITATION_TIMEPOINT),
+    help="What the invitation is for, e.g. '3 months' (up to 64 characters).",
+)
 @click.option(
     "--days",
     default=14,
@@ -213,7 +230,6 @@ def invite(reference, site_name, timepoint, days):
     patient = _find_patient(reference, site_name)
     if patient.status == PatientStatus.WITHDRAWN:
         raise click.ClickException(f"{patient.reference} has withdrawn from follow-up.")
-    timepoint = " ".join(timepoint.split())[:64] or "ad hoc"
     invitation = create_invitation(
         db.session, patient, timepoint, DEFAULT_INSTRUMENTS, window_days=days
     )

@@ -5,8 +5,10 @@ import sys
 import click
 from flask.cli import with_appcontext
 
+from survey import text
 from survey.extensions import db
 from survey.staff import StaffSetupError, create_site, create_user, find_site
+from survey.text import TextParam
 from survey.timezones import InvalidTimezone
 
 
@@ -16,10 +18,15 @@ def sites():
 
 
 @sites.command("add")
-@click.argument("name")
+@click.argument("name", type=TextParam(text.SITE_NAME))
 @click.option("--timezone", default="UTC", show_default=True, help="IANA name, e.g. Europe/Madrid.")
 @click.option("--language", default="en", show_default=True, type=click.Choice(["en", "es", "tr"]))
-@click.option("--contact", default="", help="How patients reach the clinic, e.g. a phone number.")
+@click.option(
+    "--contact",
+    default="",
+    type=TextParam(text.SITE_CONTACT),
+    help="How patients reach the clinic, e.g. a phone number (up to 200 characters).",
+)
 @with_appcontext
 def add_site(name, timezone, language, contact):
     """Add a site called NAME."""
@@ -49,7 +56,7 @@ def users():
 
 
 @users.command("create")
-@click.argument("email")
+@click.argument("email", type=TextParam(text.EMAIL))
 @click.option("--role", required=True, type=click.Choice(["admin", "clinician", "coordinator"]))
 @click.option("--site", "site_names", required=True, multiple=True, help="Repeat for several.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")

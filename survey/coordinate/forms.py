@@ -18,9 +18,11 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from survey import text
 from survey.enrolment import LANGUAGES
 from survey.i18n import language_name
 from survey.instruments import INSTRUMENT_IDS
+from survey.text import PlainText
 
 try:  # WTForms 3.3 deprecates (value, label) tuples
     from wtforms.fields.choices import SelectChoice
@@ -89,7 +91,7 @@ class EnrolForm(PatientDetails):
     site_id = SelectField(_l("Site"), coerce=int)
     reference = StringField(
         _l("Reference"),
-        validators=[InputRequired(), Length(max=64)],
+        validators=[PlainText(text.PATIENT_REFERENCE)],
         description=_l(
             "The clinic's own study or record reference. It is never sent to the patient."
         ),
@@ -108,7 +110,7 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class TimepointForm(Form):
-    label = StringField(_l("Timepoint"), validators=[Optional(), Length(max=64)])
+    label = StringField(_l("Timepoint"), validators=[Optional(), PlainText(text.TIMEPOINT_LABEL)])
     day = IntegerField(_l("Day"), validators=[Optional(), NumberRange(-365, 3650)])
     window_days = IntegerField(_l("Open for (days)"), validators=[Optional(), NumberRange(1, 365)])
     reminder_days = StringField(
@@ -126,8 +128,10 @@ class TimepointForm(Form):
 
 
 class ScheduleForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[InputRequired(), Length(max=80)])
-    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=300)])
+    name = StringField(_l("Name"), validators=[PlainText(text.SCHEDULE_NAME)])
+    description = TextAreaField(
+        _l("Description"), validators=[PlainText(text.SCHEDULE_DESCRIPTION)]
+    )
     timepoints = FieldList(FormField(TimepointForm), min_entries=8, max_entries=20)
 
 
@@ -135,7 +139,7 @@ class SenderForm(FlaskForm):
     site_id = SelectField(_l("Site"), coerce=int)
     name = StringField(
         _l("Name in text messages"),
-        validators=[InputRequired(), Length(max=40)],
+        validators=[PlainText(text.SENDER_NAME)],
         description=_l(
             'How the texts start, e.g. "Hospital Torrecárdenas". It must not '
             "say what patients are treated for."

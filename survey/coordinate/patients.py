@@ -10,9 +10,9 @@ from survey.coordinate import bp
 from survey.coordinate.common import COORDINATORS, load_patient, sending_rules
 from survey.coordinate.forms import NO_SCHEDULE, EditForm, EnrolForm, option
 from survey.coordinate.queries import patient_messages, patient_rows
-from survey.enrolment import EnrolmentError
+from survey.enrolment import EnrolmentError, ReferenceTaken
 from survey.extensions import db
-from survey.models import MessageStatus, PatientStatus, Schedule, utcnow
+from survey.models import MessageStatus, Patient, PatientStatus, Schedule, utcnow
 from survey.outreach import actions, scheduling
 from survey.outreach.schedules import active_schedules
 from survey.outreach.scheduling import ScheduleChanges
@@ -76,6 +76,26 @@ def enrol():
                 utcnow(),
                 sending_rules(),
             )
+        except ReferenceTaken as error:
+            db.session.rollback()
+            existing = db.session.get(Patient, error.patient_id) if error.patient_id else None
+            if existing is not None and scheduling.is_enrolled_as(
+                existing,
+                phone=form.phone.data,
+                language=form.language.data,
+                timezone=form.timezone.data,
+                index_date=form.index_date.data,
+                schedule=schedule,
+            ):
+                # The same form posted twice (a double-click): show what the first one made.
+                flash(
+                    _(
+                        "%(reference)s is already enrolled with these details.",
+                        reference=existing.reference,
+                    )
+                )
+                return redirect(url_for("coordinate.patient", patient_id=existing.id))
+            flash(str(error), "error")
         except EnrolmentError as error:
             db.session.rollback()
             flash(str(error), "error")
@@ -230,6 +250,7 @@ def withdraw(patient_id: int):
 
 def _change_status(patient_id: int, action: str):
     found = load_patient(patient_id)
+    scheduling.lock(db.session, found)  # the same button pressed twice acts once
     try:
         if action == "pause":
             scheduling.pause(found)

@@ -1,8 +1,6 @@
 """Schedules (administrators define them; coordinators read them) and the SMS texts with what
 each costs, and the name each site's texts start with."""
 
-import unicodedata
-
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -15,15 +13,17 @@ from survey.coordinate.forms import ScheduleForm, SenderForm, option
 from survey.enrolment import LANGUAGES
 from survey.extensions import db
 from survey.i18n import language_name
-from survey.models import Patient, Role, Schedule, SmsSender
+from survey.models import Patient, Role, Schedule
 from survey.outreach import texts
 from survey.outreach.schedules import (
     DEFAULT_SCHEDULE_NAME,
     ScheduleError,
     ScheduleSpec,
+    ScheduleTaken,
     TimepointSpec,
     create_schedule,
     ensure_default_schedule,
+    is_same_schedule,
 )
 from survey.outreach.segments import count_segments
 from survey.querystring import whole_number
@@ -77,6 +77,14 @@ def new_schedule():
                 tuple(_timepoint(entry.form) for entry in form.timepoints if not entry.form.blank),
             )
             schedule = create_schedule(db.session, spec, g.user)
+        except ScheduleTaken as error:
+            db.session.rollback()
+            existing = db.session.scalar(select(Schedule).where(Schedule.name == error.name))
+            if existing is not None and is_same_schedule(existing, spec, g.user):
+                # The same form posted twice (a double-click): the first one made it.
+                flash(_("The schedule %(name)s is ready for enrolments.", name=existing.name))
+                return redirect(url_for("coordinate.schedules"))
+            problems = [str(problem) for problem in error.problems]
         except ScheduleError as error:
             db.session.rollback()
             problems = [str(problem) for problem in error.problems]
@@ -169,12 +177,9 @@ def sms_texts():
 
 
 def _save_sender_name(form: SenderForm) -> None:
-    name = " ".join(form.name.data.split())
-    # Control and direction-override characters would make an SMS read differently
-    # from what the coordinator sees on this page.
-    if not name.isprintable() or any(unicodedata.category(c) == "Cf" for c in name):
-        flash(_("Use letters, digits, spaces and punctuation only in the sender name."), "error")
-        return
+    # The form's PlainText validator has made it a clean text: no control or direction-changing
+    # characters that would make an SMS read differently from what this page shows.
+    name = form.name.data
     if revealing := texts.revealing_words(name):
         flash(
             _(
@@ -186,9 +191,7 @@ def _save_sender_name(form: SenderForm) -> None:
         )
         return
     site = next(site for site in g.user.sites if site.id == form.site_id.data)
-    sender = db.session.get(SmsSender, site.id) or SmsSender(site_id=site.id, name=name)
-    sender.name = name
-    db.session.add(sender)
+    texts.set_sender_name(db.session, site, name)
     audit.log("site.sms_name", site_id=site.id, detail={"name": name})
     db.session.commit()
     flash(_("Texts from %(site)s now start with %(name)s.", site=site.name, name=name))

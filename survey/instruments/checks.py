@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from survey.characters import refused_characters
 from survey.instruments.definition import (
     CUTOFF_KINDS,
     LANGUAGES,
@@ -52,6 +53,7 @@ def translations_field(value: object, languages: Sequence[str], where: str) -> T
     for lang, text in texts.items():
         if not isinstance(text, str) or not text.strip():
             raise DefinitionError(f"{where}.{lang}: must be non-empty text")
+        _readable(text, f"{where}.{lang}")
     return Translations.of(texts)
 
 
@@ -277,7 +279,18 @@ def text_field(entry: Mapping, name: str, where: str = "") -> str:
     value = entry[name]
     if not isinstance(value, str) or not value.strip():
         raise DefinitionError(f"{_join(where, name)}: must be non-empty text")
+    _readable(value, _join(where, name))
     return value
+
+
+def _readable(value: str, where: str) -> None:
+    """Patients read these texts: no control, invisible or direction-changing characters (line
+    breaks and tabs are allowed; the pages fold them into spaces)."""
+    if found := refused_characters(value, lines=True):
+        raise DefinitionError(
+            f"{where}: holds control, invisible or direction-changing characters "
+            f"({', '.join(found[:3])})"
+        )
 
 
 def integer_field(entry: Mapping, name: str, where: str) -> int:

@@ -21,6 +21,7 @@ from survey.models.outreach import (
     WebhookReceipt,
 )
 from survey.models.patient import Patient, PatientStatus
+from survey.models.ratelimit import RateLimitCounter, RateLimitEntry
 from survey.models.staff import Role, Site, StaffSession, User, site_memberships, user_by_email
 from survey.models.summary import PatientSummary
 from survey.models.wording import ImportedWording
@@ -42,6 +43,8 @@ __all__ = [
     "Patient",
     "PatientStatus",
     "PatientSummary",
+    "RateLimitCounter",
+    "RateLimitEntry",
     "Response",
     "Role",
     "Schedule",

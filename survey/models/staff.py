@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import Column, ForeignKey, String, Table, false, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from survey.characters import refused_characters
 from survey.models.base import Base, utcnow
 
 
@@ -100,4 +101,7 @@ class StaffSession(Base):
 
 def user_by_email(session, email: str) -> User | None:
     """The user with this address, compared case-insensitively."""
-    return session.scalar(select(User).where(User.email == email.strip().lower()))
+    email = email.strip().lower()
+    if len(email) > 254 or refused_characters(email):
+        return None  # no account has such an address, and it must never reach a query
+    return session.scalar(select(User).where(User.email == email))

@@ -81,6 +81,9 @@ def dismiss(db: Session, message: Message, user: User, now: datetime) -> None:
 
 def resend_link(db: Session, invitation: Invitation, user: User, now: datetime) -> Message:
     """Send an open invitation's link again (for a patient who lost the text)."""
+    # Locked, so that the same button pressed twice at once sends one message, not two: the
+    # second request waits here and then finds the first one's message on its way.
+    db.refresh(invitation, with_for_update=True)
     _check_can_receive(invitation, now)
     if invitation.opens_at > now:
         raise ActionError(_l("This timepoint has not opened yet; its link would not work."))

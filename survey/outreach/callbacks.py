@@ -43,6 +43,9 @@ RANK = {
 }
 FINAL = {MessageStatus.DELIVERED, MessageStatus.UNDELIVERED, MessageStatus.FAILED}
 OPTED_OUT_CODES = {21610}  # "Attempt to send to unsubscribed recipient"
+# Webhook receipts of patients' texts start with this; they are kept for good (dispatch.py),
+# so a captured STOP or START posted again, however late, changes nothing.
+INBOUND_RECEIPT = "inbound:"
 
 STOP_WORDS = {
     "STOP",

@@ -52,13 +52,20 @@ from survey.outreach.backends import (
     SendResult,
     SmsBackend,
 )
-from survey.outreach.callbacks import OPTED_OUT_CODES, PROVIDER_STATUS, record_opt_out
+from survey.outreach.callbacks import (
+    INBOUND_RECEIPT,
+    OPTED_OUT_CODES,
+    PROVIDER_STATUS,
+    record_opt_out,
+)
 from survey.outreach.policy import QUIET_HOURS, SendingRules, limit_wait, next_allowed_time
 from survey.outreach.texts import INVITATION, REMINDER, render, sender_name
 
 logger = logging.getLogger("survey.outreach.dispatch")
 WAITING_FOR_INVITATION = "waiting_for_invitation"
-RECEIPTS_KEPT = timedelta(days=7)  # providers retry a webhook for hours, not weeks
+# Providers retry a webhook for hours, not weeks. Receipts of status reports go after this
+# long (a replayed report cannot move a message backwards); those of patients' texts stay.
+RECEIPTS_KEPT = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -131,7 +138,13 @@ def dispatch_due(
     report = DispatchReport()
     report.stalled = review_stalled_sends(db, now, settings.sending_grace)
     report.cancelled += cancel_unneeded(db, now)
-    db.execute(delete(WebhookReceipt).where(WebhookReceipt.received_at < now - RECEIPTS_KEPT))
+    db.execute(
+        delete(WebhookReceipt).where(
+            WebhookReceipt.received_at < now - RECEIPTS_KEPT,
+            # A patient's STOP or START replayed weeks later must still find its receipt.
+            ~WebhookReceipt.key.startswith(INBOUND_RECEIPT, autoescape=True),
+        )
+    )
     db.commit()
     budget = Budget(limit, time.monotonic())
     senders = settings.concurrency if db.get_bind().dialect.name != "sqlite" else 1

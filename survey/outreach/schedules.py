@@ -14,6 +14,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from survey import text
 from survey.instruments import INSTRUMENT_IDS
 from survey.models import Patient, Schedule, Timepoint, User
 from survey.outreach.i18n import lazy_gettext as _l
@@ -68,15 +69,20 @@ class ScheduleError(ValueError):
         self.problems = problems
 
 
+class ScheduleTaken(ScheduleError):
+    """A schedule of that name exists (perhaps made a moment ago by the same form, posted
+    twice); `name` is the tidied name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__([_l("A schedule called %(name)s already exists.", name=name)])
+        self.name = name
+
+
 def check_schedule(spec: ScheduleSpec) -> ScheduleSpec:
     """The schedule with tidied names, or ScheduleError listing every problem found."""
     problems = []
-    name = " ".join((spec.name or "").split())
-    if not name or len(name) > 80 or not name.isprintable():
-        problems.append(_l("A schedule needs a name of 1 to 80 characters."))
-    description = " ".join((spec.description or "").split())
-    if len(description) > 300:
-        problems.append(_l("The description is longer than 300 characters."))
+    name = _checked(text.SCHEDULE_NAME, spec.name, problems)
+    description = _checked(text.SCHEDULE_DESCRIPTION, spec.description, problems)
     if not spec.timepoints:
         problems.append(_l("A schedule needs at least one timepoint."))
     if len(spec.timepoints) > MAX_TIMEPOINTS:
@@ -84,7 +90,7 @@ def check_schedule(spec: ScheduleSpec) -> ScheduleSpec:
     timepoints, labels = [], set()
     for timepoint in spec.timepoints:
         checked = _check_timepoint(timepoint, problems)
-        if checked.label.casefold() in labels:
+        if checked.label and checked.label.casefold() in labels:
             problems.append(_l("Two timepoints are called %(label)s.", label=checked.label))
         labels.add(checked.label.casefold())
         timepoints.append(checked)
@@ -95,10 +101,8 @@ def check_schedule(spec: ScheduleSpec) -> ScheduleSpec:
 
 
 def _check_timepoint(timepoint: TimepointSpec, problems: list) -> TimepointSpec:
-    label = " ".join(str(timepoint.label or "").split())
+    label = _checked(text.TIMEPOINT_LABEL, timepoint.label, problems)
     shown = label or "?"
-    if not label or len(label) > 64 or not label.isprintable():
-        problems.append(_l("Each timepoint needs a label of 1 to 64 characters."))
     offset, window = timepoint.offset_days, timepoint.window_days
     if not isinstance(offset, int) or not OFFSET_RANGE[0] <= offset <= OFFSET_RANGE[1]:
         problems.append(
@@ -146,11 +150,20 @@ def _check_timepoint(timepoint: TimepointSpec, problems: list) -> TimepointSpec:
     return TimepointSpec(label, offset, window, reminders, instruments)
 
 
+def _checked(rule: text.TextRule, value, problems: list) -> str:
+    """The text as `rule` stores it, or "" with the reason added to `problems`."""
+    try:
+        return rule.clean(value)
+    except text.TextError as error:
+        problems.append(error.args[0])
+        return ""
+
+
 def create_schedule(db: Session, spec: ScheduleSpec, user: User | None = None) -> Schedule:
     """Store a new schedule after checking it; names are unique."""
     spec = check_schedule(spec)
     if db.scalar(select(Schedule.id).where(Schedule.name == spec.name)) is not None:
-        raise ScheduleError([_l("A schedule called %(name)s already exists.", name=spec.name)])
+        raise ScheduleTaken(spec.name)
     schedule = Schedule(
         name=spec.name,
         description=spec.description,
@@ -167,8 +180,24 @@ def create_schedule(db: Session, spec: ScheduleSpec, user: User | None = None) -
             for position, timepoint in enumerate(spec.timepoints, start=1)
         ],
     )
-    db.add(schedule)
+    try:
+        # A savepoint: the same form posted twice at once passes the check above twice, and
+        # the database's unique name refuses the second schedule.
+        with db.begin_nested():
+            db.add(schedule)
+    except IntegrityError:
+        raise ScheduleTaken(spec.name) from None
     return schedule
+
+
+def is_same_schedule(schedule: Schedule, spec: ScheduleSpec, user: User | None) -> bool:
+    """Whether `schedule` is what this user asked for with `spec`: a second post of the form
+    that made it finds it."""
+    try:
+        spec = check_schedule(spec)
+    except ScheduleError:
+        return False
+    return spec_of(schedule) == spec and schedule.created_by_id == (user.id if user else None)
 
 
 def ensure_default_schedule(db: Session) -> Schedule:
@@ -192,9 +221,12 @@ def active_schedules(db: Session) -> list[Schedule]:
 
 
 def schedule_by_name(db: Session, name: str) -> Schedule | None:
-    if " ".join(name.split()) == DEFAULT_SCHEDULE_NAME:
+    if not text.SCHEDULE_NAME.is_valid(name):
+        return None  # no schedule could have that name; it must not reach a query
+    name = text.SCHEDULE_NAME.clean(name)
+    if name == DEFAULT_SCHEDULE_NAME:
         return ensure_default_schedule(db)
-    return db.scalar(select(Schedule).where(Schedule.name == " ".join(name.split())))
+    return db.scalar(select(Schedule).where(Schedule.name == name))
 
 
 def in_use(db: Session, schedule: Schedule) -> bool:

@@ -71,6 +71,36 @@ def enrol(
     return patient, sync_invitations(db, patient, now, rules)
 
 
+def is_enrolled_as(
+    patient: Patient,
+    *,
+    phone: str,
+    language: str,
+    timezone: str | None,
+    index_date: date | None,
+    schedule: Schedule | None,
+) -> bool:
+    """Whether the patient was enrolled with exactly these details: a second post of the same
+    enrolment form finds the patient the first one made."""
+    try:
+        e164 = normalise_mobile(phone) if phone else None
+        zone = check_timezone(timezone or patient.site.timezone)
+    except (InvalidPhoneNumber, InvalidTimezone):
+        return False
+    return (patient.phone, patient.language, patient.timezone, patient.index_date) == (
+        e164,
+        language,
+        zone,
+        index_date,
+    ) and patient.schedule_id == (schedule.id if schedule else None)
+
+
+def lock(db: Session, patient: Patient) -> None:
+    """Re-read the patient under a row lock, so that two changes posted at once (a
+    double-click) are made one after the other, the second seeing the first."""
+    db.refresh(patient, with_for_update=True)
+
+
 def update_details(
     db: Session,
     patient: Patient,
@@ -85,6 +115,7 @@ def update_details(
 ) -> tuple[dict, ScheduleChanges]:
     """Change a patient's contact details or schedule; returns {field: (old, new)} and what
     happened to their invitations."""
+    lock(db, patient)
     if patient.status == PatientStatus.WITHDRAWN:
         raise EnrolmentError(_l("This patient has withdrawn; their details cannot change."))
     try:
@@ -264,6 +295,7 @@ def resume(patient: Patient) -> None:
 def withdraw(db: Session, patient: Patient) -> int:
     """End the follow-up: open invitations close and nothing more is sent. Returns how many
     messages were cancelled. Answers already given are kept."""
+    lock(db, patient)
     if patient.status == PatientStatus.WITHDRAWN:
         raise EnrolmentError(_l("This patient has already withdrawn."))
     patient.status = PatientStatus.WITHDRAWN

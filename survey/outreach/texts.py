@@ -14,8 +14,10 @@ speaks.
 
 import re
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from survey import text
 from survey.invitations import TOKEN_BYTES, link_url
 from survey.models import Site, SmsSender
 
@@ -115,6 +117,24 @@ def sender_name(db: Session, site: Site) -> str:
     """The name a site's text messages start with: its own SMS name, else the site's name."""
     chosen = db.get(SmsSender, site.id)
     return chosen.name if chosen else site.name
+
+
+def set_sender_name(db: Session, site: Site, name: str) -> SmsSender:
+    """Make a site's texts start with `name`; text.TextError when it breaks the text policy."""
+    name = text.SENDER_NAME.clean(name)
+    sender = db.get(SmsSender, site.id)
+    if sender is None:
+        try:
+            # A savepoint: the site's first name posted twice at once adds its row twice,
+            # and the database keeps one (the site is its primary key).
+            with db.begin_nested():
+                sender = SmsSender(site_id=site.id, name=name)
+                db.add(sender)
+            return sender
+        except IntegrityError:
+            sender = db.get(SmsSender, site.id, with_for_update=True)
+    sender.name = name
+    return sender
 
 
 def revealing_words(name: str) -> list[str]:

@@ -2,9 +2,14 @@
 
 Webhooks are exempt from CSRF and checked instead with the SDK's RequestValidator against the
 address Twilio was given (SURVEY_PUBLIC_URL + path + query: `request.url` is wrong behind a
-proxy). A missing or wrong signature gets 403 and changes nothing. Each webhook is processed
-once: its I-Twilio-Idempotency-Token (or, without one, what it reports) is stored in the same
-transaction as the change it caused, so a retry finds it and does nothing.
+proxy). A missing or wrong signature gets 403 and changes nothing.
+
+Each webhook is processed once. What it reports, as far as the signature covers it, is stored
+in the same transaction as the change it caused (a status report: the message id and status;
+a patient's text: its message id), so a retry, or a captured webhook posted again, finds it
+and does nothing. The I-Twilio-Idempotency-Token header is not signed: anyone replaying a
+captured webhook can set it to a fresh value, so it is stored as an extra key only, never as
+the one that decides.
 """
 
 import logging
@@ -68,13 +73,19 @@ def signed_by_twilio() -> bool:
     return validator.validate(url, request.form, signature, get_signature_algorithm(settings))
 
 
-def first_time(fallback_key: str) -> bool:
-    """Store this webhook's receipt; False if it was processed before."""
+def first_time(signed_key: str) -> bool:
+    """Store this webhook's receipts; False if it was processed before.
+
+    `signed_key` is made of signed fields only, so no replay can change it. Twilio's
+    idempotency token, when sent, is a second receipt: a retry that repeats it is caught even
+    before its fields are compared."""
+    keys = [signed_key[:160]]
     token = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
-    key = f"twilio:{token[:140]}" if token else fallback_key[:160]
+    if token and token.isprintable():
+        keys.append(f"twilio:{token[:140]}")
     try:
         with db.session.begin_nested():
-            db.session.add(WebhookReceipt(key=key))
+            db.session.add_all([WebhookReceipt(key=key) for key in keys])
     except IntegrityError:
         return False
     return True
@@ -90,7 +101,7 @@ def status_callback():
     error_code = _integer(request.form.get("ErrorCode"))
     if not sid or not status:
         return "", 204
-    if first_time(f"status:{sid}:{status[:16]}:{error_code}"):
+    if first_time(f"status:{sid}:{status}"):
         callbacks.apply_status(
             db.session,
             sid=sid,
@@ -110,7 +121,9 @@ def inbound():
     reply = MessagingResponse()
     sender = _field("From", 32)
     sid = _field("MessageSid", 64)
-    if sender and first_time(f"inbound:{sid or sender}"):
+    # Without its message id a text cannot be told from a replay of itself: Twilio always
+    # sends one, so a text without it is left alone.
+    if sender and sid and first_time(f"{callbacks.INBOUND_RECEIPT}{sid}"):
         result = callbacks.handle_inbound(
             db.session,
             from_number=sender,

@@ -1,5 +1,6 @@
-"""Rate limits against guessing and floods (Flask-Limiter), with counters in memory or, for
-several web nodes, in Redis (SURVEY_RATELIMIT_STORAGE_URI=redis://host:6379).
+"""Rate limits against guessing and floods (Flask-Limiter), counted in the service's own
+database by default (`database://`, survey/security/limit_storage.py), so that every gunicorn
+worker and every web node counts together; `redis://host:6379/0` counts in Redis instead.
 
 Each limit counts only what an attacker produces, so that ordinary use never meets it:
 wrong guesses of private links, failed sign-ins and codes, webhooks with a bad signature. A limit is
@@ -15,6 +16,7 @@ blueprint is registered, so new views of the same names are covered without edit
 import hashlib
 import logging
 import time
+from urllib.parse import urlparse
 
 from flask import Flask, Response, current_app, g, request, session
 from flask_limiter import Limiter, RequestLimit
@@ -22,6 +24,7 @@ from flask_limiter import Limiter, RequestLimit
 from survey import audit
 from survey.extensions import db
 from survey.invitations import TOKEN_PATTERN
+from survey.security import limit_storage  # registers the database:// storage
 
 logger = logging.getLogger("survey.security")
 
@@ -118,13 +121,27 @@ def add_retry_after(response: Response) -> Response:
     return response
 
 
+def storage_options(app: Flask) -> dict:
+    """What the configured storage needs besides its address: the database storage counts
+    through the application's own engine (and its pool)."""
+    scheme = urlparse(str(app.config.get("RATELIMIT_STORAGE_URI") or "")).scheme
+    if scheme != limit_storage.SCHEME or not app.config.get("RATELIMIT_ENABLED", True):
+        return {}
+    with app.app_context():
+        return {"engine": db.engine}
+
+
 def init_app(app: Flask) -> None:
     limiter = Limiter(
         key_func=client_address,
         key_prefix="survey",
         on_breach=note_breach,
-        # With Redis unreachable, count per process rather than refuse every request.
+        storage_options=storage_options(app),
+        # With the storage unreachable, count per process rather than refuse every request.
         in_memory_fallback_enabled=True,
+        # A count that cannot be written after the response (the storage failed between the
+        # check and the count) is logged; it never turns the response into a server error.
+        swallow_errors=True,
     )
     limiter.init_app(app)
     app.extensions[EXTENSION_KEY] = limiter

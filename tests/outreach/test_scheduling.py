@@ -241,7 +241,7 @@ def test_pausing_holds_and_withdrawing_cancels_everything_pending(enrolled):
     "timepoints, problem",
     [
         ((), "at least one timepoint"),
-        ((TimepointSpec("", 0, 14),), "label of 1 to 64"),
+        ((TimepointSpec("", 0, 14),), r"The timepoint is required \(1 to 64 characters\)"),
         ((TimepointSpec("a", 0, 14), TimepointSpec("A", 10, 14)), "Two timepoints"),
         ((TimepointSpec("a", 0, 0),), "window must be"),
         ((TimepointSpec("a", 99999, 14),), "day must be between"),

@@ -5,13 +5,14 @@ forged or replayed changes nothing."""
 import base64
 import hashlib
 import hmac
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from survey.extensions import db
 from survey.models import AuditEvent, MessageKind, MessageStatus, SmsSender, WebhookReceipt
-from tests.outreach.conftest import messages_of
+from tests.outreach.conftest import NOW, messages_of
 from tests.outreach.twilio_server import AUTH_TOKEN
 
 STATUS = "/webhooks/twilio/status"
@@ -131,7 +132,91 @@ def test_a_retried_webhook_changes_nothing_twice(client, sign, sent):
     report(client, sign, message, "delivered", idempotency="abc-1")
     db.session.refresh(message)
     assert len(message.events) == events
-    assert db.session.scalar(select(func.count(WebhookReceipt.id))) == 2
+    # Each webhook: a receipt of what its signature covers, and one of Twilio's token.
+    keys = db.session.scalars(select(WebhookReceipt.key).order_by(WebhookReceipt.key)).all()
+    assert keys == sorted(
+        [
+            f"status:{message.provider_sid}:delivered",
+            "twilio:abc-1",
+            "inbound:SM" + "9" * 32,
+            "twilio:abc-2",
+        ]
+    )
+
+
+def opted_out_after(client, sign, form, token: str, patient) -> bool:
+    response = client.post(INBOUND, data=form, headers=sign(INBOUND, form, idempotency=token))
+    assert response.status_code == 200
+    db.session.refresh(patient)
+    return patient.opted_out
+
+
+def test_a_captured_stop_posted_again_with_a_fresh_token_changes_nothing(
+    client, sign, enrolled, twilio_app
+):
+    patient = enrolled()
+    stop = {"From": patient.phone, "Body": "STOP", "MessageSid": "SM" + "a" * 32}
+    start = {"From": patient.phone, "Body": "START", "MessageSid": "SM" + "b" * 32}
+    assert opted_out_after(client, sign, stop, "token-1", patient)
+    assert not opted_out_after(client, sign, start, "token-2", patient)
+    audited = db.session.scalar(select(func.count(AuditEvent.id)))
+    # The attacker re-posts the captured, validly signed STOP: with a new token, and without.
+    assert not opted_out_after(client, sign, stop, "token-never-seen", patient)
+    assert not opted_out_after(client, sign, stop, None, patient)
+    assert db.session.scalar(select(func.count(AuditEvent.id))) == audited
+
+
+def test_a_captured_start_posted_again_with_a_fresh_token_changes_nothing(
+    client, sign, enrolled, twilio_app
+):
+    patient = enrolled()
+    start = {"From": patient.phone, "Body": "START", "MessageSid": "SM" + "c" * 32}
+    stop = {"From": patient.phone, "Body": "STOP", "MessageSid": "SM" + "d" * 32}
+    assert not opted_out_after(client, sign, start, "token-1", patient)
+    assert opted_out_after(client, sign, stop, "token-2", patient)
+    assert opted_out_after(client, sign, start, "token-fresh", patient)
+
+
+def test_a_captured_stop_is_still_refused_after_old_receipts_are_cleared(
+    client, sign, enrolled, twilio_app, twilio, dispatch
+):
+    patient = enrolled()
+    stop = {"From": patient.phone, "Body": "STOP", "MessageSid": "SM" + "e" * 32}
+    start = {"From": patient.phone, "Body": "START", "MessageSid": "SM" + "f" * 32}
+    assert opted_out_after(client, sign, stop, "token-1", patient)
+    assert not opted_out_after(client, sign, start, "token-2", patient)
+    for receipt in db.session.scalars(select(WebhookReceipt)):
+        receipt.received_at = NOW - timedelta(days=60)
+    db.session.commit()
+    dispatch(twilio)  # clears receipts older than a week, but not those of patients' texts
+    kept = db.session.scalars(select(WebhookReceipt.key).order_by(WebhookReceipt.key)).all()
+    assert kept == ["inbound:SM" + "e" * 32, "inbound:SM" + "f" * 32]
+    assert not opted_out_after(client, sign, stop, "token-3", patient)
+
+
+def test_a_captured_status_report_posted_again_with_a_fresh_token_changes_nothing(
+    client, sign, sent
+):
+    _patient, message = sent
+    path = f"{STATUS}?message={message.id}"
+    # A report on another copy of the message is noted each time it is processed.
+    form = {"MessageSid": "SM" + "7" * 32, "MessageStatus": "delivered"}
+    db.session.refresh(message)
+    events = len(message.events)
+    for token in ("t-1", "t-2", None):
+        response = client.post(path, data=form, headers=sign(path, form, idempotency=token))
+        assert response.status_code == 204
+    db.session.refresh(message)
+    assert [event.reason for event in message.events[events:]] == ["another_copy"]
+
+
+def test_a_text_without_its_message_id_is_left_alone(client, sign, enrolled, twilio_app):
+    patient = enrolled()
+    form = {"From": patient.phone, "Body": "STOP"}
+    response = client.post(INBOUND, data=form, headers=sign(INBOUND, form, idempotency="x"))
+    assert response.status_code == 200 and "<Message>" not in response.text
+    db.session.refresh(patient)
+    assert not patient.opted_out
 
 
 def test_stop_opts_out_start_opts_back_in_and_both_are_audited(client, sign, enrolled, twilio_app):
