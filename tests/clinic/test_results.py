@@ -6,9 +6,9 @@ import pytest
 
 from survey.clinic import flags as f
 from survey.clinic.results import change_text, patient_course
+from survey.extensions import db
 from survey.instruments import get_instrument
 from survey.instruments.change import compare
-from survey.extensions import db
 from tests.clinic.conftest import INDEX_DATE, add_history
 
 

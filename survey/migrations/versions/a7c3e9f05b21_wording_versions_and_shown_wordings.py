@@ -17,6 +17,7 @@ Revises: e5b0c2d41a7f
 Create Date: 2026-12-02 09:00:00
 
 """
+
 from datetime import UTC, datetime
 
 from alembic import op
@@ -24,37 +25,43 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'a7c3e9f05b21'
-down_revision = 'e5b0c2d41a7f'
+revision = "a7c3e9f05b21"
+down_revision = "e5b0c2d41a7f"
 branch_labels = None
 depends_on = None
 
 
 def upgrade():
-    op.create_table('shown_wordings',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('instrument_id', sa.String(length=32), nullable=False),
-    sa.Column('language', sa.String(length=8), nullable=False),
-    sa.Column('wording_hash', sa.String(length=64), nullable=False),
-    sa.Column('wording_version', sa.String(length=64), nullable=False),
-    sa.Column('wording_status', sa.String(length=32), nullable=False),
-    sa.Column('texts', sa.JSON(), nullable=False),
-    sa.Column('first_used_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_shown_wordings')),
-    sa.UniqueConstraint('instrument_id', 'language', 'wording_hash', name=op.f('uq_shown_wordings_instrument_id_language_wording_hash'))
+    op.create_table(
+        "shown_wordings",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("instrument_id", sa.String(length=32), nullable=False),
+        sa.Column("language", sa.String(length=8), nullable=False),
+        sa.Column("wording_hash", sa.String(length=64), nullable=False),
+        sa.Column("wording_version", sa.String(length=64), nullable=False),
+        sa.Column("wording_status", sa.String(length=32), nullable=False),
+        sa.Column("texts", sa.JSON(), nullable=False),
+        sa.Column("first_used_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_shown_wordings")),
+        sa.UniqueConstraint(
+            "instrument_id",
+            "language",
+            "wording_hash",
+            name=op.f("uq_shown_wordings_instrument_id_language_wording_hash"),
+        ),
     )
-    with op.batch_alter_table('responses', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('wording_version', sa.String(length=64), nullable=True))
+    with op.batch_alter_table("responses", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("wording_version", sa.String(length=64), nullable=True))
     op.execute("UPDATE responses SET wording_version = instrument_version")
     _backfill(op.get_bind())
-    with op.batch_alter_table('responses', schema=None) as batch_op:
-        batch_op.alter_column('wording_version', existing_type=sa.String(length=64), nullable=False)
+    with op.batch_alter_table("responses", schema=None) as batch_op:
+        batch_op.alter_column("wording_version", existing_type=sa.String(length=64), nullable=False)
 
 
 def downgrade():
-    with op.batch_alter_table('responses', schema=None) as batch_op:
-        batch_op.drop_column('wording_version')
-    op.drop_table('shown_wordings')
+    with op.batch_alter_table("responses", schema=None) as batch_op:
+        batch_op.drop_column("wording_version")
+    op.drop_table("shown_wordings")
 
 
 def _backfill(connection):
@@ -64,37 +71,51 @@ def _backfill(connection):
     from survey.instruments.wording import wording_states
 
     responses = sa.table(
-        'responses',
-        sa.column('instrument_id', sa.String), sa.column('language', sa.String),
-        sa.column('wording_hash', sa.String), sa.column('wording_version', sa.String),
-        sa.column('submitted_at', sa.DateTime(timezone=True)),
+        "responses",
+        sa.column("instrument_id", sa.String),
+        sa.column("language", sa.String),
+        sa.column("wording_hash", sa.String),
+        sa.column("wording_version", sa.String),
+        sa.column("submitted_at", sa.DateTime(timezone=True)),
     )
     imports = sa.table(
-        'imported_wordings',
-        sa.column('id', sa.Integer), sa.column('instrument_id', sa.String),
-        sa.column('definition', sa.JSON),
+        "imported_wordings",
+        sa.column("id", sa.Integer),
+        sa.column("instrument_id", sa.String),
+        sa.column("definition", sa.JSON),
     )
     shown = sa.table(
-        'shown_wordings',
-        sa.column('instrument_id', sa.String), sa.column('language', sa.String),
-        sa.column('wording_hash', sa.String), sa.column('wording_version', sa.String),
-        sa.column('wording_status', sa.String), sa.column('texts', sa.JSON),
-        sa.column('first_used_at', sa.DateTime(timezone=True)),
+        "shown_wordings",
+        sa.column("instrument_id", sa.String),
+        sa.column("language", sa.String),
+        sa.column("wording_hash", sa.String),
+        sa.column("wording_version", sa.String),
+        sa.column("wording_status", sa.String),
+        sa.column("texts", sa.JSON),
+        sa.column("first_used_at", sa.DateTime(timezone=True)),
     )
     used = connection.execute(
-        sa.select(responses.c.instrument_id, responses.c.language, responses.c.wording_hash,
-                  sa.func.min(responses.c.submitted_at))
-        .group_by(responses.c.instrument_id, responses.c.language, responses.c.wording_hash)
+        sa.select(
+            responses.c.instrument_id,
+            responses.c.language,
+            responses.c.wording_hash,
+            sa.func.min(responses.c.submitted_at),
+        ).group_by(responses.c.instrument_id, responses.c.language, responses.c.wording_hash)
     ).all()
     for instrument_id in sorted({row[0] for row in used}):
         try:
             base = get_instrument(instrument_id)
         except KeyError:
             continue  # not an instrument this release ships: nothing to rebuild it from
-        overlays = connection.execute(
-            sa.select(imports.c.definition).where(imports.c.instrument_id == instrument_id)
-            .order_by(imports.c.id)
-        ).scalars().all()
+        overlays = (
+            connection.execute(
+                sa.select(imports.c.definition)
+                .where(imports.c.instrument_id == instrument_id)
+                .order_by(imports.c.id)
+            )
+            .scalars()
+            .all()
+        )
         known = {}
         for state in wording_states(base, overlays):
             for lang in state.languages:
@@ -107,15 +128,23 @@ def _backfill(connection):
                 first_used = datetime.fromisoformat(first_used)
             if first_used.tzinfo is None:
                 first_used = first_used.replace(tzinfo=UTC)
-            connection.execute(shown.insert().values(
-                instrument_id=instrument_id, language=lang, wording_hash=wording_hash,
-                wording_version=state.wording_version(lang),
-                wording_status=state.wording_status(lang),
-                texts=shown_text(state, lang), first_used_at=first_used,
-            ))
+            connection.execute(
+                shown.insert().values(
+                    instrument_id=instrument_id,
+                    language=lang,
+                    wording_hash=wording_hash,
+                    wording_version=state.wording_version(lang),
+                    wording_status=state.wording_status(lang),
+                    texts=shown_text(state, lang),
+                    first_used_at=first_used,
+                )
+            )
             connection.execute(
                 responses.update()
-                .where(responses.c.instrument_id == instrument_id,
-                       responses.c.language == lang, responses.c.wording_hash == wording_hash)
+                .where(
+                    responses.c.instrument_id == instrument_id,
+                    responses.c.language == lang,
+                    responses.c.wording_hash == wording_hash,
+                )
                 .values(wording_version=state.wording_version(lang))
             )

@@ -13,13 +13,14 @@ Revises: a7c3e9f05b21
 Create Date: 2026-12-02 09:30:00
 
 """
+
 from alembic import op
 import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'b8d4f0a16c32'
-down_revision = 'a7c3e9f05b21'
+revision = "b8d4f0a16c32"
+down_revision = "a7c3e9f05b21"
 branch_labels = None
 depends_on = None
 
@@ -72,36 +73,43 @@ def _assignments(p, instrument):
 
 # Built from this file's constants only, never from input.
 BACKFILL = "UPDATE patient_summaries AS s SET " + ", ".join(  # noqa: S608
-    assignment for p, instrument in INSTRUMENTS.items() for assignment in _assignments(p, instrument)
+    assignment
+    for p, instrument in INSTRUMENTS.items()
+    for assignment in _assignments(p, instrument)
 )
 
 
 def upgrade():
-    with op.batch_alter_table('patient_summaries', schema=None) as batch_op:
+    with op.batch_alter_table("patient_summaries", schema=None) as batch_op:
         for p in INSTRUMENTS:
             for name in NEW_INTEGERS if p == "ccis" else ("change", *NEW_INTEGERS):
-                batch_op.add_column(sa.Column(f'{p}_{name}', sa.Integer(), nullable=True))
+                batch_op.add_column(sa.Column(f"{p}_{name}", sa.Integer(), nullable=True))
             for name in NEW_FLAGS:
-                batch_op.add_column(sa.Column(f'{p}_{name}', sa.Boolean(), nullable=True))
+                batch_op.add_column(sa.Column(f"{p}_{name}", sa.Boolean(), nullable=True))
     op.execute(BACKFILL)
     postgresql = op.get_bind().dialect.name == "postgresql"
     for name in SORTED_BY:
-        op.create_index(f'ix_patient_summaries_{name}', 'patient_summaries', [name, 'patient_id'])
-        op.create_index(f'ix_patient_summaries_{name}_desc', 'patient_summaries',
-                        [sa.text(f'{name} DESC' + (' NULLS LAST' if postgresql else '')),
-                         'patient_id'])
+        op.create_index(f"ix_patient_summaries_{name}", "patient_summaries", [name, "patient_id"])
+        op.create_index(
+            f"ix_patient_summaries_{name}_desc",
+            "patient_summaries",
+            [sa.text(f"{name} DESC" + (" NULLS LAST" if postgresql else "")), "patient_id"],
+        )
 
 
 def downgrade():
     for name in SORTED_BY:
-        op.drop_index(f'ix_patient_summaries_{name}_desc', table_name='patient_summaries')
-        op.drop_index(f'ix_patient_summaries_{name}', table_name='patient_summaries')
-    with op.batch_alter_table('patient_summaries', schema=None) as batch_op:
+        op.drop_index(f"ix_patient_summaries_{name}_desc", table_name="patient_summaries")
+        op.drop_index(f"ix_patient_summaries_{name}", table_name="patient_summaries")
+    with op.batch_alter_table("patient_summaries", schema=None) as batch_op:
         for p in INSTRUMENTS:
-            for name in (*NEW_INTEGERS, *NEW_FLAGS) if p == "ccis" else (
-                "change", *NEW_INTEGERS, *NEW_FLAGS
+            for name in (
+                (*NEW_INTEGERS, *NEW_FLAGS)
+                if p == "ccis"
+                else ("change", *NEW_INTEGERS, *NEW_FLAGS)
             ):
-                batch_op.drop_column(f'{p}_{name}')
+                batch_op.drop_column(f"{p}_{name}")
     # The earlier revision's ccis_change read 0 for a single response.
-    op.execute("UPDATE patient_summaries SET ccis_change = 0 "
-               "WHERE ccis_single AND ccis_latest IS NOT NULL")
+    op.execute(
+        "UPDATE patient_summaries SET ccis_change = 0 WHERE ccis_single AND ccis_latest IS NOT NULL"
+    )
