@@ -58,14 +58,14 @@ class Figures:
     previous_provisional: bool
 
     def _against(self, start: int | None, reference: Reference) -> Comparison | None:
-        if self.latest is None or start is None or self.single:
+        if self.latest is None or start is None:
             return None
         return compare(self.instrument, start, self.latest, reference, mic=self.mic)
 
     @property
     def change(self) -> Comparison | None:
-        """Latest against baseline; None until there are two totals to compare."""
-        return self._against(self.baseline, Reference.BASELINE)
+        """Latest against baseline; None while the latest answers are the baseline ones."""
+        return None if self.single else self._against(self.baseline, Reference.BASELINE)
 
     @property
     def change_previous(self) -> Comparison | None:
