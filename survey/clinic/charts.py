@@ -20,6 +20,7 @@ DAYS_PER_WEEK, DAYS_PER_MONTH = 7, 30.4375
 WEEKS_UP_TO_DAYS = 16 * 7  # a shorter course is drawn in weeks, a longer one in months
 MIN_SPAN_DAYS = 28
 VALUE_ROOM = 14  # px from the plot's right edge within which a value label turns left
+LABEL_CLEARANCE = 14  # px kept between a value label's middle and a cut-off line's height
 
 # Light tints, least to most impact; the legend and the table carry the meaning, not the colour.
 # A band's tint follows its rank in the instrument's declared direction, not its totals.
@@ -137,22 +138,27 @@ def trend_chart(
         path = " ".join(f"{x(p.day)},{y(p.total)}" for p in points)
         parts.append(f'<polyline points="{path}" fill="none" stroke="#0b5cad" stroke-width="2"/>')
     right_edge = LEFT + plot_w
+    cutoff_heights = [y(cutoff.min_total) for cutoff in instrument.cutoffs]
     for point in points:
         at = x(point.day)
-        # A value near the right edge is written to the left of its point, so it never runs
-        # into the cut-off labels in the right margin ("8" and "≥ 9" read as "8≥ 9").
+        # A value near the right edge is written to the left of its point, and below it when
+        # above would put it level with a cut-off label in the right margin: "8" and "≥ 9"
+        # must never read as one ("8≥ 9").
         anchor, text_x = ("end", at - 6) if at > right_edge - VALUE_ROOM else ("middle", at)
+        text_y = y(point.total) - 9
+        if anchor == "end" and any(abs(text_y - 4 - h) < LABEL_CLEARANCE for h in cutoff_heights):
+            text_y = y(point.total) + 18
         fill = (
             'fill="#ffffff" stroke="#0b5cad" stroke-width="2"'
             if point.provisional
-            else ('fill="#0b5cad"')
+            else 'fill="#0b5cad"'
         )
         note = _(" (provisional wording)") if point.provisional else ""
         parts.append(
             f'<g class="point{" provisional" if point.provisional else ""}">'
             f'<circle cx="{at}" cy="{y(point.total)}" r="4.5" {fill}>'
             f"<title>{escape(point.label)}: {point.total}{escape(note)}</title></circle>"
-            f'<text class="value" x="{text_x}" y="{y(point.total) - 9}" '
+            f'<text class="value" x="{text_x}" y="{round(text_y, 1)}" '
             f'text-anchor="{anchor}">{point.total}</text></g>'
         )
     parts.append("</svg>")

@@ -181,7 +181,7 @@ def test_the_worsened_patient_shows_both_flags_prominently(signed_in, worsened_c
     assert 'data-kind="ccis-worsened"' in new
     assert 'data-kind="qol-better-continence-worse"' in new
     assert "Bols EM, et al. Int Urogynecol J 2013;24(3):469-78" in new
-    assert "The threshold for worsening is an extrapolation" in new
+    assert "extrapolated to worsening" in new
     assert "1 earlier flag" in new  # the band crossed at 3 months
 
 
