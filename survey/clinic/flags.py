@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flask_babel import gettext as _
+from flask_babel import pgettext
 
 from survey.instruments import INSTRUMENT_IDS, MinimalImportantChange, get_instrument
 from survey.instruments.change import Comparison, Direction, Reference
@@ -291,9 +292,9 @@ def _qol_better_continence_worse(
 def reference_text(reference: str) -> str:
     """The answers a change was measured against, as a phrase: "the previous answers"."""
     return {
-        Reference.BASELINE: _("baseline"),
-        Reference.PREVIOUS: _("the previous answers"),
-        Reference.BEST: _("the best so far"),
+        Reference.BASELINE: pgettext("compared against", "baseline"),
+        Reference.PREVIOUS: pgettext("compared against", "the previous answers"),
+        Reference.BEST: pgettext("compared against", "the best so far"),
     }[Reference(reference)]
 
 
