@@ -17,6 +17,7 @@ from survey.instruments.definition import (
     Band,
     Cutoff,
     Item,
+    MinimalImportantChange,
     Option,
     Subscale,
     Translations,
@@ -98,7 +99,7 @@ def wordings_field(value: object, languages: Sequence[str]) -> tuple[tuple[str, 
             raise DefinitionError(
                 f"{where}.status: {entry['status']!r} is not one of {', '.join(WORDING_STATUSES)}"
             )
-        version = text_field(entry, "version", where) if "version" in entry else None
+        version = version_field(entry, "version", where) if "version" in entry else None
         wordings.append((lang, Wording(entry["status"], text_field(entry, "note", where), version)))
     return tuple(wordings)
 
@@ -257,6 +258,31 @@ def cutoffs_field(
     return tuple(cutoffs)
 
 
+def minimal_important_change_field(value: object, span: int) -> MinimalImportantChange | None:
+    """The `minimal_important_change`: null, or whole points each way with their source."""
+    if value is None:
+        return None
+    where = "minimal_important_change"
+    require_fields(
+        value,
+        where,
+        required=("improvement", "deterioration", "deterioration_extrapolated", "citation"),
+    )
+    points = {}
+    for name in ("improvement", "deterioration"):
+        points[name] = integer_field(value, name, where)
+        if not 1 <= points[name] <= span:
+            raise DefinitionError(f"{where}.{name}: {points[name]} is not between 1 and {span}")
+    if not isinstance(value["deterioration_extrapolated"], bool):
+        raise DefinitionError(f"{where}.deterioration_extrapolated: must be true or false")
+    return MinimalImportantChange(
+        improvement=points["improvement"],
+        deterioration=points["deterioration"],
+        deterioration_extrapolated=value["deterioration_extrapolated"],
+        citation=text_field(value, "citation", where),
+    )
+
+
 # -- small shared checks ---------------------------------------------------------
 
 
@@ -291,6 +317,20 @@ def _readable(value: str, where: str) -> None:
             f"{where}: holds control, invisible or direction-changing characters "
             f"({', '.join(found[:3])})"
         )
+
+
+#: The longest wording version stored with a response.
+MAX_VERSION_LENGTH = 64
+
+
+def version_field(entry: Mapping, name: str, where: str = "") -> str:
+    """A version label: non-empty text of at most MAX_VERSION_LENGTH characters."""
+    value = text_field(entry, name, where)
+    if len(value) > MAX_VERSION_LENGTH:
+        raise DefinitionError(
+            f"{_join(where, name)}: at most {MAX_VERSION_LENGTH} characters, got {len(value)}"
+        )
+    return value
 
 
 def integer_field(entry: Mapping, name: str, where: str) -> int:

@@ -24,7 +24,7 @@ from survey.models.patient import Patient, PatientStatus
 from survey.models.ratelimit import RateLimitCounter, RateLimitEntry
 from survey.models.staff import Role, Site, StaffSession, User, site_memberships, user_by_email
 from survey.models.summary import PatientSummary
-from survey.models.wording import ImportedWording
+from survey.models.wording import ImportedWording, ShownWording
 
 __all__ = [
     "Answer",
@@ -48,6 +48,7 @@ __all__ = [
     "Response",
     "Role",
     "Schedule",
+    "ShownWording",
     "Site",
     "SmsSender",
     "StaffSession",
