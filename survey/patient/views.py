@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from survey import errors, submission
 from survey.extensions import db
 from survey.instruments import Instrument
+from survey.invitations import asks_before_treatment
 from survey.patient import bp
 from survey.patient.context import remember_invitation, require_invitation
 from survey.patient.forms import BadPost, parse_page
@@ -113,6 +114,7 @@ def start():
         "patient/welcome.html",
         instruments=instruments,
         minutes=max(1, round(item_count / 8)),  # about 8 answers a minute on a phone
+        before_treatment=asks_before_treatment(invitation),
     )
 
 
