@@ -23,6 +23,7 @@ from survey.instruments.definition import (
     Cutoff,
     Instrument,
     Item,
+    MinimalImportantChange,
     Option,
     Subscale,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "DefinitionError",
     "Instrument",
     "Item",
+    "MinimalImportantChange",
     "Option",
     "Score",
     "Subscale",

@@ -16,6 +16,7 @@ from survey.instruments.definition import (
     Band,
     Cutoff,
     Item,
+    MinimalImportantChange,
     Option,
     Subscale,
     Translations,
@@ -253,6 +254,31 @@ def cutoffs_field(
             )
         )
     return tuple(cutoffs)
+
+
+def minimal_important_change_field(value: object, span: int) -> MinimalImportantChange | None:
+    """The `minimal_important_change`: null, or whole points each way with their source."""
+    if value is None:
+        return None
+    where = "minimal_important_change"
+    require_fields(
+        value,
+        where,
+        required=("improvement", "deterioration", "deterioration_extrapolated", "citation"),
+    )
+    points = {}
+    for name in ("improvement", "deterioration"):
+        points[name] = integer_field(value, name, where)
+        if not 1 <= points[name] <= span:
+            raise DefinitionError(f"{where}.{name}: {points[name]} is not between 1 and {span}")
+    if not isinstance(value["deterioration_extrapolated"], bool):
+        raise DefinitionError(f"{where}.deterioration_extrapolated: must be true or false")
+    return MinimalImportantChange(
+        improvement=points["improvement"],
+        deterioration=points["deterioration"],
+        deterioration_extrapolated=value["deterioration_extrapolated"],
+        citation=text_field(value, "citation", where),
+    )
 
 
 # -- small shared checks ---------------------------------------------------------

@@ -8,7 +8,7 @@ so a cached instrument can be shared by every request and every thread.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from survey.instruments.answers import validate_answers
 from survey.instruments.scoring import Score, score
@@ -143,6 +143,26 @@ class Cutoff:
 
 
 @dataclass(frozen=True)
+class MinimalImportantChange:
+    """The smallest change in the total that patients notice as mattering, in points.
+
+    `improvement` and `deterioration` are whole points (>= 1) in the instrument's better and
+    worse direction; a change of at least that many points is meaningful. When the source
+    published a threshold for improvement only, `deterioration_extrapolated` is true: using a
+    threshold for worsening is then the product's extrapolation and staff are told so.
+    """
+
+    improvement: int
+    deterioration: int
+    deterioration_extrapolated: bool
+    citation: str
+
+    def with_points(self, points: int) -> MinimalImportantChange:
+        """The same source with both thresholds set to `points` (a clinic's own setting)."""
+        return replace(self, improvement=points, deterioration=points)
+
+
+@dataclass(frozen=True)
 class Instrument:
     """A questionnaire: its texts in every language, its scale, and how it is scored.
 
@@ -157,6 +177,7 @@ class Instrument:
     items: tuple[Item, ...]
     options: tuple[Option, ...]
     scoring_method: str
+    # The instrument's declared direction: every comparison, chart and band ranking reads it.
     higher_is_worse: bool
     bands: tuple[Band, ...]
     bands_citation: str | None
@@ -167,6 +188,8 @@ class Instrument:
     # One entry per language; None where that language states no recall period.
     recall_periods: tuple[tuple[str, str | None], ...]
     wordings: tuple[tuple[str, Wording], ...]
+    # None when no minimal important change has been published for the instrument.
+    minimal_important_change: MinimalImportantChange | None = None
 
     # -- what the patient sees -------------------------------------------------
 
@@ -221,6 +244,25 @@ class Instrument:
     def max_total(self) -> int:
         """The highest possible total."""
         return len(self.items) * self.options[-1].value
+
+    def is_worse(self, total: int, than: int) -> bool:
+        """Whether `total` is worse than `than`, in the instrument's declared direction."""
+        return total > than if self.higher_is_worse else total < than
+
+    def best_of(self, totals) -> int:
+        """The best of some totals, in the instrument's declared direction."""
+        return min(totals) if self.higher_is_worse else max(totals)
+
+    @property
+    def bands_best_first(self) -> tuple[Band, ...]:
+        """The bands from the best (least impact) to the worst, in the declared direction."""
+        by_total = tuple(sorted(self.bands, key=lambda band: band.min))
+        return by_total if self.higher_is_worse else by_total[::-1]
+
+    def band_rank(self, band_id: str | None) -> int | None:
+        """A band's place from the best (0) to the worst; None for no band or an unknown id."""
+        ids = [band.id for band in self.bands_best_first]
+        return ids.index(band_id) if band_id in ids else None
 
     def band_for(self, total: int) -> Band | None:
         """The band containing `total`, or None when the instrument has no bands.

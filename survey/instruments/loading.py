@@ -19,6 +19,7 @@ from survey.instruments.checks import (
     identifier_field,
     items_field,
     languages_field,
+    minimal_important_change_field,
     options_field,
     recall_periods_field,
     require_fields,
@@ -42,11 +43,15 @@ FIELDS: tuple[str, ...] = (
     "items",
     "scoring",
     "higher_is_worse",
+    "minimal_important_change",
     "bands",
     "bands_citation",
     "subscales",
     "cutoffs",
 )
+
+#: Fields a definition may leave out; each reads as null.
+OPTIONAL_FIELDS: tuple[str, ...] = ("minimal_important_change",)
 
 
 def load_definition(source: str | os.PathLike[str] | Mapping[str, object]) -> Instrument:
@@ -89,7 +94,12 @@ def read_definition_file(path: str | os.PathLike[str]) -> dict:
 
 def parse_definition(data: Mapping[str, object]) -> Instrument:
     """Check every field of a definition dict and build the Instrument it describes."""
-    require_fields(data, "definition", required=FIELDS)
+    require_fields(
+        data,
+        "definition",
+        required=tuple(name for name in FIELDS if name not in OPTIONAL_FIELDS),
+        optional=OPTIONAL_FIELDS,
+    )
     languages = languages_field(data["languages"])
     options = options_field(data["options"], languages)
     items = items_field(data["items"], languages)
@@ -123,6 +133,9 @@ def parse_definition(data: Mapping[str, object]) -> Instrument:
         instruction_texts=translations_field(data["instructions"], languages, "instructions"),
         recall_periods=recall_periods_field(data["recall_period"], languages),
         wordings=wordings_field(data["wording"], languages),
+        minimal_important_change=minimal_important_change_field(
+            data.get("minimal_important_change"), max_total - min_total
+        ),
     )
 
 
@@ -146,6 +159,14 @@ def definition_dict(instrument: Instrument) -> dict:
         "items": [{"id": i.id, "text": i.texts.as_dict()} for i in instrument.items],
         "scoring": {"method": instrument.scoring_method},
         "higher_is_worse": instrument.higher_is_worse,
+        "minimal_important_change": None
+        if (mic := instrument.minimal_important_change) is None
+        else {
+            "improvement": mic.improvement,
+            "deterioration": mic.deterioration,
+            "deterioration_extrapolated": mic.deterioration_extrapolated,
+            "citation": mic.citation,
+        },
         "bands": [
             {"id": b.id, "min": b.min, "max": b.max, "label": b.labels.as_dict()}
             for b in instrument.bands

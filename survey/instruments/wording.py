@@ -43,6 +43,7 @@ STRUCTURE_FIELDS: tuple[str, ...] = (
     "citation",
     "scoring",
     "higher_is_worse",
+    "minimal_important_change",
     "bands",
     "bands_citation",
     "subscales",
