@@ -23,13 +23,24 @@ from survey.models.outreach import (
 from survey.models.patient import Patient, PatientStatus
 from survey.models.staff import Role, Site, StaffSession, User, site_memberships, user_by_email
 from survey.models.summary import PatientSummary
+from survey.models.triage import (
+    LEVEL_ORDER,
+    ContactRequest,
+    TriageItem,
+    TriageLevel,
+    TriageOutcome,
+    TriageSettings,
+    TriageStatus,
+)
 from survey.models.wording import ImportedWording
 
 __all__ = [
+    "LEVEL_ORDER",
     "Answer",
     "AuditEvent",
     "AuditTrailIsInsertOnly",
     "Base",
+    "ContactRequest",
     "DraftAnswer",
     "ImportedWording",
     "Invitation",
@@ -49,6 +60,11 @@ __all__ = [
     "SmsSender",
     "StaffSession",
     "Timepoint",
+    "TriageItem",
+    "TriageLevel",
+    "TriageOutcome",
+    "TriageSettings",
+    "TriageStatus",
     "User",
     "WebhookReceipt",
     "site_memberships",
