@@ -4,7 +4,16 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from survey.cli import benchmark, demo, instruments, outreach, patients, staff, translate
+    from survey.cli import (
+        benchmark,
+        demo,
+        instruments,
+        outreach,
+        patients,
+        staff,
+        translate,
+        triage,
+    )
 
     for command in (
         staff.sites,
@@ -16,5 +25,6 @@ def init_app(app: Flask) -> None:
         translate.translate,
         outreach.outreach,
         benchmark.benchmark,
+        triage.triage,
     ):
         app.cli.add_command(command)

@@ -9,6 +9,7 @@ from survey import audit
 from survey.auth import staff_required
 from survey.clinic import bp
 from survey.extensions import db
+from survey.instruments import INSTRUMENT_IDS
 from survey.models import AuditEvent, Role, TriageOutcome, utcnow
 from survey.triage import labels
 from survey.triage.contact import request_for
@@ -26,7 +27,7 @@ from survey.triage.worklist import (
 )
 
 WORKLIST_ROLES = (Role.ADMIN, Role.CLINICIAN)
-VIEW_NAMES = {"open": _l("To act on"), "mine": _l("Mine"), "closed": _l("Closed")}
+VIEW_NAMES = {"open": _l("To act on"), "mine": _l("Mine"), "closed": _l("Closed items")}
 CONFLICTS = {
     "taken": _l("Someone else took this item first. Nothing was changed."),
     "not yours": _l("Take this item first: only the person who has it records and closes it."),
@@ -35,7 +36,9 @@ CONFLICTS = {
 }
 BAD_STEPS = {
     "outcome": _l("Choose what was done from the list."),
-    "note": _l("The note can have at most %(max)d characters.", max=NOTE_MAX),
+    "note": _l(
+        "The note can have at most %(max)d characters, and no control characters.", max=NOTE_MAX
+    ),
     "assignee": _l("Something was wrong with that request. Please reload the page."),
 }
 
@@ -100,6 +103,9 @@ def _item_page(item, status: int = 200, note: str | None = None):
         .order_by(AuditEvent.occurred_at, AuditEvent.id)
     ).all()
     contact = request_for(db.session, item.invitation_id)
+    scores = sorted(
+        item.invitation.responses, key=lambda response: INSTRUMENT_IDS.index(response.instrument_id)
+    )
     audit.log(
         "triage.view",
         subject=item,
@@ -110,6 +116,7 @@ def _item_page(item, status: int = 200, note: str | None = None):
         "clinic/worklist_item.html",
         item=item,
         contact=contact,
+        scores=scores,
         history=history,
         outcomes=list(TriageOutcome),
         note=(item.outcome_note or "") if note is None else note,

@@ -25,6 +25,7 @@ from survey.models import (
     TriageSettings,
     TriageStatus,
 )
+from survey.triage.findings import assess
 from survey.triage.rules import (
     ACTION_LEVELS,
     CCIS,
@@ -32,7 +33,6 @@ from survey.triage.rules import (
     Assessment,
     RulesError,
     RuleSet,
-    assess,
     shipped_rules,
     site_rules,
 )

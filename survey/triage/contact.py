@@ -6,7 +6,6 @@ is the patient's own words and is stored only in the request row: never in a URL
 log line or the audit trail.
 """
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from survey import audit
+from survey.freetext import FreeTextRefused, clean_free_text
 from survey.models import (
     ContactRequest,
     Invitation,
@@ -26,15 +26,9 @@ from survey.triage.assessing import assess_invitation, item_of, rules_for
 from survey.triage.rules import CONTACT_REQUEST, Finding, highest
 
 REASON_MAX = 500
-KEPT_CONTROL_CHARACTERS = {"\n", "\t"}
 
 
-class ReasonRefused(ValueError):
-    """The reason cannot be stored as written; `kind` is "too long" or "characters"."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__(kind)
-        self.kind = kind
+ReasonRefused = FreeTextRefused  # the reason cannot be stored as written
 
 
 class NotAnswered(Exception):
@@ -48,17 +42,9 @@ class Requested:
 
 
 def clean_reason(text: str | None) -> str:
-    """The reason as stored: line endings made plain, surrounding space trimmed. Raises
-    ReasonRefused for more than REASON_MAX characters or control characters (NUL included,
-    which PostgreSQL cannot store in text)."""
-    text = (text or "").replace("\r\n", "\n").replace("\r", "\n").strip()
-    if len(text) > REASON_MAX:
-        raise ReasonRefused("too long")
-    if any(
-        unicodedata.category(char) == "Cc" and char not in KEPT_CONTROL_CHARACTERS for char in text
-    ):
-        raise ReasonRefused("characters")
-    return text
+    """The reason as stored (survey.freetext); ReasonRefused for more than REASON_MAX
+    characters or characters no page keeps (NUL, which PostgreSQL cannot store, included)."""
+    return clean_free_text(text, REASON_MAX)
 
 
 def request_for(db: Session, invitation_id: int) -> ContactRequest | None:
@@ -97,12 +83,14 @@ def request_contact(db: Session, invitation_id: int, reason: str, now: datetime)
         # A second tap that raced the first (where the row lock is not enforced): one request.
         db.rollback()
         return Requested(request_for(db, invitation_id), first_time=False)
-    _raise_item(db, invitation, now)
+    raise_for_contact(db, invitation, now)
     db.commit()
     return Requested(request, first_time=True)
 
 
-def _raise_item(db: Session, invitation: Invitation, now: datetime) -> TriageItem:
+def raise_for_contact(db: Session, invitation: Invitation, now: datetime) -> TriageItem:
+    """Put the invitation's timepoint on the worklist for a contact request just added:
+    assess it (with the request) if it never was, else raise its item and open it again."""
     item = item_of(db, invitation.id)
     if item is None:
         # Never triaged (it failed at submit): assessed now, with the request in its history.
@@ -124,12 +112,12 @@ def _raise_item(db: Session, invitation: Invitation, now: datetime) -> TriageIte
         item.due_at = min(item.due_at, due) if item.due_at else due
         action = "triage.contact_requested"
     else:
-        # Closed or never needed: the patient's request opens it again, for someone to act on.
+        # Green, or closed: the patient's request puts it (back) on the worklist.
+        action = "triage.raised" if item.status == TriageStatus.NOT_NEEDED else "triage.reopened"
         item.status, item.due_at = TriageStatus.OPEN, due
         item.assignee_id = item.taken_at = None
         item.outcome = item.outcome_note = item.outcome_at = item.outcome_by_id = None
         item.closed_at = item.closed_by_id = None
-        action = "triage.reopened"
     audit.record(
         db,
         action,

@@ -17,10 +17,11 @@ from survey.triage.rules import (
     QOLAF_WORSE_BAND,
 )
 
+# What each level asks for (AmbuFlex: next questionnaire / phone call / clinic visit).
 LEVELS = {
-    TriageLevel.GREEN: _l("Green: next questionnaire as planned"),
-    TriageLevel.YELLOW: _l("Yellow: phone call"),
-    TriageLevel.RED: _l("Red: contact promptly (clinic visit)"),
+    TriageLevel.GREEN: _l("nothing to do: the next questionnaire as planned"),
+    TriageLevel.YELLOW: _l("a phone call"),
+    TriageLevel.RED: _l("prompt contact, usually a clinic visit"),
 }
 LEVEL_NAMES = {
     TriageLevel.GREEN: _l("Green"),
@@ -52,17 +53,12 @@ RULES = {
 }
 STEPS = {
     "triage.assessed": _l("Assessed"),
-    "triage.view": _l("Viewed"),
     "triage.taken": _l("Taken"),
     "triage.outcome": _l("Outcome recorded"),
     "triage.closed": _l("Closed"),
     "triage.contact_requested": _l("The patient asked to be contacted"),
     "triage.reopened": _l("Opened again: the patient asked to be contacted"),
-}
-AGAINST = {
-    "previous": _l("the previous answers"),
-    "best": _l("the best so far"),
-    "baseline": _l("baseline"),
+    "triage.raised": _l("Put on the worklist: the patient asked to be contacted"),
 }
 EXTRAPOLATED = _l(
     "The minimal important change was published for improvement only: using it for "

@@ -4,13 +4,13 @@ wait, and what a patient who asks to be contacted is told next, per language.
 Only what differs from the shipped defaults is stored, so a site that changed one rule keeps
 following the defaults for the others as they evolve."""
 
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from survey import audit
+from survey.freetext import FreeTextRefused, clean_free_text
 from survey.models import Site, TriageSettings, User
 from survey.triage.rules import OFF, RulesError, RuleSet, shipped_rules, site_rules
 
@@ -47,13 +47,11 @@ def contact_reply(db: Session, site_id: int, language: str) -> str | None:
 
 
 def clean_reply(text: str | None) -> str:
-    """A reply as stored; RulesError for one too long or with control characters."""
-    text = (text or "").replace("\r\n", "\n").strip()
-    if len(text) > REPLY_MAX:
-        raise RulesError(f"a reply to patients has at most {REPLY_MAX} characters")
-    if any(unicodedata.category(c) in ("Cc", "Cf") and c != "\n" for c in text):
-        raise RulesError("a reply to patients cannot contain control characters")
-    return text
+    """A reply as stored (survey.freetext); RulesError for one that cannot be kept."""
+    try:
+        return clean_free_text(text, REPLY_MAX)
+    except FreeTextRefused as refused:
+        raise RulesError(f"a reply to patients cannot be kept: {refused.kind}") from None
 
 
 def save_settings(

@@ -13,6 +13,7 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from survey import audit
+from survey.freetext import FreeTextRefused, clean_free_text
 from survey.models import (
     ContactRequest,
     Invitation,
@@ -163,9 +164,10 @@ def record_outcome(
         outcome = TriageOutcome(outcome)
     except ValueError:
         raise BadStep("outcome") from None
-    note = (note or "").replace("\r\n", "\n").strip()
-    if len(note) > NOTE_MAX or "\x00" in note:
-        raise BadStep("note")
+    try:
+        note = clean_free_text(note, NOTE_MAX)
+    except FreeTextRefused:
+        raise BadStep("note") from None
     item.outcome, item.outcome_note = outcome, note
     item.outcome_at, item.outcome_by_id = now, user.id
     # The note is the clinician's record of what was done: kept in the trail too, since a

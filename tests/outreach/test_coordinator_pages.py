@@ -5,7 +5,6 @@ and every view and change lands in the audit trail."""
 import json
 import re
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -27,8 +26,9 @@ from survey.outreach.schedules import ensure_default_schedule
 from survey.outreach.scheduling import enrol
 from tests.conftest import csrf_from
 from tests.outreach.conftest import RULES, messages_of
+from tests.patient.conftest import BLNS_PATH
 
-HOSTILE = [text for text in json.loads(Path("/work/shared/data/blns.json").read_text()) if text]
+HOSTILE = [text for text in json.loads(BLNS_PATH.read_text(encoding="utf-8")) if text]
 
 
 @pytest.fixture
