@@ -108,7 +108,8 @@ def triage_rules():
 def save_triage_rules():
     """Save one site's triage settings, or show what is wrong with them (nothing saved)."""
     raw_site = request.form.get("site_id", "")
-    site = next((s for s in g.user.sites if raw_site.isdigit() and s.id == int(raw_site)), None)
+    wanted = int(raw_site) if raw_site.isascii() and raw_site.isdigit() else None
+    site = next((s for s in g.user.sites if s.id == wanted), None)
     if site is None:
         abort(404)
     try:

@@ -159,3 +159,13 @@ def test_stored_settings_that_no_longer_fit_fall_back_to_the_shipped_rules(site,
     rules = rules_for(db.session, site.id)
     assert rules.rule("ccis-deterioration").level == "yellow"
     assert "triage settings ignored" in caplog.text
+
+
+@pytest.mark.parametrize("site_id", ["⁰⁴⁵", "١", "", "1 OR 1=1", "99999999999999999999999"])
+def test_a_site_id_that_is_no_number_of_ours_is_not_found(admin_client, site, site_id):
+    token = csrf_from(admin_client.get("/clinic/admin/triage").text)
+    response = admin_client.post(
+        "/clinic/admin/triage", data={**DEFAULTS, "site_id": site_id, "csrf_token": token}
+    )
+    assert response.status_code == 404
+    assert db.session.get(TriageSettings, site.id) is None
