@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from survey.instruments import Instrument
 from survey.models import Answer, Invitation, Response, utcnow
 from survey.summaries import refresh_summary
+from survey.wording import keep_shown_wording
 
 
 def store_response(
@@ -27,6 +28,7 @@ def store_response(
         patient_id=invitation.patient_id,
         instrument_id=instrument.id,
         instrument_version=instrument.version,
+        wording_version=instrument.wording_version(language),
         wording_hash=instrument.wording_hash(language),
         wording_status=instrument.wording_status(language),
         language=language,
@@ -40,6 +42,8 @@ def store_response(
         ],
     )
     db.add(response)
+    # The words themselves are kept by their hash: staff pages show answers with them.
+    keep_shown_wording(db, instrument, language)
     # The list sorts by the patient's figures: they change with this response, in this
     # transaction, or not at all.
     refresh_summary(db, invitation.patient_id)

@@ -39,7 +39,7 @@ from survey.models import (
 from survey.outreach.policy import at_local
 from survey.outreach.schedules import ensure_default_schedule
 from survey.summaries import refresh_summaries
-from survey.wording import instrument_in_use
+from survey.wording import instrument_in_use, keep_shown_wording
 
 CHUNK = 2_000  # patients written per round: bounded memory whatever the number asked for
 UNANSWERED_EVERY = 10  # one patient in ten has the 12-month timepoint still to answer
@@ -75,6 +75,10 @@ def seed_patients(
     instruments = {
         instrument_id: instrument_in_use(db, instrument_id) for instrument_id in ("qolaf-q", "ccis")
     }
+    # Every wording the seeded responses say they were given to is kept, as for real answers.
+    for instrument in instruments.values():
+        for language in LANGUAGES:
+            keep_shown_wording(db, instrument, language)
     first_number = 1 + db.scalar(
         select(func.count()).where(Patient.site_id == site.id, Patient.reference.like(f"{prefix}%"))
     )
@@ -201,6 +205,7 @@ def _response(
             "patient_id": patient_id,
             "instrument_id": instrument.id,
             "instrument_version": instrument.version,
+            "wording_version": instrument.wording_version(language),
             "wording_hash": instrument.wording_hash(language),
             "wording_status": instrument.wording_status(language),
             "language": language,

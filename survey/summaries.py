@@ -1,17 +1,24 @@
 """Keeping each patient's summary row (`PatientSummary`) equal to their stored responses.
 
 Baseline is the response at the `baseline` timepoint, else the earliest; latest is the most
-recently submitted (the rules of `clinic.results.patient_course`; the tests check they agree).
+recently submitted; previous is the one submitted just before the latest; best is the best
+total before the latest, in the direction the instrument declares (the rules of
+`survey.instruments.change` as `clinic.results.patient_course` applies them; the tests check
+they agree).
 The figures are worked out again from the responses each time, never adjusted step by step,
 so a summary is right whatever order answers arrive in.
 """
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, case, func, null, select, update
 from sqlalchemy.orm import Session
 
+from survey.instruments import get_instrument
 from survey.models import Invitation, PatientSummary, Response
 
 QOLAF, CCIS = "qolaf-q", "ccis"
+#: The summary's column prefix for each questionnaire.
+PREFIXES = {QOLAF: "qolaf", CCIS: "ccis"}
+PROVISIONAL = "provisional"
 BASELINE_TIMEPOINT = "baseline"
 OWNER = PatientSummary.patient_id
 
@@ -23,6 +30,34 @@ def latest(instrument_id: str, column=Response.total, owner=OWNER) -> ColumnElem
         .where(Response.patient_id == owner, Response.instrument_id == instrument_id)
         .order_by(Response.submitted_at.desc(), Response.id.desc())
         .limit(1)
+        .correlate(owner.table)
+        .scalar_subquery()
+    )
+
+
+def previous(instrument_id: str, column=Response.total, owner=OWNER) -> ColumnElement:
+    """Per patient: `column` of the response submitted just before the latest one."""
+    return (
+        select(column)
+        .where(Response.patient_id == owner, Response.instrument_id == instrument_id)
+        .order_by(Response.submitted_at.desc(), Response.id.desc())
+        .limit(1)
+        .offset(1)
+        .correlate(owner.table)
+        .scalar_subquery()
+    )
+
+
+def best(instrument_id: str, owner=OWNER) -> ColumnElement:
+    """Per patient: the best total before the latest response, in the declared direction."""
+    pick = func.min if get_instrument(instrument_id).higher_is_worse else func.max
+    return (
+        select(pick(Response.total))
+        .where(
+            Response.patient_id == owner,
+            Response.instrument_id == instrument_id,
+            Response.id != latest(instrument_id, Response.id, owner),
+        )
         .correlate(owner.table)
         .scalar_subquery()
     )
@@ -55,16 +90,36 @@ def baseline(instrument_id: str, column=Response.total, owner=OWNER) -> ColumnEl
     return func.coalesce(at_baseline, earliest)
 
 
+def instrument_figures(instrument_id: str) -> dict[str, ColumnElement]:
+    """One questionnaire's summary columns, as worked out from the patient's responses."""
+    p = PREFIXES[instrument_id]
+    single = latest(instrument_id, Response.id) == baseline(instrument_id, Response.id)
+    return {
+        f"{p}_latest": latest(instrument_id),
+        f"{p}_baseline": baseline(instrument_id),
+        f"{p}_previous": previous(instrument_id),
+        f"{p}_best": best(instrument_id),
+        # No change to show while the latest answers are the baseline ones: NULL sorts last.
+        f"{p}_change": case(
+            (single, null()), else_=latest(instrument_id) - baseline(instrument_id)
+        ),
+        f"{p}_change_previous": latest(instrument_id) - previous(instrument_id),
+        f"{p}_single": single,
+        f"{p}_provisional": latest(instrument_id, Response.wording_status) == PROVISIONAL,
+        f"{p}_baseline_provisional": (
+            baseline(instrument_id, Response.wording_status) == PROVISIONAL
+        ),
+        f"{p}_previous_provisional": (
+            previous(instrument_id, Response.wording_status) == PROVISIONAL
+        ),
+    }
+
+
 def figures() -> dict[str, ColumnElement]:
     """Every summary column, as worked out from the patient's responses."""
     return {
-        "qolaf_latest": latest(QOLAF),
-        "qolaf_baseline": baseline(QOLAF),
-        "ccis_latest": latest(CCIS),
-        "ccis_baseline": baseline(CCIS),
-        "ccis_change": latest(CCIS) - baseline(CCIS),
-        "qolaf_single": latest(QOLAF, Response.id) == baseline(QOLAF, Response.id),
-        "ccis_single": latest(CCIS, Response.id) == baseline(CCIS, Response.id),
+        **instrument_figures(QOLAF),
+        **instrument_figures(CCIS),
         "last_response_at": (
             select(func.max(Response.submitted_at))
             .where(Response.patient_id == OWNER)

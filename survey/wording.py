@@ -1,8 +1,11 @@
-"""The wording in use for each instrument: the shipped text, or the clinic's licensed import."""
+"""The wording in use for each instrument (the shipped text, or the clinic's licensed import),
+and every wording patients were ever shown, kept by its hash."""
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from survey.instruments import (
@@ -10,9 +13,10 @@ from survey.instruments import (
     Instrument,
     apply_wording,
     get_instrument,
+    shown_text,
 )
-from survey.instruments.wording import wording_overlay
-from survey.models import ImportedWording
+from survey.instruments.wording import imported_version, wording_overlay, wording_states
+from survey.models import ImportedWording, ShownWording
 
 # Applying an import re-checks a whole definition, too slow to repeat on every patient page:
 # each process keeps the result for the newest set of imports of each instrument. The key is
@@ -57,8 +61,8 @@ def _with_wording(db: Session, instrument_id: str, imports: tuple) -> Instrument
         .where(ImportedWording.id.in_([import_id for import_id, _ in imports]))
         .order_by(ImportedWording.id)
     )
-    for definition in definitions:
-        instrument = apply_wording(instrument, definition)
+    # The last state has every import applied.
+    *_, instrument = wording_states(instrument, list(definitions))
     _applied[instrument_id] = (imports, instrument)
     return instrument
 
@@ -82,6 +86,14 @@ def import_wording(
     # Only the wording is kept, so a stored import still applies after a later release
     # corrects anything else in the shipped definition.
     overlay = wording_overlay(current, data)
+    if overlay.get("wording_version") is None:
+        # Without a version of its own, an import would share the shipped wording's: number it.
+        earlier = db.scalar(
+            select(func.count())
+            .select_from(ImportedWording)
+            .where(ImportedWording.instrument_id == instrument_id)
+        )
+        overlay["wording_version"] = imported_version(current.version, earlier + 1)
     imported = apply_wording(current, overlay)
     db.add(
         ImportedWording(
@@ -92,3 +104,44 @@ def import_wording(
         )
     )
     return imported
+
+
+def keep_shown_wording(db: Session, instrument: Instrument, lang: str) -> None:
+    """Record what `instrument` shows in `lang` (once per wording hash), in the caller's
+    transaction; called whenever a response is stored, so every wording used is kept."""
+    insert = _insert_for(db)(ShownWording).values(
+        instrument_id=instrument.id,
+        language=lang,
+        wording_hash=instrument.wording_hash(lang),
+        wording_version=instrument.wording_version(lang),
+        wording_status=instrument.wording_status(lang),
+        texts=shown_text(instrument, lang),
+    )
+    # Two patients answering at once with a new wording both try: the first one stands.
+    db.execute(
+        insert.on_conflict_do_nothing(index_elements=["instrument_id", "language", "wording_hash"])
+    )
+
+
+def shown_wordings(db: Session, keys: Iterable[tuple[str, str, str]]) -> dict:
+    """The kept wordings for (instrument id, language, wording hash) keys, by key; a key
+    with no kept wording is left out."""
+    keys = set(keys)
+    if not keys:
+        return {}
+    rows = db.scalars(
+        select(ShownWording).where(
+            ShownWording.wording_hash.in_({wording_hash for _, _, wording_hash in keys})
+        )
+    )
+    found = {(row.instrument_id, row.language, row.wording_hash): row for row in rows}
+    return {key: found[key] for key in keys if key in found}
+
+
+def _insert_for(db: Session):
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql_insert
+    if dialect == "sqlite":
+        return sqlite_insert
+    raise NotImplementedError(f"keeping wordings is not implemented for {dialect}")

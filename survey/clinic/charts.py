@@ -19,18 +19,23 @@ LEFT, RIGHT, TOP, BOTTOM = 48, 40, 16, 52  # the right margin holds cut-off labe
 DAYS_PER_WEEK, DAYS_PER_MONTH = 7, 30.4375
 WEEKS_UP_TO_DAYS = 16 * 7  # a shorter course is drawn in weeks, a longer one in months
 MIN_SPAN_DAYS = 28
+VALUE_ROOM = 14  # px from the plot's right edge within which a value label turns left
+LABEL_CLEARANCE = 14  # px kept between a value label's middle and a cut-off line's height
 
 # Light tints, least to most impact; the legend and the table carry the meaning, not the colour.
+# A band's tint follows its rank in the instrument's declared direction, not its totals.
 BAND_FILLS = ("#e6f4ea", "#f1f7d9", "#fdf3d0", "#fde4cf", "#f9d6d5")
 
 
 @dataclass(frozen=True)
 class Point:
-    """One plotted total: `day` since the origin, and the label of its timepoint."""
+    """One plotted total: `day` since the origin, the label of its timepoint, and whether it
+    was answered with provisional wording (drawn hollow and said so)."""
 
     day: int
     total: int
     label: str
+    provisional: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,8 @@ def trend_chart(
         f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
         f'<desc id="{escape(chart_id)}-desc">{escape(description)}</desc>',
     ]
-    for index, band in enumerate(instrument.bands):
+    for band in instrument.bands:
+        index = instrument.band_rank(band.id)
         top, bottom = y(min(band.max + 0.5, high)), y(max(band.min - 0.5, low))
         parts.append(
             f'<rect class="band band-{escape(band.id)}" x="{LEFT}" y="{top}" width="{plot_w}" '
@@ -131,12 +137,29 @@ def trend_chart(
     if len(points) > 1:
         path = " ".join(f"{x(p.day)},{y(p.total)}" for p in points)
         parts.append(f'<polyline points="{path}" fill="none" stroke="#0b5cad" stroke-width="2"/>')
+    right_edge = LEFT + plot_w
+    cutoff_heights = [y(cutoff.min_total) for cutoff in instrument.cutoffs]
     for point in points:
+        at = x(point.day)
+        # A value near the right edge is written to the left of its point, and below it when
+        # above would put it level with a cut-off label in the right margin: "8" and "≥ 9"
+        # must never read as one ("8≥ 9").
+        anchor, text_x = ("end", at - 6) if at > right_edge - VALUE_ROOM else ("middle", at)
+        text_y = y(point.total) - 9
+        if anchor == "end" and any(abs(text_y - 4 - h) < LABEL_CLEARANCE for h in cutoff_heights):
+            text_y = y(point.total) + 18
+        fill = (
+            'fill="#ffffff" stroke="#0b5cad" stroke-width="2"'
+            if point.provisional
+            else 'fill="#0b5cad"'
+        )
+        note = _(" (provisional wording)") if point.provisional else ""
         parts.append(
-            f'<g class="point"><circle cx="{x(point.day)}" cy="{y(point.total)}" r="4.5" '
-            f'fill="#0b5cad"><title>{escape(point.label)}: {point.total}</title></circle>'
-            f'<text class="value" x="{x(point.day)}" y="{y(point.total) - 9}" '
-            f'text-anchor="middle">{point.total}</text></g>'
+            f'<g class="point{" provisional" if point.provisional else ""}">'
+            f'<circle cx="{at}" cy="{y(point.total)}" r="4.5" {fill}>'
+            f"<title>{escape(point.label)}: {point.total}{escape(note)}</title></circle>"
+            f'<text class="value" x="{text_x}" y="{round(text_y, 1)}" '
+            f'text-anchor="{anchor}">{point.total}</text></g>'
         )
     parts.append("</svg>")
     # Safe: every text and attribute value above went through escape(); numbers are ours.
@@ -167,12 +190,19 @@ def course_chart(course, from_index_date: bool, lang: str, chart_id: str) -> Mar
     """The trend chart of one instrument's course (an `InstrumentCourse` from results.py)."""
     instrument = course.instrument
     points = [
-        Point(result.day, result.total, result.timepoint)
+        Point(result.day, result.total, result.timepoint, result.provisional)
         for result in course.results
         if result.day is not None
     ]
     values = "; ".join(
-        _("%(timepoint)s: %(total)d", timepoint=point.label, total=point.total) for point in points
+        _(
+            "%(timepoint)s: %(total)d (provisional wording)",
+            timepoint=point.label,
+            total=point.total,
+        )
+        if point.provisional
+        else _("%(timepoint)s: %(total)d", timepoint=point.label, total=point.total)
+        for point in points
     )
     if instrument.bands:
         shading = _("Shaded regions are the published bands.")
@@ -180,17 +210,33 @@ def course_chart(course, from_index_date: bool, lang: str, chart_id: str) -> Mar
         shading = _("The dashed line marks a commonly cited cut-off.")
     else:
         shading = ""
+    provisional = (
+        _("Hollow points were answered with provisional wording: not validated scores.")
+        if any(point.provisional for point in points)
+        else ""
+    )
+    summary = (
+        _(
+            "%(name)s total at each answered timepoint, higher is worse (%(low)d to %(high)d).",
+            name=short_name(instrument),
+            low=instrument.min_total,
+            high=instrument.max_total,
+        )
+        if instrument.higher_is_worse
+        else _(
+            "%(name)s total at each answered timepoint, higher is better (%(low)d to %(high)d).",
+            name=short_name(instrument),
+            low=instrument.min_total,
+            high=instrument.max_total,
+        )
+    )
     description = " ".join(
         part
         for part in (
-            _(
-                "%(name)s total at each answered timepoint, higher is worse (%(low)d to %(high)d).",
-                name=short_name(instrument),
-                low=instrument.min_total,
-                high=instrument.max_total,
-            ),
+            summary,
             f"{values}." if values else _("No answers yet."),
             shading,
+            provisional,
         )
         if part
     )

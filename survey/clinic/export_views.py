@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from survey import audit
 from survey.auth import staff_required
 from survey.clinic import bp, exports, fhir
+from survey.clinic.flags import meaningful_change, minimal_important_changes
 from survey.extensions import db
 from survey.models import Role, User, utcnow
 
@@ -42,14 +43,17 @@ def download(kind: str):
     )
     db.session.commit()
     now, counter = utcnow(), [0]
+    mics = minimal_important_changes(meaningful_change(current_app.config))
     if kind == "long":
         chunks = exports.write_csv(
-            [c.name for c in exports.long_columns()], exports.long_rows(db.session, scope), counter
+            [c.name for c in exports.long_columns()],
+            exports.long_rows(db.session, scope, mics),
+            counter,
         )
     elif kind == "wide":
         chunks = exports.write_csv(
             [c.name for c in exports.wide_columns()],
-            exports.wide_rows(db.session, scope, now),
+            exports.wide_rows(db.session, scope, now, mics),
             counter,
         )
     else:
@@ -128,7 +132,11 @@ def parse_scope(form) -> tuple[exports.ExportScope, dict[str, str]]:
 @staff_required(*EXPORTERS)
 def dictionary():
     """What every CSV column means; `?format=csv` downloads it as CSV."""
-    tables = {"long": exports.long_columns(), "wide": exports.wide_columns()}
+    points = meaningful_change(current_app.config)
+    tables = {
+        "long": exports.long_columns(ccis_points=points),
+        "wide": exports.wide_columns(ccis_points=points),
+    }
     if request.args.get("format") == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer)

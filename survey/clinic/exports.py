@@ -20,15 +20,22 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
+from survey.clinic import export_changes
+from survey.clinic.flags import minimal_important_changes
 from survey.clinic.results import local_date, timepoint_status
 from survey.instruments import (
     INSTRUMENT_IDS,
     LANGUAGES,
     WORDING_STATUSES,
     Instrument,
+    MinimalImportantChange,
     all_instruments,
+    get_instrument,
 )
 from survey.models import Answer, Invitation, InvitationStatus, Patient, Response, Site
+
+# Exports with no clinic setting at hand judge CCIS changes by the declared MIC.
+DECLARED_CCIS_POINTS = get_instrument("ccis").minimal_important_change.improvement
 
 BATCH = 1000
 FLUSH_AT = 64 * 1024  # characters of CSV held before they are sent
@@ -94,8 +101,8 @@ def prefix(instrument: Instrument) -> str:
     return instrument.id.replace("-", "_")
 
 
-def long_columns() -> tuple[Column, ...]:
-    """The long export's columns, in order."""
+def long_columns(ccis_points: int | None = None) -> tuple[Column, ...]:
+    """The long export's columns, in order (`ccis_points`: the clinic's CCIS MIC setting)."""
     return (
         Column(
             "patient_reference",
@@ -124,6 +131,15 @@ def long_columns() -> tuple[Column, ...]:
             "text",
             _l("The version of the questionnaire definition that scored the answers."),
         ),
+        Column(
+            "wording_version",
+            "text",
+            _l(
+                "The version of the wording the patient saw (an imported licensed wording's "
+                "own version, else the definition's); with wording_hash it names the exact "
+                "texts."
+            ),
+        ),
         Column("language", "code", _l("The language the patient answered in."), LANGUAGE_CODES),
         Column(
             "wording_status",
@@ -149,6 +165,16 @@ def long_columns() -> tuple[Column, ...]:
             ),
         ),
         Column(
+            "total",
+            "integer",
+            _l(
+                "The questionnaire's total; not a validated score when wording_status is "
+                "provisional."
+            ),
+            "; ".join(f"{i.id}: {i.min_total}-{i.max_total}" for i in all_instruments()),
+        ),
+        *export_changes.change_columns(ccis_points=ccis_points),
+        Column(
             "item_id",
             "code",
             _l("The item answered (see the item columns of the wide export for every id)."),
@@ -163,7 +189,9 @@ def long_columns() -> tuple[Column, ...]:
     )
 
 
-def wide_columns(instruments: Iterable[Instrument] | None = None) -> tuple[Column, ...]:
+def wide_columns(
+    instruments: Iterable[Instrument] | None = None, ccis_points: int | None = None
+) -> tuple[Column, ...]:
     """The wide export's columns: the timepoint, then for each instrument its response."""
     columns = [
         *long_columns()[:5],
@@ -208,6 +236,11 @@ def wide_columns(instruments: Iterable[Instrument] | None = None) -> tuple[Colum
                 _l("The version of the questionnaire definition."),
             ),
             Column(
+                f"{p}_wording_version",
+                "text",
+                _l("The version of the wording the patient saw."),
+            ),
+            Column(
                 f"{p}_wording_status",
                 "code",
                 _l("Wording status of what the patient saw."),
@@ -219,9 +252,15 @@ def wide_columns(instruments: Iterable[Instrument] | None = None) -> tuple[Colum
             Column(
                 f"{p}_total",
                 "integer",
-                _l("Total score, higher is worse.")
+                _l(
+                    "Total score, higher is worse; not a validated score when the wording "
+                    "status is provisional."
+                )
                 if instrument.higher_is_worse
-                else _l("Total score, higher is better."),
+                else _l(
+                    "Total score, higher is better; not a validated score when the wording "
+                    "status is provisional."
+                ),
                 f"{instrument.min_total}-{instrument.max_total}",
             ),
         ]
@@ -230,10 +269,16 @@ def wide_columns(instruments: Iterable[Instrument] | None = None) -> tuple[Colum
                 Column(
                     f"{p}_band",
                     "code",
-                    _l("Published band of the total."),
+                    _l(
+                        "Published band of the total (%(source)s). Provisional when the "
+                        "wording status is provisional: the band of a total that is not a "
+                        "validated score.",
+                        source=instrument.bands_citation,
+                    ),
                     ", ".join(b.id for b in instrument.bands),
                 )
             )
+        columns += export_changes.change_columns(f"{p}_", ccis_points=ccis_points)
         for subscale in instrument.subscales:
             columns.append(
                 Column(
@@ -294,8 +339,16 @@ def _scoped(query: Select, scope: ExportScope) -> Select:
     return query.where(Patient.site_id.in_(scope.site_ids))
 
 
-def long_rows(db: Session, scope: ExportScope) -> Iterator[tuple]:
-    """One row per answered item, in long_columns() order."""
+def _mics(mics: dict | None) -> dict[str, MinimalImportantChange | None]:
+    # Without the clinic's setting, each instrument's declared MIC.
+    return mics if mics is not None else minimal_important_changes(DECLARED_CCIS_POINTS)
+
+
+def long_rows(db: Session, scope: ExportScope, mics: dict | None = None) -> Iterator[tuple]:
+    """One row per answered item, in long_columns() order; `mics` per instrument (default:
+    as declared, see `flags.minimal_important_changes`)."""
+    mics = _mics(mics)
+    earlier = export_changes.earlier_totals(scope.site_ids)
     query = _scoped(
         select(
             Patient.reference,
@@ -307,10 +360,13 @@ def long_rows(db: Session, scope: ExportScope) -> Iterator[tuple]:
             Response.id,
             Response.instrument_id,
             Response.instrument_version,
+            Response.wording_version,
             Response.language,
             Response.wording_status,
             Response.wording_hash,
             Response.submitted_at,
+            Response.total,
+            *export_changes.earlier_columns(earlier),
             Answer.item_id,
             Answer.position,
             Answer.value,
@@ -319,31 +375,28 @@ def long_rows(db: Session, scope: ExportScope) -> Iterator[tuple]:
         .join(Invitation, Invitation.id == Response.invitation_id)
         .join(Patient, Patient.id == Response.patient_id)
         .join(Site, Site.id == Patient.site_id)
+        .join(earlier, earlier.c.response_id == Response.id)
         .where(scope.within(Response.submitted_at))
         .order_by(
             Site.name, Patient.reference, Response.submitted_at, Response.id, Answer.position
         ),
         scope,
     )
+    changes: dict[int, list] = {}  # per response: worked out once, not once per item
     for row in db.execute(query.execution_options(yield_per=BATCH)):
-        (
-            reference,
-            site,
-            index_date,
-            timezone,
-            timepoint,
-            invitation_id,
-            response_id,
-            instrument_id,
-            version,
-            language,
-            status,
-            wording_hash,
-            submitted_at,
-            item_id,
-            position,
-            value,
-        ) = row
+        (reference, site, index_date, timezone, timepoint, invitation_id, response_id) = row[:7]
+        instrument_id, version, wording_version, language, status, wording_hash = row[7:13]
+        submitted_at, total = row[13:15]
+        item_id, position, value = row[19:22]
+        if response_id not in changes:
+            changes.clear()
+            changes[response_id] = export_changes.change_cells(
+                get_instrument(instrument_id),
+                response_id,
+                total,
+                export_changes.Earlier(*row[15:19]),
+                mics.get(instrument_id),
+            )
         yield (
             reference,
             site,
@@ -353,20 +406,27 @@ def long_rows(db: Session, scope: ExportScope) -> Iterator[tuple]:
             response_id,
             instrument_id,
             version,
+            wording_version,
             language,
             status,
             wording_hash,
             submitted_at,
             _days(submitted_at, index_date, timezone),
+            total,
+            *changes[response_id],
             item_id,
             position,
             value,
         )
 
 
-def wide_rows(db: Session, scope: ExportScope, now: datetime) -> Iterator[tuple]:
+def wide_rows(
+    db: Session, scope: ExportScope, now: datetime, mics: dict | None = None
+) -> Iterator[tuple]:
     """One row per timepoint that has opened, in wide_columns() order."""
+    mics = _mics(mics)
     instruments = all_instruments()
+    earlier = export_changes.earlier_totals(scope.site_ids)
     query = _scoped(
         select(
             Invitation,
@@ -377,11 +437,13 @@ def wide_rows(db: Session, scope: ExportScope, now: datetime) -> Iterator[tuple]
             Response,
             Answer.item_id,
             Answer.value,
+            *export_changes.earlier_columns(earlier),
         )
         .join(Patient, Patient.id == Invitation.patient_id)
         .join(Site, Site.id == Patient.site_id)
         .outerjoin(Response, Response.invitation_id == Invitation.id)
         .outerjoin(Answer, Answer.response_id == Response.id)
+        .outerjoin(earlier, earlier.c.response_id == Response.id)
         .where(
             Invitation.opens_at <= now,
             or_(
@@ -409,6 +471,11 @@ def wide_rows(db: Session, scope: ExportScope, now: datetime) -> Iterator[tuple]
         invitation, reference, site, index_date, timezone = group[0][:5]
         responses = {row[5].instrument_id: row[5] for row in group if row[5] is not None}
         answers = {(row[5].instrument_id, row[6]): row[7] for row in group if row[5] is not None}
+        earlier_of = {
+            row[5].instrument_id: export_changes.Earlier(*row[8:12])
+            for row in group
+            if row[5] is not None
+        }
         line = [
             reference,
             site,
@@ -420,12 +487,32 @@ def wide_rows(db: Session, scope: ExportScope, now: datetime) -> Iterator[tuple]
         ]
         for instrument in instruments:
             response = responses.get(instrument.id)
-            line += _response_cells(instrument, response, index_date, timezone, answers)
+            changes = (
+                None
+                if response is None
+                else export_changes.change_cells(
+                    instrument,
+                    response.id,
+                    response.total,
+                    earlier_of[instrument.id],
+                    mics.get(instrument.id),
+                )
+            )
+            line += _response_cells(instrument, response, index_date, timezone, answers, changes)
         yield tuple(line)
 
 
-def _response_cells(instrument, response, index_date, timezone, answers) -> list:
-    width = 8 + bool(instrument.bands) + len(instrument.subscales) + len(instrument.items)
+CHANGE_CELLS = 6  # change and verdict against baseline, previous and best
+
+
+def _response_cells(instrument, response, index_date, timezone, answers, changes) -> list:
+    width = (
+        9
+        + bool(instrument.bands)
+        + CHANGE_CELLS
+        + len(instrument.subscales)
+        + len(instrument.items)
+    )
     if response is None:
         return [None] * width
     cells = [
@@ -434,12 +521,14 @@ def _response_cells(instrument, response, index_date, timezone, answers) -> list
         _days(response.submitted_at, index_date, timezone),
         response.language,
         response.instrument_version,
+        response.wording_version,
         response.wording_status,
         response.wording_hash,
         response.total,
     ]
     if instrument.bands:
         cells.append(response.band)
+    cells += changes
     cells += [response.subscales.get(subscale.id) for subscale in instrument.subscales]
     cells += [answers.get((instrument.id, item.id)) for item in instrument.items]
     return cells

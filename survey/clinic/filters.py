@@ -11,7 +11,17 @@ from flask_babel import lazy_gettext as _l
 from survey.instruments import get_instrument
 from survey.models import User
 
-SORTS = ("reference", "qolaf", "ccis", "ccis_change", "last_response", "next_due")
+SORTS = (
+    "reference",
+    "qolaf",
+    "qolaf_change",
+    "qolaf_change_previous",
+    "ccis",
+    "ccis_change",
+    "ccis_change_previous",
+    "last_response",
+    "next_due",
+)
 MAX_PAGE = 100_000
 MAX_REFERENCE = 64
 YES = ("1", "yes", "on", "true")

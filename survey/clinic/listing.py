@@ -10,10 +10,15 @@ those patients alone (see `patient_page`). Pages are offset-based over a stable 
 sort key, then the patient id) and fetch one row more than they show to know whether there is
 a next page, so no count of all patients is needed.
 
-Baseline and latest follow the same rules as `results.patient_course` (the tests check that
-list and patient page agree; `survey/summaries.py` writes them in SQL): baseline is the
-response at the `baseline` timepoint when there is one, else the earliest; latest is the most
-recently submitted.
+Baseline, latest, previous and best follow the same rules as `results.patient_course` (the
+tests check that list and patient page agree; `survey/summaries.py` writes them in SQL):
+baseline is the response at the `baseline` timepoint when there is one, else the earliest;
+latest is the most recently submitted; previous the one before it; best the best total before
+it in the instrument's declared direction. Changes are judged by `survey.instruments.change`.
+
+**Worsened** matches a patient whose latest answers are worse than the previous answers or
+than the best so far (which covers baseline): by at least the minimal important change on an
+instrument that declares one (CCIS), or by a worse band on one with bands (QoLAF-Q).
 """
 
 from __future__ import annotations
@@ -21,17 +26,71 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
-from sqlalchemy import ColumnElement, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, case, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from survey.clinic import followup
 from survey.clinic.filters import ListFilters
-from survey.clinic.results import Change
-from survey.instruments import get_instrument
+from survey.clinic.flags import minimal_important_changes
+from survey.instruments import INSTRUMENT_IDS, Instrument, MinimalImportantChange, get_instrument
+from survey.instruments.change import Comparison, Reference, compare
 from survey.models import Message, MessageStatus, Patient, PatientSummary, Site, User
+from survey.summaries import PREFIXES
 
 QOLAF, CCIS = "qolaf-q", "ccis"
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One questionnaire's figures on one line of the list, with their changes."""
+
+    instrument: Instrument
+    mic: MinimalImportantChange | None
+    latest: int | None
+    baseline: int | None
+    previous: int | None
+    best: int | None
+    single: bool
+    provisional: bool  # the latest answers were given to provisional wording
+    baseline_provisional: bool
+    previous_provisional: bool
+
+    def _against(self, start: int | None, reference: Reference) -> Comparison | None:
+        if self.latest is None or start is None:
+            return None
+        return compare(self.instrument, start, self.latest, reference, mic=self.mic)
+
+    @property
+    def change(self) -> Comparison | None:
+        """Latest against baseline; None while the latest answers are the baseline ones."""
+        return None if self.single else self._against(self.baseline, Reference.BASELINE)
+
+    @property
+    def change_previous(self) -> Comparison | None:
+        """Latest against the answers before it."""
+        return self._against(self.previous, Reference.PREVIOUS)
+
+    @property
+    def change_best(self) -> Comparison | None:
+        """Latest against the best total before it."""
+        return self._against(self.best, Reference.BEST)
+
+    @property
+    def worsened(self) -> tuple[Comparison, ...]:
+        """What the Worsened filter matched: the comparisons with previous or best that
+        show worsening (by the MIC or by band)."""
+        return tuple(c for c in (self.change_previous, self.change_best) if c and c.worsened)
+
+    @property
+    def change_provisional(self) -> bool:
+        """Whether either end of the change against baseline is provisional."""
+        return self.provisional or self.baseline_provisional
+
+    @property
+    def change_previous_provisional(self) -> bool:
+        return self.provisional or self.previous_provisional
 
 
 @dataclass(frozen=True)
@@ -44,14 +103,31 @@ class PatientRow:
     language: str
     status: str
     timezone: str
-    qolaf_latest: int | None
-    qolaf_baseline: int | None
-    ccis_latest: int | None
-    ccis_baseline: int | None
     last_response_at: datetime | None
     next_due: datetime | None
     overdue: bool
     failed_contact: bool
+    figures: dict[str, Figures] = field(default_factory=dict)
+
+    def of(self, instrument_id: str) -> Figures:
+        """The figures of one questionnaire."""
+        return self.figures[instrument_id]
+
+    @property
+    def qolaf_latest(self) -> int | None:
+        return self.figures[QOLAF].latest
+
+    @property
+    def qolaf_baseline(self) -> int | None:
+        return self.figures[QOLAF].baseline
+
+    @property
+    def ccis_latest(self) -> int | None:
+        return self.figures[CCIS].latest
+
+    @property
+    def ccis_baseline(self) -> int | None:
+        return self.figures[CCIS].baseline
 
     @property
     def qolaf_band(self):
@@ -59,18 +135,13 @@ class PatientRow:
             None if self.qolaf_latest is None else get_instrument(QOLAF).band_for(self.qolaf_latest)
         )
 
-    def change(self, instrument_id: str) -> Change | None:
+    def change(self, instrument_id: str) -> Comparison | None:
         """Latest against baseline; None until there are two totals to compare."""
-        prefix = "qolaf" if instrument_id == QOLAF else "ccis"
-        latest, baseline = getattr(self, f"{prefix}_latest"), getattr(self, f"{prefix}_baseline")
-        if latest is None or baseline is None or self._single(instrument_id):
-            return None
-        return Change(baseline, latest, get_instrument(instrument_id).higher_is_worse)
+        return self.figures[instrument_id].change
 
-    def _single(self, instrument_id: str) -> bool:
-        return instrument_id in self.single_response
-
-    single_response: frozenset[str] = field(default=frozenset())
+    def change_previous(self, instrument_id: str) -> Comparison | None:
+        """Latest against the answers before it; None until there are two."""
+        return self.figures[instrument_id].change_previous
 
 
 @dataclass
@@ -89,10 +160,32 @@ class Page:
         return (self.number - 1) * self.size + len(self.rows)
 
 
-def _band_rank(total: ColumnElement) -> ColumnElement:
-    """The position of a QoLAF-Q total's band (0 = least impact), from the definition's bands."""
-    bands = get_instrument(QOLAF).bands
-    return case(*((total <= band.max, index) for index, band in enumerate(bands)), else_=len(bands))
+def _band_rank(instrument: Instrument, total: ColumnElement) -> ColumnElement:
+    """The place of a total's band from the best (0) to the worst, by the declared direction."""
+    return case(
+        *(
+            (total.between(band.min, band.max), rank)
+            for rank, band in enumerate(instrument.bands_best_first)
+        ),
+        else_=None,
+    )
+
+
+def worsened_condition(rows, mics: dict[str, MinimalImportantChange | None]) -> ColumnElement:
+    """Per patient (`rows` carries each questionnaire's latest, previous and best): worse than
+    the previous answers or than the best so far, by the MIC or by band."""
+    conditions = []
+    for instrument_id in INSTRUMENT_IDS:
+        instrument, p = get_instrument(instrument_id), PREFIXES[instrument_id]
+        latest = rows.c[f"{p}_latest"]
+        for earlier in (rows.c[f"{p}_previous"], rows.c[f"{p}_best"]):
+            mic = mics[instrument_id]
+            if mic is not None:
+                worsening = latest - earlier if instrument.higher_is_worse else earlier - latest
+                conditions.append(worsening >= mic.deterioration)
+            if instrument.bands:
+                conditions.append(_band_rank(instrument, latest) > _band_rank(instrument, earlier))
+    return or_(false(), *conditions)
 
 
 FAILED_CONTACT = (MessageStatus.FAILED, MessageStatus.UNDELIVERED, MessageStatus.REVIEW)
@@ -117,25 +210,43 @@ def _figures(now: datetime, grace: timedelta) -> dict[str, Callable[[], ColumnEl
     answers are read from the patient's summary row, kept with the answers
     (`survey.summaries`), so sorting by them reads an index instead of every response."""
     return {
-        "qolaf_latest": lambda: PatientSummary.qolaf_latest,
-        "qolaf_baseline": lambda: PatientSummary.qolaf_baseline,
-        "ccis_latest": lambda: PatientSummary.ccis_latest,
-        "ccis_baseline": lambda: PatientSummary.ccis_baseline,
-        "ccis_change": lambda: PatientSummary.ccis_change,
-        "last_response_at": lambda: PatientSummary.last_response_at,
+        **{name: partial(getattr, PatientSummary, name) for name in SUMMARY_FIGURES},
         "next_due": lambda: followup.next_due_column(now),
         "overdue": lambda: followup.overdue_condition(now, grace),
     }
 
 
+# The list's figures read from the summary row, per questionnaire and overall.
+PER_INSTRUMENT = (
+    "latest",
+    "baseline",
+    "previous",
+    "best",
+    "change",
+    "change_previous",
+    "single",
+    "provisional",
+    "baseline_provisional",
+    "previous_provisional",
+)
+SUMMARY_FIGURES = (
+    *(f"{p}_{name}" for p in PREFIXES.values() for name in PER_INSTRUMENT),
+    "last_response_at",
+)
+
 # What each filter and sort needs computed for every candidate patient.
 NEEDS = {
     "band": ("qolaf_latest",),
-    "worsened": ("qolaf_latest", "qolaf_baseline", "ccis_latest", "ccis_baseline"),
+    "worsened": tuple(
+        f"{p}_{name}" for p in PREFIXES.values() for name in ("latest", "previous", "best")
+    ),
     "overdue": ("overdue",),
     "qolaf": ("qolaf_latest",),
     "ccis": ("ccis_latest",),
+    "qolaf_change": ("qolaf_change",),
+    "qolaf_change_previous": ("qolaf_change_previous",),
     "ccis_change": ("ccis_change",),
+    "ccis_change_previous": ("ccis_change_previous",),
     "last_response": ("last_response_at",),
     "next_due": ("next_due",),
 }
@@ -195,13 +306,9 @@ def patient_page(
         chosen = chosen.where(candidates.c.qolaf_latest.between(band.min, band.max))
     if filters.overdue:
         chosen = chosen.where(candidates.c.overdue)
+    mics = minimal_important_changes(threshold)
     if filters.worsened:
-        chosen = chosen.where(
-            or_(
-                candidates.c.ccis_latest - candidates.c.ccis_baseline >= threshold,
-                _band_rank(candidates.c.qolaf_latest) > _band_rank(candidates.c.qolaf_baseline),
-            )
-        )
+        chosen = chosen.where(worsened_condition(candidates, mics))
     descending = filters.sort.startswith("-")
     chosen = (
         chosen.order_by(*_order(sort_key, descending), candidates.c.id)
@@ -219,8 +326,6 @@ def patient_page(
             Patient.status.label("status"),
             Patient.timezone.label("timezone"),
             *(make().label(name) for name, make in figures.items()),
-            PatientSummary.qolaf_single.label("qolaf_single"),
-            PatientSummary.ccis_single.label("ccis_single"),
             failed_contact_condition().label("failed_contact"),
         )
         .join(chosen, chosen.c.id == Patient.id)
@@ -230,7 +335,7 @@ def patient_page(
     )
     found = db.execute(page).all()
     return Page(
-        rows=[_row(values) for values in found[:page_size]],
+        rows=[_row(values, mics) for values in found[:page_size]],
         number=filters.page,
         size=page_size,
         has_next=len(found) > page_size,
@@ -244,7 +349,10 @@ def _sort_key(rows, sort: str) -> ColumnElement:
             "reference": "reference",
             "qolaf": "qolaf_latest",
             "ccis": "ccis_latest",
+            "qolaf_change": "qolaf_change",
+            "qolaf_change_previous": "qolaf_change_previous",
             "ccis_change": "ccis_change",
+            "ccis_change_previous": "ccis_change_previous",
             "last_response": "last_response_at",
             "next_due": "next_due",
         }[sort]
@@ -256,12 +364,7 @@ def _order(key: ColumnElement, descending: bool) -> list:
     return [(key.desc() if descending else key.asc()).nulls_last()]
 
 
-def _row(values) -> PatientRow:
-    single = frozenset(
-        instrument
-        for instrument, flag in ((QOLAF, values.qolaf_single), (CCIS, values.ccis_single))
-        if flag
-    )
+def _row(values, mics: dict[str, MinimalImportantChange | None]) -> PatientRow:
     return PatientRow(
         id=values.id,
         reference=values.reference,
@@ -269,15 +372,25 @@ def _row(values) -> PatientRow:
         language=values.language,
         status=values.status,
         timezone=values.timezone,
-        qolaf_latest=values.qolaf_latest,
-        qolaf_baseline=values.qolaf_baseline,
-        ccis_latest=values.ccis_latest,
-        ccis_baseline=values.ccis_baseline,
         last_response_at=_aware(values.last_response_at),
         next_due=_aware(values.next_due),
         overdue=bool(values.overdue),
         failed_contact=bool(values.failed_contact),
-        single_response=single,
+        figures={
+            instrument_id: Figures(
+                instrument=get_instrument(instrument_id),
+                mic=mics[instrument_id],
+                latest=getattr(values, f"{p}_latest"),
+                baseline=getattr(values, f"{p}_baseline"),
+                previous=getattr(values, f"{p}_previous"),
+                best=getattr(values, f"{p}_best"),
+                single=bool(getattr(values, f"{p}_single")),
+                provisional=bool(getattr(values, f"{p}_provisional")),
+                baseline_provisional=bool(getattr(values, f"{p}_baseline_provisional")),
+                previous_provisional=bool(getattr(values, f"{p}_previous_provisional")),
+            )
+            for instrument_id, p in PREFIXES.items()
+        },
     )
 
 

@@ -1,4 +1,4 @@
-"""One patient's course: every timepoint, each instrument's baseline, latest and change, flags.
+"""One patient's course: every timepoint, each instrument's baseline, latest and changes, flags.
 
 Plain functions over the database session; the views render what `patient_course` returns and
 the tests check its figures by hand.
@@ -6,11 +6,15 @@ the tests check its figures by hand.
 - **Baseline** (per instrument): the response given at the timepoint called `baseline` when
   there is one, otherwise the earliest response.
 - **Latest** (per instrument): the most recently submitted response.
-- **Change**: latest minus baseline. For both instruments a higher total is worse, so a
-  negative change is an improvement; `change_text` words it ("−23 (better)").
+- **Changes**: every response against baseline, the previous response and the best before it,
+  judged by the instrument's minimal important change in the direction the instrument
+  declares (`survey.instruments.change`); `change_text` words one ("−23 (better)",
+  "−1 (no meaningful change)").
 - **Day**: days from the patient's index date (the procedure) to the day, in the patient's
   time zone, the answers were submitted (or, unanswered, the timepoint opened). Without an
   index date, days count from the first answered timepoint.
+- **Wording**: each response carries the texts its patient was shown (kept by wording hash),
+  never today's wording.
 """
 
 from __future__ import annotations
@@ -24,32 +28,38 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from survey.clinic import followup
-from survey.clinic.flags import Flag, raise_flags
+from survey.clinic.flags import Flag, minimal_important_changes, raise_flags
 from survey.instruments import INSTRUMENT_IDS, Band, Instrument, get_instrument
+from survey.instruments.change import (
+    Comparison,
+    Direction,
+    PointChanges,
+    Verdict,
+    compare_series,
+)
 from survey.models import Invitation, InvitationStatus, Patient, Response, utcnow
+from survey.wording import shown_wordings
 
 BASELINE_TIMEPOINT = "baseline"
+PROVISIONAL = "provisional"
 MINUS = "\u2212"
 
 
 @dataclass(frozen=True)
-class Change:
-    """From one total to another, on an instrument where `higher_is_worse` says which way is bad."""
+class ShownWording:
+    """The texts one response's patient was shown: title, item texts, answer labels."""
 
-    start: int
-    end: int
-    higher_is_worse: bool = True
+    version: str
+    status: str
+    texts: dict  # survey.instruments.shown_text(): title, instructions, items, options, ...
 
-    @property
-    def delta(self) -> int:
-        return self.end - self.start
+    def item_text(self, number: int) -> str:
+        """The text of item `number` (from 1) as the patient read it."""
+        return self.texts["items"][number - 1]
 
-    @property
-    def direction(self) -> str:
-        """ "better", "worse" or "same"."""
-        if self.delta == 0:
-            return "same"
-        return "worse" if (self.delta > 0) == self.higher_is_worse else "better"
+    def option_label(self, value: int) -> str | None:
+        """The label of the answer `value` as the patient read it."""
+        return next((o["label"] for o in self.texts["options"] if o["value"] == value), None)
 
 
 @dataclass(frozen=True)
@@ -69,7 +79,9 @@ class Result:
     language: str
     wording_status: str
     wording_hash: str
+    wording_version: str
     instrument_version: str
+    shown: ShownWording | None = None  # None: the wording's texts are not on record
 
     @property
     def instrument(self) -> Instrument:
@@ -79,31 +91,66 @@ class Result:
     def band(self) -> Band | None:
         return band_by_id(self.instrument, self.band_id)
 
+    @property
+    def provisional(self) -> bool:
+        """Answered with provisional wording: the total is not a validated score."""
+        return self.wording_status == PROVISIONAL
+
     def answer(self, item_id: str) -> int | None:
         return dict(self.answers).get(item_id)
 
 
 @dataclass
 class InstrumentCourse:
-    """One instrument's results in the order they were submitted, with baseline and latest."""
+    """One instrument's results in the order they were submitted, with baseline, latest and
+    each result's changes (`changes[i]` belongs to `results[i]`)."""
 
     instrument: Instrument
     results: list[Result]
     baseline: Result | None
     latest: Result | None
+    changes: tuple[PointChanges, ...] = ()
+
+    def changes_of(self, result: Result) -> PointChanges | None:
+        """`result` against baseline, previous and best; None for a result not in the course."""
+        for index, candidate in enumerate(self.results):
+            if candidate is result:
+                return self.changes[index]
+        return None
+
+    def change_of(self, result: Result) -> Comparison | None:
+        """`result` against baseline, or None for the baseline itself."""
+        changes = self.changes_of(result)
+        return changes.baseline if changes else None
 
     @property
-    def change(self) -> Change | None:
-        """Latest against baseline; None until there are two different responses."""
-        if self.baseline is None or self.latest is None or self.latest is self.baseline:
-            return None
-        return self.change_of(self.latest)
+    def latest_changes(self) -> PointChanges | None:
+        return self.changes[-1] if self.changes else None
 
-    def change_of(self, result: Result) -> Change | None:
-        """`result` against baseline, or None for the baseline itself."""
-        if self.baseline is None or result is self.baseline:
-            return None
-        return Change(self.baseline.total, result.total, self.instrument.higher_is_worse)
+    @property
+    def change(self) -> Comparison | None:
+        """Latest against baseline; None until there are two different responses."""
+        return self.latest_changes.baseline if self.latest_changes else None
+
+    def result_at(self, index: int) -> Result:
+        """The result a comparison's `start_index` points at."""
+        return self.results[index]
+
+    def provisional_in(self, comparison: Comparison | None, result: Result) -> bool:
+        """Whether either end of `comparison` (ending at `result`) was answered with
+        provisional wording."""
+        if comparison is None:
+            return result.provisional
+        return result.provisional or self.results[comparison.start_index].provisional
+
+    @property
+    def wordings(self) -> list[tuple[str, str, list[Result]]]:
+        """The results grouped by the wording they were given to, in order of first use:
+        (language, wording hash, results)."""
+        groups: dict[tuple[str, str], list[Result]] = {}
+        for result in self.results:
+            groups.setdefault((result.language, result.wording_hash), []).append(result)
+        return [(lang, wording_hash, found) for (lang, wording_hash), found in groups.items()]
 
 
 @dataclass
@@ -144,20 +191,44 @@ class Course:
     def earlier_flags(self) -> list[Flag]:
         return [flag for flag in self.flags if flag not in self.latest_flags]
 
+    @property
+    def any_provisional(self) -> bool:
+        return any(r.provisional for c in self.instruments.values() for r in c.results)
+
+    @property
+    def any_extrapolated(self) -> bool:
+        """Whether some change shown is judged by a threshold extrapolated to worsening."""
+        return any(
+            comparison.extrapolated
+            for course in self.instruments.values()
+            for point in course.changes
+            for comparison in point.comparisons
+        ) or any(flag.extrapolated for flag in self.flags)
+
 
 def band_by_id(instrument: Instrument, band_id: str | None) -> Band | None:
     """The instrument's band with this id (as stored with a response), or None."""
     return next((band for band in instrument.bands if band.id == band_id), None)
 
 
-def change_text(change: Change | None) -> str:
-    """A change in words a clinician reads at a glance: "−23 (better)", "+5 (worse)"."""
+def signed(delta: int) -> str:
+    """A change as a clinician writes it: "+5", "−23" (a true minus sign), "0"."""
+    if delta > 0:
+        return f"+{delta}"
+    return f"{MINUS}{-delta}" if delta < 0 else "0"
+
+
+def change_text(change: Comparison | None) -> str:
+    """A change in words a clinician reads at a glance: "−23 (better)", "+5 (worse)",
+    "−1 (no meaningful change)" when it is smaller than the minimal important change."""
     if change is None:
         return ""
-    if change.direction == "same":
+    if change.direction == Direction.SAME:
         return _("0 (no change)")
-    number = f"+{change.delta}" if change.delta > 0 else f"{MINUS}{-change.delta}"
-    if change.direction == "better":
+    number = signed(change.delta)
+    if change.verdict == Verdict.NO_MEANINGFUL_CHANGE:
+        return _("%(change)s (no meaningful change)", change=number)
+    if change.direction == Direction.BETTER:
         return _("%(change)s (better)", change=number)
     return _("%(change)s (worse)", change=number)
 
@@ -194,10 +265,14 @@ def patient_course(
     def day_of(moment: datetime) -> int | None:
         return None if origin is None else (local_date(moment, patient.timezone) - origin).days
 
-    results = {response.id: _result(response, day_of) for response in responses}
+    kept = shown_wordings(db, {(r.instrument_id, r.language, r.wording_hash) for r in responses})
+    results = {response.id: _result(response, day_of, kept) for response in responses}
+    mics = minimal_important_changes(threshold)
     instruments = {
         instrument_id: _instrument_course(
-            instrument_id, [results[r.id] for r in responses if r.instrument_id == instrument_id]
+            instrument_id,
+            [results[r.id] for r in responses if r.instrument_id == instrument_id],
+            mics[instrument_id],
         )
         for instrument_id in INSTRUMENT_IDS
     }
@@ -228,7 +303,8 @@ def patient_course(
     )
 
 
-def _result(response: Response, day_of) -> Result:
+def _result(response: Response, day_of, kept: dict) -> Result:
+    shown = kept.get((response.instrument_id, response.language, response.wording_hash))
     return Result(
         response_id=response.id,
         invitation_id=response.invitation_id,
@@ -243,17 +319,29 @@ def _result(response: Response, day_of) -> Result:
         language=response.language,
         wording_status=response.wording_status,
         wording_hash=response.wording_hash,
+        wording_version=response.wording_version,
         instrument_version=response.instrument_version,
+        shown=None
+        if shown is None
+        else ShownWording(shown.wording_version, shown.wording_status, dict(shown.texts)),
     )
 
 
-def _instrument_course(instrument_id: str, results: list[Result]) -> InstrumentCourse:
+def _instrument_course(instrument_id: str, results: list[Result], mic) -> InstrumentCourse:
+    instrument = get_instrument(instrument_id)
     at_baseline = [result for result in results if result.timepoint == BASELINE_TIMEPOINT]
+    baseline = (at_baseline or results or [None])[0]
     return InstrumentCourse(
-        instrument=get_instrument(instrument_id),
+        instrument=instrument,
         results=results,
-        baseline=(at_baseline or results or [None])[0],
+        baseline=baseline,
         latest=results[-1] if results else None,
+        changes=compare_series(
+            instrument,
+            [result.total for result in results],
+            baseline=next((i for i, r in enumerate(results) if r is baseline), None),
+            mic=mic,
+        ),
     )
 
 

@@ -2,18 +2,26 @@
 
 from flask import abort, current_app, g, render_template, request
 from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from survey import audit
 from survey.auth import staff_required
 from survey.clinic import bp, charts, followup, labels
 from survey.clinic.access import patient_for
 from survey.clinic.filters import SORTS, parse_filters
-from survey.clinic.flags import MEANINGFUL_CHANGE_CITATION, citation, describe, meaningful_change
+from survey.clinic.flags import (
+    MEANINGFUL_CHANGE_CITATION,
+    citation,
+    describe,
+    meaningful_change,
+    reference_text,
+)
 from survey.clinic.listing import patient_page
-from survey.clinic.results import change_text, local_date, patient_course
+from survey.clinic.results import change_text, local_date, patient_course, signed
 from survey.extensions import db
-from survey.instruments import all_instruments, get_instrument
+from survey.instruments import INSTRUMENT_IDS, Instrument, all_instruments, get_instrument
 from survey.models import utcnow
+from survey.wording import instruments_in_use
 
 
 @bp.context_processor
@@ -21,6 +29,11 @@ def clinic_helpers() -> dict:
     """Formatting helpers the clinic templates share."""
     return {
         "change_text": change_text,
+        "reference_text": reference_text,
+        "references_text": lambda comparisons: ", ".join(
+            reference_text(comparison.reference) for comparison in comparisons
+        ),
+        "signed": signed,
         "describe_flag": lambda flag: describe(flag, _lang()),
         "flag_citation": citation,
         "patient_date": lambda moment, timezone: (
@@ -31,6 +44,7 @@ def clinic_helpers() -> dict:
         "get_instrument": get_instrument,
         "meaningful_change_citation": MEANINGFUL_CHANGE_CITATION,
         "short_name": charts.short_name,
+        "totals_caption": totals_caption,
     }
 
 
@@ -110,9 +124,24 @@ def _patient_view(patient_id: int, template: str, action: str):
             for instrument_id, instrument_course in course.instruments.items()
         },
         instruments=all_instruments(),
+        in_use=dict(
+            zip(INSTRUMENT_IDS, instruments_in_use(db.session, INSTRUMENT_IDS), strict=True)
+        ),
         printed_at=utcnow(),
         summary_page=action == "patient.summary",
     )
+
+
+def totals_caption(instrument: Instrument) -> str:
+    """The caption of an instrument's totals table, with its range and declared direction."""
+    names = {
+        "name": charts.short_name(instrument),
+        "low": instrument.min_total,
+        "high": instrument.max_total,
+    }
+    if instrument.higher_is_worse:
+        return _("%(name)s totals (%(low)d–%(high)d, higher is worse)", **names)
+    return _("%(name)s totals (%(low)d–%(high)d, higher is better)", **names)
 
 
 def _lang() -> str:

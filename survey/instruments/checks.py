@@ -97,7 +97,7 @@ def wordings_field(value: object, languages: Sequence[str]) -> tuple[tuple[str, 
             raise DefinitionError(
                 f"{where}.status: {entry['status']!r} is not one of {', '.join(WORDING_STATUSES)}"
             )
-        version = text_field(entry, "version", where) if "version" in entry else None
+        version = version_field(entry, "version", where) if "version" in entry else None
         wordings.append((lang, Wording(entry["status"], text_field(entry, "note", where), version)))
     return tuple(wordings)
 
@@ -303,6 +303,20 @@ def text_field(entry: Mapping, name: str, where: str = "") -> str:
     value = entry[name]
     if not isinstance(value, str) or not value.strip():
         raise DefinitionError(f"{_join(where, name)}: must be non-empty text")
+    return value
+
+
+#: The longest wording version stored with a response.
+MAX_VERSION_LENGTH = 64
+
+
+def version_field(entry: Mapping, name: str, where: str = "") -> str:
+    """A version label: non-empty text of at most MAX_VERSION_LENGTH characters."""
+    value = text_field(entry, name, where)
+    if len(value) > MAX_VERSION_LENGTH:
+        raise DefinitionError(
+            f"{_join(where, name)}: at most {MAX_VERSION_LENGTH} characters, got {len(value)}"
+        )
     return value
 
 

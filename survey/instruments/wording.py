@@ -12,15 +12,15 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from survey.instruments.checks import (
     DefinitionError,
     is_list,
     per_language_field,
     require_fields,
-    text_field,
     translations_field,
+    version_field,
     wordings_field,
 )
 from survey.instruments.definition import Instrument
@@ -80,6 +80,24 @@ def wording_hash(instrument: Instrument, lang: str) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def imported_version(base_version: str, number: int) -> str:
+    """The wording version of the `number`-th import of an instrument whose file names none,
+    so that no two wordings share a version: "1.0-import-1", "1.0-import-2"."""
+    return f"{base_version}-import-{number}"
+
+
+def wording_states(base: Instrument, overlays: Iterable[Mapping[str, object]]):
+    """The shipped instrument, then the instrument after each stored import in turn: every
+    wording it has been used with (imports add up, so each state is the one before reworded)."""
+    state = base
+    yield state
+    for number, overlay in enumerate(overlays, start=1):
+        if overlay.get("wording_version") is None:
+            overlay = {**overlay, "wording_version": imported_version(base.version, number)}
+        state = apply_wording(state, overlay)
+        yield state
+
+
 def apply_wording(base: Instrument, data: Mapping[str, object]) -> Instrument:
     """Return `base` with the languages in `data` reworded; `base` itself is never changed.
 
@@ -124,7 +142,7 @@ def _merged_definition(base: Instrument, data: Mapping[str, object]) -> dict:
     languages = _languages(data["languages"], base)
     _same_structure(data, base)
     wording_version = (
-        text_field(data, "wording_version") if data.get("wording_version") is not None else None
+        version_field(data, "wording_version") if data.get("wording_version") is not None else None
     )
 
     titles = translations_field(data["title"], languages, "title").as_dict()

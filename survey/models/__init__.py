@@ -32,7 +32,7 @@ from survey.models.triage import (
     TriageSettings,
     TriageStatus,
 )
-from survey.models.wording import ImportedWording
+from survey.models.wording import ImportedWording, ShownWording
 
 __all__ = [
     "LEVEL_ORDER",
@@ -56,6 +56,7 @@ __all__ = [
     "Response",
     "Role",
     "Schedule",
+    "ShownWording",
     "Site",
     "SmsSender",
     "StaffSession",

@@ -104,6 +104,9 @@ class Response(Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     instrument_id: Mapped[str] = mapped_column(String(32))
     instrument_version: Mapped[str] = mapped_column(String(32))
+    # The wording's own version (an imported wording's, else the instrument's) and the
+    # SHA-256 of its texts; the texts themselves are kept in `shown_wordings` by this hash.
+    wording_version: Mapped[str] = mapped_column(String(64))
     wording_hash: Mapped[str] = mapped_column(String(64))
     wording_status: Mapped[str] = mapped_column(String(32))
     language: Mapped[str] = mapped_column(String(8))

@@ -9,8 +9,8 @@ from survey.models.base import Base
 
 
 class PatientSummary(Base):
-    """The latest and baseline totals per questionnaire and the last answer time of one
-    patient, written in the same transaction as every stored response
+    """The latest, baseline, previous and best totals per questionnaire and the last answer
+    time of one patient, written in the same transaction as every stored response
     (`survey.summaries.refresh_summary`), so they can never disagree with the answers.
 
     They exist for speed alone: sorting 100,000 patients by a figure worked out per patient
@@ -20,21 +20,46 @@ class PatientSummary(Base):
     patient_id: Mapped[int] = mapped_column(
         ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True
     )
+    # Per questionnaire: the latest total; baseline (the `baseline` timepoint, else the
+    # earliest); the answers just before the latest; the best before the latest (in the
+    # instrument's declared direction); the changes of the latest against baseline and
+    # previous (stored, not computed in the query, so that they can be indexed); whether the
+    # latest response is the only one (no change to show yet); and whether the latest,
+    # baseline and previous answers were given to provisional wording.
     qolaf_latest: Mapped[int | None]
     qolaf_baseline: Mapped[int | None]
+    qolaf_previous: Mapped[int | None]
+    qolaf_best: Mapped[int | None]
+    qolaf_change: Mapped[int | None]
+    qolaf_change_previous: Mapped[int | None]
+    qolaf_single: Mapped[bool | None]
+    qolaf_provisional: Mapped[bool | None]
+    qolaf_baseline_provisional: Mapped[bool | None]
+    qolaf_previous_provisional: Mapped[bool | None]
     ccis_latest: Mapped[int | None]
     ccis_baseline: Mapped[int | None]
-    # Latest minus baseline; stored (not computed in the query) so that it can be indexed.
+    ccis_previous: Mapped[int | None]
+    ccis_best: Mapped[int | None]
     ccis_change: Mapped[int | None]
-    # True when the latest response is the baseline one: there is no change to show yet.
-    qolaf_single: Mapped[bool | None]
+    ccis_change_previous: Mapped[int | None]
     ccis_single: Mapped[bool | None]
+    ccis_provisional: Mapped[bool | None]
+    ccis_baseline_provisional: Mapped[bool | None]
+    ccis_previous_provisional: Mapped[bool | None]
     last_response_at: Mapped[datetime | None]
 
 
 # Both directions, each with patients without a figure last, then by patient: exactly the
 # list's orders, so a page sorted by a figure is read from an index and never sorted.
-SORTED_BY = ("qolaf_latest", "ccis_latest", "ccis_change", "last_response_at")
+SORTED_BY = (
+    "qolaf_latest",
+    "ccis_latest",
+    "ccis_change",
+    "last_response_at",
+    "qolaf_change",
+    "qolaf_change_previous",
+    "ccis_change_previous",
+)
 for _name in SORTED_BY:
     _column = getattr(PatientSummary, _name)
     Index(f"ix_patient_summaries_{_name}", _column, PatientSummary.patient_id)

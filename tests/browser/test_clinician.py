@@ -77,19 +77,29 @@ def test_a_clinician_finds_the_worsened_patient_and_reads_the_charts(
 
     # The charts draw the numbers the tables beside them list.
     assert chart_values(desk, "chart-qolaf-q") == ["45", "33", "30"]
-    assert column(desk, "table-qolaf-q", 3) == ["45", "33", "30"]
+    assert column(desk, "table-qolaf-q", 3) == [
+        "45 provisional",
+        "33 provisional",
+        "30 provisional",
+    ]
     assert column(desk, "table-qolaf-q", 4) == ["High impact", "Moderate impact", "Moderate impact"]
     assert chart_values(desk, "chart-ccis") == ["3", "4", "8"]
     assert column(desk, "table-ccis", 3) == ["3", "4", "8"]
-    assert column(desk, "table-ccis", 5) == ["\u2014", "+1 (worse)", "+5 (worse)"]
+    # Judged by the MIC for improvement, extrapolated to worsening: marked *, said in words.
+    assert column(desk, "table-ccis", 5) == [
+        "\u2014",
+        "+1 (no meaningful change)*\n(threshold extrapolated)",
+        "+5 (worse)*\n(threshold extrapolated)",
+    ]
     # Screen readers get the chart's name and its numbers in words.
     ccis_chart = desk.get_by_role("img", name="CCIS total over time")
     assert ccis_chart.count() == 1
     description = desk.locator("svg#chart-ccis desc").text_content()
-    assert "baseline: 3; 3 months: 4; 6 months: 8" in description
+    assert "baseline: 3; 3 months: 4; 6 months: 8" in description  # the CCIS is not provisional
 
     flags = desk.locator("section.new-flags")
-    assert "CCIS worsened by 5 points since baseline (3 to 8)" in flags.inner_text()
+    assert "CCIS worsened by 4 points against the previous answers (4 to 8)" in flags.inner_text()
+    assert "Also against: baseline." in flags.inner_text()
     assert "Quality of life better but continence worse" in flags.inner_text()
     assert_accessible(desk)
 

@@ -32,6 +32,14 @@ MISSED_TIMEPOINT = [
     ("3 weeks", 21, None, None),
     ("3 months", 91, 30, (0, 1, 2, 0, 1)),
 ]
+# A relapse: much better at three months, back where it started at six (51/10 -> 28/0 ->
+# 51/10). Against baseline nothing changed; against the previous answers and the best so far
+# QoLAF-Q is +23 (limited -> high) and CCIS +10.
+RELAPSE = [
+    ("baseline", -7, 51, (1, 3, 3, 2, 1)),
+    ("3 months", 91, 28, (0, 0, 0, 0, 0)),
+    ("6 months", 182, 51, (1, 3, 3, 2, 1)),
+]
 INDEX_DATE = date(2026, 1, 15)
 
 
@@ -91,6 +99,13 @@ def worsened_continence(site, make_patient):
 def missed_timepoint(site, make_patient):
     patient = make_patient(site, reference="CASE-MISSED", language="tr", phone="+905321234567")
     add_history(patient, MISSED_TIMEPOINT)
+    return patient
+
+
+@pytest.fixture
+def relapse(site, make_patient):
+    patient = make_patient(site, reference="CASE-RELAPSE", language="en", phone="+447911123457")
+    add_history(patient, RELAPSE)
     return patient
 
 

@@ -327,15 +327,30 @@ class TestFhir:
         validated = Bundle.model_validate(bundle)
         assert validated.type == "collection"
 
-    def test_it_holds_a_questionnaire_per_instrument(self, bundle):
+    def test_it_holds_a_questionnaire_per_wording_in_use(self, bundle):
         questionnaires = [
             e["resource"]
             for e in bundle["entry"]
             if e["resource"]["resourceType"] == "Questionnaire"
         ]
-        assert [(q["id"], len(q["item"])) for q in questionnaires] == [("qolaf-q", 14), ("ccis", 5)]
-        qolaf, ccis = questionnaires
+        # Two instruments in three languages, each wording in its own language; the test
+        # patients answered in the wordings in use, so there are no others.
+        assert [
+            (q["url"].rsplit("/", 1)[1], q["language"], len(q["item"])) for q in questionnaires
+        ] == [
+            ("qolaf-q", "en", 14),
+            ("qolaf-q", "es", 14),
+            ("qolaf-q", "tr", 14),
+            ("ccis", "en", 5),
+            ("ccis", "es", 5),
+            ("ccis", "tr", 5),
+        ]
+        qolaf, ccis = questionnaires[1], questionnaires[4]
+        shipped_qolaf = get_instrument("qolaf-q")
+        assert qolaf["version"] == f"1.0-es-{shipped_qolaf.wording_hash('es')[:12]}"
+        assert qolaf["item"][0]["text"] == shipped_qolaf.items[0].text("es")
         assert qolaf["status"] == "draft"  # provisional wording is not the published instrument
+        assert qolaf["meta"]["tag"][0]["code"] == "provisional"
         assert "PROVISIONAL" in qolaf["description"]
         assert ccis["status"] == "active"
         assert [o["valueCoding"]["code"] for o in ccis["item"][0]["answerOption"]] == [
@@ -345,6 +360,10 @@ class TestFhir:
             "3",
             "4",
         ]
+        assert ccis["item"][0]["answerOption"][1]["valueCoding"]["display"] == (
+            "Rara vez — menos de una vez al mes"
+        )
+        assert len({q["version"] for q in questionnaires}) == 6
 
     def test_each_response_and_total_match_the_database(self, bundle):
         resources = [e["resource"] for e in bundle["entry"]]
@@ -356,10 +375,9 @@ class TestFhir:
         for response in stored:
             qr = responses[f"qr-{response.id}"]
             patient = db.session.get(Patient, response.patient_id)
-            assert (
-                qr["questionnaire"]
-                == f"{base}/Questionnaire/{response.instrument_id}|{response.instrument_version}"
-            )
+            version = f"1.0-{response.language}-{response.wording_hash[:12]}"
+            assert qr["questionnaire"] == f"{base}/Questionnaire/{response.instrument_id}|{version}"
+            assert response.wording_version == "1.0"
             assert qr["subject"]["identifier"] == {
                 "system": f"{base}/sites/{patient.site_id}/patient-references",
                 "value": patient.reference,
@@ -380,17 +398,26 @@ class TestFhir:
                 + " total score",
             }
             assert obs["derivedFrom"] == [{"reference": f"QuestionnaireResponse/qr-{response.id}"}]
+            assert obs["meta"]["tag"][0]["code"] == response.wording_status.replace(" ", "-")
             if response.band:
-                assert obs["interpretation"][0]["coding"][0]["code"] == response.band
+                interpretation = obs["interpretation"][0]
+                assert interpretation["coding"][0]["code"] == response.band
+                # The band's source is a note, never presented as the interpretation.
+                assert "Cir Esp" not in interpretation["text"]
+                assert interpretation["text"].endswith("(provisional)")
+                assert any("Cir Esp 2018" in note["text"] for note in obs["note"])
+            if response.wording_status == "provisional":
+                assert "not a validated score" in obs["note"][0]["text"]
+            else:
+                assert "note" not in obs
         assert "+34612345678" not in json.dumps(bundle)  # no phone numbers leave the service
 
     def test_the_code_system_base_is_a_setting(self, signed_in, histories, app):
         app.config["FHIR_BASE_URL"] = "https://fhir.hospital.example/survey/"
         bundle = json.loads(download(signed_in, "fhir").text)
         Bundle.model_validate(bundle)
-        assert (
-            bundle["entry"][0]["fullUrl"]
-            == "https://fhir.hospital.example/survey/Questionnaire/qolaf-q"
+        assert bundle["entry"][0]["fullUrl"].startswith(
+            "https://fhir.hospital.example/survey/Questionnaire/qolaf-q-en-"
         )
 
 

@@ -87,7 +87,8 @@ def test_the_patient_page_tells_the_published_case(signed_in, published_case):
     assert compare[2][3] == "\u221210 (better)"
 
     qolaf = cells(html, "table-qolaf-q")
-    assert [row[3] for row in qolaf[1:]] == ["51", "44", "35", "28"]
+    # The shipped QoLAF-Q wording is provisional: every total says so where it is read.
+    assert [row[3] for row in qolaf[1:]] == [f"{t} provisional" for t in (51, 44, 35, 28)]
     assert [row[4] for row in qolaf[1:]] == [
         "High impact",
         "High impact",
@@ -112,7 +113,11 @@ def test_the_patient_page_tells_the_published_case(signed_in, published_case):
         'role="img"' in chart
         and 'aria-labelledby="chart-qolaf-q-title chart-qolaf-q-desc"' in chart
     )
-    assert "baseline: 51; 3 weeks: 44; 3 months: 35; 6 months: 28" in chart
+    assert (
+        "baseline: 51 (provisional wording); 3 weeks: 44 (provisional wording); "
+        "3 months: 35 (provisional wording); 6 months: 28 (provisional wording)" in chart
+    )
+    assert chart.count('class="point provisional"') == 4
     assert chart.count('class="band band-') == 5
 
     # What is new at the latest timepoint, and where the band comes from.
@@ -124,15 +129,15 @@ def test_the_patient_page_tells_the_published_case(signed_in, published_case):
 
 def test_the_patient_page_shows_every_item_answer_and_the_pad_item(signed_in, published_case):
     html = signed_in.get(f"/clinic/patients/{published_case.id}").text
-    items = cells(html, "items-ccis")
+    items = cells(html, "items-ccis-1")
     assert items[0] == ["Item", "baseline", "3 weeks", "3 months", "6 months"]
-    pad = next(row for row in items if "pad" in row[0])
-    assert "pad item" in pad[0]
+    pad = items[4]  # item 4 of 5
+    assert "pad item" in pad[0] and pad[0].startswith("4. ")
     assert [value.split()[0] for value in pad[1:]] == ["2", "1", "0", "0"]
     assert items[-1] == ["Total", "10", "6", "2", "0"]
-    qolaf_items = cells(html, "items-qolaf-q")
+    qolaf_items = cells(html, "items-qolaf-q-1")
     assert len(qolaf_items) == 1 + 14 + 1
-    assert qolaf_items[-1] == ["Total", "51", "44", "35", "28"]
+    assert qolaf_items[-1] == ["Total"] + [f"{t} provisional" for t in (51, 44, 35, 28)]
 
 
 def test_a_score_from_the_pad_item_alone_is_pointed_out(signed_in, site, make_patient):
@@ -175,7 +180,8 @@ def test_the_worsened_patient_shows_both_flags_prominently(signed_in, worsened_c
     new = re.search(r'<section aria-labelledby="new-heading".*?</section>', html, re.S).group(0)
     assert 'data-kind="ccis-worsened"' in new
     assert 'data-kind="qol-better-continence-worse"' in new
-    assert "Bols et al., Int Urogynecol J 2013" in new
+    assert "Bols EM, et al. Int Urogynecol J 2013;24(3):469-78" in new
+    assert "extrapolated to worsening" in new
     assert "1 earlier flag" in new  # the band crossed at 3 months
 
 

@@ -5,8 +5,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from survey.clinic import flags as f
-from survey.clinic.results import Change, change_text, patient_course
+from survey.clinic.results import change_text, patient_course
 from survey.extensions import db
+from survey.instruments import get_instrument
+from survey.instruments.change import compare
 from tests.clinic.conftest import INDEX_DATE, add_history
 
 
@@ -172,17 +174,26 @@ def test_a_flag_returns_only_after_the_condition_has_lapsed(site, make_patient):
             ("baseline", 0, 40, (2, 2, 2, 2, 2)),  # CCIS 10
             ("1 month", 30, 40, (1, 1, 1, 1, 2)),  # 6: improved by 4 -> flag
             ("2 months", 60, 40, (1, 1, 1, 1, 1)),  # 5: still improved -> nothing new
-            ("3 months", 90, 40, (2, 2, 2, 2, 1)),  # 9: back within 3 points -> nothing
-            ("6 months", 180, 40, (1, 1, 1, 1, 1)),  # 5: improved again -> new flag
-            ("9 months", 270, 40, (3, 3, 3, 2, 2)),  # 13: worsened by 3 -> flag
+            ("3 months", 90, 40, (2, 2, 2, 2, 1)),  # 9: within 3 of baseline, but +4 on 5
+            ("6 months", 180, 40, (1, 1, 1, 1, 1)),  # 5: improved on baseline again -> new
+            ("9 months", 270, 40, (3, 3, 3, 2, 2)),  # 13: +8 on previous, best and +3 baseline
         ],
     )
     course = patient_course(db.session, patient)
-    assert [(t.label, kinds(t.flags)) for t in course.timepoints if t.flags] == [
+    flagged = [(t.label, kinds(t.flags)) for t in course.timepoints if t.flags]
+    assert flagged == [
         ("1 month", [f.CCIS_IMPROVED]),
+        ("3 months", [f.CCIS_WORSENED]),
         ("6 months", [f.CCIS_IMPROVED]),
         ("9 months", [f.CCIS_WORSENED]),
     ]
+    relapse = course.timepoints[3].flags[0]
+    # 5 -> 9 against the previous answers, which are also the best so far: named once.
+    assert (relapse.references, relapse.start, relapse.end) == (("previous",), 5, 9)
+    assert relapse.extrapolated
+    last = course.timepoints[5].flags[0]
+    # 5 -> 13 against the previous answers (5, also the best so far) and baseline (10).
+    assert (last.references, last.start, last.end) == (("previous", "baseline"), 5, 13)
 
 
 def test_a_partly_answered_timepoint(site, make_patient):
@@ -194,12 +205,21 @@ def test_a_partly_answered_timepoint(site, make_patient):
 
 
 @pytest.mark.parametrize(
-    "start, end, text",
-    [(51, 28, "\u221223 (better)"), (3, 8, "+5 (worse)"), (10, 10, "0 (no change)")],
+    "instrument_id, start, end, text",
+    [
+        ("qolaf-q", 51, 28, "\u221223 (better)"),  # no published MIC: direction only
+        ("qolaf-q", 28, 51, "+23 (worse)"),
+        ("ccis", 10, 0, "\u221210 (better)"),
+        ("ccis", 3, 8, "+5 (worse)"),
+        ("ccis", 10, 10, "0 (no change)"),
+        ("ccis", 5, 4, "\u22121 (no meaningful change)"),  # below the 3-point MIC
+        ("ccis", 4, 6, "+2 (no meaningful change)"),
+        ("ccis", 6, 3, "\u22123 (better)"),  # exactly the MIC counts
+    ],
 )
-def test_changes_are_worded_not_just_signed(app, start, end, text):
+def test_changes_are_worded_not_just_signed(app, instrument_id, start, end, text):
     with app.test_request_context():
-        assert change_text(Change(start, end)) == text
+        assert change_text(compare(get_instrument(instrument_id), start, end, "baseline")) == text
 
 
 def test_every_flag_has_a_sentence_and_a_source(app, published_case, worsened_continence):
@@ -209,10 +229,13 @@ def test_every_flag_has_a_sentence_and_a_source(app, published_case, worsened_co
                 assert f.describe(flag, "en")
                 assert f.citation(flag)
         course = patient_course(db.session, worsened_continence)
-        assert "Bols et al., Int Urogynecol J 2013" in f.citation(course.latest_flags[0])
+        assert "Bols EM, et al. Int Urogynecol J 2013;24(3):469-78" in f.citation(
+            course.latest_flags[0]
+        )
         band_flag = course.timepoints[1].flags[0]
         assert f.describe(band_flag, "en") == (
-            "QoLAF-Q moved to a better band: High impact (45) to Moderate impact (33)."
+            "QoLAF-Q moved to a better band than the previous answers: High impact (45) to "
+            "Moderate impact (33)."
         )
         assert f.citation(band_flag) == "Ferrer-Márquez M, et al. Cir Esp 2018;96:213-20."
 

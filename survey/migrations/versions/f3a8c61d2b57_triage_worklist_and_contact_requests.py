@@ -7,7 +7,7 @@ years of history at once would fill the worklist with alerts nobody can act on a
 (`flask --app wsgi triage catch-up --days N` assesses recent ones on purpose).
 
 Revision ID: f3a8c61d2b57
-Revises: e5b0c2d41a7f
+Revises: b8d4f0a16c32
 Create Date: 2026-12-01 16:00:00
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'f3a8c61d2b57'
-down_revision = 'e5b0c2d41a7f'
+down_revision = 'b8d4f0a16c32'
 branch_labels = None
 depends_on = None
 
