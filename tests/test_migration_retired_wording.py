@@ -23,20 +23,62 @@ def test_a_ccis_answer_given_to_version_1_0_keeps_its_words(database):  # noqa: 
     with app.app_context():
         flask_migrate.upgrade(revision=BEFORE)
         with db.engine.begin() as connection:
-            insert(connection, "sites", id=1, name="Unit", timezone="Europe/Madrid",
-                   default_language="en", contact="", created_at=at)
-            insert(connection, "patients", id=1, site_id=1, reference="OLD-CCIS", language="en",
-                   timezone="Europe/Madrid", status="active", created_at=at)
-            insert(connection, "patient_summaries", patient_id=1, ccis_latest=4,
-                   ccis_baseline=4, ccis_single=True)
-            insert(connection, "invitations", id=1, patient_id=1, timepoint="baseline",
-                   instrument_ids='["ccis"]', opens_at=at, expires_at=at, status="completed",
-                   created_at=at)
-            insert(connection, "responses", id=1, invitation_id=1, patient_id=1,
-                   instrument_id="ccis", instrument_version="1.0",
-                   wording_hash=retired.wording_hash("en"),
-                   wording_status="unvalidated translation", language="en", total=4,
-                   subscales="{}", submitted_at=at)
+            insert(
+                connection,
+                "sites",
+                id=1,
+                name="Unit",
+                timezone="Europe/Madrid",
+                default_language="en",
+                contact="",
+                created_at=at,
+            )
+            insert(
+                connection,
+                "patients",
+                id=1,
+                site_id=1,
+                reference="OLD-CCIS",
+                language="en",
+                timezone="Europe/Madrid",
+                status="active",
+                created_at=at,
+            )
+            insert(
+                connection,
+                "patient_summaries",
+                patient_id=1,
+                ccis_latest=4,
+                ccis_baseline=4,
+                ccis_single=True,
+            )
+            insert(
+                connection,
+                "invitations",
+                id=1,
+                patient_id=1,
+                timepoint="baseline",
+                instrument_ids='["ccis"]',
+                opens_at=at,
+                expires_at=at,
+                status="completed",
+                created_at=at,
+            )
+            insert(
+                connection,
+                "responses",
+                id=1,
+                invitation_id=1,
+                patient_id=1,
+                instrument_id="ccis",
+                instrument_version="1.0",
+                wording_hash=retired.wording_hash("en"),
+                wording_status="unvalidated translation",
+                language="en",
+                total=4,
+                subscales="{}",
+                submitted_at=at,
+            )
         flask_migrate.upgrade()
         with db.engine.connect() as connection:
             version = connection.execute(text("SELECT wording_version FROM responses")).scalar()
