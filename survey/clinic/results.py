@@ -195,16 +195,6 @@ class Course:
     def any_provisional(self) -> bool:
         return any(r.provisional for c in self.instruments.values() for r in c.results)
 
-    @property
-    def any_extrapolated(self) -> bool:
-        """Whether some change shown is judged by a threshold extrapolated to worsening."""
-        return any(
-            comparison.extrapolated
-            for course in self.instruments.values()
-            for point in course.changes
-            for comparison in point.comparisons
-        ) or any(flag.extrapolated for flag in self.flags)
-
 
 def band_by_id(instrument: Instrument, band_id: str | None) -> Band | None:
     """The instrument's band with this id (as stored with a response), or None."""

@@ -95,8 +95,12 @@ class Response(Base):
         UniqueConstraint("invitation_id", "instrument_id"),
         # The clinic list reads the latest and the baseline response per patient and
         # instrument: one short index range scan each.
-        Index("ix_responses_patient_instrument_submitted", "patient_id", "instrument_id",
-              "submitted_at"),
+        Index(
+            "ix_responses_patient_instrument_submitted",
+            "patient_id",
+            "instrument_id",
+            "submitted_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

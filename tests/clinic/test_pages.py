@@ -155,7 +155,7 @@ def test_the_patient_page_shows_the_wording_the_patient_saw(signed_in, published
     assert "Provisional wording" in timeline[1][6]  # QoLAF-Q shipped wording
     assert "Unvalidated translation" in timeline[1][6]  # CCIS
     assert "Español" in timeline[1][6]
-    assert "provisional wording: those totals are not validated scores" in html
+    assert "those totals are not validated scores" in html
     assert "provisional mapping" in html  # the QoLAF-Q subscales
 
 

@@ -183,9 +183,7 @@ def test_the_exports_carry_each_change_and_verdict(signed_in, relapse):
     assert baseline["ccis_change_from_baseline"] == baseline["ccis_change_from_previous"] == ""
 
     long = read_csv(download(signed_in, "long").text)
-    ccis_six = [
-        r for r in long if r["timepoint"] == "6 months" and r["instrument_id"] == "ccis"
-    ]
+    ccis_six = [r for r in long if r["timepoint"] == "6 months" and r["instrument_id"] == "ccis"]
     assert len(ccis_six) == 5
     assert {
         (r["total"], r["change_from_previous"], r["verdict_from_previous"]) for r in ccis_six
