@@ -37,6 +37,9 @@ def test_the_relapse_story(site, make_patient, worklist, clinician):
     [row] = rows(page)
     assert "RELAPSE-1" in row and "12 months" in row and "Yellow" in row
     assert "CCIS worse by at least the minimal important change" in row
+    # The evidence and its source are on the list itself, the extrapolation named.
+    assert "CCIS 10 points worse than at the previous answers" in row
+    assert "Source (extrapolated)" in row and "doi:10.1007/s00192-012-1886-9" in row
     assert "nobody yet" in row
 
     detail = worklist.item(item.id).text
