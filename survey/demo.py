@@ -39,31 +39,55 @@ ROLES = (Role.ADMIN, Role.CLINICIAN, Role.COORDINATOR)
 #  [(timepoint, days after index, QoLAF-Q total, CCIS answers)])
 # CCIS answers are spelled out (solid, liquid, gas, pad, lifestyle) so the items tell a story.
 PATIENTS = [
-    ("DEMO-001", "es", "+34612345678", 200, [
-        ("baseline", -7, 51, (1, 3, 3, 2, 1)),
-        ("3 weeks", 21, 44, (0, 2, 2, 1, 1)),
-        ("3 months", 91, 35, (0, 1, 1, 0, 0)),
-        ("6 months", 182, 28, (0, 0, 0, 0, 0)),
-    ]),
+    (
+        "DEMO-001",
+        "es",
+        "+34612345678",
+        200,
+        [
+            ("baseline", -7, 51, (1, 3, 3, 2, 1)),
+            ("3 weeks", 21, 44, (0, 2, 2, 1, 1)),
+            ("3 months", 91, 35, (0, 1, 1, 0, 0)),
+            ("6 months", 182, 28, (0, 0, 0, 0, 0)),
+        ],
+    ),
     # Quality of life improves while continence worsens: the pattern clinicians must not miss.
-    ("DEMO-002", "en", "+447911123456", 190, [
-        ("baseline", -5, 45, (0, 1, 1, 1, 0)),
-        ("3 months", 91, 33, (0, 1, 2, 1, 0)),
-        ("6 months", 182, 30, (1, 2, 2, 2, 1)),
-    ]),
+    (
+        "DEMO-002",
+        "en",
+        "+447911123456",
+        190,
+        [
+            ("baseline", -5, 45, (0, 1, 1, 1, 0)),
+            ("3 months", 91, 33, (0, 1, 2, 1, 0)),
+            ("6 months", 182, 30, (1, 2, 2, 2, 1)),
+        ],
+    ),
     # A missed timepoint: the 3-week invitation expired unanswered. At 3 months the scores
     # barely moved, but the patient asked to be contacted (CONTACT_REQUESTS).
-    ("DEMO-003", "tr", "+905321234567", 100, [
-        ("baseline", -3, 38, (0, 1, 2, 1, 1)),
-        ("3 weeks", 21, None, None),
-        ("3 months", 91, 30, (0, 1, 2, 0, 1)),
-    ]),
+    (
+        "DEMO-003",
+        "tr",
+        "+905321234567",
+        100,
+        [
+            ("baseline", -3, 38, (0, 1, 2, 1, 1)),
+            ("3 weeks", 21, None, None),
+            ("3 months", 91, 30, (0, 1, 2, 0, 1)),
+        ],
+    ),
     # A relapse: much better at 6 months, back where the patient started at 12 months.
-    ("DEMO-005", "en", "+447911123457", 380, [
-        ("baseline", -7, 51, (2, 2, 2, 2, 2)),
-        ("6 months", 182, 28, (0, 0, 0, 0, 0)),
-        ("12 months", 365, 51, (2, 2, 2, 2, 2)),
-    ]),
+    (
+        "DEMO-005",
+        "en",
+        "+447911123457",
+        380,
+        [
+            ("baseline", -7, 51, (2, 2, 2, 2, 2)),
+            ("6 months", 182, 28, (0, 0, 0, 0, 0)),
+            ("12 months", 365, 51, (2, 2, 2, 2, 2)),
+        ],
+    ),
 ]
 # (reference, timepoint, the patient's own words) for "please contact me".
 CONTACT_REQUESTS = [
@@ -118,8 +142,18 @@ def seed(
     now = utcnow()
     patient = _patient(db, site, reference)
     if patient is None:
-        patient, _ = enrol(db, site, reference, phone, language, None,
-                           today + timedelta(days=10), ensure_default_schedule(db), now, rules)
+        patient, _ = enrol(
+            db,
+            site,
+            reference,
+            phone,
+            language,
+            None,
+            today + timedelta(days=10),
+            ensure_default_schedule(db),
+            now,
+            rules,
+        )
     invitation = db.scalar(
         select(Invitation).where(
             Invitation.patient == patient,
@@ -157,8 +191,14 @@ def _add_history(db: Session, patient: Patient, history) -> None:
         if qolaf_total is None:
             continue  # missed: the window passed without an answer
         submitted_at = opens_at + timedelta(days=1, hours=3)
-        store_response(db, invitation, qolaf, answers_for_total(qolaf, qolaf_total),
-                       patient.language, submitted_at)
+        store_response(
+            db,
+            invitation,
+            qolaf,
+            answers_for_total(qolaf, qolaf_total),
+            patient.language,
+            submitted_at,
+        )
         ccis_by_item = dict(zip([i.id for i in ccis.items], ccis_answers, strict=True))
         store_response(db, invitation, ccis, ccis_by_item, patient.language, submitted_at)
         invitation.status = InvitationStatus.COMPLETED
@@ -174,7 +214,10 @@ def _ask_for_contact(db: Session, patient: Patient) -> None:
             continue
         invitation = next(i for i in patient.invitations if i.timepoint == timepoint)
         asked_at = invitation.completed_at + timedelta(minutes=1)
-        db.add(ContactRequest(invitation=invitation, patient_id=patient.id, reason=reason,
-                              created_at=asked_at))
+        db.add(
+            ContactRequest(
+                invitation=invitation, patient_id=patient.id, reason=reason, created_at=asked_at
+            )
+        )
         db.flush()
         raise_for_contact(db, invitation, asked_at)

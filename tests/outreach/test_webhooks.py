@@ -246,9 +246,7 @@ def test_hostile_webhook_fields_never_break_anything(client, sign, sent):
     from urllib.parse import quote
 
     patient, message = sent
-    hostile = [
-        text for text in json.loads(BLNS_PATH.read_text(encoding="utf-8")) if text
-    ][::5]
+    hostile = [text for text in json.loads(BLNS_PATH.read_text(encoding="utf-8")) if text][::5]
     for number, text in enumerate(hostile):
         form = {"From": text, "Body": text, "MessageSid": f"SMX{number}", "OptOutType": text[:10]}
         assert client.post(INBOUND, data=form, headers=sign(INBOUND, form)).status_code == 200
