@@ -100,22 +100,24 @@ def _ccis_deterioration(history: Sequence[Answered], rule: Rule) -> dict | None:
         and now.previous is not None
         and now.best.start_index == now.previous.start_index
     )
-    found = []
+    found, evidence = [], []
     if now.previous is not None and now.previous.deteriorated:
-        found.append(_comparison_evidence(now.previous, labels) | {"also_best": same_answers})
+        found.append(now.previous)
+        evidence.append(_comparison_evidence(now.previous, labels) | {"also_best": same_answers})
     if best_is_new and not same_answers:
-        found.append(_comparison_evidence(now.best, labels))
+        found.append(now.best)
+        evidence.append(_comparison_evidence(now.best, labels))
     if not found:
         return None
     return {
-        "comparisons": found,
-        "extrapolated": now.previous.extrapolated or now.best.extrapolated,
+        "comparisons": evidence,
+        "extrapolated": any(comparison.extrapolated for comparison in found),
     }
 
 
 def _qolaf_worse_band(history: Sequence[Answered], rule: Rule) -> dict | None:
     qolaf = get_instrument(QOLAF)
-    totals, baseline = _series(history, QOLAF)
+    totals, _baseline = _series(history, QOLAF)
     if len(totals) < 2:
         return None
     previous = compare(
