@@ -11,8 +11,10 @@ from survey.admin import bp
 from survey.auth import staff_required
 from survey.extensions import db
 from survey.freetext import FreeTextRefused, clean_free_text
+from survey.instruments import get_instrument
 from survey.models import Role, TriageLevel
 from survey.triage import labels
+from survey.triage.assessing import configured_points
 from survey.triage.rules import (
     ACTION_LEVELS,
     MAX_DUE_HOURS,
@@ -152,6 +154,8 @@ def _page(failed_site: int | None = None, post: SettingsPost | None = None):
         action_levels=[str(level) for level in ACTION_LEVELS],
         reply_max=REPLY_MAX,
         default_replies=default_replies(current_app.config["LANGUAGES"]),
+        default_points=configured_points()
+        or get_instrument("ccis").minimal_important_change.deterioration,
     )
 
 

@@ -11,6 +11,7 @@ import logging
 from collections import defaultdict
 from datetime import datetime
 
+from flask import current_app, has_app_context
 from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
@@ -42,17 +43,27 @@ PAD_ITEM = "pad"
 
 
 def rules_for(db: Session, site_id: int) -> RuleSet:
-    """The rules a site uses: the shipped defaults with its own settings over them. Settings
-    that no longer fit the rules (saved by an older release) are logged and left out, so a
-    site is never left without triage."""
+    """The rules a site uses: the shipped defaults with its own settings over them, and the
+    clinic's CCIS_MEANINGFUL_CHANGE where a rule leaves the CCIS threshold to the MIC.
+    Settings that no longer fit the rules (saved by an older release) are logged and left
+    out, so a site is never left without triage."""
     settings = db.get(TriageSettings, site_id)
-    if settings is None:
-        return shipped_rules()
-    try:
-        return site_rules(settings.rules, settings.due_hours)
-    except RulesError as error:
-        logger.error("site %s: triage settings ignored, shipped rules used: %s", site_id, error)
-        return shipped_rules()
+    rules = shipped_rules()
+    if settings is not None:
+        try:
+            rules = site_rules(settings.rules, settings.due_hours)
+        except RulesError as error:
+            logger.error("site %s: triage settings ignored, shipped rules used: %s", site_id, error)
+    return rules.with_default_points(configured_points())
+
+
+def configured_points() -> int | None:
+    """The clinic's CCIS meaningful change (the same setting the pages and flags read), or
+    None outside an application (the instrument's declared MIC then applies)."""
+    if not has_app_context():
+        return None
+    value = current_app.config.get("CCIS_MEANINGFUL_CHANGE")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def patient_history(db: Session, patient_id: int) -> list[Answered]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from importlib import resources
 
@@ -79,6 +79,20 @@ class RuleSet:
 
     def rule(self, rule_id: str) -> Rule:
         return next(rule for rule in self.rules if rule.id == rule_id)
+
+    def with_default_points(self, points: int | None) -> RuleSet:
+        """The same rules with `points` wherever a rule leaves its CCIS threshold to the
+        published MIC: the clinic's `CCIS_MEANINGFUL_CHANGE`, so that the worklist, the flags
+        and the pages judge "worse" alike. A site's own points stay as they are."""
+        if points is None:
+            return self
+        rules = tuple(
+            replace(rule, points=points)
+            if rule.id in POINTS_RULES and rule.points is None
+            else rule
+            for rule in self.rules
+        )
+        return replace(self, rules=rules)
 
     def due_after(self, level: TriageLevel) -> timedelta | None:
         """How long an item of this level may wait (None: green, nothing to do)."""

@@ -143,3 +143,19 @@ def test_an_invitation_without_answers_gets_no_item(site, make_patient):
     db.session.commit()
     assert assess_invitation(db.session, invitation, utcnow()) is None
     assert db.session.scalar(select(func.count()).select_from(TriageItem)) == 0
+
+
+def test_the_clinics_ccis_setting_is_the_worklists_threshold_too(app, site, make_patient):
+    # SURVEY_CCIS_MEANINGFUL_CHANGE=2: the pages, the flags and the worklist all use 2.
+    app.config["CCIS_MEANINGFUL_CHANGE"] = 2
+    patient = make_patient(site, reference="TWO")
+    submit_history(patient, [("baseline", 30, (0,) * 5), ("3 months", 30, (1, 1, 0, 0, 0))])
+    [_, drift] = items_of(patient)
+    assert str(drift.level) == "yellow"
+    [finding] = drift.findings
+    assert finding["evidence"]["comparisons"][0]["threshold"] == 2
+    # With the shipped 3, the same two points are no meaningful change.
+    app.config["CCIS_MEANINGFUL_CHANGE"] = 3
+    other = make_patient(site, reference="THREE")
+    submit_history(other, [("baseline", 30, (0,) * 5), ("3 months", 30, (1, 1, 0, 0, 0))])
+    assert [str(item.level) for item in items_of(other)] == ["green", "green"]
