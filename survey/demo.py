@@ -5,7 +5,7 @@ CCIS 10 before treatment, 28 and 0 six months after."""
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,6 +14,7 @@ from survey.auth.passwords import hash_password
 from survey.enrolment import enrol_patient
 from survey.instruments import Instrument, get_instrument
 from survey.invitations import create_invitation, link_url, mint_link
+from survey.localtime import local_moment
 from survey.models import (
     ContactRequest,
     Invitation,
@@ -185,7 +186,7 @@ def _reset_demo_user(db: Session, site: Site, role: Role) -> DemoLogin:
 def _add_history(db: Session, patient: Patient, history) -> None:
     qolaf, ccis = get_instrument("qolaf-q"), get_instrument("ccis")
     for timepoint, day, qolaf_total, ccis_answers in history:
-        opens_at = datetime.combine(patient.index_date + timedelta(days=day), time(9), UTC)
+        opens_at = local_moment(patient.index_date + timedelta(days=day), time(9), patient.timezone)
         invitation = create_invitation(db, patient, timepoint, opens_at=opens_at)
         db.flush()
         if qolaf_total is None:

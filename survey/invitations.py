@@ -6,17 +6,18 @@ database cannot be turned into working links. Each SMS mints its own link."""
 import hashlib
 import re
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from survey.localtime import add_local_days
 from survey.models import Invitation, InvitationLink, Patient, utcnow
 
 DEFAULT_INSTRUMENTS = ("qolaf-q", "ccis")
 BASELINE_TIMEPOINT = "baseline"
-DEFAULT_WINDOW = timedelta(days=14)
+DEFAULT_WINDOW_DAYS = 14
 TOKEN_BYTES = 16  # 128 bits; 22 characters in base64url, short enough for an SMS
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{22}")
 
@@ -31,9 +32,10 @@ def create_invitation(
     timepoint: str,
     instrument_ids: tuple[str, ...] | list[str] = DEFAULT_INSTRUMENTS,
     opens_at: datetime | None = None,
-    window: timedelta = DEFAULT_WINDOW,
+    window_days: int = DEFAULT_WINDOW_DAYS,
 ) -> Invitation:
-    """An invitation for one timepoint, open from `opens_at` for `window`."""
+    """An invitation for one timepoint, open from `opens_at` until the same time on the
+    patient's clock `window_days` calendar days later."""
     from survey.instruments import get_instrument
 
     for instrument_id in instrument_ids:
@@ -44,7 +46,7 @@ def create_invitation(
         timepoint=timepoint,
         instrument_ids=list(instrument_ids),
         opens_at=opens_at,
-        expires_at=opens_at + window,
+        expires_at=add_local_days(opens_at, window_days, patient.timezone),
     )
     db.add(invitation)
     return invitation

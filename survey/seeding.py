@@ -144,10 +144,12 @@ def _patient(rows, ids, site, timepoints, instruments, rng, prefix, number, now)
     qolaf_total = rng.randint(30, 66)
     ccis_total = rng.randint(0, 16)
     for position, timepoint in enumerate(timepoints):
-        opens_at = at_local(
-            index_date + timedelta(days=timepoint.offset_days), time(9), site.timezone
+        opens_on = index_date + timedelta(days=timepoint.offset_days)
+        opens_at = at_local(opens_on, time(9), site.timezone)
+        # Closes at 09:00 on the patient's clock too, as the scheduler plans it.
+        expires_at = at_local(
+            opens_on + timedelta(days=timepoint.window_days), time(9), site.timezone
         )
-        expires_at = opens_at + timedelta(days=timepoint.window_days)
         submitted_at = opens_at + timedelta(
             days=rng.randint(0, timepoint.window_days - 1),
             hours=rng.randint(0, 10),

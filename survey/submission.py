@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from survey.instruments import AnswersError, Instrument
+from survey.invitation_dates import Stage, stage_of
 from survey.invitations import find_link
 from survey.models import DraftAnswer, Invitation, InvitationStatus, Response, utcnow
 from survey.responses import store_response
@@ -33,6 +34,16 @@ class InvitationState(enum.StrEnum):
     EXPIRED = "expired"
     CANCELLED = "cancelled"
     COMPLETED = "completed"
+
+
+# The stages staff pages show (survey/invitation_dates.py), as a patient with a link meets them.
+PATIENT_STATE = {
+    Stage.UPCOMING: InvitationState.NOT_YET_OPEN,
+    Stage.OPEN: InvitationState.OPEN,
+    Stage.CLOSED: InvitationState.EXPIRED,
+    Stage.ANSWERED: InvitationState.COMPLETED,
+    Stage.CANCELLED: InvitationState.CANCELLED,
+}
 
 
 class InvitationClosed(Exception):
@@ -63,16 +74,8 @@ class Submitted:
 
 def state_of(invitation: Invitation, now: datetime | None = None) -> InvitationState:
     """What a patient holding a link to this invitation can do with it right now."""
-    now = now or utcnow()
-    if invitation.status == InvitationStatus.COMPLETED:
-        return InvitationState.COMPLETED
-    if invitation.status == InvitationStatus.CANCELLED:
-        return InvitationState.CANCELLED
-    if invitation.is_expired(now):
-        return InvitationState.EXPIRED
-    if now < invitation.opens_at:
-        return InvitationState.NOT_YET_OPEN
-    return InvitationState.OPEN
+    stage = stage_of(invitation.status, invitation.opens_at, invitation.expires_at, now or utcnow())
+    return PATIENT_STATE[stage]
 
 
 def open_link(db: Session, token: str, now: datetime | None = None) -> Invitation | None:

@@ -16,7 +16,7 @@ from survey.instruments.wording import wording_overlay
 from tests.conftest import make_app
 from tests.instruments.builders import wording_file
 
-BEFORE = "e5b0c2d41a7f"  # the revision before wording versions and previous/best summaries
+BEFORE = "f3a9c1d7b2e4"  # the revision before wording versions and previous/best summaries
 UNKNOWN_HASH = "f" * 64  # a wording no definition or import here produces
 
 

@@ -51,13 +51,16 @@ def test_the_list_shows_the_same_figures_as_each_patient_page(seeded, site, make
     )
     assert [row.reference for row in page.rows] == [p.reference for p in seeded]
     for patient, row in zip(seeded, page.rows, strict=True):
-        course = patient_course(db.session, patient)
+        course = patient_course(db.session, patient, now=now)
         for instrument_id, prefix in (("qolaf-q", "qolaf"), ("ccis", "ccis")):
             expected = course.instruments[instrument_id]
             assert getattr(row, f"{prefix}_latest") == expected.latest.total
             assert getattr(row, f"{prefix}_baseline") == expected.baseline.total
             assert row.change(instrument_id) == expected.change
         assert row.next_due == course.next_due
+        closes = course.next_invitation.expires_at if course.next_invitation else None
+        assert row.next_closes == closes
+        assert row.next_dates(now) == course.next_dates  # described in the same words
         assert row.overdue == (course.overdue is not None)
 
 

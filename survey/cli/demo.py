@@ -9,6 +9,7 @@ from werkzeug.serving import run_simple
 from survey.config import DEFAULTS
 from survey.demo import seed
 from survey.extensions import db
+from survey.outreach.background import DEMO_INTERVAL, BackgroundDispatcher, refusal
 from survey.outreach.policy import SendingRules
 
 
@@ -16,9 +17,17 @@ from survey.outreach.policy import SendingRules
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--no-serve", is_flag=True, help="Seed and print, but do not start the server.")
+@click.option(
+    "--no-dispatcher",
+    is_flag=True,
+    help="Do not send due texts in the background (run `outreach dispatch` yourself).",
+)
 @with_appcontext
-def demo(host, port, no_serve):
-    """Create or upgrade the database, seed demo data, and serve the app."""
+def demo(host, port, no_serve, no_dispatcher):
+    """Create or upgrade the database, seed demo data, and serve the app.
+
+    While it serves, a dispatcher sends due texts every few seconds in the background with the
+    console backend (development only), so they appear in the SMS outbox page."""
     app = current_app._get_current_object()
     if app.config["PUBLIC_URL"] == DEFAULTS["PUBLIC_URL"]:
         listening_everywhere = host in ("0.0.0.0", "::", "")  # noqa: S104 (only compared)
@@ -32,5 +41,27 @@ def demo(host, port, no_serve):
         click.echo(f"  {login.role:<12} {login.email:<28} {login.password}")
     click.echo("\nA patient's private link (open it on a phone-sized window):")
     click.echo(f"  {link}\n")
-    if not no_serve:
+    if no_serve:
+        return
+    dispatcher = None if no_dispatcher else _start_dispatcher(app)
+    try:
         run_simple(host, port, app, threaded=True)
+    finally:
+        if dispatcher is not None:
+            dispatcher.stop()
+
+
+def _start_dispatcher(app) -> BackgroundDispatcher | None:
+    """The demo's background dispatcher, or None (and why) where it must not run."""
+    if reason := refusal(app.config):
+        click.echo(
+            f"Texts are not sent in the background ({reason}): "
+            "run `flask --app wsgi outreach dispatch --loop` to send them.\n"
+        )
+        return None
+    dispatcher = BackgroundDispatcher(app).start()
+    click.echo(
+        f"Due texts are sent every {DEMO_INTERVAL:g} s in the background (console backend: "
+        f"nothing leaves this machine); read them at {app.config['PUBLIC_URL']}/dev/outbox\n"
+    )
+    return dispatcher

@@ -1,7 +1,5 @@
 """`patients` commands (add, edit, pause, resume, withdraw, list) and `invite`."""
 
-from datetime import timedelta
-
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -11,6 +9,7 @@ from survey.audit import record
 from survey.enrolment import LANGUAGES, EnrolmentError
 from survey.extensions import db
 from survey.invitations import DEFAULT_INSTRUMENTS, create_invitation, link_url, mint_link
+from survey.localtime import format_local
 from survey.models import Patient, PatientStatus, Site, utcnow
 from survey.outreach.policy import SendingRules
 from survey.outreach.schedules import DEFAULT_SCHEDULE_NAME, schedule_by_name
@@ -216,12 +215,12 @@ def invite(reference, site_name, timepoint, days):
         raise click.ClickException(f"{patient.reference} has withdrawn from follow-up.")
     timepoint = " ".join(timepoint.split())[:64] or "ad hoc"
     invitation = create_invitation(
-        db.session, patient, timepoint, DEFAULT_INSTRUMENTS, window=timedelta(days=days)
+        db.session, patient, timepoint, DEFAULT_INSTRUMENTS, window_days=days
     )
     token = mint_link(db.session, invitation)
     db.session.commit()
     click.echo(
         f"Invitation {invitation.id} for {patient.reference} ({timepoint}), "
-        f"open until {invitation.expires_at:%Y-%m-%d %H:%M} UTC:"
+        f"open until {format_local(invitation.expires_at, patient.timezone)}:"
     )
     click.echo(link_url(current_app.config["PUBLIC_URL"], token))

@@ -3,8 +3,10 @@
 Defined once, in words, in SQL (for the patient list) and in Python (for the patient page);
 the tests check that the two agree.
 
-- **Next due**: the opening time of the earliest invitation that is still open and has not
-  expired. A time in the past means the window is open now.
+- **Next due**: the earliest invitation (by opening time, then id) that is still open and has
+  not expired. Pages describe it with `survey.invitation_dates`: "opens ..., closes ..." before
+  its window, "open until ..." during it, on the patient's clock. The list sorts by its
+  opening time.
 - **Overdue**: an invitation opened more than `OVERDUE_GRACE_DAYS` ago (default 7) is still
   unanswered (status open: inside its window or expired) and no later timepoint has been
   completed since. A missed timepoint followed by an answered one is shown as missed on the
@@ -47,6 +49,22 @@ def next_due_column(now: datetime) -> ColumnElement:
     )
 
 
+def next_closes_column(now: datetime) -> ColumnElement:
+    """Per patient: when the next-due invitation closes (the earliest by opening, then id)."""
+    return (
+        select(Invitation.expires_at)
+        .where(
+            Invitation.patient_id == Patient.id,
+            Invitation.status == InvitationStatus.OPEN,
+            Invitation.expires_at > now,
+        )
+        .order_by(Invitation.opens_at, Invitation.id)
+        .limit(1)
+        .correlate(Patient)
+        .scalar_subquery()
+    )
+
+
 def overdue_condition(now: datetime, grace: timedelta) -> ColumnElement[bool]:
     """Per patient: true when the follow-up is overdue (see the module's definition)."""
     later = aliased(Invitation)
@@ -71,14 +89,23 @@ def overdue_condition(now: datetime, grace: timedelta) -> ColumnElement[bool]:
 # -- Python, for one patient ---------------------------------------------------------------------
 
 
+def next_invitation(invitations: Iterable[Invitation], now: datetime) -> Invitation | None:
+    """The invitation that is next due among one patient's (see the module's definition)."""
+    return min(
+        (
+            invitation
+            for invitation in invitations
+            if invitation.status == InvitationStatus.OPEN and invitation.expires_at > now
+        ),
+        key=lambda invitation: (invitation.opens_at, invitation.id),
+        default=None,
+    )
+
+
 def next_due(invitations: Iterable[Invitation], now: datetime) -> datetime | None:
     """The next-due time of one patient's invitations (see the module's definition)."""
-    times = [
-        invitation.opens_at
-        for invitation in invitations
-        if invitation.status == InvitationStatus.OPEN and invitation.expires_at > now
-    ]
-    return min(times, default=None)
+    invitation = next_invitation(invitations, now)
+    return invitation.opens_at if invitation else None
 
 
 def overdue_invitation(

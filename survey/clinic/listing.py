@@ -36,6 +36,7 @@ from survey.clinic.filters import ListFilters
 from survey.clinic.flags import minimal_important_changes
 from survey.instruments import INSTRUMENT_IDS, Instrument, MinimalImportantChange, get_instrument
 from survey.instruments.change import Comparison, Reference, compare
+from survey.invitation_dates import InvitationDates
 from survey.models import Message, MessageStatus, Patient, PatientSummary, Site, User
 from survey.summaries import PREFIXES
 
@@ -105,6 +106,7 @@ class PatientRow:
     timezone: str
     last_response_at: datetime | None
     next_due: datetime | None
+    next_closes: datetime | None  # when the next-due invitation closes
     overdue: bool
     failed_contact: bool
     figures: dict[str, Figures] = field(default_factory=dict)
@@ -142,6 +144,12 @@ class PatientRow:
     def change_previous(self, instrument_id: str) -> Comparison | None:
         """Latest against the answers before it; None until there are two."""
         return self.figures[instrument_id].change_previous
+
+    def next_dates(self, now: datetime) -> InvitationDates | None:
+        """The next-due invitation's stage and dates, as every page describes them."""
+        if self.next_due is None or self.next_closes is None:
+            return None
+        return InvitationDates.from_times(self.next_due, self.next_closes, self.timezone, now)
 
 
 @dataclass
@@ -212,6 +220,7 @@ def _figures(now: datetime, grace: timedelta) -> dict[str, Callable[[], ColumnEl
     return {
         **{name: partial(getattr, PatientSummary, name) for name in SUMMARY_FIGURES},
         "next_due": lambda: followup.next_due_column(now),
+        "next_closes": lambda: followup.next_closes_column(now),
         "overdue": lambda: followup.overdue_condition(now, grace),
     }
 
@@ -374,6 +383,7 @@ def _row(values, mics: dict[str, MinimalImportantChange | None]) -> PatientRow:
         timezone=values.timezone,
         last_response_at=_aware(values.last_response_at),
         next_due=_aware(values.next_due),
+        next_closes=_aware(values.next_closes),
         overdue=bool(values.overdue),
         failed_contact=bool(values.failed_contact),
         figures={

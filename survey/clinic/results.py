@@ -37,7 +37,8 @@ from survey.instruments.change import (
     Verdict,
     compare_series,
 )
-from survey.models import Invitation, InvitationStatus, Patient, Response, utcnow
+from survey.invitation_dates import InvitationDates, Stage, stage_of
+from survey.models import Invitation, Patient, Response, utcnow
 from survey.wording import shown_wordings
 
 BASELINE_TIMEPOINT = "baseline"
@@ -178,7 +179,9 @@ class Course:
     instruments: dict[str, InstrumentCourse]
     flags: list[Flag]
     latest_timepoint: TimelineEntry | None
-    next_due: datetime | None
+    next_invitation: Invitation | None  # the next one due (see followup.py)
+    next_due: datetime | None  # when it opens
+    next_dates: InvitationDates | None  # its stage and dates, as every page describes them
     overdue: Invitation | None
     threshold: int
 
@@ -287,7 +290,9 @@ def patient_course(
         instruments=instruments,
         flags=flags,
         latest_timepoint=latest,
-        next_due=followup.next_due(invitations, now),
+        next_invitation=(next_invitation := followup.next_invitation(invitations, now)),
+        next_due=next_invitation.opens_at if next_invitation else None,
+        next_dates=InvitationDates.of(next_invitation, now) if next_invitation else None,
         overdue=followup.overdue_invitation(patient, invitations, now, grace),
         threshold=threshold,
     )
@@ -335,6 +340,16 @@ def _instrument_course(instrument_id: str, results: list[Result], mic) -> Instru
     )
 
 
+# A timepoint without answers is where its invitation stands (survey/invitation_dates.py).
+TIMEPOINT_STAGE = {
+    Stage.ANSWERED: "completed",
+    Stage.CANCELLED: "cancelled",
+    Stage.UPCOMING: "upcoming",
+    Stage.OPEN: "open",
+    Stage.CLOSED: "missed",
+}
+
+
 def timepoint_status(
     invitation: Invitation, answered_instruments: set[str] | frozenset[str], now: datetime
 ) -> str:
@@ -343,15 +358,9 @@ def timepoint_status(
         return "completed"
     if answered_instruments:
         return "partial"
-    if invitation.status == InvitationStatus.CANCELLED:
-        return "cancelled"
-    if invitation.status == InvitationStatus.COMPLETED:
-        return "completed"
-    if now < invitation.opens_at:
-        return "upcoming"
-    if now < invitation.expires_at:
-        return "open"
-    return "missed"
+    return TIMEPOINT_STAGE[
+        stage_of(invitation.status, invitation.opens_at, invitation.expires_at, now)
+    ]
 
 
 def _timepoint(invitation: Invitation, results: dict[int, Result], day_of, now) -> TimelineEntry:

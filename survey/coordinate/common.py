@@ -1,14 +1,13 @@
 """Helpers shared by the coordinator views: access, settings, and what templates need."""
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from flask import abort, current_app, g, redirect, request, url_for
 
 from survey.clinic.access import patient_for
 from survey.coordinate import bp
 from survey.coordinate.forms import COMMON_ZONES
 from survey.extensions import db
+from survey.invitation_dates import describe as describe_invitation
+from survey.localtime import format_local
 from survey.models import Invitation, Message, Role
 from survey.outreach import explain
 from survey.outreach.policy import SendingRules
@@ -50,19 +49,15 @@ def back_to(patient_id: int):
     return redirect(url_for("coordinate.patient", patient_id=patient_id))
 
 
-def local_time(moment: datetime | None, zone: str, with_zone: bool = True) -> str:
-    """A moment as the clock reads where the patient lives, e.g. 2026-03-02 09:00 CET."""
-    if moment is None:
-        return ""
-    local = moment.astimezone(ZoneInfo(zone))
-    text = f"{local:%Y-%m-%d %H:%M}"
-    return f"{text} {local.tzname()}" if with_zone else text
+# A moment as the clock reads where the patient lives, e.g. 2026-03-02 09:00 CET.
+local_time = format_local
 
 
 @bp.context_processor
 def coordinator_helpers() -> dict:
     return {
         "local_time": local_time,
+        "describe_invitation": describe_invitation,
         "status_label": explain.status_label,
         "kind_label": lambda kind: str(explain.KIND.get(kind, kind)),
         "explain": explain.explain,

@@ -61,7 +61,7 @@ def patient_rows(
                 Invitation.status == InvitationStatus.OPEN,
                 Invitation.expires_at > now,
             )
-            .order_by(Invitation.opens_at)
+            .order_by(Invitation.opens_at, Invitation.id)  # as the clinician list chooses
         )
     )
     next_message = _first_by_patient(

@@ -9,12 +9,13 @@ provider does not. Replies to a patient's HELP do not count: the patient asked f
 """
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from survey.localtime import local_moment
 from survey.models import Message, MessageStatus
 
 # Statuses of messages that reached (or may have reached) the provider.
@@ -64,8 +65,9 @@ class SendingRules:
 
 
 def at_local(day: date, clock: time, zone: str) -> datetime:
-    """The UTC moment of a local date and time in a zone."""
-    return datetime.combine(day, clock, tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    """The UTC moment of a local date and time in a zone; a time that a daylight-saving
+    change skips or repeats is settled as `survey.localtime` says."""
+    return local_moment(day, clock, zone)
 
 
 def local_date(moment: datetime, zone: str) -> date:

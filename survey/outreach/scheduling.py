@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from survey.enrolment import EnrolmentError, check_index_date, check_language, enrol_patient
 from survey.invitations import create_invitation
+from survey.localtime import add_local_days
 from survey.models import (
     Invitation,
     InvitationStatus,
@@ -136,12 +137,7 @@ def sync_invitations(
         invitation = scheduled.pop(timepoint.id, None)
         if invitation is not None and touched(db, invitation):
             continue
-        opens_at = at_local(
-            patient.index_date + timedelta(days=timepoint.offset_days),
-            rules.send_from,
-            patient.timezone,
-        )
-        expires_at = opens_at + timedelta(days=timepoint.window_days)
+        opens_at, expires_at = timepoint_window(patient, timepoint, rules)
         if expires_at <= now:
             if invitation is not None:
                 cancel_invitation(db, invitation, "window_closed")
@@ -153,9 +149,11 @@ def sync_invitations(
                 timepoint.label,
                 timepoint.instrument_ids,
                 opens_at,
-                timedelta(days=timepoint.window_days),
+                timepoint.window_days,
             )
-            invitation.timepoint_id = timepoint.id
+            # The window's own closing time: the same as counting days from the opening,
+            # unless the opening fell in a daylight-saving gap and was moved.
+            invitation.timepoint_id, invitation.expires_at = timepoint.id, expires_at
             plan_messages(db, invitation, timepoint, now)
             changes.created.append(timepoint.label)
         elif (invitation.opens_at, invitation.expires_at) != (opens_at, expires_at):
@@ -170,10 +168,26 @@ def sync_invitations(
     return changes
 
 
+def timepoint_window(
+    patient: Patient, timepoint: Timepoint, rules: SendingRules
+) -> tuple[datetime, datetime]:
+    """When a timepoint opens and closes for a patient: at the start of the sending hours on
+    the patient's clock, on the timepoint's day and `window_days` calendar days later (see
+    `survey.localtime`: a daylight-saving change in between moves neither)."""
+    opens_on = patient.index_date + timedelta(days=timepoint.offset_days)
+    closes_on = opens_on + timedelta(days=timepoint.window_days)
+    return (
+        at_local(opens_on, rules.send_from, patient.timezone),
+        at_local(closes_on, rules.send_from, patient.timezone),
+    )
+
+
 def plan_messages(db: Session, invitation: Invitation, timepoint: Timepoint, now: datetime):
     """The invitation's message, due when it opens (or now, if it is open already), and its
-    reminders, counted from then and dropped if they would fall after the window closes."""
+    reminders, that many calendar days later at the same time on the patient's clock, dropped
+    if they would fall after the window closes."""
     first = max(invitation.opens_at, now)
+    zone = invitation.patient.timezone
     db.add(
         Message(
             patient=invitation.patient,
@@ -183,7 +197,7 @@ def plan_messages(db: Session, invitation: Invitation, timepoint: Timepoint, now
         )
     )
     for days in timepoint.reminder_days:
-        due_at = first + timedelta(days=days)
+        due_at = add_local_days(first, days, zone)
         if due_at < invitation.expires_at:
             db.add(
                 Message(

@@ -13,7 +13,7 @@ keeps its instrument version as wording version, and the staff pages say that it
 not on record. Earlier shipped definitions kept in `definitions/retired/` count as shipped.
 
 Revision ID: a7c3e9f05b21
-Revises: e5b0c2d41a7f
+Revises: f3a9c1d7b2e4
 Create Date: 2026-12-02 09:00:00
 
 """
@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "a7c3e9f05b21"
-down_revision = "e5b0c2d41a7f"
+down_revision = "f3a9c1d7b2e4"
 branch_labels = None
 depends_on = None
 
