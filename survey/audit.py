@@ -40,5 +40,10 @@ def log(action: str, subject=None, detail: dict | None = None, site_id: int | No
         site_id=site_id,
         subject=subject,
         detail=detail,
-        remote_addr=request.remote_addr if has_request_context() else None,
+        remote_addr=request_address(),
     )
+
+
+def request_address() -> str | None:
+    """The address the current request came from (None outside a request)."""
+    return request.remote_addr if has_request_context() else None

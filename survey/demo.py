@@ -15,12 +15,23 @@ from survey.enrolment import enrol_patient
 from survey.instruments import Instrument, get_instrument
 from survey.invitations import create_invitation, link_url, mint_link
 from survey.localtime import local_moment
-from survey.models import Invitation, InvitationStatus, Patient, Role, Site, User, utcnow
+from survey.models import (
+    ContactRequest,
+    Invitation,
+    InvitationStatus,
+    Patient,
+    Role,
+    Site,
+    User,
+    utcnow,
+)
 from survey.outreach.policy import SendingRules
 from survey.outreach.schedules import ensure_default_schedule
 from survey.outreach.scheduling import enrol
 from survey.responses import store_response
 from survey.staff import create_site
+from survey.triage.assessing import assess_invitation
+from survey.triage.contact import raise_for_contact
 
 SITE_NAME = "Demo Colorectal Clinic"
 ROLES = (Role.ADMIN, Role.CLINICIAN, Role.COORDINATOR)
@@ -29,24 +40,59 @@ ROLES = (Role.ADMIN, Role.CLINICIAN, Role.COORDINATOR)
 #  [(timepoint, days after index, QoLAF-Q total, CCIS answers)])
 # CCIS answers are spelled out (solid, liquid, gas, pad, lifestyle) so the items tell a story.
 PATIENTS = [
-    ("DEMO-001", "es", "+34612345678", 200, [
-        ("baseline", -7, 51, (1, 3, 3, 2, 1)),
-        ("3 weeks", 21, 44, (0, 2, 2, 1, 1)),
-        ("3 months", 91, 35, (0, 1, 1, 0, 0)),
-        ("6 months", 182, 28, (0, 0, 0, 0, 0)),
-    ]),
+    (
+        "DEMO-001",
+        "es",
+        "+34612345678",
+        200,
+        [
+            ("baseline", -7, 51, (1, 3, 3, 2, 1)),
+            ("3 weeks", 21, 44, (0, 2, 2, 1, 1)),
+            ("3 months", 91, 35, (0, 1, 1, 0, 0)),
+            ("6 months", 182, 28, (0, 0, 0, 0, 0)),
+        ],
+    ),
     # Quality of life improves while continence worsens: the pattern clinicians must not miss.
-    ("DEMO-002", "en", "+447911123456", 190, [
-        ("baseline", -5, 45, (0, 1, 1, 1, 0)),
-        ("3 months", 91, 33, (0, 1, 2, 1, 0)),
-        ("6 months", 182, 30, (1, 2, 2, 2, 1)),
-    ]),
-    # A missed timepoint: the 3-week invitation expired unanswered.
-    ("DEMO-003", "tr", "+905321234567", 100, [
-        ("baseline", -3, 38, (0, 1, 2, 1, 1)),
-        ("3 weeks", 21, None, None),
-        ("3 months", 91, 30, (0, 1, 2, 0, 1)),
-    ]),
+    (
+        "DEMO-002",
+        "en",
+        "+447911123456",
+        190,
+        [
+            ("baseline", -5, 45, (0, 1, 1, 1, 0)),
+            ("3 months", 91, 33, (0, 1, 2, 1, 0)),
+            ("6 months", 182, 30, (1, 2, 2, 2, 1)),
+        ],
+    ),
+    # A missed timepoint: the 3-week invitation expired unanswered. At 3 months the scores
+    # barely moved, but the patient asked to be contacted (CONTACT_REQUESTS).
+    (
+        "DEMO-003",
+        "tr",
+        "+905321234567",
+        100,
+        [
+            ("baseline", -3, 38, (0, 1, 2, 1, 1)),
+            ("3 weeks", 21, None, None),
+            ("3 months", 91, 30, (0, 1, 2, 0, 1)),
+        ],
+    ),
+    # A relapse: much better at 6 months, back where the patient started at 12 months.
+    (
+        "DEMO-005",
+        "en",
+        "+447911123457",
+        380,
+        [
+            ("baseline", -7, 51, (2, 2, 2, 2, 2)),
+            ("6 months", 182, 28, (0, 0, 0, 0, 0)),
+            ("12 months", 365, 51, (2, 2, 2, 2, 2)),
+        ],
+    ),
+]
+# (reference, timepoint, the patient's own words) for "please contact me".
+CONTACT_REQUESTS = [
+    ("DEMO-003", "3 months", "Yara hâlâ akıntı yapıyor, bu konuda konuşmak istiyorum."),
 ]
 NEW_PATIENT = ("DEMO-004", "en", "+34622334455")
 
@@ -90,13 +136,25 @@ def seed(
                 db, site, reference, phone, language, None, today - timedelta(days=days_since_index)
             )
             _add_history(db, patient, history)
+            db.flush()
+            _ask_for_contact(db, patient)
 
     reference, language, phone = NEW_PATIENT
     now = utcnow()
     patient = _patient(db, site, reference)
     if patient is None:
-        patient, _ = enrol(db, site, reference, phone, language, None,
-                           today + timedelta(days=10), ensure_default_schedule(db), now, rules)
+        patient, _ = enrol(
+            db,
+            site,
+            reference,
+            phone,
+            language,
+            None,
+            today + timedelta(days=10),
+            ensure_default_schedule(db),
+            now,
+            rules,
+        )
     invitation = db.scalar(
         select(Invitation).where(
             Invitation.patient == patient,
@@ -134,10 +192,33 @@ def _add_history(db: Session, patient: Patient, history) -> None:
         if qolaf_total is None:
             continue  # missed: the window passed without an answer
         submitted_at = opens_at + timedelta(days=1, hours=3)
-        store_response(db, invitation, qolaf, answers_for_total(qolaf, qolaf_total),
-                       patient.language, submitted_at)
+        store_response(
+            db,
+            invitation,
+            qolaf,
+            answers_for_total(qolaf, qolaf_total),
+            patient.language,
+            submitted_at,
+        )
         ccis_by_item = dict(zip([i.id for i in ccis.items], ccis_answers, strict=True))
         store_response(db, invitation, ccis, ccis_by_item, patient.language, submitted_at)
         invitation.status = InvitationStatus.COMPLETED
         invitation.started_at = submitted_at - timedelta(minutes=3)
         invitation.completed_at = submitted_at
+        # Triaged as the submit would have, when it was submitted.
+        assess_invitation(db, invitation, submitted_at)
+
+
+def _ask_for_contact(db: Session, patient: Patient) -> None:
+    for reference, timepoint, reason in CONTACT_REQUESTS:
+        if reference != patient.reference:
+            continue
+        invitation = next(i for i in patient.invitations if i.timepoint == timepoint)
+        asked_at = invitation.completed_at + timedelta(minutes=1)
+        db.add(
+            ContactRequest(
+                invitation=invitation, patient_id=patient.id, reason=reason, created_at=asked_at
+            )
+        )
+        db.flush()
+        raise_for_contact(db, invitation, asked_at)

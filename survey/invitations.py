@@ -7,6 +7,7 @@ import hashlib
 import re
 import secrets
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,6 +17,7 @@ from survey.localtime import add_local_days
 from survey.models import Invitation, InvitationLink, Patient, utcnow
 
 DEFAULT_INSTRUMENTS = ("qolaf-q", "ccis")
+BASELINE_TIMEPOINT = "baseline"
 DEFAULT_WINDOW_DAYS = 14
 TOKEN_BYTES = 16  # 128 bits; 22 characters in base64url, short enough for an SMS
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{22}")
@@ -70,3 +72,15 @@ def find_link(db: Session, token: str) -> InvitationLink | None:
     if not isinstance(token, str) or not TOKEN_PATTERN.fullmatch(token):
         return None
     return db.scalar(select(InvitationLink).where(InvitationLink.token_hash == token_hash(token)))
+
+
+def asks_before_treatment(invitation: Invitation) -> bool:
+    """Whether the invitation asks how the patient is before their treatment: it opens on a
+    day (in the patient's time zone) before the index date, or, for a patient without an
+    index date, it is the baseline timepoint. Every other invitation asks about the time
+    since the treatment."""
+    patient = invitation.patient
+    if patient.index_date is None:
+        return invitation.timepoint == BASELINE_TIMEPOINT
+    opens_on = invitation.opens_at.astimezone(ZoneInfo(patient.timezone)).date()
+    return opens_on < patient.index_date

@@ -10,6 +10,7 @@ ALL_STAFF = (Role.ADMIN, Role.CLINICIAN, Role.COORDINATOR)
 # (endpoint, label, roles that see it)
 STAFF_PAGES = [
     ("clinic.index", _l("Results"), ALL_STAFF),
+    ("clinic.worklist_index", _l("Worklist"), (Role.ADMIN, Role.CLINICIAN)),
     ("coordinate.index", _l("Follow-up"), (Role.ADMIN, Role.COORDINATOR)),
     ("coordinate.attention", _l("Needs attention"), (Role.ADMIN, Role.COORDINATOR)),
     ("clinic.exports", _l("Exports"), (Role.ADMIN, Role.CLINICIAN)),

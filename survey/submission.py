@@ -1,7 +1,8 @@
 """A patient answering an invitation: opening the link, saving answers as they go, submitting once.
 
 Plain functions over a database session; each one that changes something commits, so that an
-answer is on disk before the patient sees the next page. Saving and submitting lock the
+answer is on disk before the patient sees the next page. The final submit also triages the
+timepoint (survey/triage/), in the same transaction. Saving and submitting lock the
 invitation row, so drafts can never be written into an invitation that is already complete and
 two submits of one invitation run one after the other (PostgreSQL; SQLite serialises writes).
 """
@@ -21,6 +22,7 @@ from survey.invitation_dates import Stage, stage_of
 from survey.invitations import find_link
 from survey.models import DraftAnswer, Invitation, InvitationStatus, Response, utcnow
 from survey.responses import store_response
+from survey.triage.assessing import triage_submitted
 from survey.wording import instruments_in_use
 
 
@@ -191,6 +193,9 @@ def submit(
         invitation.status = InvitationStatus.COMPLETED
         invitation.completed_at = now
         db.execute(delete(DraftAnswer).where(DraftAnswer.invitation_id == invitation_id))
+        # Triaged with the answers, in their transaction; a failure there is rolled back
+        # alone and never costs the patient their answers.
+        triage_submitted(db, invitation, now)
         db.commit()
     except IntegrityError:
         # Another request stored these responses first (only possible where the row lock is

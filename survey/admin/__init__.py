@@ -1,7 +1,8 @@
-"""Administration pages under /clinic/admin/: the read-only audit log and the staff page."""
+"""Administration pages under /clinic/admin/: the read-only audit log, the staff page and
+each site's triage rules."""
 
 from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/clinic/admin")
 
-from survey.admin import staff, views  # noqa: E402,F401  (registers the routes on bp)
+from survey.admin import staff, triage, views  # noqa: E402,F401  (registers the routes on bp)

@@ -8,7 +8,16 @@ from sqlalchemy.exc import DataError
 
 
 def init_app(app: Flask) -> None:
-    from survey.cli import benchmark, demo, instruments, outreach, patients, staff, translate
+    from survey.cli import (
+        benchmark,
+        demo,
+        instruments,
+        outreach,
+        patients,
+        staff,
+        translate,
+        triage,
+    )
 
     for command in (
         staff.sites,
@@ -20,6 +29,7 @@ def init_app(app: Flask) -> None:
         translate.translate,
         outreach.outreach,
         benchmark.benchmark,
+        triage.triage,
     ):
         refuse_database_errors_cleanly(command)
         app.cli.add_command(command)

@@ -177,6 +177,6 @@ def show_texts(clinic):
                     else ""
                 )
                 click.echo(
-                    f"  {kind:<16}{language}  {count.units:>3} chars  {count.encoding}"
+                    f"  {kind:<18}{language}  {count.units:>3} chars  {count.encoding}"
                     f"{extra}  {count.segments} segment(s)"
                 )

@@ -51,6 +51,7 @@ __all__ = [
     "get_instrument",
     "load_definition",
     "read_definition_file",
+    "retired_instruments",
     "shown_text",
     "wording_overlay",
 ]
@@ -78,3 +79,21 @@ def get_instrument(instrument_id: str) -> Instrument:
 def all_instruments() -> tuple[Instrument, ...]:
     """Every shipped instrument, in INSTRUMENT_IDS order."""
     return tuple(get_instrument(instrument_id) for instrument_id in INSTRUMENT_IDS)
+
+
+@functools.cache
+def retired_instruments(instrument_id: str) -> tuple[Instrument, ...]:
+    """Earlier shipped definitions of an instrument whose wording patients may have answered
+    (`definitions/retired/<id>-<version>.json`), oldest version first. Never in use: they are
+    kept so that answers given to them can still be shown with the words the patient read."""
+    get_instrument(instrument_id)  # KeyError for an unknown id
+    folder = resources.files(__package__) / "definitions" / "retired"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.startswith(f"{instrument_id}-") and entry.name.endswith(".json"):
+            with resources.as_file(entry) as file:
+                retired = load_definition(file)
+            if retired.id != instrument_id:
+                raise DefinitionError(f"retired/{entry.name}: id is {retired.id!r}")
+            found.append(retired)
+    return tuple(sorted(found, key=lambda retired: [int(p) for p in retired.version.split(".")]))

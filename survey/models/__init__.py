@@ -24,13 +24,24 @@ from survey.models.patient import Patient, PatientStatus
 from survey.models.ratelimit import RateLimitCounter, RateLimitEntry
 from survey.models.staff import Role, Site, StaffSession, User, site_memberships, user_by_email
 from survey.models.summary import PatientSummary
+from survey.models.triage import (
+    LEVEL_ORDER,
+    ContactRequest,
+    TriageItem,
+    TriageLevel,
+    TriageOutcome,
+    TriageSettings,
+    TriageStatus,
+)
 from survey.models.wording import ImportedWording, ShownWording
 
 __all__ = [
+    "LEVEL_ORDER",
     "Answer",
     "AuditEvent",
     "AuditTrailIsInsertOnly",
     "Base",
+    "ContactRequest",
     "DraftAnswer",
     "ImportedWording",
     "Invitation",
@@ -53,6 +64,11 @@ __all__ = [
     "SmsSender",
     "StaffSession",
     "Timepoint",
+    "TriageItem",
+    "TriageLevel",
+    "TriageOutcome",
+    "TriageSettings",
+    "TriageStatus",
     "User",
     "WebhookReceipt",
     "site_memberships",

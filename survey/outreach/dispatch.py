@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from survey.invitations import link_url, mint_link
+from survey.invitations import asks_before_treatment, link_url, mint_link
 from survey.models import (
     Invitation,
     InvitationStatus,
@@ -59,7 +59,7 @@ from survey.outreach.callbacks import (
     record_opt_out,
 )
 from survey.outreach.policy import QUIET_HOURS, SendingRules, limit_wait, next_allowed_time
-from survey.outreach.texts import INVITATION, REMINDER, render, sender_name
+from survey.outreach.texts import link_text_kind, render, sender_name
 
 logger = logging.getLogger("survey.outreach.dispatch")
 WAITING_FOR_INVITATION = "waiting_for_invitation"
@@ -351,7 +351,10 @@ def _claim(db, message, patient, invitation, now, settings, claimed_at, names) -
         )
     )
     token = mint_link(db, invitation)
-    kind = INVITATION if message.kind == MessageKind.INVITATION else REMINDER
+    kind = link_text_kind(
+        reminder=message.kind == MessageKind.REMINDER,
+        before_treatment=asks_before_treatment(invitation),
+    )
     if patient.site_id not in names:
         names[patient.site_id] = sender_name(db, patient.site)
     body = render(

@@ -2,10 +2,13 @@
 
 Rules for every text: it says who it is from (the clinic's name in text messages), carries
 the link or the clinic's contact, and says how to stop messages. It never says what the
-follow-up is about: no condition, treatment or body part, in any language, because anyone
-who sees the phone's lock screen can read it. The texts live here, complete in every
-language, rather than in the interface catalogs, because what they cost (see `segments`)
-depends on their exact wording and is shown to the clinic.
+follow-up is about: no condition, named treatment or body part, in any language, because
+anyone who sees the phone's lock screen can read it. It may say "your treatment", which
+names nothing, so that the patient knows which time the questions are about: how they are
+now, before it (an invitation that opens before the index date), or since it (every other).
+The texts live here, complete in every language, rather than in the interface catalogs,
+because what they cost (see `segments`) depends on their exact wording and is shown to the
+clinic.
 
 STOP and START stay in English in every language: they are the keywords the SMS provider
 acts on (Twilio blocks and unblocks the number on them), whatever language the patient
@@ -21,27 +24,51 @@ from survey import text
 from survey.invitations import TOKEN_BYTES, link_url
 from survey.models import Site, SmsSender
 
-INVITATION = "invitation"
+INVITATION = "invitation"  # since the treatment
+INVITATION_BEFORE = "invitation_before"  # how the patient is now, before the treatment
 REMINDER = "reminder"
+REMINDER_BEFORE = "reminder_before"
 HELP = "help"
 HELP_NO_CONTACT = "help_no_contact"
-KINDS = (INVITATION, REMINDER, HELP, HELP_NO_CONTACT)
+KINDS = (INVITATION_BEFORE, INVITATION, REMINDER_BEFORE, REMINDER, HELP, HELP_NO_CONTACT)
+# The texts that carry a link to the questionnaires.
+LINK_KINDS = (INVITATION_BEFORE, INVITATION, REMINDER_BEFORE, REMINDER)
 
+# Spanish avoids á, í, ó and ú (é is GSM-7) so that en and es stay one GSM-7 segment with a
+# site name of about 16 characters; Turkish cannot avoid ı and costs two or three segments.
 TEXTS: dict[str, dict[str, str]] = {
-    INVITATION: {
-        "en": "{clinic}: please answer your follow-up questions here: {link}\n"
+    INVITATION_BEFORE: {
+        "en": "{clinic}: please tell us how you are now, before your treatment: {link}\n"
         "Reply STOP to opt out.",
-        "es": "{clinic}: le invitamos a responder sus preguntas de seguimiento: {link}\n"
+        "es": "{clinic}: cuéntenos su estado actual, antes del tratamiento: {link}\n"
         "Responda STOP para darse de baja.",
-        "tr": "{clinic}: Takip sorularınızı yanıtlamak için: {link}\n"
+        "tr": "{clinic}: Tedaviniz öncesinde şu an nasıl olduğunuzu öğrenmek istiyoruz: {link}\n"
+        "Mesaj istemiyorsanız STOP yazıp gönderin.",
+    },
+    INVITATION: {
+        "en": "{clinic}: please tell us how you have been since your treatment: {link}\n"
+        "Reply STOP to opt out.",
+        "es": "{clinic}: cuéntenos su estado desde el tratamiento: {link}\n"
+        "Responda STOP para darse de baja.",
+        "tr": "{clinic}: Tedavinizden bu yana nasıl olduğunuzu öğrenmek istiyoruz: {link}\n"
+        "Mesaj istemiyorsanız STOP yazıp gönderin.",
+    },
+    REMINDER_BEFORE: {
+        "en": "{clinic}: a reminder to tell us how you are now, before your treatment: {link}\n"
+        "Reply STOP to opt out.",
+        "es": "{clinic}: recuerde contarnos su estado antes del tratamiento: {link}\n"
+        "Responda STOP para darse de baja.",
+        "tr": "{clinic}: Hatırlatma: tedaviniz öncesinde şu an nasıl olduğunuzu soran sorular "
+        "sizi bekliyor: {link}\n"
         "Mesaj istemiyorsanız STOP yazıp gönderin.",
     },
     REMINDER: {
-        "en": "{clinic}: a reminder that your follow-up questions are waiting: {link}\n"
+        "en": "{clinic}: a reminder to tell us how you have been since your treatment: {link}\n"
         "Reply STOP to opt out.",
-        "es": "{clinic}: recuerde responder sus preguntas de seguimiento: {link}\n"
+        "es": "{clinic}: recuerde contarnos su estado desde el tratamiento: {link}\n"
         "Responda STOP para darse de baja.",
-        "tr": "{clinic}: Hatırlatma: takip sorularınız sizi bekliyor: {link}\n"
+        "tr": "{clinic}: Hatırlatma: tedavinizden bu yana nasıl olduğunuzu soran sorular "
+        "sizi bekliyor: {link}\n"
         "Mesaj istemiyorsanız STOP yazıp gönderin.",
     },
     HELP: {
@@ -96,6 +123,13 @@ REVEALING_STEMS = (
 )
 REVEALING_WORDS = ("anal", "ano", "anus")
 SENDER_NAME_MAX = 40
+
+
+def link_text_kind(reminder: bool, before_treatment: bool) -> str:
+    """Which text carries an invitation's link: first or reminder, before or since treatment."""
+    if reminder:
+        return REMINDER_BEFORE if before_treatment else REMINDER
+    return INVITATION_BEFORE if before_treatment else INVITATION
 
 
 def render(kind: str, language: str, clinic: str, link: str = "", contact: str = "") -> str:

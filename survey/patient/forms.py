@@ -11,6 +11,8 @@ from survey.instruments import Instrument
 # What the page's buttons (and its small autosave script) send besides the answers.
 ACTIONS = ("next", "back", "save")
 CONTROL_FIELDS = frozenset({"csrf_token", "action", "lang"})
+# What the "please contact me" form on the thank-you page sends.
+CONTACT_FIELDS = frozenset({"csrf_token", "reason"})
 
 
 class BadPost(ValueError):
@@ -59,3 +61,14 @@ def parse_page(form: MultiDict, instrument: Instrument, languages: Iterable[str]
     if action not in ACTIONS:
         raise BadPost(f"{action[:16]!r} is not something this page does")
     return PagePost(answers, action)
+
+
+def parse_contact(form: MultiDict) -> str:
+    """The reason a "please contact me" post gives (may be empty); BadPost for a post our
+    thank-you page could not have sent."""
+    for key, values in form.lists():
+        if key not in CONTACT_FIELDS:
+            raise BadPost(f"the contact form has no field {key[:40]!r}")
+        if len(values) != 1:
+            raise BadPost(f"{key!r} was sent {len(values)} times")
+    return form.get("reason", "")

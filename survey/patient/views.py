@@ -12,10 +12,14 @@ from werkzeug.exceptions import HTTPException
 from survey import errors, submission
 from survey.extensions import db
 from survey.instruments import Instrument
+from survey.invitations import asks_before_treatment
+from survey.models import utcnow
 from survey.patient import bp
 from survey.patient.context import remember_invitation, require_invitation
-from survey.patient.forms import BadPost, parse_page
+from survey.patient.forms import BadPost, parse_contact, parse_page
 from survey.submission import Incomplete, InvitationClosed, InvitationState
+from survey.triage import contact
+from survey.triage import settings as triage_settings
 
 # Each page a patient may land on when they cannot answer: status, title, what happened and
 # what to do. None of them names the patient; only those reached with a valid link name the
@@ -113,6 +117,7 @@ def start():
         "patient/welcome.html",
         instruments=instruments,
         minutes=max(1, round(item_count / 8)),  # about 8 answers a minute on a phone
+        before_treatment=asks_before_treatment(invitation),
     )
 
 
@@ -183,7 +188,50 @@ def done():
         return redirect(url_for(".start"))
     if state != InvitationState.COMPLETED:
         return closed(state)
-    return render_template("patient/done.html")
+    return done_page(invitation)
+
+
+@bp.post("/survey/contact")
+def ask_for_contact():
+    """ "Please contact me", from the thank-you page: recorded once, then the thank-you page
+    says what happens next. The reason travels in the post body only, never in a URL."""
+    invitation = require_invitation()
+    state = submission.state_of(invitation)
+    if state == InvitationState.OPEN:
+        return redirect(url_for(".start"), code=303)
+    if state != InvitationState.COMPLETED:
+        return closed(state)
+    try:
+        if request.files:
+            raise BadPost("a file is not a reason")
+        reason = parse_contact(request.form)
+    except BadPost as error:
+        current_app.logger.info("refused a contact request post: %s", error)
+        return problem("bad post")
+    try:
+        contact.request_contact(db.session, invitation.id, reason, utcnow())
+    except contact.ReasonRefused as refused:
+        return done_page(invitation, reason=reason, error=refused.kind, status=422)
+    return redirect(url_for(".done"), code=303)
+
+
+def done_page(invitation, reason: str = "", error: str | None = None, status: int = 200):
+    """The thank-you page: the offer to be contacted, or, once asked, what happens next in
+    the site's own words (else the service's)."""
+    asked = contact.request_for(db.session, invitation.id)
+    reply = (
+        triage_settings.contact_reply(db.session, invitation.patient.site_id, str(get_locale()))
+        if asked
+        else None
+    )
+    return render_template(
+        "patient/done.html",
+        asked=asked,
+        reply=reply,
+        reason=reason,
+        error=error,
+        reason_max=contact.REASON_MAX,
+    ), status
 
 
 @bp.errorhandler(CSRFError)

@@ -107,7 +107,7 @@ def test_a_coordinator_enrols_watches_delivery_fixes_a_number_and_resends(
     expect(desk.get_by_text("1 failed message will be sent again.")).to_be_visible()
     assert dispatch(twilio, settings).sent == 1
     assert fake_twilio.received[-1].to == "+34622334455"
-    assert "le invitamos" in fake_twilio.received[-1].body
+    assert "cuéntenos su estado" in fake_twilio.received[-1].body
 
     # Watch delivery: accepted, then delivered when Twilio calls back.
     desk.reload()

@@ -22,6 +22,8 @@ ROUTES = {
     ("GET", "/clinic/admin/"): ("admin",),
     ("GET", "/clinic/admin/audit"): ("admin",),
     ("GET", "/clinic/admin/staff"): ("admin",),
+    ("GET", "/clinic/worklist"): EXPORTERS,
+    ("GET", "/clinic/admin/triage"): ("admin",),
 }
 RULES = {
     "/clinic/": ("GET", "/clinic/"),
@@ -33,6 +35,12 @@ RULES = {
     "/clinic/admin/": ("GET", "/clinic/admin/"),
     "/clinic/admin/audit": ("GET", "/clinic/admin/audit"),
     "/clinic/admin/staff": ("GET", "/clinic/admin/staff"),
+    "/clinic/worklist": ("GET", "/clinic/worklist"),
+    # Items and their steps, by role and site: tests/triage/test_access.py.
+    "/clinic/worklist/<int:item_id>": ("GET", "/clinic/worklist"),
+    "/clinic/worklist/<int:item_id>/<any(take, outcome, close):step>": ("GET", "/clinic/worklist"),
+    # Saving a site's rules, by role and site: tests/triage/test_settings_page.py.
+    "/clinic/admin/triage": ("GET", "/clinic/admin/triage"),
     # Its roles and sites are checked in tests/security/test_staff_admin.py.
     "/clinic/admin/staff/<int:user_id>/<any('require-2fa', 'stop-requiring-2fa', 'reset-2fa', "
     "'disable', 'enable', 'end-sessions'):action>": ("GET", "/clinic/admin/staff"),

@@ -375,9 +375,11 @@ class TestFhir:
         for response in stored:
             qr = responses[f"qr-{response.id}"]
             patient = db.session.get(Patient, response.patient_id)
-            version = f"1.0-{response.language}-{response.wording_hash[:12]}"
+            # The shipped wording's version is the definition's (CCIS 1.1: no recall window).
+            shipped = get_instrument(response.instrument_id).version
+            version = f"{shipped}-{response.language}-{response.wording_hash[:12]}"
             assert qr["questionnaire"] == f"{base}/Questionnaire/{response.instrument_id}|{version}"
-            assert response.wording_version == "1.0"
+            assert response.wording_version == shipped
             assert qr["subject"]["identifier"] == {
                 "system": f"{base}/sites/{patient.site_id}/patient-references",
                 "value": patient.reference,

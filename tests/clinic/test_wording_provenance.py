@@ -184,8 +184,9 @@ def test_an_import_without_a_version_is_numbered(runner, tmp_path):
         data = wording_file(ccis, ["tr"], reword=lambda text, n=number: f"[{n}] {text}")
         path = write_json(tmp_path / f"tr-{number}.json", data)
         assert runner.invoke(args=["instruments", "import", str(path)]).exit_code == 0
-        assert instrument_in_use(db.session, "ccis").wording_version("tr") == f"1.0-import-{number}"
-    assert instrument_in_use(db.session, "ccis").wording_version("es") == "1.0"
+        in_use = instrument_in_use(db.session, "ccis")
+        assert in_use.wording_version("tr") == f"{ccis.version}-import-{number}"
+    assert instrument_in_use(db.session, "ccis").wording_version("es") == ccis.version == "1.1"
 
 
 def test_a_version_too_long_to_store_is_refused(runner, tmp_path):

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 import survey.instruments
-from survey.instruments import LANGUAGES, WORDING_STATUSES, all_instruments, get_instrument
+from survey.instruments import (
+    LANGUAGES,
+    WORDING_STATUSES,
+    all_instruments,
+    get_instrument,
+    load_definition,
+)
 
 INSTRUMENTS = [get_instrument("qolaf-q"), get_instrument("ccis")]
 PER_LANGUAGE = [(inst, lang) for inst in INSTRUMENTS for lang in inst.languages]
@@ -22,7 +28,8 @@ def every_text(instrument, lang):
     """Every text the instrument holds in `lang`: what patients see and what staff see."""
     yield "title", instrument.title(lang)
     yield "instructions", instrument.instructions(lang)
-    yield "recall period", instrument.recall_period(lang)
+    if instrument.id != "ccis":  # the CCIS states no recall period, on purpose (see below)
+        yield "recall period", instrument.recall_period(lang)
     yield "wording note", instrument.wording_note(lang)
     for item in instrument.items:
         yield f"item {item.id}", item.text(lang)
@@ -61,7 +68,8 @@ def test_asking_for_a_language_an_instrument_lacks_names_the_ones_it_has(ccis):
 @pytest.mark.parametrize("instrument", INSTRUMENTS, ids=ids)
 def test_both_instruments_are_offered_in_english_spanish_and_turkish(instrument):
     assert instrument.languages == LANGUAGES == ("en", "es", "tr")
-    assert instrument.version == "1.0"
+    # CCIS 1.1 dropped the 4-week window that made "rarely" impossible (see below).
+    assert instrument.version == {"qolaf-q": "1.0", "ccis": "1.1"}[instrument.id]
 
 
 @pytest.mark.parametrize(("instrument", "lang"), PER_LANGUAGE, ids=ids)
@@ -104,21 +112,21 @@ def test_turkish_and_spanish_are_written_with_their_own_letters(instrument):
 
 CCIS_FREQUENCIES = {
     "en": {
-        0: "it has not happened",
+        0: "it does not happen",
         1: "less than once a month",
         2: "less than once a week but at least once a month",
         3: "less than once a day but at least once a week",
         4: "at least once a day",
     },
     "es": {
-        0: "no ha ocurrido",
+        0: "no ocurre",
         1: "menos de una vez al mes",
         2: "menos de una vez a la semana, pero al menos una vez al mes",
         3: "menos de una vez al día, pero al menos una vez a la semana",
         4: "al menos una vez al día",
     },
     "tr": {
-        0: "hiç olmadı",
+        0: "hiç olmuyor",
         1: "ayda bir kereden az",
         2: "haftada bir kereden az, ama ayda en az bir kez",
         3: "günde bir kereden az, ama haftada en az bir kez",
@@ -150,12 +158,32 @@ def test_ccis_wording_is_the_projects_own_and_never_claimed_as_validated(ccis):
         assert "product's choice" in ccis.wording_note(lang)
 
 
-def test_ccis_states_its_recall_period_as_the_products_choice(ccis):
-    assert [ccis.recall_period(lang) for lang in LANGUAGES] == [
-        "In the past 4 weeks",
-        "En las últimas 4 semanas",
-        "Son 4 haftada",
-    ]
+def test_ccis_states_no_recall_window_so_every_frequency_can_be_chosen(ccis):
+    # The original scale (Jorge & Wexner 1993) states frequencies, not a window. With "in the
+    # past 4 weeks", one episode is already "sometimes" and "rarely (less than once a month)"
+    # could never be chosen; asking how often it usually happens now leaves every anchor open.
+    assert [ccis.recall_period(lang) for lang in LANGUAGES] == [None, None, None]
+    assert "usually happens to you now" in ccis.instructions("en")
+    assert "habitualmente ahora" in ccis.instructions("es")
+    assert "şu sıralar genellikle" in ccis.instructions("tr")
+    for lang in LANGUAGES:
+        assert "1.0" in ccis.wording_note(lang), "the note says what the earlier version stated"
+    assert ccis.options[1].label("en") == "Rarely — less than once a month"
+
+
+def test_the_recall_change_is_a_new_version_with_a_new_wording_hash(ccis):
+    retired = load_definition(
+        Path(survey.instruments.__file__).parent / "definitions" / "retired" / "ccis-1.0.json"
+    )
+    assert (retired.version, ccis.version) == ("1.0", "1.1")
+    assert retired.recall_period("en") == "In the past 4 weeks"
+    for lang in LANGUAGES:
+        assert ccis.wording_hash(lang) != retired.wording_hash(lang)
+        assert ccis.wording_version(lang) == "1.1"
+    # Only what patients read changed: the same answers score the same.
+    answers = {"solid": 1, "liquid": 2, "gas": 3, "pad": 4, "lifestyle": 0}
+    assert ccis.score(answers) == retired.score(answers)
+    assert [i.id for i in ccis.items] == [i.id for i in retired.items]
 
 
 def test_ccis_has_no_bands_only_a_commonly_cited_cut_off_with_its_source(ccis):

@@ -188,6 +188,7 @@ def test_schedules_export_and_import(runner, app, tmp_path):
 
 def test_texts_shows_encoding_and_segments(runner, site):
     output = run(runner, "outreach", "texts", "--clinic", "Hospital Central")
-    assert "invitation      tr" in output and "UCS-2" in output and "GSM-7" in output
+    assert "invitation        tr" in output and "invitation_before tr" in output
+    assert "UCS-2" in output and "GSM-7" in output
     output = run(runner, "outreach", "texts")
     assert "'Almería Colorectal Unit'" in output and "because of í" in output

@@ -5,7 +5,6 @@ and every view and change lands in the audit trail."""
 import json
 import re
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -27,8 +26,9 @@ from survey.outreach.schedules import ensure_default_schedule
 from survey.outreach.scheduling import enrol
 from tests.conftest import csrf_from
 from tests.outreach.conftest import RULES, messages_of
+from tests.patient.conftest import BLNS_PATH
 
-HOSTILE = [text for text in json.loads(Path("/work/shared/data/blns.json").read_text()) if text]
+HOSTILE = [text for text in json.loads(BLNS_PATH.read_text(encoding="utf-8")) if text]
 
 
 @pytest.fixture
@@ -356,11 +356,13 @@ def test_the_texts_page_shows_encoding_and_segments_per_language(client, coordin
             kind, language, encoding = " ".join(cells[0]), cells[1][0], cells[4][0]
             chars = " ".join(cells[4][3:])  # after "because of:"
             table[(kind, language)] = (encoding, chars, int(cells[5][0]))
-    assert table[("Invitation", "English")] == ("GSM-7", "", 1)
-    assert table[("Invitation", "Español")] == ("GSM-7", "", 1)
-    assert table[("Invitation", "Türkçe")][:2] == ("UCS-2", "ç ı")
-    assert table[("Invitation", "Türkçe")][2] >= 2
-    assert len(table) == 12
+    for kind in ("Invitation,", "Reminder,"):
+        for time in ("before treatment", "since treatment"):
+            assert table[(f"{kind} {time}", "English")] == ("GSM-7", "", 1)
+            assert table[(f"{kind} {time}", "Español")] == ("GSM-7", "", 1)
+            assert table[(f"{kind} {time}", "Türkçe")][0] == "UCS-2"
+            assert table[(f"{kind} {time}", "Türkçe")][2] >= 2
+    assert len(table) == 18
 
 
 def test_an_admin_sets_a_neutral_sender_name_and_a_revealing_one_is_refused(client, admin, site):
@@ -371,7 +373,7 @@ def test_an_admin_sets_a_neutral_sender_name_and_a_revealing_one_is_refused(clie
     )
     assert page.status_code == 302
     assert db.session.get(SmsSender, site.id).name == "Hospital Torrecárdenas"
-    assert "Hospital Torrecárdenas: le invitamos" in client.get("/clinic/follow-up/texts").text
+    assert "Hospital Torrecárdenas: cuéntenos" in client.get("/clinic/follow-up/texts").text
 
 
 def test_coordinators_read_schedules_and_only_admins_define_them(client, staff, site, make_user):

@@ -55,7 +55,8 @@ def test_a_due_invitation_goes_once_with_a_working_link(enrolled, console, dispa
     assert again.sent == 0
     [entry] = read_outbox(console.outbox, [patient.site_id])
     assert entry["to"] == "+34612345678"
-    assert "preguntas de seguimiento" in entry["body"]
+    # The baseline opens before the index date: it asks how the patient is now.
+    assert "cuéntenos su estado actual, antes del tratamiento" in entry["body"]
     assert invitation_for_body(entry["body"]).timepoint == "baseline"
     message = messages_of(patient, MessageKind.INVITATION)[0]
     assert (message.status, message.attempts, message.language) == (MessageStatus.SENT, 1, "es")
@@ -98,7 +99,9 @@ def test_reminders_go_in_the_patients_language_after_the_invitation(enrolled, co
     dispatch(console)
     dispatch(console, at=later(days=4))
     bodies = [e["body"] for e in read_outbox(console.outbox, [patient.site_id])]
-    assert "Hatırlatma" in bodies[0] and "Takip sorularınızı" in bodies[1]
+    # Newest first: the reminder, then the invitation, both for the time before treatment.
+    assert "Hatırlatma" in bodies[0] and "Hatırlatma" not in bodies[1]
+    assert all("Tedaviniz öncesinde" in body or "tedaviniz öncesinde" in body for body in bodies)
     assert invitation_for_body(bodies[0]) == invitation_for_body(bodies[1])
     assert bodies[0] != bodies[1]  # each text mints its own link
 

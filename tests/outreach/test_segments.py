@@ -47,10 +47,50 @@ def test_ucs2_names_the_characters_that_forced_it():
 
 def test_turkish_letters_change_the_encoding_spanish_texts_avoid_it():
     link = texts.example_link("https://survey.example.org")
-    for kind in (texts.INVITATION, texts.REMINDER):
+    checked = 0
+    for kind in texts.LINK_KINDS:
         assert count_segments(texts.render(kind, "tr", "Klinik", link)).encoding == UCS2
         assert count_segments(texts.render(kind, "es", "Clinica", link)).encoding == GSM7
         assert count_segments(texts.render(kind, "en", "Clinic", link)).encoding == GSM7
+        checked += 1
+    assert checked == 4
+
+
+@pytest.mark.parametrize("kind", texts.LINK_KINDS)
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_english_and_spanish_link_texts_stay_one_gsm7_segment(kind, language):
+    # A 16-character site name and a link as long as a real one, as the texts page counts.
+    link = texts.example_link("https://survey.example.org")
+    count = count_segments(texts.render(kind, language, "Hospital Central", link))
+    assert (count.encoding, count.segments) == (GSM7, 1)
+    assert count.units <= 158, "leave room for a slightly longer site name"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_texts_before_the_treatment_never_speak_of_the_time_since_it(language):
+    words = {
+        "en": ("before your treatment", "since your treatment"),
+        "es": ("antes del tratamiento", "desde el tratamiento"),
+        "tr": ("öncesinde", "bu yana"),
+    }[language]
+    before, since = words
+    for kind in (texts.INVITATION_BEFORE, texts.REMINDER_BEFORE):
+        assert before in texts.TEXTS[kind][language] and since not in texts.TEXTS[kind][language]
+    for kind in (texts.INVITATION, texts.REMINDER):
+        assert since in texts.TEXTS[kind][language] and before not in texts.TEXTS[kind][language]
+
+
+@pytest.mark.parametrize(
+    "reminder, before, kind",
+    [
+        (False, True, texts.INVITATION_BEFORE),
+        (False, False, texts.INVITATION),
+        (True, True, texts.REMINDER_BEFORE),
+        (True, False, texts.REMINDER),
+    ],
+)
+def test_each_message_of_an_invitation_gets_the_text_for_its_time(reminder, before, kind):
+    assert texts.link_text_kind(reminder=reminder, before_treatment=before) == kind
 
 
 @pytest.mark.parametrize("kind", texts.KINDS)
@@ -59,7 +99,7 @@ def test_every_text_exists_in_every_language_and_says_how_to_stop(kind, language
     template = texts.TEXTS[kind][language]
     assert "{clinic}" in template
     assert "STOP" in template
-    if kind in (texts.INVITATION, texts.REMINDER):
+    if kind in texts.LINK_KINDS:
         assert "{link}" in template
     if kind == texts.HELP:
         assert "{contact}" in template

@@ -24,17 +24,33 @@ def test_invitations_and_reminders_arrive_with_the_right_text_and_language(
     assert dispatch(twilio).sent == 3
     assert dispatch(twilio, at=later(days=4)).sent == 3
 
+    # The baseline opens before the index date: the texts ask how the patient is now.
     es = fake_twilio.bodies_to("+34612345678")
-    assert es[0].startswith("Almería Colorectal Unit: le invitamos a responder")
-    assert es[1].startswith("Almería Colorectal Unit: recuerde responder")
+    assert es[0].startswith("Almería Colorectal Unit: cuéntenos su estado actual, antes del")
+    assert es[1].startswith("Almería Colorectal Unit: recuerde contarnos su estado antes del")
     assert "Responda STOP" in es[0]
     tr = fake_twilio.bodies_to("+905321234567")
-    assert "Takip sorularınızı" in tr[0] and "Hatırlatma" in tr[1] and "STOP" in tr[1]
+    assert "Tedaviniz öncesinde" in tr[0] and "Hatırlatma" in tr[1] and "STOP" in tr[1]
     en = fake_twilio.bodies_to("+447911123456")
-    assert "please answer your follow-up questions" in en[0] and "Reply STOP" in en[0]
+    assert "please tell us how you are now, before your treatment" in en[0]
+    assert "Reply STOP" in en[0]
     for patient, bodies in ((spanish, es), (turkish, tr), (english, en)):
         assert {invitation_for_body(body).patient_id for body in bodies} == {patient.id}
     assert {m.sender for m in fake_twilio.received} == {"MG" + "1" * 32}
+
+
+def test_after_the_index_date_the_texts_ask_how_the_patient_has_been_since_treatment(
+    enrolled, twilio, dispatch, fake_twilio
+):
+    enrolled("EN-2", phone="+447911123456", language="en", timezone="Europe/London")
+    assert dispatch(twilio).sent == 1  # the baseline, a week before the index date
+    # Three weeks after the index date the next timepoint opens.
+    assert dispatch(twilio, at=later(days=29)).sent == 1
+    first, follow_up = fake_twilio.bodies_to("+447911123456")
+    assert "how you are now, before your treatment" in first
+    assert "how you have been since your treatment" in follow_up
+    assert "before" not in follow_up
+    assert invitation_for_body(follow_up).timepoint == "3 weeks"
 
 
 def test_the_provider_id_segments_and_status_callback_are_recorded(

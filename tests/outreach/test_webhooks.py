@@ -14,6 +14,7 @@ from survey.extensions import db
 from survey.models import AuditEvent, MessageKind, MessageStatus, SmsSender, WebhookReceipt
 from tests.outreach.conftest import NOW, messages_of
 from tests.outreach.twilio_server import AUTH_TOKEN
+from tests.patient.conftest import BLNS_PATH
 
 STATUS = "/webhooks/twilio/status"
 INBOUND = "/webhooks/twilio/inbound"
@@ -327,13 +328,10 @@ def test_webhooks_need_no_csrf_token_but_staff_forms_do(client, sign, sent):
 
 def test_hostile_webhook_fields_never_break_anything(client, sign, sent):
     import json
-    from pathlib import Path
     from urllib.parse import quote
 
     patient, message = sent
-    hostile = [
-        text for text in json.loads(Path("/work/shared/data/blns.json").read_text()) if text
-    ][::5]
+    hostile = [text for text in json.loads(BLNS_PATH.read_text(encoding="utf-8")) if text][::5]
     for number, text in enumerate(hostile):
         form = {"From": text, "Body": text, "MessageSid": f"SMX{number}", "OptOutType": text[:10]}
         assert client.post(INBOUND, data=form, headers=sign(INBOUND, form)).status_code == 200

@@ -14,7 +14,8 @@ from survey.invitations import create_invitation, mint_link
 from survey.models import Invitation, InvitationStatus, utcnow
 from tests.conftest import csrf_from
 
-BLNS_PATH = Path("/work/shared/data/blns.json")
+# The Big List of Naughty Strings (MIT, Max Woolf), kept with its licence in tests/data/.
+BLNS_PATH = Path(__file__).resolve().parent.parent / "data" / "blns.json"
 
 # Answers like the published case (Arslan et al., Cureus 2026): QoLAF-Q 51 ("high") and
 # CCIS 10 before treatment.

@@ -14,7 +14,7 @@ from werkzeug.routing import Rule
 from survey import submission
 from survey.auth import totp
 from survey.extensions import db
-from survey.models import Invitation, Message, User, utcnow
+from survey.models import Invitation, Message, TriageItem, User, utcnow
 from survey.outreach.policy import SendingRules
 from survey.outreach.schedules import ensure_default_schedule
 from survey.outreach.scheduling import enrol
@@ -114,4 +114,13 @@ def follow(site, reference: str, phone: str) -> dict[str, int]:
     submission.save_answers(db.session, invitation.id, "qolaf-q", patient_pages.QOLAF_51)
     submission.save_answers(db.session, invitation.id, "ccis", patient_pages.CCIS_10)
     submission.submit(db.session, invitation.id, "es")
-    return {"patient_id": followed.id, "invitation_id": invitation.id, "message_id": message.id}
+    item_id = db.session.scalar(
+        select(TriageItem.id).where(TriageItem.invitation_id == invitation.id)
+    )
+    assert item_id is not None, "the submit triaged the timepoint"
+    return {
+        "patient_id": followed.id,
+        "invitation_id": invitation.id,
+        "message_id": message.id,
+        "item_id": item_id,
+    }

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from survey.extensions import db
-from survey.models import Invitation, Message, Patient, User
+from survey.models import Invitation, Message, Patient, TriageItem, User
 from tests.security.conftest import ROLES, any_choices, follow, staff_rules
 
 # Ids of records shared by every site by design (schedules are the service's follow-up plans,
@@ -15,13 +15,14 @@ SHARED_BY_ALL_SITES = {"schedule_id"}
 
 
 def snapshot(ids: dict[str, int]) -> list:
-    """Every column of the patient, their invitations and messages, and of the site's staff
-    account, to compare after a sweep."""
+    """Every column of the patient, their invitations, messages and triage items, and of the
+    site's staff account, to compare after a sweep."""
     db.session.expire_all()
     patient_id = ids["patient_id"]
     rows = [db.session.get(Patient, patient_id), db.session.get(User, ids["user_id"])]
     rows += db.session.scalars(select(Invitation).where(Invitation.patient_id == patient_id))
     rows += db.session.scalars(select(Message).where(Message.patient_id == patient_id))
+    rows += db.session.scalars(select(TriageItem).where(TriageItem.patient_id == patient_id))
     return [
         {column.key: getattr(row, column.key) for column in row.__table__.columns} for row in rows
     ]

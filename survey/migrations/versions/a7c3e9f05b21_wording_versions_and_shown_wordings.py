@@ -10,7 +10,7 @@ definitions and the stored imports (in import order, as the application applies 
 response whose hash matches one gets that wording's version and its texts are kept. A
 response whose hash matches none (a wording shipped by an earlier release and changed since)
 keeps its instrument version as wording version, and the staff pages say that its text is
-not on record.
+not on record. Earlier shipped definitions kept in `definitions/retired/` count as shipped.
 
 Revision ID: a7c3e9f05b21
 Revises: f3a8c61d2b90
@@ -67,7 +67,7 @@ def downgrade():
 def _backfill(connection):
     # The instruments package is plain Python (no Flask, no models): the same code that
     # hashed the wordings when the answers were stored.
-    from survey.instruments import get_instrument, shown_text
+    from survey.instruments import get_instrument, retired_instruments, shown_text
     from survey.instruments.wording import wording_states
 
     responses = sa.table(
@@ -117,7 +117,9 @@ def _backfill(connection):
             .all()
         )
         known = {}
-        for state in wording_states(base, overlays):
+        # Earlier shipped wordings kept under definitions/retired/ (CCIS 1.0, whose 4-week
+        # window 1.1 removed) explain answers given before they changed.
+        for state in [*wording_states(base, overlays), *retired_instruments(instrument_id)]:
             for lang in state.languages:
                 known.setdefault((lang, state.wording_hash(lang)), state)
         for row_instrument, lang, wording_hash, first_used in used:

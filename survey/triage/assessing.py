@@ -1,0 +1,192 @@
+"""Triaging an answered timepoint: read the patient's history, apply the site's rules, store
+one item. Plain functions over a database session, in the caller's transaction.
+
+The submit of an invitation calls `triage_submitted` in the transaction that stores its
+answers, inside a savepoint: whatever goes wrong with triage is rolled back alone and logged,
+and the answers are stored all the same. A timepoint left without an item that way is found
+and assessed, once, by `flask --app wsgi triage catch-up`.
+"""
+
+import logging
+from collections import defaultdict
+from datetime import datetime
+
+from flask import current_app, has_app_context
+from sqlalchemy import and_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from survey import audit
+from survey.models import (
+    Answer,
+    ContactRequest,
+    Invitation,
+    Response,
+    TriageItem,
+    TriageSettings,
+    TriageStatus,
+)
+from survey.triage.findings import assess
+from survey.triage.rules import (
+    ACTION_LEVELS,
+    CCIS,
+    Answered,
+    Assessment,
+    RulesError,
+    RuleSet,
+    shipped_rules,
+    site_rules,
+)
+
+logger = logging.getLogger(__name__)
+PAD_ITEM = "pad"
+
+
+def rules_for(db: Session, site_id: int) -> RuleSet:
+    """The rules a site uses: the shipped defaults with its own settings over them, and the
+    clinic's CCIS_MEANINGFUL_CHANGE where a rule leaves the CCIS threshold to the MIC.
+    Settings that no longer fit the rules (saved by an older release) are logged and left
+    out, so a site is never left without triage."""
+    settings = db.get(TriageSettings, site_id)
+    rules = shipped_rules()
+    if settings is not None:
+        try:
+            rules = site_rules(settings.rules, settings.due_hours)
+        except RulesError as error:
+            logger.error("site %s: triage settings ignored, shipped rules used: %s", site_id, error)
+    return rules.with_default_points(configured_points())
+
+
+def configured_points() -> int | None:
+    """The clinic's CCIS meaningful change (the same setting the pages and flags read), or
+    None outside an application (the instrument's declared MIC then applies)."""
+    if not has_app_context():
+        return None
+    value = current_app.config.get("CCIS_MEANINGFUL_CHANGE")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def patient_history(db: Session, patient_id: int) -> list[Answered]:
+    """The patient's answered timepoints, oldest first (by their first stored answers), each
+    with its totals, the CCIS pad answer and whether the patient asked to be contacted."""
+    pad = aliased(Answer)
+    rows = db.execute(
+        select(
+            Response.invitation_id,
+            Invitation.timepoint,
+            Response.instrument_id,
+            Response.total,
+            Response.submitted_at,
+            pad.value,
+        )
+        .join(Invitation, Invitation.id == Response.invitation_id)
+        .outerjoin(
+            pad,
+            and_(
+                pad.response_id == Response.id,
+                pad.item_id == PAD_ITEM,
+                Response.instrument_id == CCIS,
+            ),
+        )
+        .where(Response.patient_id == patient_id)
+        .order_by(Response.submitted_at, Response.id)
+    ).all()
+    asked = set(
+        db.scalars(
+            select(ContactRequest.invitation_id).where(ContactRequest.patient_id == patient_id)
+        )
+    )
+    return history_from_rows(rows, asked)
+
+
+def history_from_rows(rows, asked: set[int]) -> list[Answered]:
+    """Answered timepoints from (invitation id, timepoint, instrument, total, submitted at,
+    pad answer) rows in submission order."""
+    first_seen: dict[int, tuple] = {}
+    totals: dict[int, dict[str, int]] = defaultdict(dict)
+    pads: dict[int, int | None] = {}
+    for invitation_id, timepoint, instrument_id, total, submitted_at, pad_value in rows:
+        first_seen.setdefault(invitation_id, (submitted_at, invitation_id, timepoint))
+        totals[invitation_id][instrument_id] = total
+        if instrument_id == CCIS:
+            pads[invitation_id] = pad_value
+    return [
+        Answered(
+            invitation_id=invitation_id,
+            timepoint=timepoint,
+            totals=totals[invitation_id],
+            ccis_pad=pads.get(invitation_id),
+            contact_requested=invitation_id in asked,
+        )
+        for _at, invitation_id, timepoint in sorted(first_seen.values(), key=lambda v: v[:2])
+    ]
+
+
+def assessment_of(db: Session, invitation: Invitation) -> Assessment | None:
+    """The level and findings of one answered invitation, judged on the history up to it
+    (never on later answers); None when it has no stored answers."""
+    history = patient_history(db, invitation.patient_id)
+    place = next((i for i, e in enumerate(history) if e.invitation_id == invitation.id), None)
+    if place is None:
+        return None
+    return assess(history[: place + 1], rules_for(db, invitation.patient.site_id))
+
+
+def assess_invitation(db: Session, invitation: Invitation, now: datetime) -> TriageItem | None:
+    """Triage an answered invitation and add its item (nothing when it already has one, or
+    has no answers). Flushes; the caller commits."""
+    existing = item_of(db, invitation.id)
+    if existing is not None:
+        return existing
+    assessment = assessment_of(db, invitation)
+    if assessment is None:
+        return None
+    rules = rules_for(db, invitation.patient.site_id)
+    due_after = rules.due_after(assessment.level)
+    item = TriageItem(
+        site_id=invitation.patient.site_id,
+        patient_id=invitation.patient_id,
+        invitation_id=invitation.id,
+        level=assessment.level,
+        status=TriageStatus.OPEN if assessment.level in ACTION_LEVELS else TriageStatus.NOT_NEEDED,
+        findings=[finding.as_dict() for finding in assessment.findings],
+        assessed_at=now,
+        due_at=now + due_after if due_after else None,
+    )
+    try:
+        with db.begin_nested():
+            db.add(item)
+            db.flush()
+    except IntegrityError:
+        # Another transaction triaged this timepoint first: one item per timepoint, theirs.
+        return item_of(db, invitation.id)
+    audit.record(
+        db,
+        "triage.assessed",
+        subject=item,
+        detail={
+            "level": str(item.level),
+            "rules": [finding.rule_id for finding in assessment.findings],
+            "invitation": invitation.id,
+        },
+    )
+    return item
+
+
+def triage_submitted(db: Session, invitation: Invitation, now: datetime) -> TriageItem | None:
+    """`assess_invitation` for a submit: in a savepoint, so that a failure here rolls back the
+    triage alone and never the answers. Returns None (and logs) when triage failed."""
+    try:
+        with db.begin_nested():
+            return assess_invitation(db, invitation, now)
+    except Exception:  # any failure at all: the patient's answers must still be stored
+        logger.exception(
+            "invitation %s: triage failed; the answers are stored, and "
+            "`flask --app wsgi triage catch-up` will assess them",
+            invitation.id,
+        )
+        return None
+
+
+def item_of(db: Session, invitation_id: int) -> TriageItem | None:
+    return db.scalar(select(TriageItem).where(TriageItem.invitation_id == invitation_id))
