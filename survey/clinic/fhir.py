@@ -1,5 +1,16 @@
-"""FHIR R4 export: one Bundle (type collection) holding a Questionnaire per wording, a
-QuestionnaireResponse per completed questionnaire and an Observation per total, streamed.
+"""FHIR R4 (4.0.1) export: one `transaction` Bundle an EHR's FHIR server can process as it
+is, streamed: a Questionnaire per wording, a Patient per patient, a QuestionnaireResponse per
+completed questionnaire, and Observations for its total and subscales.
+
+Every entry is a conditional create (`request.ifNoneExist`), so posting the same export twice
+creates nothing new: the Patient by its identifier in the site's identifier system, the
+Questionnaire by canonical URL and version, responses and observations by their identifiers.
+Entries reference each other by `urn:uuid:` fullUrls, which the server rewrites to the ids
+it assigns (or finds); the uuids are derived from the base URL and the record, so two exports
+of the same record name it the same. Answers are `valueCoding`s carrying the score as the
+`ordinalValue` extension; Questionnaire and QuestionnaireResponse claim the published SDC
+profiles (Structured Data Capture 3.0.0, the release for FHIR R4). The Observations claim no
+profile: no published international profile fits a local PRO score code.
 
 Each wording (an instrument's texts in one language, identified by its SHA-256) is its own
 Questionnaire version, `{wording version}-{language}-{first 12 hex digits of the hash}`, with
@@ -22,9 +33,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -37,6 +50,11 @@ from survey.wording import instruments_in_use, shown_wordings
 PROVISIONAL = "provisional"
 
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+ORDINAL_VALUE = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
+# Structured Data Capture 3.0.0 (HL7 International, FHIR Infrastructure), the SDC release for
+# FHIR R4: http://hl7.org/fhir/uv/sdc/STU3
+SDC_QUESTIONNAIRE = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire|3.0.0"
+SDC_RESPONSE = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaireresponse|3.0.0"
 SHORT_NAMES = {"qolaf-q": "QoLAF-Q", "ccis": "CCIS"}
 
 
@@ -80,9 +98,27 @@ def questionnaire_version(wording_version: str, language: str, wording_hash: str
     return f"{wording_version}-{language}-{wording_hash[:12]}"
 
 
-def questionnaire_id(instrument_id: str, language: str, wording_hash: str) -> str:
-    """The Questionnaire resource id of one wording (FHIR ids: at most 64 of A-Z a-z 0-9 - .)."""
-    return f"{instrument_id}-{language}-{wording_hash[:16]}"
+def answer_coding(system: str, value: int, label: str = "") -> dict:
+    """An answer as a Coding: the score is the code and, for systems that compute with it,
+    the ordinalValue extension."""
+    coding = {
+        "extension": [{"url": ORDINAL_VALUE, "valueDecimal": value}],
+        "system": system,
+        "code": str(value),
+    }
+    if label:
+        coding["display"] = label
+    return coding
+
+
+def full_url(base: str, *names: object) -> str:
+    """A stable `urn:uuid:` for one record: the same record gets the same one in every export."""
+    return "urn:uuid:" + str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join([base, *map(str, names)])))
+
+
+def patient_system(base: str, site_id: int) -> str:
+    """The site's identifier system for its patient references."""
+    return f"{base}/sites/{site_id}/patient-references"
 
 
 def _wording_tag(base: str, status: str) -> dict:
@@ -103,8 +139,10 @@ def questionnaire(instrument: Instrument, wording: WordingShown, base: str) -> d
         description += " PROVISIONAL: not the official wording; totals are not validated scores."
     resource = {
         "resourceType": "Questionnaire",
-        "id": questionnaire_id(instrument.id, wording.language, wording.wording_hash),
-        "meta": {"tag": [_wording_tag(base, wording.wording_status)]},
+        "meta": {
+            "profile": [SDC_QUESTIONNAIRE],
+            "tag": [_wording_tag(base, wording.wording_status)],
+        },
         "url": f"{base}/Questionnaire/{instrument.id}",
         "version": wording.version,
         "name": _short(instrument.id).replace("-", "_"),
@@ -128,13 +166,7 @@ def questionnaire(instrument: Instrument, wording: WordingShown, base: str) -> d
             "type": "choice",
             "required": True,
             "answerOption": [
-                {
-                    "valueCoding": {
-                        "system": answers_system,
-                        "code": str(option["value"]),
-                        "display": option["label"],
-                    }
-                }
+                {"valueCoding": answer_coding(answers_system, option["value"], option["label"])}
                 for option in texts["options"]
             ],
         }
@@ -143,9 +175,19 @@ def questionnaire(instrument: Instrument, wording: WordingShown, base: str) -> d
     return resource
 
 
+def patient(site_id: int, reference: str, base: str) -> dict:
+    """The patient as the site knows them: its reference in its identifier system, nothing
+    else (no name, no phone). The server finds or creates them by that identifier."""
+    return {
+        "resourceType": "Patient",
+        "identifier": [{"system": patient_system(base, site_id), "value": reference}],
+    }
+
+
 def _subject(site_id: int, reference: str, base: str) -> dict:
     return {
-        "identifier": {"system": f"{base}/sites/{site_id}/patient-references", "value": reference},
+        "reference": full_url(base, "Patient", site_id, reference),
+        "identifier": {"system": patient_system(base, site_id), "value": reference},
         "display": reference,
     }
 
@@ -165,8 +207,10 @@ def questionnaire_response(
     numbers = {item.id: item.number for item in instrument.items}
     resource = {
         "resourceType": "QuestionnaireResponse",
-        "id": f"qr-{response.id}",
-        "meta": {"tag": [_wording_tag(base, response.wording_status)]},
+        "meta": {
+            "profile": [SDC_RESPONSE],
+            "tag": [_wording_tag(base, response.wording_status)],
+        },
         "extension": [
             {
                 "url": f"{base}/StructureDefinition/wording-hash",
@@ -193,15 +237,7 @@ def questionnaire_response(
                     else {}
                 ),
                 "answer": [
-                    {
-                        "valueCoding": {
-                            "system": system,
-                            "code": str(value),
-                            **(
-                                {"display": label} if (label := wording.option_label(value)) else {}
-                            ),
-                        }
-                    }
+                    {"valueCoding": answer_coding(system, value, wording.option_label(value))}
                 ],
             }
             for item_id, value in answers
@@ -216,14 +252,21 @@ def questionnaire_response(
     return resource
 
 
-def total_observation(
-    response: Response, site_id: int, reference: str, instrument: Instrument, base: str
+def _observation(
+    response: Response,
+    site_id: int,
+    reference: str,
+    base: str,
+    code: str,
+    display: str,
+    value: int,
 ) -> dict:
-    """The total score as an Observation derived from its QuestionnaireResponse."""
-    name = _short(instrument.id)
-    observation = {
+    """A score worked out from one QuestionnaireResponse, as SDC extraction gives it: category
+    survey, derivedFrom the response, the same subject and time."""
+    return {
         "resourceType": "Observation",
-        "id": f"obs-{response.id}-total",
+        "meta": {"tag": [_wording_tag(base, response.wording_status)]},
+        "identifier": [{"system": f"{base}/observations", "value": f"{response.id}-{code}"}],
         "status": "final",
         "category": [
             {"coding": [{"system": OBSERVATION_CATEGORY, "code": "survey", "display": "Survey"}]}
@@ -232,24 +275,43 @@ def total_observation(
             "coding": [
                 {
                     "system": f"{base}/CodeSystem/instrument-totals",
-                    "code": f"{instrument.id}-total",
-                    "display": f"{name} total score",
+                    "code": code,
+                    "display": display,
                 }
             ],
-            "text": f"{name} total score",
+            "text": display,
         },
         "subject": _subject(site_id, reference, base),
         "effectiveDateTime": _instant(response.submitted_at),
-        "valueInteger": response.total,
-        "derivedFrom": [{"reference": f"QuestionnaireResponse/qr-{response.id}"}],
+        "valueInteger": value,
+        "derivedFrom": [{"reference": full_url(base, "QuestionnaireResponse", response.id)}],
     }
-    observation["meta"] = {"tag": [_wording_tag(base, response.wording_status)]}
-    notes = []
-    if response.wording_status == PROVISIONAL:
-        notes.append(
-            "Answered with provisional wording (written by this service because the official "
-            "wording is not public): not a validated score."
-        )
+
+
+def _provisional_note(response: Response) -> list[str]:
+    if response.wording_status != PROVISIONAL:
+        return []
+    return [
+        "Answered with provisional wording (written by this service because the official "
+        "wording is not public): not a validated score."
+    ]
+
+
+def total_observation(
+    response: Response, site_id: int, reference: str, instrument: Instrument, base: str
+) -> dict:
+    """The total score as an Observation derived from its QuestionnaireResponse."""
+    name = _short(instrument.id)
+    observation = _observation(
+        response,
+        site_id,
+        reference,
+        base,
+        f"{instrument.id}-total",
+        f"{name} total score",
+        response.total,
+    )
+    notes = _provisional_note(response)
     band = next((b for b in instrument.bands if b.id == response.band), None)
     if band is not None:
         provisional = response.wording_status == PROVISIONAL
@@ -269,6 +331,38 @@ def total_observation(
     if notes:
         observation["note"] = [{"text": text} for text in notes]
     return observation
+
+
+def subscale_observations(
+    response: Response, site_id: int, reference: str, instrument: Instrument, base: str
+) -> list[dict]:
+    """Each subscale sum the response has, as an Observation derived from it."""
+    observations = []
+    for subscale in instrument.subscales:
+        value = (response.subscales or {}).get(subscale.id)
+        if value is None:
+            continue
+        observation = _observation(
+            response,
+            site_id,
+            reference,
+            base,
+            f"{instrument.id}-{subscale.id}",
+            f"{_short(instrument.id)} {subscale.label('en').lower()} subscale",
+            value,
+        )
+        notes = _provisional_note(response)
+        items = ", ".join(subscale.item_ids)
+        if subscale.provisional:
+            notes.append(
+                f"Sum of items {items} by the provisional item mapping the shipped definition "
+                "declares, not a published subscale."
+            )
+        else:
+            notes.append(f"Sum of items {items}.")
+        observation["note"] = [{"text": text} for text in notes]
+        observations.append(observation)
+    return observations
 
 
 def wordings_for(db: Session, scope: ExportScope, instruments: dict) -> dict:
@@ -322,19 +416,40 @@ def wordings_for(db: Session, scope: ExportScope, instruments: dict) -> dict:
     )
 
 
-def _entry(resource: dict, base: str) -> str:
-    full_url = f"{base}/{resource['resourceType']}/{resource['id']}"
+def _query(params: dict) -> str:
+    return urlencode(params)
+
+
+def _entry(resource: dict, url: str, if_none_exist: str) -> str:
+    """One transaction entry: create the resource unless the server holds a match."""
     return json.dumps(
-        {"fullUrl": full_url, "resource": resource}, ensure_ascii=False, separators=(",", ":")
+        {
+            "fullUrl": url,
+            "resource": resource,
+            "request": {
+                "method": "POST",
+                "url": resource["resourceType"],
+                "ifNoneExist": if_none_exist,
+            },
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
     )
+
+
+def _by_identifier(resource: dict) -> str:
+    identifier = resource["identifier"]
+    first = identifier[0] if isinstance(identifier, list) else identifier
+    return _query({"identifier": f"{first['system']}|{first['value']}"})
 
 
 def bundle_chunks(
     db: Session, scope: ExportScope, base: str, now: datetime, counter: list[int]
 ) -> Iterator[str]:
-    """The Bundle as JSON text in pieces; counter[0] ends as the number of responses."""
+    """The transaction Bundle as JSON text in pieces; counter[0] ends as the number of
+    responses."""
     yield (
-        json.dumps({"resourceType": "Bundle", "type": "collection", "timestamp": _instant(now)})[
+        json.dumps({"resourceType": "Bundle", "type": "transaction", "timestamp": _instant(now)})[
             :-1
         ]
         + ',"entry":['
@@ -343,7 +458,11 @@ def bundle_chunks(
     wordings = wordings_for(db, scope, instruments)
     for index, wording in enumerate(wordings.values()):
         resource = questionnaire(instruments[wording.instrument_id], wording, base)
-        yield ("," if index else "") + _entry(resource, base)
+        yield ("," if index else "") + _entry(
+            resource,
+            full_url(base, "Questionnaire", resource["url"], resource["version"]),
+            _query({"url": resource["url"], "version": resource["version"]}),
+        )
 
     query = (
         select(
@@ -363,18 +482,34 @@ def bundle_chunks(
         )
     )
     rows = db.execute(query.execution_options(yield_per=BATCH))
+    last_patient = None
     for _, group in itertools.groupby(rows, key=lambda row: row[0].id):
         group = list(group)
         response, site_id, reference, timepoint = group[0][:4]
+        if (site_id, reference) != last_patient:  # rows come patient by patient
+            last_patient = (site_id, reference)
+            resource = patient(site_id, reference, base)
+            yield "," + _entry(
+                resource, full_url(base, "Patient", site_id, reference), _by_identifier(resource)
+            )
         instrument = instruments[response.instrument_id]
         answers = [(row[4], row[5]) for row in group]
         wording = wordings[(response.instrument_id, response.language, response.wording_hash)]
-        yield "," + _entry(
-            questionnaire_response(
-                response, site_id, reference, timepoint, answers, instrument, base, wording
-            ),
-            base,
+        resource = questionnaire_response(
+            response, site_id, reference, timepoint, answers, instrument, base, wording
         )
-        yield "," + _entry(total_observation(response, site_id, reference, instrument, base), base)
+        yield "," + _entry(
+            resource,
+            full_url(base, "QuestionnaireResponse", response.id),
+            _by_identifier(resource),
+        )
+        for observation in (
+            total_observation(response, site_id, reference, instrument, base),
+            *subscale_observations(response, site_id, reference, instrument, base),
+        ):
+            code = observation["identifier"][0]["value"]
+            yield "," + _entry(
+                observation, full_url(base, "Observation", code), _by_identifier(observation)
+            )
         counter[0] += 1
     yield "]}"

@@ -6,13 +6,14 @@ import csv
 import io
 import json
 from datetime import date, timedelta
+from urllib.parse import parse_qs
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle  # FHIR R4B models: R4-compatible for these resources
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from survey.clinic import exports
+from survey.clinic import exports, fhir
 from survey.clinic.exports import ExportScope, safe_cell
 from survey.clinic.results import local_date
 from survey.extensions import db
@@ -315,7 +316,10 @@ def test_the_data_dictionary_describes_every_column(signed_in):
 
 
 class TestFhir:
-    """The FHIR R4 bundle validates, and says exactly what the database holds."""
+    """The FHIR R4 transaction bundle validates, an EHR's server can process it as it is, and it
+    says exactly what the database holds."""
+
+    base = "https://survey.invalid/fhir"
 
     @pytest.fixture
     def bundle(self, signed_in, histories):
@@ -323,16 +327,78 @@ class TestFhir:
         assert response.headers["Content-Type"] == "application/fhir+json; charset=utf-8"
         return json.loads(response.text)
 
+    @staticmethod
+    def of_type(bundle, kind):
+        return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind]
+
+    @staticmethod
+    def by_identifier(resources, system, value):
+        found = [
+            r
+            for r in resources
+            if any(
+                i["system"] == system and i["value"] == value
+                for i in (
+                    r["identifier"] if isinstance(r["identifier"], list) else [r["identifier"]]
+                )
+            )
+        ]
+        assert len(found) == 1, (system, value, len(found))
+        return found[0]
+
     def test_it_validates_as_fhir(self, bundle):
         validated = Bundle.model_validate(bundle)
-        assert validated.type == "collection"
+        assert validated.type == "transaction"
+
+    def test_every_entry_is_a_conditional_create_and_references_resolve(self, bundle):
+        full_urls = [e["fullUrl"] for e in bundle["entry"]]
+        assert len(set(full_urls)) == len(full_urls) > 0
+        assert all(u.startswith("urn:uuid:") for u in full_urls)
+        for entry in bundle["entry"]:
+            resource, request = entry["resource"], entry["request"]
+            assert request["method"] == "POST"
+            assert request["url"] == resource["resourceType"]
+            assert "id" not in resource  # the server assigns ids on create
+            search = parse_qs(request["ifNoneExist"], strict_parsing=True)
+            if resource["resourceType"] == "Questionnaire":
+                assert search == {"url": [resource["url"]], "version": [resource["version"]]}
+            else:
+                identifier = resource["identifier"]
+                first = identifier[0] if isinstance(identifier, list) else identifier
+                assert search == {"identifier": [f"{first['system']}|{first['value']}"]}
+        # Every reference points at an entry of this bundle, which comes before it.
+        seen, references = set(), 0
+        for entry in bundle["entry"]:
+            resource = entry["resource"]
+            for reference in (
+                resource.get("subject", {}).get("reference"),
+                *(d["reference"] for d in resource.get("derivedFrom", [])),
+            ):
+                if reference is not None:
+                    assert reference in seen
+                    references += 1
+            seen.add(entry["fullUrl"])
+        assert references > 0
+        # And every canonical questionnaire a response names is in the bundle.
+        canonicals = {f"{q['url']}|{q['version']}" for q in self.of_type(bundle, "Questionnaire")}
+        responses = self.of_type(bundle, "QuestionnaireResponse")
+        assert responses and all(r["questionnaire"] in canonicals for r in responses)
+
+    def test_the_same_records_get_the_same_full_urls_in_every_export(self, signed_in, bundle):
+        again = json.loads(download(signed_in, "fhir").text)
+        assert [e["fullUrl"] for e in again["entry"]] == [e["fullUrl"] for e in bundle["entry"]]
+
+    def test_a_patient_is_found_by_the_sites_identifier_and_nothing_else(self, bundle, histories):
+        patients = self.of_type(bundle, "Patient")
+        assert len(patients) == len(histories) == 3
+        for stored in histories:
+            system = f"{self.base}/sites/{stored.site_id}/patient-references"
+            found = self.by_identifier(patients, system, stored.reference)
+            assert set(found) == {"resourceType", "identifier"}  # no name, no phone
+        assert "+34612345678" not in json.dumps(bundle)  # no phone numbers leave the service
 
     def test_it_holds_a_questionnaire_per_wording_in_use(self, bundle):
-        questionnaires = [
-            e["resource"]
-            for e in bundle["entry"]
-            if e["resource"]["resourceType"] == "Questionnaire"
-        ]
+        questionnaires = self.of_type(bundle, "Questionnaire")
         # Two instruments in three languages, each wording in its own language; the test
         # patients answered in the wordings in use, so there are no others.
         assert [
@@ -351,56 +417,70 @@ class TestFhir:
         assert qolaf["item"][0]["text"] == shipped_qolaf.items[0].text("es")
         assert qolaf["status"] == "draft"  # provisional wording is not the published instrument
         assert qolaf["meta"]["tag"][0]["code"] == "provisional"
+        assert qolaf["meta"]["profile"] == [fhir.SDC_QUESTIONNAIRE]
         assert "PROVISIONAL" in qolaf["description"]
         assert ccis["status"] == "active"
-        assert [o["valueCoding"]["code"] for o in ccis["item"][0]["answerOption"]] == [
-            "0",
-            "1",
-            "2",
-            "3",
-            "4",
+        options = [o["valueCoding"] for o in ccis["item"][0]["answerOption"]]
+        assert [o["code"] for o in options] == ["0", "1", "2", "3", "4"]
+        assert [o["extension"] for o in options] == [
+            [{"url": "http://hl7.org/fhir/StructureDefinition/ordinalValue", "valueDecimal": n}]
+            for n in range(5)
         ]
-        assert ccis["item"][0]["answerOption"][1]["valueCoding"]["display"] == (
-            "Rara vez — menos de una vez al mes"
-        )
+        assert options[1]["display"] == "Rara vez — menos de una vez al mes"
         assert len({q["version"] for q in questionnaires}) == 6
 
-    def test_each_response_and_total_match_the_database(self, bundle):
-        resources = [e["resource"] for e in bundle["entry"]]
-        responses = {r["id"]: r for r in resources if r["resourceType"] == "QuestionnaireResponse"}
-        observations = {r["id"]: r for r in resources if r["resourceType"] == "Observation"}
+    def test_each_response_and_its_scores_match_the_database(self, bundle):
+        responses = self.of_type(bundle, "QuestionnaireResponse")
+        observations = self.of_type(bundle, "Observation")
+        full_url = {id(e["resource"]): e["fullUrl"] for e in bundle["entry"]}
         stored = db.session.scalars(select(Response)).all()
-        assert len(responses) == len(observations) == len(stored) == 18
-        base = "https://survey.invalid/fhir"
+        # A total for each, and the QoLAF-Q's two subscales.
+        qolaf_count = sum(r.instrument_id == "qolaf-q" for r in stored)
+        assert len(responses) == len(stored) == 18
+        assert len(observations) == len(stored) + 2 * qolaf_count
+        base = self.base
         for response in stored:
-            qr = responses[f"qr-{response.id}"]
+            qr = self.by_identifier(responses, f"{base}/responses", str(response.id))
             patient = db.session.get(Patient, response.patient_id)
             # The shipped wording's version is the definition's (CCIS 1.1: no recall window).
             shipped = get_instrument(response.instrument_id).version
             version = f"{shipped}-{response.language}-{response.wording_hash[:12]}"
             assert qr["questionnaire"] == f"{base}/Questionnaire/{response.instrument_id}|{version}"
+            assert qr["meta"]["profile"] == [fhir.SDC_RESPONSE]
             assert response.wording_version == shipped
             assert qr["subject"]["identifier"] == {
                 "system": f"{base}/sites/{patient.site_id}/patient-references",
                 "value": patient.reference,
             }
-            assert [
-                (i["linkId"], int(i["answer"][0]["valueCoding"]["code"])) for i in qr["item"]
-            ] == [(a.item_id, a.value) for a in response.answers]
+            codings = [(i["linkId"], i["answer"][0]["valueCoding"]) for i in qr["item"]]
+            assert [(link, int(c["code"])) for link, c in codings] == [
+                (a.item_id, a.value) for a in response.answers
+            ]
+            assert all(
+                c["extension"] == [{"url": fhir.ORDINAL_VALUE, "valueDecimal": int(c["code"])}]
+                for _, c in codings
+            )
             assert {
                 "url": f"{base}/StructureDefinition/wording-hash",
                 "valueString": response.wording_hash,
             } in qr["extension"]
-            obs = observations[f"obs-{response.id}-total"]
+            obs = self.by_identifier(
+                observations,
+                f"{base}/observations",
+                f"{response.id}-{response.instrument_id}-total",
+            )
             assert obs["valueInteger"] == response.total
+            assert obs["category"][0]["coding"][0]["code"] == "survey"
             assert obs["code"]["coding"][0] == {
                 "system": f"{base}/CodeSystem/instrument-totals",
                 "code": f"{response.instrument_id}-total",
                 "display": {"qolaf-q": "QoLAF-Q", "ccis": "CCIS"}[response.instrument_id]
                 + " total score",
             }
-            assert obs["derivedFrom"] == [{"reference": f"QuestionnaireResponse/qr-{response.id}"}]
+            assert obs["derivedFrom"] == [{"reference": full_url[id(qr)]}]
+            assert obs["subject"] == qr["subject"]
             assert obs["meta"]["tag"][0]["code"] == response.wording_status.replace(" ", "-")
+            assert "profile" not in obs["meta"]  # no published profile fits a local code
             if response.band:
                 interpretation = obs["interpretation"][0]
                 assert interpretation["coding"][0]["code"] == response.band
@@ -412,14 +492,34 @@ class TestFhir:
                 assert "not a validated score" in obs["note"][0]["text"]
             else:
                 assert "note" not in obs
-        assert "+34612345678" not in json.dumps(bundle)  # no phone numbers leave the service
+            for subscale, value in response.subscales.items():
+                sub = self.by_identifier(
+                    observations,
+                    f"{base}/observations",
+                    f"{response.id}-{response.instrument_id}-{subscale}",
+                )
+                assert sub["valueInteger"] == value
+                assert sub["derivedFrom"] == obs["derivedFrom"]
+                assert "provisional item mapping" in sub["note"][-1]["text"]
+
+    def test_the_published_case_reads_as_published(self, bundle, published_case):
+        observations = self.of_type(bundle, "Observation")
+        system = f"{self.base}/sites/{published_case.site_id}/patient-references"
+        totals = [
+            (o["code"]["coding"][0]["code"], o["valueInteger"])
+            for o in observations
+            if o["subject"]["identifier"] == {"system": system, "value": "CASE-51"}
+            and o["code"]["coding"][0]["code"].endswith("-total")
+        ]
+        assert totals[:2] == [("qolaf-q-total", 51), ("ccis-total", 10)]
+        assert totals[-2:] == [("qolaf-q-total", 28), ("ccis-total", 0)]
 
     def test_the_code_system_base_is_a_setting(self, signed_in, histories, app):
         app.config["FHIR_BASE_URL"] = "https://fhir.hospital.example/survey/"
         bundle = json.loads(download(signed_in, "fhir").text)
         Bundle.model_validate(bundle)
-        assert bundle["entry"][0]["fullUrl"].startswith(
-            "https://fhir.hospital.example/survey/Questionnaire/qolaf-q-en-"
+        assert bundle["entry"][0]["resource"]["url"] == (
+            "https://fhir.hospital.example/survey/Questionnaire/qolaf-q"
         )
 
 
