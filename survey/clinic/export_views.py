@@ -36,11 +36,15 @@ def download(kind: str):
     if kind not in KINDS:
         abort(404)
     scope, errors = parse_scope(request.form)
+    csv_for = request.form.get("csv_for") or "analysis"
+    if csv_for not in exports.CSV_FOR:
+        errors["csv_for"] = _("Choose what the CSV file is for.")
     if errors:
         return render_template("clinic/exports.html", errors=errors, values=request.form), 400
-    requested = audit.log(
-        f"export.{kind}", detail={"kind": kind, "scope": scope.as_detail(), "stage": "requested"}
-    )
+    detail = {"kind": kind, "scope": scope.as_detail(), "stage": "requested"}
+    if KINDS[kind][1] == "csv":
+        detail["csv_for"] = csv_for
+    requested = audit.log(f"export.{kind}", detail=detail)
     db.session.commit()
     now, counter = utcnow(), [0]
     mics = minimal_important_changes(meaningful_change(current_app.config))
@@ -49,19 +53,22 @@ def download(kind: str):
             [c.name for c in exports.long_columns()],
             exports.long_rows(db.session, scope, mics),
             counter,
+            bom=csv_for == "spreadsheet",
         )
     elif kind == "wide":
         chunks = exports.write_csv(
             [c.name for c in exports.wide_columns()],
             exports.wide_rows(db.session, scope, now, mics),
             counter,
+            bom=csv_for == "spreadsheet",
         )
     else:
         chunks = fhir.bundle_chunks(
             db.session, scope, current_app.config["FHIR_BASE_URL"].rstrip("/"), now, counter
         )
     mimetype, extension = KINDS[kind]
-    filename = f"survey-{kind}-{now:%Y%m%d-%H%M%S}.{extension}"
+    suffix = "-excel" if extension == "csv" and csv_for == "spreadsheet" else ""
+    filename = f"survey-{kind}{suffix}-{now:%Y%m%d-%H%M%S}.{extension}"
     return Response(
         stream_with_context(_audited(kind, chunks, counter, requested.id, g.user.id)),
         mimetype=mimetype.split(";")[0],

@@ -40,6 +40,10 @@ DECLARED_CCIS_POINTS = get_instrument("ccis").minimal_important_change.improveme
 BATCH = 1000
 FLUSH_AT = 64 * 1024  # characters of CSV held before they are sent
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Excel reads a CSV as the machine's legacy code page unless it starts with a UTF-8 byte-order
+# mark; R, pandas and Stata read the mark as part of the first column's name. Hence two files.
+BOM = "\ufeff"
+CSV_FOR = ("analysis", "spreadsheet")
 
 
 @dataclass(frozen=True)
@@ -314,9 +318,14 @@ def safe_cell(value):
     return value
 
 
-def write_csv(header: Iterable[str], rows: Iterable[Iterable], counter: list[int]) -> Iterator[str]:
-    """CSV text in chunks; counter[0] ends as the number of data rows written."""
+def write_csv(
+    header: Iterable[str], rows: Iterable[Iterable], counter: list[int], *, bom: bool = False
+) -> Iterator[str]:
+    """CSV text in chunks; counter[0] ends as the number of data rows written. `bom`: start
+    with the UTF-8 byte-order mark, for spreadsheets."""
     buffer = io.StringIO()
+    if bom:
+        buffer.write(BOM)
     writer = csv.writer(buffer)
     writer.writerow(header)
     for row in rows:

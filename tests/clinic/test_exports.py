@@ -528,3 +528,30 @@ def test_the_export_scope_as_a_plain_function(app, published_case):
     rows = list(exports.long_rows(db.session, scope))
     assert {row[3] for row in rows} == {"6 months"} and len(rows) == 19
     assert scope.end - scope.start == timedelta(days=31)
+
+
+@pytest.mark.parametrize("kind", ["long", "wide"])
+def test_csv_for_a_spreadsheet_starts_with_a_byte_order_mark_and_for_analysis_does_not(
+    signed_in, site, make_patient, kind
+):
+    patient = make_patient(site, reference="ÇAĞLA-Ñ", language="tr")
+    add_history(patient, [("baseline", 0, 40, (1, 1, 1, 1, 1))])
+    for csv_for, bom in (("spreadsheet", True), ("analysis", False), ("", False)):
+        response = download(signed_in, kind, csv_for=csv_for)
+        assert response.status_code == 200
+        assert response.data.startswith(b"\xef\xbb\xbf") is bom
+        assert ("-excel-" in response.headers["Content-Disposition"]) is bom
+        text = response.data.decode("utf-8-sig")
+        rows = read_csv(text)
+        assert list(rows[0])[0] == "patient_reference"
+        assert {r["patient_reference"] for r in rows} == {"ÇAĞLA-Ñ"}
+    event = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == f"export.{kind}").order_by(AuditEvent.id)
+    ).first()
+    assert event.detail["csv_for"] == "spreadsheet"
+
+
+def test_an_unknown_csv_use_is_refused_with_a_message(signed_in, published_case):
+    response = download(signed_in, "long", csv_for="word")
+    assert response.status_code == 400
+    assert "Choose what the CSV file is for." in response.text
