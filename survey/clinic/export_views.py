@@ -5,21 +5,29 @@ import io
 from datetime import date
 
 from flask import Response, abort, current_app, g, render_template, request, stream_with_context
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from survey import audit
 from survey.auth import staff_required
-from survey.clinic import bp, exports, fhir
+from survey.clinic import bp, exports, exports_redcap, fhir
 from survey.clinic.flags import meaningful_change, minimal_important_changes
 from survey.extensions import db
+from survey.instruments import INSTRUMENT_IDS
 from survey.models import Role, User, utcnow
+from survey.wording import instruments_in_use
 
 EXPORTERS = (Role.ADMIN, Role.CLINICIAN)
+CSV = "text/csv; charset=utf-8"
 KINDS = {
-    "long": ("text/csv; charset=utf-8", "csv"),
-    "wide": ("text/csv; charset=utf-8", "csv"),
+    "long": (CSV, "csv"),
+    "wide": (CSV, "csv"),
     "fhir": ("application/fhir+json; charset=utf-8", "json"),
+    "redcap-dictionary": (CSV, "csv"),
+    "redcap": (CSV, "csv"),
 }
+# Files made for one program, which reads them as plain UTF-8: no "for spreadsheets" variant.
+FOR_ONE_PROGRAM = {"redcap-dictionary", "redcap"}
 
 
 @bp.route("/exports", endpoint="exports")  # the endpoint the navigation bar links to
@@ -42,8 +50,10 @@ def download(kind: str):
     if errors:
         return render_template("clinic/exports.html", errors=errors, values=request.form), 400
     detail = {"kind": kind, "scope": scope.as_detail(), "stage": "requested"}
-    if KINDS[kind][1] == "csv":
+    if KINDS[kind][1] == "csv" and kind not in FOR_ONE_PROGRAM:
         detail["csv_for"] = csv_for
+    else:
+        csv_for = "analysis"
     requested = audit.log(f"export.{kind}", detail=detail)
     db.session.commit()
     now, counter = utcnow(), [0]
@@ -62,10 +72,12 @@ def download(kind: str):
             counter,
             bom=csv_for == "spreadsheet",
         )
-    else:
+    elif kind == "fhir":
         chunks = fhir.bundle_chunks(
             db.session, scope, current_app.config["FHIR_BASE_URL"].rstrip("/"), now, counter
         )
+    else:
+        chunks = _redcap(kind, scope, now, counter)
     mimetype, extension = KINDS[kind]
     suffix = "-excel" if extension == "csv" and csv_for == "spreadsheet" else ""
     filename = f"survey-{kind}{suffix}-{now:%Y%m%d-%H%M%S}.{extension}"
@@ -78,6 +90,22 @@ def download(kind: str):
             "Cache-Control": "no-store",
             "X-Content-Type-Options": "nosniff",
         },
+    )
+
+
+def _redcap(kind: str, scope: exports.ExportScope, now, counter: list[int]):
+    instruments = tuple(instruments_in_use(db.session, INSTRUMENT_IDS))
+    if kind == "redcap-dictionary":
+        return exports.write_csv(
+            exports_redcap.DICTIONARY_HEADER,
+            exports_redcap.dictionary_rows(instruments, str(get_locale())),
+            counter,
+        )
+    site_ids = {site.name: site.id for site in g.user.sites}
+    return exports.write_csv(
+        exports_redcap.data_header(instruments),
+        exports_redcap.data_rows(db.session, scope, now, instruments, site_ids),
+        counter,
     )
 
 
