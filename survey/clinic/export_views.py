@@ -2,6 +2,8 @@
 
 import csv
 import io
+import os
+import tempfile
 from datetime import date
 
 from flask import Response, abort, current_app, g, render_template, request, stream_with_context
@@ -10,7 +12,7 @@ from flask_babel import gettext as _
 
 from survey import audit
 from survey.auth import staff_required
-from survey.clinic import bp, exports, exports_redcap, fhir
+from survey.clinic import bp, exports, exports_redcap, exports_stats, fhir
 from survey.clinic.flags import meaningful_change, minimal_important_changes
 from survey.extensions import db
 from survey.instruments import INSTRUMENT_IDS
@@ -25,6 +27,8 @@ KINDS = {
     "fhir": ("application/fhir+json; charset=utf-8", "json"),
     "redcap-dictionary": (CSV, "csv"),
     "redcap": (CSV, "csv"),
+    "sav": ("application/x-spss-sav", "sav"),
+    "dta": ("application/x-stata-dta", "dta"),
 }
 # Files made for one program, which reads them as plain UTF-8: no "for spreadsheets" variant.
 FOR_ONE_PROGRAM = {"redcap-dictionary", "redcap"}
@@ -58,7 +62,16 @@ def download(kind: str):
     db.session.commit()
     now, counter = utcnow(), [0]
     mics = minimal_important_changes(meaningful_change(current_app.config))
-    if kind == "long":
+    if kind in exports_stats.FORMATS:
+        chunks = _stats_file(kind, scope, now, mics, counter, requested.id)
+        if chunks is None:
+            errors["site"] = _(
+                "This export is too large for one file (more than %(rows)d timepoints). "
+                "Choose one site or a shorter date range.",
+                rows=current_app.config["EXPORT_STATS_MAX_ROWS"],
+            )
+            return render_template("clinic/exports.html", errors=errors, values=request.form), 400
+    elif kind == "long":
         chunks = exports.write_csv(
             [c.name for c in exports.long_columns()],
             exports.long_rows(db.session, scope, mics),
@@ -91,6 +104,44 @@ def download(kind: str):
             "X-Content-Type-Options": "nosniff",
         },
     )
+
+
+def _stats_file(kind: str, scope, now, mics, counter: list[int], requested_id: int):
+    """Write the SPSS or Stata file to a temporary file, then hand it on in pieces; None when
+    it would exceed EXPORT_STATS_MAX_ROWS (audited as an incomplete export)."""
+    instruments = tuple(instruments_in_use(db.session, INSTRUMENT_IDS))
+    handle, path = tempfile.mkstemp(suffix=f".{kind}")
+    os.close(handle)
+    try:
+        counter[0] = exports_stats.write(
+            kind,
+            path,
+            db.session,
+            scope,
+            now,
+            instruments,
+            str(get_locale()),
+            mics,
+            current_app.config["EXPORT_STATS_MAX_ROWS"],
+        )
+        stream = open(path, "rb")  # noqa: SIM115 - closed by _file_chunks
+    except exports_stats.StatsTooLarge:
+        audit.log(
+            f"export.{kind}",
+            detail={"kind": kind, "stage": "refused", "reason": "too large",
+                    "request_event": requested_id},
+        )  # fmt: skip
+        db.session.commit()
+        return None
+    finally:
+        os.unlink(path)  # an open file stays readable; nothing is left behind
+    return _file_chunks(stream)
+
+
+def _file_chunks(stream):
+    with stream:
+        while chunk := stream.read(exports.FLUSH_AT):
+            yield chunk
 
 
 def _redcap(kind: str, scope: exports.ExportScope, now, counter: list[int]):
