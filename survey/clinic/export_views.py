@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 
 from survey import audit
 from survey.auth import staff_required
-from survey.clinic import bp, exports, exports_redcap, exports_stats, fhir
+from survey.clinic import bp, export_dictionary, exports, exports_redcap, exports_stats, fhir
 from survey.clinic.flags import meaningful_change, minimal_important_changes
 from survey.extensions import db
 from survey.instruments import INSTRUMENT_IDS
@@ -217,24 +217,27 @@ def parse_scope(form) -> tuple[exports.ExportScope, dict[str, str]]:
 @bp.route("/exports/dictionary")
 @staff_required(*EXPORTERS)
 def dictionary():
-    """What every CSV column means; `?format=csv` downloads it as CSV."""
+    """What every CSV column means; `?format=csv` downloads it as CSV (`&for=spreadsheet`:
+    with a byte-order mark, for Excel)."""
     points = meaningful_change(current_app.config)
     tables = {
         "long": exports.long_columns(ccis_points=points),
         "wide": exports.wide_columns(ccis_points=points),
     }
+    instruments = tuple(instruments_in_use(db.session, INSTRUMENT_IDS))
     if request.args.get("format") == "csv":
         buffer = io.StringIO()
+        if request.args.get("for") == "spreadsheet":
+            buffer.write(exports.BOM)
         writer = csv.writer(buffer)
-        writer.writerow(["export", "column", "type", "values", "description"])
-        for kind, columns in tables.items():
-            for column in columns:
-                writer.writerow(
-                    [kind, column.name, column.kind, column.values, str(column.description)]
-                )
+        writer.writerow(export_dictionary.CSV_HEADER)
+        writer.writerows(export_dictionary.csv_rows(tables, instruments))
         return Response(
             buffer.getvalue(),
             content_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="survey-data-dictionary.csv"'},
         )
-    return render_template("clinic/dictionary.html", tables=tables)
+    details = {kind: export_dictionary.details(kind, instruments) for kind in tables}
+    return render_template(
+        "clinic/dictionary.html", tables=tables, details=details, lang=str(get_locale())
+    )

@@ -315,6 +315,41 @@ def test_the_data_dictionary_describes_every_column(signed_in):
     assert wide["qolaf_q_total"]["values"] == "14-70" and wide["ccis_total"]["values"] == "0-20"
 
 
+def test_the_dictionary_has_item_texts_value_labels_ranges_subscales_and_bands(signed_in):
+    response = signed_in.get("/clinic/exports/dictionary?format=csv&for=spreadsheet")
+    assert response.data.startswith(b"\xef\xbb\xbf")
+    rows = read_csv(response.data.decode("utf-8-sig"))
+    assert list(rows[0])[:5] == ["export", "column", "type", "values", "description"]
+    wide = {r["column"]: r for r in rows if r["export"] == "wide"}
+    qolaf, ccis = get_instrument("qolaf-q"), get_instrument("ccis")
+    q1 = wide["qolaf_q_item_q1"]
+    assert [q1[f"text_{lang}"] for lang in ("en", "es", "tr")] == [
+        qolaf.items[0].text(lang) for lang in ("en", "es", "tr")
+    ]
+    assert q1["range"] == "1-5" and q1["subscale"] == "physical"
+    assert q1["value_labels_en"].startswith("1=Not at all; 2=A little")
+    assert wide["ccis_item_solid"]["value_labels_tr"].startswith(
+        f"0={ccis.options[0].label('tr')}; "
+    )
+    assert "1.0 (provisional)" in q1["wording"]
+    total = wide["qolaf_q_total"]
+    assert total["range"] == "14-70"
+    assert total["bands"] == "none=14; limited=15-28; moderate=29-42; high=43-56; very-high=57-70"
+    assert "Cir Esp 2018" in total["source"] and "Dis Colon Rectum 2017" in total["source"]
+    assert wide["qolaf_q_band"]["value_labels_en"].startswith("none=No impact (14); limited=")
+    physical = wide["qolaf_q_physical"]
+    assert physical["range"] == "7-35"
+    assert physical["subscale"] == "q1, q2, q3, q4, q5, q6, q7 (provisional item mapping)"
+    assert (
+        wide["ccis_total"]["range"] == "0-20"
+        and "Dis Colon Rectum 1993" in (wide["ccis_total"]["source"])
+    )
+    long = {r["column"]: r for r in rows if r["export"] == "long"}
+    assert long["value"]["range"] == "qolaf-q: 1-5; ccis: 0-4"
+    page = signed_in.get("/clinic/exports/dictionary").text
+    assert "Bands: none=14; limited=15-28" in page and qolaf.items[0].text("en") in page
+
+
 class TestFhir:
     """The FHIR R4 transaction bundle validates, an EHR's server can process it as it is, and it
     says exactly what the database holds."""
