@@ -12,7 +12,15 @@ from flask_babel import gettext as _
 
 from survey import audit
 from survey.auth import staff_required
-from survey.clinic import bp, export_dictionary, exports, exports_redcap, exports_stats, fhir
+from survey.clinic import (
+    bp,
+    export_dictionary,
+    exports,
+    exports_r,
+    exports_redcap,
+    exports_stats,
+    fhir,
+)
 from survey.clinic.flags import meaningful_change, minimal_important_changes
 from survey.extensions import db
 from survey.instruments import INSTRUMENT_IDS
@@ -29,6 +37,7 @@ KINDS = {
     "redcap": (CSV, "csv"),
     "sav": ("application/x-spss-sav", "sav"),
     "dta": ("application/x-stata-dta", "dta"),
+    "r": ("application/zip", "zip"),
 }
 # Files made for one program, which reads them as plain UTF-8: no "for spreadsheets" variant.
 FOR_ONE_PROGRAM = {"redcap-dictionary", "redcap"}
@@ -62,7 +71,9 @@ def download(kind: str):
     db.session.commit()
     now, counter = utcnow(), [0]
     mics = minimal_important_changes(meaningful_change(current_app.config))
-    if kind in exports_stats.FORMATS:
+    if kind == "r":
+        chunks = _r_archive(scope, mics, counter)
+    elif kind in exports_stats.FORMATS:
         chunks = _stats_file(kind, scope, now, mics, counter, requested.id)
         if chunks is None:
             errors["site"] = _(
@@ -135,6 +146,28 @@ def _stats_file(kind: str, scope, now, mics, counter: list[int], requested_id: i
         return None
     finally:
         os.unlink(path)  # an open file stays readable; nothing is left behind
+    return _file_chunks(stream)
+
+
+def _r_archive(scope, mics, counter: list[int]):
+    """The R archive, written to a temporary file (row by row), then handed on in pieces."""
+    instruments = tuple(instruments_in_use(db.session, INSTRUMENT_IDS))
+    points = meaningful_change(current_app.config)
+    handle, path = tempfile.mkstemp(suffix=".zip")
+    os.close(handle)
+    try:
+        counter[0] = exports_r.write_zip(
+            path,
+            db.session,
+            scope,
+            instruments,
+            str(get_locale()),
+            {"long": exports.long_columns(ccis_points=points)},
+            mics,
+        )
+        stream = open(path, "rb")  # noqa: SIM115 - closed by _file_chunks
+    finally:
+        os.unlink(path)
     return _file_chunks(stream)
 
 
