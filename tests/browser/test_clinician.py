@@ -139,6 +139,26 @@ def test_every_other_staff_page_is_accessible(
     assert download.value.suggested_filename.startswith("survey-wide-")
 
 
+def test_the_export_page_offers_each_format_by_name(desk, site, make_user, published_case):
+    sign_in(desk, make_user("clinician", [site]).email)
+    desk.goto("/clinic/exports")
+    assert desk.get_by_label("Analysis: R, Python, Stata, SPSS").is_checked()
+    desk.get_by_label("A spreadsheet: Excel, LibreOffice").check()
+    assert_accessible(desk)
+    for button, name in (
+        ("CSV, long: one row per item answer", r"survey-long-excel-\d{8}-\d{6}\.csv"),
+        ("SPSS file (.sav)", r"survey-sav-\d{8}-\d{6}\.sav"),
+        ("Stata file (.dta)", r"survey-dta-\d{8}-\d{6}\.dta"),
+        ("R: long CSV with dictionary (.zip)", r"survey-r-\d{8}-\d{6}\.zip"),
+        ("REDCap data dictionary (CSV)", r"survey-redcap-dictionary-\d{8}-\d{6}\.csv"),
+        ("REDCap data (CSV)", r"survey-redcap-\d{8}-\d{6}\.csv"),
+    ):
+        with desk.expect_download() as download:
+            desk.get_by_role("button", name=button, exact=True).click()
+        assert re.fullmatch(name, download.value.suggested_filename), button
+    assert_accessible(desk)
+
+
 def test_the_patient_list_works_in_spanish_at_phone_width(
     browser, live_server, clinician, published_case
 ):
