@@ -8,6 +8,7 @@ import pytest
 
 from tests.browser.test_clinician import assert_accessible, sign_in
 from tests.clinic import conftest as clinic
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -82,3 +83,25 @@ def test_the_ccis_value_never_runs_into_the_cutoff_label(phone, clinician, worse
     assert re.fullmatch(
         r"\u2265 9", phone.locator("svg#chart-ccis text.cutoff-label").text_content()
     )
+
+
+def test_the_export_page_fits_360_pixels(browser, live_server, clinician):
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740}, locale="tr-TR", base_url=live_server,
+        is_mobile=True, has_touch=True,
+    )  # fmt: skip
+    page = context.new_page()
+    try:
+        page.goto("/login")
+        page.locator("#email").fill(clinician.email)
+        page.locator("#password").fill(PASSWORD)
+        page.locator("button[type=submit]").click()
+        page.wait_for_url(re.compile(r"/clinic/$"))
+        for path in ("/clinic/exports", "/clinic/exports/dictionary"):
+            page.goto(path)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 360, f"{path} is {width} px wide"
+            assert_accessible(page)
+        assert page.locator("html").get_attribute("lang") == "tr"
+    finally:
+        context.close()
