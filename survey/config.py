@@ -60,8 +60,9 @@ DEFAULTS = {
     "CLINIC_PAGE_SIZE": 50,  # patients per page of the list
     "AUDIT_PAGE_SIZE": 100,  # events per page of the audit log
     "FHIR_BASE_URL": "https://survey.invalid/fhir",  # base of the local FHIR code systems
-    # SPSS and Stata files are built in memory (about 2 KB per timepoint): at most this many.
-    "EXPORT_STATS_MAX_ROWS": 50_000,
+    # SPSS and Stata files are built in memory (about 5 KB per timepoint at the peak): at most
+    # this many timepoints in one file, about 100 MB.
+    "EXPORT_STATS_MAX_ROWS": 20_000,
     # Security (docs/security.md): rate limits, headers, staff second factor.
     "RATELIMIT_ENABLED": True,
     # The service's own database, shared by every worker and node; or redis://host:6379/0.

@@ -138,7 +138,7 @@ def write(
     instruments: tuple[Instrument, ...],
     lang: str,
     mics: dict | None = None,
-    max_rows: int = 50_000,
+    max_rows: int = 20_000,
 ) -> int:
     """Write the .sav or .dta file at `path`; the number of rows (timepoints) written."""
     data, columns = frame(db, scope, now, instruments, mics, max_rows)
