@@ -13,21 +13,19 @@ import re
 
 from flask_babel import gettext
 
-from survey.clinic.export_changes import VERDICTS
 from survey.instruments import WORDING_STATUSES, Instrument, Subscale
 from survey.instruments.change import Verdict
 
 SHORT_NAMES = {"qolaf-q": "QoLAF-Q", "ccis": "CCIS"}
 TIMEPOINT_STATUSES = ("completed", "partial", "open", "missed", "cancelled")
 
-# Coded text columns and their codes, in the order the dictionary lists them; numbered from 1
-# for SPSS and Stata.
+# Coded text columns and their codes, in the order the dictionary lists them (export_changes'
+# VERDICTS is the same Verdict enum, in order); numbered from 1 for SPSS and Stata.
 CODED = {
     "timepoint_status": TIMEPOINT_STATUSES,
     "wording_status": tuple(WORDING_STATUSES),
     "verdict": tuple(str(verdict) for verdict in Verdict),
 }
-assert ", ".join(CODED["verdict"]) == VERDICTS  # the dictionary's list, same order
 
 
 def short_name(instrument: Instrument) -> str:
