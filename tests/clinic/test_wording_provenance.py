@@ -159,8 +159,12 @@ def test_fhir_gives_each_wording_its_questionnaire_version(signed_in, before_and
     observations = [
         r for r in resources if r["resourceType"] == "Observation" and "qolaf" in json.dumps(r)
     ]
+    # Each response's total and its two subscales; only the provisional answers say so.
+    assert len(observations) == 2 * 3
     notes = [" ".join(n["text"] for n in o.get("note", [])) for o in observations]
-    assert sum("provisional wording" in note for note in notes) == 1
+    assert sum("provisional wording" in note for note in notes) == 3
+    totals = [o for o in observations if o["code"]["coding"][0]["code"] == "qolaf-q-total"]
+    assert sum("provisional wording" in json.dumps(o.get("note")) for o in totals) == 1
 
 
 def test_csv_names_each_wording_version(signed_in, before_and_after):
