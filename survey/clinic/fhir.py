@@ -437,10 +437,18 @@ def _entry(resource: dict, url: str, if_none_exist: str) -> str:
     )
 
 
+def search_escape(value: str) -> str:
+    """A value as a FHIR search parameter holds it: `\\`, `|`, `,` and `$` escaped with `\\`."""
+    for character in ("\\", "|", ",", "$"):
+        value = value.replace(character, "\\" + character)
+    return value
+
+
 def _by_identifier(resource: dict) -> str:
     identifier = resource["identifier"]
     first = identifier[0] if isinstance(identifier, list) else identifier
-    return _query({"identifier": f"{first['system']}|{first['value']}"})
+    system, value = search_escape(first["system"]), search_escape(first["value"])
+    return _query({"identifier": f"{system}|{value}"})
 
 
 def bundle_chunks(

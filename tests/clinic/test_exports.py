@@ -549,6 +549,20 @@ class TestFhir:
         assert totals[:2] == [("qolaf-q-total", 51), ("ccis-total", 10)]
         assert totals[-2:] == [("qolaf-q-total", 28), ("ccis-total", 0)]
 
+    def test_a_reference_with_search_characters_is_escaped_in_the_search(
+        self, signed_in, site, make_patient
+    ):
+        patient = make_patient(site, reference="A|B,C$1")
+        add_history(patient, [("baseline", 0, 40, (1, 1, 1, 1, 1))])
+        bundle = json.loads(download(signed_in, "fhir").text)
+        (entry,) = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"]
+        assert entry["resource"]["identifier"][0]["value"] == "A|B,C$1"
+        system = f"{self.base}/sites/{site.id}/patient-references"
+        assert parse_qs(entry["request"]["ifNoneExist"]) == {
+            "identifier": [f"{system}|A\\|B\\,C\\$1"]
+        }
+        assert fhir.search_escape("a\\b") == "a\\\\b"
+
     def test_the_code_system_base_is_a_setting(self, signed_in, histories, app):
         app.config["FHIR_BASE_URL"] = "https://fhir.hospital.example/survey/"
         bundle = json.loads(download(signed_in, "fhir").text)
