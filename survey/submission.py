@@ -161,6 +161,7 @@ def submit(
     language: str,
     now: datetime | None = None,
     last_page: tuple[str, dict[str, int]] | None = None,
+    pages: dict[str, dict[str, int]] | None = None,
     mode: ResponseMode = ResponseMode.WEB,
     entered_by_id: int | None = None,
 ) -> Submitted:
@@ -172,8 +173,9 @@ def submit(
     page turns out incomplete. Submitting a completed invitation again returns its stored
     responses (nothing saved). Raises Incomplete (no response stored) when an item is
     unanswered, and InvitationClosed (nothing saved) when the invitation was cancelled or has
-    expired. `mode` and `entered_by_id` are stored with every response (see
-    `store_response`)."""
+    expired. `pages` (instrument id -> checked answers) are saved like `last_page`: every
+    questionnaire at once, as staff enter answers given on paper or by phone. `mode` and
+    `entered_by_id` are stored with every response (see `store_response`)."""
     now = now or utcnow()
     invitation = _locked(db, invitation_id)
     state = state_of(invitation, now)
@@ -186,6 +188,8 @@ def submit(
 
     if last_page is not None:
         _store_drafts(db, invitation_id, *last_page, now)
+    for instrument_id, answers in (pages or {}).items():
+        _store_drafts(db, invitation_id, instrument_id, answers, now)
     saved = saved_answers(db, invitation)
     instruments = instruments_of(db, invitation)
     for step, instrument in enumerate(instruments, start=1):

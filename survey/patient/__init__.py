@@ -13,4 +13,4 @@ bp.before_request(context.begin_patient_request)
 bp.after_request(context.add_private_headers)
 bp.context_processor(lambda: {"item_fieldset": fragments.item_fieldset})
 
-from survey.patient import views  # noqa: E402,F401  (registers the routes on bp)
+from survey.patient import tablet, views  # noqa: E402,F401  (registers the routes on bp)

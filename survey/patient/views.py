@@ -3,7 +3,7 @@
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
-from flask import current_app, g, redirect, render_template, request, url_for
+from flask import current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -13,9 +13,9 @@ from survey import errors, submission
 from survey.extensions import db
 from survey.instruments import Instrument
 from survey.invitations import asks_before_treatment
-from survey.models import utcnow
+from survey.models import ResponseMode, utcnow
 from survey.patient import bp
-from survey.patient.context import remember_invitation, require_invitation
+from survey.patient.context import MODE_KEY, remember_invitation, require_invitation
 from survey.patient.forms import BadPost, parse_contact, parse_page
 from survey.submission import Incomplete, InvitationClosed, InvitationState
 from survey.triage import contact
@@ -170,7 +170,11 @@ def send_answers(invitation, instrument: Instrument, last_answers: dict[str, int
     """The last page, complete, with Send: save it and submit everything in one go."""
     try:
         submission.submit(
-            db.session, invitation.id, str(get_locale()), last_page=(instrument.id, last_answers)
+            db.session,
+            invitation.id,
+            str(get_locale()),
+            last_page=(instrument.id, last_answers),
+            mode=ResponseMode.TABLET if session.get(MODE_KEY) == "tablet" else ResponseMode.WEB,
         )
     except Incomplete as error:
         return redirect(url_for(".step", step=error.step, check=1), code=303)
