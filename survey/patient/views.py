@@ -147,6 +147,8 @@ def step(step: int):
         return problem("bad post")
     answered = saved | post.answers
     missing = unanswered(instrument, answered)
+    # "next" on the last page sends (the review page's Send button posts it); the last
+    # page's own button asks for "review" first.
     if post.action == "next" and step == len(instruments) and not missing:
         return send_answers(invitation, instrument, post.answers)
     try:
@@ -163,7 +165,26 @@ def step(step: int):
         return redirect(url_for(".step", step=max(step - 1, 1)), code=303)
     if missing:
         return questionnaire_page(instruments, step, answered, missing), 422
+    if post.action == "review" or request.args.get("review"):
+        return redirect(url_for(".review"), code=303)
     return redirect(url_for(".step", step=step + 1), code=303)
+
+
+@bp.get("/survey/review")
+def review():
+    """Every answer before sending, each a tap away from being changed."""
+    invitation = require_invitation()
+    state = submission.state_of(invitation)
+    if state != InvitationState.OPEN:
+        return closed(state)
+    instruments = submission.instruments_of(db.session, invitation)
+    saved = submission.saved_answers(db.session, invitation)
+    for number, instrument in enumerate(instruments, start=1):
+        if unanswered(instrument, saved.get(instrument.id, {})):
+            return redirect(url_for(".step", step=number, check=1))
+    return render_template(
+        "patient/review.html", instruments=instruments, saved=saved, steps=len(instruments)
+    )
 
 
 def send_answers(invitation, instrument: Instrument, last_answers: dict[str, int]):
@@ -267,6 +288,7 @@ def questionnaire_page(instruments, step: int, answered: dict, missing: list[str
         steps=len(instruments),
         answered=answered,
         missing=missing,
+        reviewing=bool(request.args.get("review")),
     )
 
 
