@@ -17,6 +17,7 @@ from survey.models import ResponseMode, utcnow
 from survey.patient import bp
 from survey.patient.context import MODE_KEY, remember_invitation, require_invitation
 from survey.patient.forms import BadPost, parse_contact, parse_page
+from survey.patient.own_results import own_results
 from survey.submission import Incomplete, InvitationClosed, InvitationState
 from survey.triage import contact
 from survey.triage import settings as triage_settings
@@ -214,6 +215,26 @@ def done():
     if state != InvitationState.COMPLETED:
         return closed(state)
     return done_page(invitation)
+
+
+@bp.get("/survey/results")
+def results():
+    """The patient's own totals over time, where their site shows them (after sending)."""
+    invitation = require_invitation()
+    state = submission.state_of(invitation)
+    if state == InvitationState.OPEN:
+        return redirect(url_for(".start"))
+    if state != InvitationState.COMPLETED:
+        return closed(state)
+    if not invitation.patient.site.patient_results:
+        return problem("not found")
+    return render_template(
+        "patient/results.html", courses=own_results(db.session, invitation), format_day=format_day
+    )
+
+
+def format_day(day) -> str:
+    return format_date(day, format="long", locale=get_locale())
 
 
 @bp.post("/survey/contact")
