@@ -13,13 +13,14 @@ from survey.extensions import db
 
 bp = Blueprint("operations", __name__)
 
-# A patient link's token is a password: it must never reach a log line.
-PRIVATE_LINK = re.compile(r"/s/[^/?#\s\"]+")
+# A patient link's token is a password, and so is a clinic tablet's code (/t/<code>, from its
+# QR code): neither must ever reach a log line.
+PRIVATE_LINK = re.compile(r"/([st])/[^/?#\s\"]+")
 
 
 def redact(text_: str) -> str:
-    """The text with every private-link token replaced."""
-    return PRIVATE_LINK.sub("/s/[redacted]", text_)
+    """The text with every private-link token and tablet code replaced."""
+    return PRIVATE_LINK.sub(r"/\1/[redacted]", text_)
 
 
 @bp.get("/healthz")
@@ -38,7 +39,7 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "/s/" in message:
+        if "/s/" in message or "/t/" in message:
             record.msg, record.args = redact(message), None
         return True
 

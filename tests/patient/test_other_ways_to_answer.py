@@ -199,3 +199,11 @@ def test_staff_of_another_site_cannot_hand_over_or_enter(
     assert client.post(f"{url}/tablet", data={"csrf_token": token}).status_code == 404
     assert client.get(f"{url}/enter").status_code == 404
     assert db.session.scalar(select(func.count()).select_from(TabletHandoff)) == 0
+
+
+def test_a_tablet_code_never_reaches_a_log_line():
+    from survey.operations import redact
+
+    line = 'GET /t/K7QM3XPA HTTP/1.1" 303 - "/t/K7QM3XPA"'
+    assert "K7QM3XPA" not in redact(line)
+    assert redact("GET /static/style.css") == "GET /static/style.css"
