@@ -1,6 +1,6 @@
 """Patient-reported outcome follow-up for anal fistula clinics."""
 
-from flask import Flask, redirect, url_for
+from flask import Flask
 
 from survey import config, errors, i18n, navigation, operations, security
 from survey.extensions import babel, csrf, db, migrate
@@ -42,12 +42,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(patient.bp)
     app.register_blueprint(coordinate.bp)
     app.register_blueprint(webhooks.make_blueprint(app))
-    # Browsers that ignore the page's <link rel="icon"> ask here: never a 404 in the logs.
-    app.add_url_rule(
-        "/favicon.ico",
-        "favicon",
-        lambda: redirect(url_for("static", filename="favicon.svg"), code=301),
-    )
     auth.init_app(app)
     if app.config["BENCHMARK_ROUTES"]:
         from survey import benchmark

@@ -186,3 +186,47 @@ def test_a_coordinator_checks_and_enrols_a_theatre_list(browse, site, make_user,
         desk.locator("button[name=action][value=enrol]").click()
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Patient)) == 2
+
+
+@pytest.mark.parametrize("language, width", CASES)
+def test_a_patient_reviews_sends_and_reads_their_own_totals(
+    browse, site, enrolled, invite, language, width
+):
+    site.patient_results = True
+    enrolled.language = language
+    db.session.commit()
+    phone = browse(language, width)
+    phone.goto(invite(enrolled).path)
+    phone.goto("/survey/1")
+    expect(phone.locator("#answered-count")).to_have_text(
+        interface(language, "%(answered)s of %(total)s answered", answered=0, total=14)
+    )
+    for item_id, value in QOLAF_51.items():
+        phone.locator(f"#{item_id}-{value}").check()
+    expect(phone.locator("#answered-count")).to_have_text(
+        interface(language, "%(answered)s of %(total)s answered", answered=14, total=14)
+    )
+    with phone.expect_navigation():
+        phone.get_by_role("button", name=interface(language, "Next"), exact=True).click()
+    for item_id, value in CCIS_10.items():
+        phone.locator(f"#{item_id}-{value}").check()
+    with phone.expect_navigation():
+        phone.get_by_role("button", name=interface(language, "Check my answers")).click()
+    assert_accessible(phone)
+    assert_no_sideways_scroll(phone)
+    # Change one answer: back on its page, then straight back to the review.
+    change = interface(language, "Change")
+    phone.get_by_role("link", name=re.compile(rf"^{re.escape(change)}\W")).first.click()
+    expect(phone).to_have_url(re.compile(r"/survey/1\?review=1"))
+    with phone.expect_navigation():
+        phone.get_by_role("button", name=interface(language, "Back to my answers")).click()
+    expect(phone).to_have_url(re.compile(r"/survey/review$"))
+    with phone.expect_navigation():
+        phone.get_by_role("button", name=interface(language, "Send my answers")).click()
+    phone.get_by_role("link", name=interface(language, "See your answers over time")).click()
+    expect(phone.get_by_role("heading", level=1)).to_have_text(
+        interface(language, "Your answers over time")
+    )
+    expect(phone.locator(".own-totals li")).to_have_count(2)
+    assert_accessible(phone)
+    assert_no_sideways_scroll(phone)
