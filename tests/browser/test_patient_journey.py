@@ -177,8 +177,18 @@ def test_a_patient_answers_every_question_with_the_keyboard_alone(page, enrolled
                 page.keyboard.press("ArrowDown")
             expect(page.locator(f"#{item_id}-{value}")).to_be_checked()
         page.keyboard.press("Tab")
-        assert page.evaluate("document.activeElement.value") == "next"
+        # The last page leads to the review of every answer.
+        expected = "review" if step == len(ANSWERS["en"]) else "next"
+        assert page.evaluate("document.activeElement.value") == expected
         page.keyboard.press("Enter")
+    page.wait_for_url("**/survey/review")
+    # Past the language links and every Change link to Send.
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.value") == "next":
+            break
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Send my answers"
+    page.keyboard.press("Enter")
     page.wait_for_url("**/survey/done")
     assert stored_totals() == {"qolaf-q": 51, "ccis": 10}
 
