@@ -4,7 +4,7 @@ import json
 import logging
 import re
 
-from flask import Blueprint, Flask, jsonify
+from flask import Blueprint, Flask, jsonify, redirect, url_for
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -13,13 +13,20 @@ from survey.extensions import db
 
 bp = Blueprint("operations", __name__)
 
-# A patient link's token is a password: it must never reach a log line.
-PRIVATE_LINK = re.compile(r"/s/[^/?#\s\"]+")
+# A patient link's token is a password, and so is a clinic tablet's code (/t/<code>, from its
+# QR code): neither must ever reach a log line.
+PRIVATE_LINK = re.compile(r"/([st])/[^/?#\s\"]+")
 
 
 def redact(text_: str) -> str:
-    """The text with every private-link token replaced."""
-    return PRIVATE_LINK.sub("/s/[redacted]", text_)
+    """The text with every private-link token and tablet code replaced."""
+    return PRIVATE_LINK.sub(r"/\1/[redacted]", text_)
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """For browsers that ignore the pages' <link rel="icon">: never a 404 in the logs."""
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
 
 
 @bp.get("/healthz")
@@ -38,7 +45,7 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "/s/" in message:
+        if "/s/" in message or "/t/" in message:
             record.msg, record.args = redact(message), None
         return True
 

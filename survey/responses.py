@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from survey.instruments import Instrument
-from survey.models import Answer, Invitation, Response, utcnow
+from survey.models import Answer, Invitation, Response, ResponseMode, utcnow
 from survey.summaries import refresh_summary
 from survey.wording import keep_shown_wording
 
@@ -17,8 +17,13 @@ def store_response(
     answers: dict[str, int],
     language: str,
     submitted_at: datetime | None = None,
+    mode: ResponseMode = ResponseMode.WEB,
+    entered_by_id: int | None = None,
 ) -> Response:
     """Score a complete set of answers and add it, with the wording shown, to the session.
+
+    `mode` says how the answers were given; `entered_by_id` is the member of staff who typed
+    them in from paper or a phone call (None when the patient answered themself).
 
     Raises AnswersError (nothing added) when the answers are incomplete or out of range."""
     score = instrument.score(answers)
@@ -36,6 +41,8 @@ def store_response(
         band=score.band.id if score.band else None,
         subscales=dict(score.subscales),
         submitted_at=submitted_at or utcnow(),
+        mode=mode,
+        entered_by_id=entered_by_id,
         answers=[
             Answer(item_id=item.id, position=item.number, value=values[item.id])
             for item in instrument.items

@@ -20,7 +20,14 @@ from sqlalchemy.orm import Session
 from survey.instruments import AnswersError, Instrument
 from survey.invitation_dates import Stage, stage_of
 from survey.invitations import find_link
-from survey.models import DraftAnswer, Invitation, InvitationStatus, Response, utcnow
+from survey.models import (
+    DraftAnswer,
+    Invitation,
+    InvitationStatus,
+    Response,
+    ResponseMode,
+    utcnow,
+)
 from survey.responses import store_response
 from survey.triage.assessing import triage_submitted
 from survey.wording import instruments_in_use
@@ -154,6 +161,9 @@ def submit(
     language: str,
     now: datetime | None = None,
     last_page: tuple[str, dict[str, int]] | None = None,
+    pages: dict[str, dict[str, int]] | None = None,
+    mode: ResponseMode = ResponseMode.WEB,
+    entered_by_id: int | None = None,
 ) -> Submitted:
     """Score and store every questionnaire of the invitation from its saved answers, in one
     transaction, and close the invitation.
@@ -163,7 +173,9 @@ def submit(
     page turns out incomplete. Submitting a completed invitation again returns its stored
     responses (nothing saved). Raises Incomplete (no response stored) when an item is
     unanswered, and InvitationClosed (nothing saved) when the invitation was cancelled or has
-    expired."""
+    expired. `pages` (instrument id -> checked answers) are saved like `last_page`: every
+    questionnaire at once, as staff enter answers given on paper or by phone. `mode` and
+    `entered_by_id` are stored with every response (see `store_response`)."""
     now = now or utcnow()
     invitation = _locked(db, invitation_id)
     state = state_of(invitation, now)
@@ -176,6 +188,8 @@ def submit(
 
     if last_page is not None:
         _store_drafts(db, invitation_id, *last_page, now)
+    for instrument_id, answers in (pages or {}).items():
+        _store_drafts(db, invitation_id, instrument_id, answers, now)
     saved = saved_answers(db, invitation)
     instruments = instruments_of(db, invitation)
     for step, instrument in enumerate(instruments, start=1):
@@ -187,7 +201,16 @@ def submit(
 
     try:
         responses = [
-            store_response(db, invitation, instrument, saved[instrument.id], language, now)
+            store_response(
+                db,
+                invitation,
+                instrument,
+                saved[instrument.id],
+                language,
+                now,
+                mode=mode,
+                entered_by_id=entered_by_id,
+            )
             for instrument in instruments
         ]
         invitation.status = InvitationStatus.COMPLETED

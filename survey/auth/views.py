@@ -19,7 +19,7 @@ from survey.auth.forms import CodeForm, LoginForm
 from survey.auth.passwords import check_password, hash_password, needs_rehash
 from survey.auth.sessions import end_session, start_session
 from survey.extensions import db
-from survey.models import User, user_by_email, utcnow
+from survey.models import Role, User, user_by_email, utcnow
 
 PENDING_KEY = "pending_login"
 # Time to type the code after the password was accepted.
@@ -119,7 +119,9 @@ def finish_login(user: User, next_url: str | None, second_factor: bool):
     g.user = user
     audit.log("login", subject=user, detail={"second_factor": second_factor})
     db.session.commit()
-    return redirect(next_url or url_for("clinic.index"))
+    # A coordinator's day starts with follow-up; everyone else's with the clinic list.
+    home = "coordinate.index" if user.role == Role.COORDINATOR else "clinic.index"
+    return redirect(next_url or url_for(home))
 
 
 def pending_login() -> tuple[User | None, str | None]:

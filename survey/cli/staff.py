@@ -5,7 +5,7 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from survey import text
+from survey import audit, text
 from survey.extensions import db
 from survey.staff import StaffSetupError, create_site, create_user, find_site
 from survey.text import TextParam
@@ -36,6 +36,27 @@ def add_site(name, timezone, language, contact):
         raise click.ClickException(str(error)) from None
     db.session.commit()
     click.echo(f"Added site {site.name!r} ({site.timezone}).")
+
+
+@sites.command("patient-results")
+@click.argument("name")
+@click.argument("setting", type=click.Choice(["on", "off"]))
+@with_appcontext
+def patient_results(name, setting):
+    """Let patients of site NAME see their own totals after sending (on), or not (off)."""
+    try:
+        site = find_site(db.session, name)
+    except StaffSetupError as error:
+        raise click.ClickException(str(error)) from None
+    site.patient_results = setting == "on"
+    audit.record(
+        db.session, "site.patient_results", site_id=site.id, subject=site, detail={"on": setting}
+    )
+    db.session.commit()
+    click.echo(
+        f"Patients of {site.name!r} {'see' if site.patient_results else 'do not see'} "
+        "their own totals after sending."
+    )
 
 
 @sites.command("list")

@@ -159,6 +159,15 @@ def long_columns(ccis_points: int | None = None) -> tuple[Column, ...]:
             "text",
             _l("SHA-256 of exactly the texts the patient saw (see docs/instruments.md)."),
         ),
+        Column(
+            "mode",
+            "code",
+            _l(
+                "How the answers were given: web (the patient's own phone), tablet (a clinic "
+                "tablet), paper or phone (entered by staff)."
+            ),
+            "web, tablet, paper, phone",
+        ),
         Column("submitted_at", "datetime", _l("When the answers were submitted, UTC."), "ISO 8601"),
         Column(
             "days_since_index",
@@ -252,6 +261,12 @@ def wide_columns(
             ),
             Column(
                 f"{p}_wording_hash", "text", _l("SHA-256 of exactly the texts the patient saw.")
+            ),
+            Column(
+                f"{p}_mode",
+                "code",
+                _l("How the answers were given."),
+                "web, tablet, paper, phone",
             ),
             Column(
                 f"{p}_total",
@@ -379,6 +394,7 @@ def long_rows(db: Session, scope: ExportScope, mics: dict | None = None) -> Iter
             Answer.item_id,
             Answer.position,
             Answer.value,
+            Response.mode,
         )
         .join(Response, Response.id == Answer.response_id)
         .join(Invitation, Invitation.id == Response.invitation_id)
@@ -396,7 +412,7 @@ def long_rows(db: Session, scope: ExportScope, mics: dict | None = None) -> Iter
         (reference, site, index_date, timezone, timepoint, invitation_id, response_id) = row[:7]
         instrument_id, version, wording_version, language, status, wording_hash = row[7:13]
         submitted_at, total = row[13:15]
-        item_id, position, value = row[19:22]
+        item_id, position, value, mode = row[19:23]
         if response_id not in changes:
             changes.clear()
             changes[response_id] = export_changes.change_cells(
@@ -419,6 +435,7 @@ def long_rows(db: Session, scope: ExportScope, mics: dict | None = None) -> Iter
             language,
             status,
             wording_hash,
+            mode,
             submitted_at,
             _days(submitted_at, index_date, timezone),
             total,
@@ -516,7 +533,7 @@ CHANGE_CELLS = 6  # change and verdict against baseline, previous and best
 
 def _response_cells(instrument, response, index_date, timezone, answers, changes) -> list:
     width = (
-        9
+        10
         + bool(instrument.bands)
         + CHANGE_CELLS
         + len(instrument.subscales)
@@ -533,6 +550,7 @@ def _response_cells(instrument, response, index_date, timezone, answers, changes
         response.wording_version,
         response.wording_status,
         response.wording_hash,
+        response.mode,
         response.total,
     ]
     if instrument.bands:

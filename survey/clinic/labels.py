@@ -17,6 +17,14 @@ WORDING_STATUS = {
     "provisional": _l("Provisional wording"),
 }
 
+# How the answers were given (survey.models.ResponseMode).
+RESPONSE_MODE = {
+    "web": _l("answered on their phone"),
+    "tablet": _l("answered on a clinic tablet"),
+    "paper": _l("given on paper"),
+    "phone": _l("given by phone"),
+}
+
 PATIENT_STATUS = {
     "active": _l("Active"),
     "paused": _l("Paused"),

@@ -83,6 +83,8 @@ class Result:
     wording_version: str
     instrument_version: str
     shown: ShownWording | None = None  # None: the wording's texts are not on record
+    mode: str = "web"  # web, tablet, paper, phone (survey.models.ResponseMode)
+    entered_by: str | None = None  # the staff member's address, for paper and phone
 
     @property
     def instrument(self) -> Instrument:
@@ -316,6 +318,8 @@ def _result(response: Response, day_of, kept: dict) -> Result:
         wording_hash=response.wording_hash,
         wording_version=response.wording_version,
         instrument_version=response.instrument_version,
+        mode=response.mode,
+        entered_by=response.entered_by.email if response.entered_by is not None else None,
         shown=None
         if shown is None
         else ShownWording(shown.wording_version, shown.wording_status, dict(shown.texts)),

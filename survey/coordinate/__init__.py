@@ -5,4 +5,4 @@ from flask import Blueprint
 
 bp = Blueprint("coordinate", __name__, url_prefix="/clinic/follow-up", static_folder="static")
 
-from survey.coordinate import messages, patients, schedules  # noqa: E402,F401  (routes on bp)
+from survey.coordinate import answering, enrol_list, messages, patients, schedules  # noqa: E402,F401  (routes on bp)

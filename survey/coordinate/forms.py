@@ -15,14 +15,16 @@ from wtforms import (
     TelField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from survey import text
-from survey.enrolment import LANGUAGES
+from survey.enrolment import LANGUAGES, EnrolmentError, check_index_date
 from survey.i18n import language_name
 from survey.instruments import INSTRUMENT_IDS
+from survey.phones import InvalidPhoneNumber, normalise_mobile
 from survey.text import PlainText
+from survey.timezones import InvalidTimezone, check_timezone
 
 try:  # WTForms 3.3 deprecates (value, label) tuples
     from wtforms.fields.choices import SelectChoice
@@ -80,6 +82,34 @@ class PatientDetails(FlaskForm):
         description=_l("The procedure date. Timepoints count from it."),
     )
     schedule_id = SelectField(_l("Follow-up schedule"), coerce=int)
+
+    # The service's own checks, as field validators: every problem of a post is reported at
+    # once, each on its field, instead of one at a time after the form passed.
+    def validate_phone(self, field) -> None:
+        try:
+            normalise_mobile(field.data)
+        except InvalidPhoneNumber as error:
+            raise ValidationError(str(error.args[0])) from None
+
+    def validate_timezone(self, field) -> None:
+        try:
+            field.data = check_timezone(field.data)
+        except InvalidTimezone as error:
+            raise ValidationError(str(error.args[0])) from None
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        schedule_chosen = self.schedule_id.data not in (None, NO_SCHEDULE)
+        if schedule_chosen and self.index_date.data is None and not self.index_date.errors:
+            self.index_date.errors = [_l("An index date is needed to follow a schedule.")]
+            valid = False
+        return valid
+
+    def validate_index_date(self, field) -> None:
+        try:
+            check_index_date(field.data)
+        except EnrolmentError as error:
+            raise ValidationError(str(error)) from None
 
     def set_choices(self, schedules) -> None:
         self.language.choices = [option(code, language_name(code)) for code in LANGUAGES]

@@ -9,6 +9,8 @@ from survey.models.invitation import (
     InvitationLink,
     InvitationStatus,
     Response,
+    ResponseMode,
+    TabletHandoff,
 )
 from survey.models.outreach import (
     Message,
@@ -57,12 +59,14 @@ __all__ = [
     "RateLimitCounter",
     "RateLimitEntry",
     "Response",
+    "ResponseMode",
     "Role",
     "Schedule",
     "ShownWording",
     "Site",
     "SmsSender",
     "StaffSession",
+    "TabletHandoff",
     "Timepoint",
     "TriageItem",
     "TriageLevel",

@@ -8,6 +8,17 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey.models.base import Base, utcnow
 from survey.models.patient import Patient
+from survey.models.staff import User
+
+
+class ResponseMode(enum.StrEnum):
+    """How a response reached the service: typed by the patient on their own phone (web) or
+    on a clinic tablet, or given on paper or by phone and entered by a member of staff."""
+
+    WEB = "web"
+    TABLET = "tablet"
+    PAPER = "paper"
+    PHONE = "phone"
 
 
 class InvitationStatus(enum.StrEnum):
@@ -68,6 +79,26 @@ class InvitationLink(Base):
     invitation: Mapped[Invitation] = relationship(back_populates="links")
 
 
+class TabletHandoff(Base):
+    """A short code a coordinator makes so that a clinic tablet opens one patient's invitation
+    without any staff session on the tablet. Only the code's hash is kept; it works once,
+    within minutes of being made."""
+
+    __tablename__ = "tablet_handoffs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(
+        ForeignKey("invitations.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    used_at: Mapped[datetime | None]
+
+    invitation: Mapped[Invitation] = relationship()
+
+
 class DraftAnswer(Base):
     """An answer saved as the patient goes, so a closed page resumes where it stopped."""
 
@@ -118,9 +149,16 @@ class Response(Base):
     band: Mapped[str | None] = mapped_column(String(32))
     subscales: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # How the answers were given, and the member of staff who entered them (None: the
+    # patient themself, on their phone or a clinic tablet).
+    mode: Mapped[ResponseMode] = mapped_column(
+        String(8), default=ResponseMode.WEB, server_default=ResponseMode.WEB.value
+    )
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     invitation: Mapped[Invitation] = relationship(back_populates="responses")
     patient: Mapped[Patient] = relationship()
+    entered_by: Mapped[User | None] = relationship()
     answers: Mapped[list["Answer"]] = relationship(
         back_populates="response", cascade="all", order_by="Answer.position"
     )

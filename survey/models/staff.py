@@ -35,6 +35,9 @@ class Site(Base):
     default_language: Mapped[str] = mapped_column(String(8), default="en")
     # Shown to patients who reply HELP or whose link no longer works.
     contact: Mapped[str] = mapped_column(String(200), default="")
+    # Whether patients see their own totals over time after sending (off unless the site
+    # chooses it: survey/patient/own_results.py).
+    patient_results: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     staff: Mapped[list["User"]] = relationship(secondary=site_memberships, back_populates="sites")

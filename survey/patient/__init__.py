@@ -11,6 +11,8 @@ bp = Blueprint("patient", __name__)
 csrf.exempt(bp)
 bp.before_request(context.begin_patient_request)
 bp.after_request(context.add_private_headers)
-bp.context_processor(lambda: {"item_fieldset": fragments.item_fieldset})
+bp.context_processor(
+    lambda: {"item_fieldset": fragments.item_fieldset, "contact_line": fragments.contact_line}
+)
 
-from survey.patient import views  # noqa: E402,F401  (registers the routes on bp)
+from survey.patient import tablet, views  # noqa: E402,F401  (registers the routes on bp)

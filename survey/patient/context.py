@@ -9,8 +9,11 @@ from survey import submission
 from survey.extensions import csrf, db
 from survey.models import Invitation, Patient
 
-# The only key patient pages keep in the session; staff keys are left alone.
+# The keys patient pages keep in the session (staff keys are left alone): the invitation, and
+# "tablet" when a clinic tablet opened it with a coordinator's code (survey/handoff.py).
 INVITATION_KEY = "invitation_id"
+MODE_KEY = "answer_mode"
+TABLET_ENDPOINTS = {"patient.tablet", "patient.tablet_code"}
 # A questionnaire page posts well under 2 KB; anything far larger is not from our page.
 MAX_POST_BYTES = 64 * 1024
 
@@ -27,7 +30,7 @@ def begin_patient_request() -> None:
     patient's language)."""
     request.max_content_length = MAX_POST_BYTES
     # A link page never shows the invitation of an earlier link opened in this browser.
-    from_link = request.endpoint == "patient.open_link"
+    from_link = request.endpoint == "patient.open_link" or request.endpoint in TABLET_ENDPOINTS
     g.invitation = None if from_link else session_invitation()
     g.site = g.invitation.patient.site if g.invitation else None
     g.locale = choose_language(request.args.get("lang"), g.invitation)
@@ -49,10 +52,15 @@ def session_invitation() -> Invitation | None:
     )
 
 
-def remember_invitation(invitation: Invitation) -> None:
+def remember_invitation(invitation: Invitation, mode: str | None = None) -> None:
     """Bind this browser's session to the invitation whose link it opened (replacing any
-    earlier one; a staff member's sign-in in the same browser is left as it is)."""
+    earlier one; a staff member's sign-in in the same browser is left as it is). `mode` is
+    "tablet" for a clinic tablet; a patient's own link answers as "web"."""
     session[INVITATION_KEY] = invitation.id
+    if mode is None:
+        session.pop(MODE_KEY, None)
+    else:
+        session[MODE_KEY] = mode
     # Permanent, so each request renews the idle limit instead of counting from the link.
     session.permanent = True
 

@@ -9,7 +9,7 @@ from werkzeug.datastructures import MultiDict
 from survey.instruments import Instrument
 
 # What the page's buttons (and its small autosave script) send besides the answers.
-ACTIONS = ("next", "back", "save")
+ACTIONS = ("next", "review", "back", "save")
 CONTROL_FIELDS = frozenset({"csrf_token", "action", "lang"})
 # What the "please contact me" form on the thank-you page sends.
 CONTACT_FIELDS = frozenset({"csrf_token", "reason"})
@@ -23,7 +23,8 @@ class BadPost(ValueError):
 class PagePost:
     """One posted page: the answers given on it and what the patient asked to do next.
 
-    `action` is "next", "back", "save" (the autosave script) or "language", in which case
+    `action` is "next", "review" (the last page, to the review before sending), "back",
+    "save" (the autosave script) or "language", in which case
     `language` is the one picked."""
 
     answers: dict[str, int]

@@ -6,8 +6,10 @@ each language. The HTML for each state is kept the first time it is rendered, fo
 as the instrument object in use stays the same: an imported wording makes a new object
 (survey/wording.py), which starts afresh."""
 
+import re
+
 from flask import current_app, get_template_attribute
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from survey.instruments import Instrument, Item
 
@@ -34,3 +36,24 @@ def item_fieldset(
         # A macro of an autoescaping template returns Markup: its text is already escaped.
         html = kept[1][key] = macro(instrument, item, language, answer, invalid)
     return html
+
+
+# A clinic's contact as a phone number: digits, spaces and the usual separators, 6 digits or more.
+_PHONE = re.compile(r"\+?[0-9][0-9 ().-]{4,}[0-9]")
+
+
+def contact_line(contact: str) -> Markup:
+    """The clinic's contact, each phone number in it a `tel:` link a patient can tap."""
+    parts: list[Markup] = []
+    last = 0
+    for match in _PHONE.finditer(contact):
+        number = match.group(0)
+        digits = re.sub(r"[^0-9+]", "", number)
+        parts.append(escape(contact[last : match.start()]))
+        if len(digits.lstrip("+")) < 6:
+            parts.append(escape(number))
+        else:
+            parts.append(Markup('<a href="tel:{}">{}</a>').format(digits, number))
+        last = match.end()
+    parts.append(escape(contact[last:]))
+    return Markup("").join(parts)

@@ -3,7 +3,7 @@
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
-from flask import current_app, g, redirect, render_template, request, url_for
+from flask import current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -13,10 +13,11 @@ from survey import errors, submission
 from survey.extensions import db
 from survey.instruments import Instrument
 from survey.invitations import asks_before_treatment
-from survey.models import utcnow
+from survey.models import ResponseMode, utcnow
 from survey.patient import bp
-from survey.patient.context import remember_invitation, require_invitation
+from survey.patient.context import MODE_KEY, remember_invitation, require_invitation
 from survey.patient.forms import BadPost, parse_contact, parse_page
+from survey.patient.own_results import own_results
 from survey.submission import Incomplete, InvitationClosed, InvitationState
 from survey.triage import contact
 from survey.triage import settings as triage_settings
@@ -147,6 +148,8 @@ def step(step: int):
         return problem("bad post")
     answered = saved | post.answers
     missing = unanswered(instrument, answered)
+    # "next" on the last page sends (the review page's Send button posts it); the last
+    # page's own button asks for "review" first.
     if post.action == "next" and step == len(instruments) and not missing:
         return send_answers(invitation, instrument, post.answers)
     try:
@@ -163,14 +166,37 @@ def step(step: int):
         return redirect(url_for(".step", step=max(step - 1, 1)), code=303)
     if missing:
         return questionnaire_page(instruments, step, answered, missing), 422
+    if post.action == "review" or request.args.get("review"):
+        return redirect(url_for(".review"), code=303)
     return redirect(url_for(".step", step=step + 1), code=303)
+
+
+@bp.get("/survey/review")
+def review():
+    """Every answer before sending, each a tap away from being changed."""
+    invitation = require_invitation()
+    state = submission.state_of(invitation)
+    if state != InvitationState.OPEN:
+        return closed(state)
+    instruments = submission.instruments_of(db.session, invitation)
+    saved = submission.saved_answers(db.session, invitation)
+    for number, instrument in enumerate(instruments, start=1):
+        if unanswered(instrument, saved.get(instrument.id, {})):
+            return redirect(url_for(".step", step=number, check=1))
+    return render_template(
+        "patient/review.html", instruments=instruments, saved=saved, steps=len(instruments)
+    )
 
 
 def send_answers(invitation, instrument: Instrument, last_answers: dict[str, int]):
     """The last page, complete, with Send: save it and submit everything in one go."""
     try:
         submission.submit(
-            db.session, invitation.id, str(get_locale()), last_page=(instrument.id, last_answers)
+            db.session,
+            invitation.id,
+            str(get_locale()),
+            last_page=(instrument.id, last_answers),
+            mode=ResponseMode.TABLET if session.get(MODE_KEY) == "tablet" else ResponseMode.WEB,
         )
     except Incomplete as error:
         return redirect(url_for(".step", step=error.step, check=1), code=303)
@@ -189,6 +215,26 @@ def done():
     if state != InvitationState.COMPLETED:
         return closed(state)
     return done_page(invitation)
+
+
+@bp.get("/survey/results")
+def results():
+    """The patient's own totals over time, where their site shows them (after sending)."""
+    invitation = require_invitation()
+    state = submission.state_of(invitation)
+    if state == InvitationState.OPEN:
+        return redirect(url_for(".start"))
+    if state != InvitationState.COMPLETED:
+        return closed(state)
+    if not invitation.patient.site.patient_results:
+        return problem("not found")
+    return render_template(
+        "patient/results.html", courses=own_results(db.session, invitation), format_day=format_day
+    )
+
+
+def format_day(day) -> str:
+    return format_date(day, format="long", locale=get_locale())
 
 
 @bp.post("/survey/contact")
@@ -263,6 +309,7 @@ def questionnaire_page(instruments, step: int, answered: dict, missing: list[str
         steps=len(instruments),
         answered=answered,
         missing=missing,
+        reviewing=bool(request.args.get("review")),
     )
 
 

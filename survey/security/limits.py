@@ -74,6 +74,11 @@ def link_guessed_wrong(response: Response) -> bool:
     return response.status_code == 404 and bool(TOKEN_PATTERN.fullmatch(token))
 
 
+def handoff_guessed_wrong(response: Response) -> bool:
+    """A tablet code that opened nothing (survey/patient/tablet.py sets g.handoff_failed)."""
+    return bool(g.get("handoff_failed"))
+
+
 def attempt_failed(response: Response) -> bool:
     """A sign-in, code or password check that failed (the view sets g.auth_failed)."""
     return bool(g.get("auth_failed"))
@@ -168,6 +173,16 @@ def apply_limits(app: Flask, limiter: Limiter) -> None:
             deduct_when=link_guessed_wrong,
         ),
     )
+    # Tablet codes are shorter than link tokens: wrong ones count per address, across the
+    # typed and the scanned page.
+    tablet_guesses = limiter.shared_limit(
+        setting("RATELIMIT_LINK_GUESSES"),
+        scope="tablet-code",
+        key_func=client_address,
+        deduct_when=handoff_guessed_wrong,
+    )
+    on_view("patient.tablet", tablet_guesses)
+    on_view("patient.tablet_code", tablet_guesses)
     # One count per address across the password and the code pages.
     failed_sign_ins = limiter.shared_limit(
         setting("RATELIMIT_LOGIN_ADDRESS"),

@@ -102,12 +102,21 @@ def test_a_patient_completes_both_questionnaires_in_their_own_language(
     expect(page.locator(".progress")).to_have_text(progress)
     # Sending with a question left out: the gap is named in the patient's language.
     choose(page, {key: value for key, value in ccis_answers.items() if key != "gas"})
-    press(page, language, "Send my answers")
+    press(page, language, "Check my answers")
     flag = interface(language, "Please choose an answer.")
     expect(page.locator("#gas-error")).to_have_text(flag)
     expect(page.locator(f"#solid-{ccis_answers['solid']}")).to_be_checked()
     assert_accessible(page)
+    expect(page.locator(".error-summary")).to_be_focused()
     choose(page, {"gas": ccis_answers["gas"]})
+    press(page, language, "Check my answers")
+
+    # The review: every answer, each a tap from being changed, then Send.
+    expect(page).to_have_url(at("/survey/review"))
+    expect(heading(page)).to_have_text(interface(language, "Check your answers"))
+    expect(page.locator(".review-list li")).to_have_count(14 + 5)
+    assert_accessible(page)
+    assert_fits_a_small_phone(page)
     press(page, language, "Send my answers")
 
     expect(page).to_have_url(at("/survey/done"))
@@ -168,8 +177,18 @@ def test_a_patient_answers_every_question_with_the_keyboard_alone(page, enrolled
                 page.keyboard.press("ArrowDown")
             expect(page.locator(f"#{item_id}-{value}")).to_be_checked()
         page.keyboard.press("Tab")
-        assert page.evaluate("document.activeElement.value") == "next"
+        # The last page leads to the review of every answer.
+        expected = "review" if step == len(ANSWERS["en"]) else "next"
+        assert page.evaluate("document.activeElement.value") == expected
         page.keyboard.press("Enter")
+    page.wait_for_url("**/survey/review")
+    # Past the language links and every Change link to Send.
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.value") == "next":
+            break
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Send my answers"
+    page.keyboard.press("Enter")
     page.wait_for_url("**/survey/done")
     assert stored_totals() == {"qolaf-q": 51, "ccis": 10}
 
@@ -199,6 +218,7 @@ def test_a_patient_who_closes_the_page_midway_finds_every_answer_on_reopening(
     page.goto(link.path)
     expect(page).to_have_url(at("/survey/2"))
     choose(page, CCIS_10)
+    press(page, "es", "Check my answers")
     press(page, "es", "Send my answers")
     expect(page).to_have_url(at("/survey/done"))
     assert stored_totals() == {"qolaf-q": 51, "ccis": 10}
@@ -227,6 +247,7 @@ def test_a_patient_without_javascript_completes_and_resumes(new_phone, enrolled,
     expect(page.locator("html")).to_have_attribute("lang", "tr")
     expect(page.locator("#liquid-2")).to_be_checked()
     choose(page, CCIS_10)
+    press(page, "tr", "Check my answers")
     press(page, "tr", "Send my answers")
     expect(page).to_have_url(at("/survey/done"))
     assert stored_totals() == {"qolaf-q": 51, "ccis": 10}
@@ -243,6 +264,7 @@ def test_a_double_tap_the_back_button_and_a_retry_never_store_a_second_response(
     form = dict(
         page.evaluate("Array.from(new FormData(document.getElementById('answers')).entries())")
     )
+    press(page, "es", "Check my answers")
     page.get_by_role("button", name=interface("es", "Send my answers")).dblclick()
     page.wait_for_url("**/survey/done")
 

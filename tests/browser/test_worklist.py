@@ -52,6 +52,7 @@ def test_a_patient_asks_to_be_contacted_and_a_clinician_closes_the_loop(
     choose(phone, QOLAF_51)
     press(phone, "es", "Next")
     choose(phone, CCIS_10)
+    press(phone, "es", "Check my answers")
     press(phone, "es", "Send my answers")
     expect(phone.get_by_role("heading", level=2)).to_have_text(
         interface("es", "Would you like your care team to contact you?")
