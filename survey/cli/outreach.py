@@ -152,7 +152,10 @@ def retire_schedule(name):
 
 
 @outreach.command("texts")
-@click.option("--clinic", help="The name the texts start with (default: each site's own).")
+@click.option(
+    "--clinic",
+    help="The name the texts start with (default: each site's SMS name, or the neutral one).",
+)
 @with_appcontext
 def show_texts(clinic):
     """Show each SMS text per language with its encoding and number of segments."""
@@ -162,14 +165,17 @@ def show_texts(clinic):
     else:
         sites = db.session.scalars(select(Site).order_by(Site.name)).all()
         senders = [
-            (texts.sender_name(db.session, site), site.contact or "+00 000 000 000")
+            (texts.chosen_sender_name(db.session, site), site.contact or "+00 000 000 000")
             for site in sites
-        ] or [("Clinic", "+00 000 000 000")]
+        ] or [(None, "+00 000 000 000")]
     for name, contact in senders:
-        click.echo(f"Texts starting with {name!r}:")
+        # A site without an SMS name sends the neutral name of each language.
+        click.echo(f"Texts starting with {name or texts.neutral_name('en')!r}:")
         for kind in texts.KINDS:
             for language in LANGUAGES:
-                body = texts.render(kind, language, name, link, contact)
+                body = texts.render(
+                    kind, language, name or texts.neutral_name(language), link, contact
+                )
                 count = count_segments(body)
                 extra = (
                     f" (because of {' '.join(count.unicode_characters)})"

@@ -11,10 +11,12 @@ from survey.models.invitation import (
     Response,
 )
 from survey.models.outreach import (
+    ChannelAlarm,
     Message,
     MessageEvent,
     MessageKind,
     MessageStatus,
+    Reply,
     Schedule,
     SmsSender,
     Timepoint,
@@ -41,6 +43,7 @@ __all__ = [
     "AuditEvent",
     "AuditTrailIsInsertOnly",
     "Base",
+    "ChannelAlarm",
     "ContactRequest",
     "DraftAnswer",
     "ImportedWording",
@@ -56,6 +59,7 @@ __all__ = [
     "PatientSummary",
     "RateLimitCounter",
     "RateLimitEntry",
+    "Reply",
     "Response",
     "Role",
     "Schedule",

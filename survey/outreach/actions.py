@@ -11,13 +11,13 @@ from survey.models import (
     Invitation,
     InvitationStatus,
     Message,
-    MessageEvent,
     MessageKind,
     MessageStatus,
     PatientStatus,
     User,
 )
 from survey.outreach.i18n import lazy_gettext as _l
+from survey.outreach.message_status import note, transition
 
 NEEDS_ATTENTION = (MessageStatus.FAILED, MessageStatus.UNDELIVERED, MessageStatus.REVIEW)
 
@@ -35,7 +35,7 @@ def send_now(db: Session, message: Message, user: User, now: datetime) -> None:
     if message.invitation.opens_at > now:
         raise ActionError(_l("This timepoint has not opened yet; its link would not work."))
     message.due_at, message.wait_reason = now, None
-    _note(db, message, now, "send_now")
+    note(message, at=now, reason="send_now")
 
 
 def cancel(db: Session, message: Message, user: User, now: datetime) -> None:
@@ -43,13 +43,9 @@ def cancel(db: Session, message: Message, user: User, now: datetime) -> None:
     _lock(db, message)
     if message.status != MessageStatus.PENDING:
         raise ActionError(_l("Only a message that has not been sent yet can be cancelled."))
-    message.status, message.reason, message.wait_reason = (
-        MessageStatus.CANCELLED,
-        "cancelled_by_staff",
-        None,
+    transition(
+        message, MessageStatus.CANCELLED, at=now, reason="cancelled_by_staff", source="staff"
     )
-    message.finished_at = now
-    _note(db, message, now, "cancelled_by_staff", status=MessageStatus.CANCELLED)
 
 
 def retry(db: Session, message: Message, user: User, now: datetime) -> Message:
@@ -67,7 +63,7 @@ def retry(db: Session, message: Message, user: User, now: datetime) -> Message:
         retry_of_id=message.id,
     )
     db.add(again)
-    _note(db, message, now, "retried")
+    note(message, at=now, reason="retried")
     return again
 
 
@@ -76,7 +72,7 @@ def dismiss(db: Session, message: Message, user: User, now: datetime) -> None:
     _lock(db, message)
     _check_unresolved(message)
     message.resolved_at, message.resolved_by_id, message.resolution = now, user.id, "dismissed"
-    _note(db, message, now, "dismissed")
+    note(message, at=now, reason="dismissed")
 
 
 def resend_link(db: Session, invitation: Invitation, user: User, now: datetime) -> Message:
@@ -130,15 +126,3 @@ def _check_can_receive(invitation: Invitation, now: datetime) -> None:
         )
     if invitation.status != InvitationStatus.OPEN or invitation.is_expired(now):
         raise ActionError(_l("This timepoint is closed (answered, expired or cancelled)."))
-
-
-def _note(db: Session, message: Message, now: datetime, reason: str, status=None) -> None:
-    db.add(
-        MessageEvent(
-            message=message,
-            occurred_at=now,
-            status=status or message.status,
-            source="staff",
-            reason=reason,
-        )
-    )

@@ -14,22 +14,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from survey.audit import record
-from survey.models import Message, MessageEvent, MessageStatus, Patient
+from survey.models import Message, MessageStatus, Patient
+from survey.models.outreach import INBOUND_RECEIPT
+from survey.outreach.backends import twilio_codes
+from survey.outreach.consent import patients_with, record_opt_in, record_opt_out
+from survey.outreach.message_status import can_move, note, transition
 from survey.outreach.texts import help_text, sender_name
 
-# Twilio's statuses, in our words.
-PROVIDER_STATUS = {
-    "accepted": MessageStatus.QUEUED,
-    "scheduled": MessageStatus.QUEUED,
-    "queued": MessageStatus.QUEUED,
-    "sending": MessageStatus.QUEUED,
-    "sent": MessageStatus.SENT,
-    "delivered": MessageStatus.DELIVERED,
-    "read": MessageStatus.DELIVERED,
-    "undelivered": MessageStatus.UNDELIVERED,
-    "failed": MessageStatus.FAILED,
-    "canceled": MessageStatus.FAILED,
-}
+__all__ = ["INBOUND_RECEIPT", "record_opt_in", "record_opt_out"]  # kept importable from here
+
+# Twilio's statuses, in our words (its codes are the Twilio backend's: `twilio_codes`).
+PROVIDER_STATUS = twilio_codes.STATUS
 RANK = {
     MessageStatus.PENDING: 0,
     MessageStatus.SENDING: 1,
@@ -41,11 +36,7 @@ RANK = {
     MessageStatus.FAILED: 4,
     MessageStatus.CANCELLED: 5,
 }
-FINAL = {MessageStatus.DELIVERED, MessageStatus.UNDELIVERED, MessageStatus.FAILED}
-OPTED_OUT_CODES = {21610}  # "Attempt to send to unsubscribed recipient"
-# Webhook receipts of patients' texts start with this; they are kept for good (dispatch.py),
-# so a captured STOP or START posted again, however late, changes nothing.
-INBOUND_RECEIPT = "inbound:"
+OPTED_OUT_CODES = twilio_codes.OPTED_OUT
 
 STOP_WORDS = {
     "STOP",
@@ -96,69 +87,31 @@ def apply_status(
     new = PROVIDER_STATUS.get((provider_status or "").lower())
     if message.provider_sid not in (None, sid):
         # A report on another copy: an earlier attempt went through after all.
-        db.add(
-            MessageEvent(
-                message=message,
-                occurred_at=now,
-                status=provider_status[:16],
-                source="provider",
-                error_code=error_code,
-                reason="another_copy",
-            )
+        note(
+            message,
+            at=now,
+            reason="another_copy",
+            source="provider",
+            status=provider_status[:16],
+            error_code=error_code,
         )
         return message
-    if new is None or not (
-        message.status in (MessageStatus.SENDING, MessageStatus.REVIEW)
-        or RANK[new] > RANK[message.status]
-    ):
+    if new is None or not can_move(message, new) or RANK[new] <= RANK[message.status]:
         return message
-    message.status = new
     message.provider_sid = sid
     message.provider_status = provider_status[:32]
-    if new in (MessageStatus.UNDELIVERED, MessageStatus.FAILED):
-        message.error_code, message.reason = error_code, "not_delivered"
-    else:
-        message.error_code, message.reason = None, None
-    if new in FINAL:
-        message.finished_at = now
-    db.add(
-        MessageEvent(
-            message=message, occurred_at=now, status=new, source="provider", error_code=error_code
-        )
+    failed = new in (MessageStatus.UNDELIVERED, MessageStatus.FAILED)
+    transition(
+        message,
+        new,
+        at=now,
+        source="provider",
+        error_code=error_code,
+        reason="not_delivered" if failed else None,
     )
     if error_code in OPTED_OUT_CODES and message.patient.phone:
         record_opt_out(db, message.patient.phone, now, source="provider")
     return message
-
-
-def record_opt_out(db: Session, phone: str, now: datetime, source: str) -> list[Patient]:
-    """Every patient with this number is opted out: nothing more is sent to it."""
-    changed = []
-    for patient in _patients_with(db, phone):
-        if patient.opted_out_at is None:
-            patient.opted_out_at = now
-            record(db, "patient.opted_out", subject=patient, detail={"source": source})
-            changed.append(patient)
-    return changed
-
-
-def record_opt_in(db: Session, phone: str, now: datetime, source: str) -> list[Patient]:
-    """The patient texted START: messages held for them may go again."""
-    changed = []
-    for patient in _patients_with(db, phone):
-        if patient.opted_out_at is not None:
-            patient.opted_out_at = None
-            record(db, "patient.opted_in", subject=patient, detail={"source": source})
-            changed.append(patient)
-    return changed
-
-
-def _patients_with(db: Session, phone: str) -> list[Patient]:
-    return list(
-        db.scalars(
-            select(Patient).where(Patient.phone == phone).order_by(Patient.id).with_for_update()
-        )
-    )
 
 
 @dataclass
@@ -194,7 +147,7 @@ def handle_inbound(
         return InboundResult(keyword, record_opt_out(db, from_number, now, source="sms"))
     if keyword == "start":
         return InboundResult(keyword, record_opt_in(db, from_number, now, source="sms"))
-    patients = _patients_with(db, from_number)
+    patients = patients_with(db, from_number)
     if keyword == "other":
         for patient in patients:
             record(db, "patient.replied", subject=patient)
@@ -202,5 +155,7 @@ def handle_inbound(
     reply = None
     if patients and not opt_out_type:
         newest = patients[-1]
-        reply = help_text(newest.language, sender_name(db, newest.site), newest.site.contact)
+        reply = help_text(
+            newest.language, sender_name(db, newest.site, newest.language), newest.site.contact
+        )
     return InboundResult(keyword, patients, reply)

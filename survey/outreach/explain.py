@@ -23,6 +23,16 @@ WAIT = {
     "daily_limit": _l("Waiting: the patient already had a message today."),
     "weekly_limit": _l("Waiting: the patient already had the most messages allowed this week."),
     "waiting_for_invitation": _l("Waiting until the invitation itself has been sent."),
+    "phone_daily_limit": _l(
+        "Waiting: this mobile number, shared with another patient, already had a message today."
+    ),
+    "phone_weekly_limit": _l(
+        "Waiting: this mobile number, shared with another patient, already had the most "
+        "messages allowed this week."
+    ),
+    "channel_paused": _l(
+        "Waiting: sending is paused for this site until an administrator resumes it."
+    ),
 }
 
 # Why a message was cancelled, failed, or needs review (our own words for our own reasons).
@@ -65,6 +75,18 @@ REASON = {
         "went. Check with the patient before sending it again."
     ),
     "not_delivered": _l("The mobile network could not deliver it."),
+    "sender_queue_full": _l(
+        "The SMS service's queue for the clinic's number was full; it will be retried."
+    ),
+    "sender_refused": _l(
+        "The SMS service refused the clinic's sender number or messaging service. An "
+        "administrator must check the Twilio settings."
+    ),
+    "opted_out": _l(
+        "The patient replied STOP, so the SMS service blocks messages to them. Nothing "
+        "will be sent until they reply START."
+    ),
+    "undone": _l("Scheduled again: a coordinator undid the cancellation."),
     "refused": _l("The SMS service refused it."),
 }
 
@@ -97,6 +119,10 @@ ERROR = {
         "again, an administrator should contact Twilio."
     ),
     30008: _l("The mobile network gave no reason. Retry later."),
+    30036: _l(
+        "The message could not reach the phone before quiet hours began, so it expired "
+        "unsent. Retry tomorrow."
+    ),
     30034: _l(
         "The clinic's sender number is not registered for US messaging. An "
         "administrator must register it."

@@ -31,8 +31,10 @@ from survey.models import (
     Schedule,
     Site,
     Timepoint,
+    utcnow,
 )
 from survey.outreach.i18n import lazy_gettext as _l
+from survey.outreach.message_status import transition
 from survey.outreach.policy import SendingRules, at_local
 from survey.phones import InvalidPhoneNumber, normalise_mobile
 from survey.timezones import InvalidTimezone, check_timezone
@@ -258,13 +260,23 @@ def touched(db: Session, invitation: Invitation) -> bool:
     return db.scalar(attempted.limit(1)) is not None
 
 
-def cancel_invitation(db: Session, invitation: Invitation, reason: str) -> None:
+def cancel_invitation(
+    db: Session, invitation: Invitation, reason: str, now: datetime | None = None
+) -> None:
     """Close an invitation and cancel the messages it has not sent yet."""
     invitation.status = InvitationStatus.CANCELLED
-    cancel_pending(db, reason, invitation_id=invitation.id)
+    cancel_pending(db, reason, invitation_id=invitation.id, now=now)
 
 
-def cancel_pending(db: Session, reason: str, *, invitation_id=None, patient_id=None) -> int:
+def cancel_pending(
+    db: Session,
+    reason: str,
+    *,
+    invitation_id=None,
+    patient_id=None,
+    now: datetime | None = None,
+    source: str = "staff",
+) -> int:
     """Cancel the pending messages of an invitation or a patient; returns how many."""
     # Locked: a message a dispatcher is claiming right now is left to the dispatcher.
     query = select(Message).where(Message.status == MessageStatus.PENDING).with_for_update()
@@ -274,7 +286,9 @@ def cancel_pending(db: Session, reason: str, *, invitation_id=None, patient_id=N
         query = query.where(Message.patient_id == patient_id)
     messages = db.scalars(query).all()
     for message in messages:
-        message.status, message.reason, message.wait_reason = MessageStatus.CANCELLED, reason, None
+        transition(
+            message, MessageStatus.CANCELLED, at=now or utcnow(), reason=reason, source=source
+        )
     return len(messages)
 
 

@@ -190,5 +190,8 @@ def test_texts_shows_encoding_and_segments(runner, site):
     output = run(runner, "outreach", "texts", "--clinic", "Hospital Central")
     assert "invitation        tr" in output and "invitation_before tr" in output
     assert "UCS-2" in output and "GSM-7" in output
+    output = run(runner, "outreach", "texts", "--clinic", "Almería Unit")
+    assert "'Almería Unit'" in output and "because of í" in output
+    # A site without an SMS name: never its own name ("Almería Colorectal Unit").
     output = run(runner, "outreach", "texts")
-    assert "'Almería Colorectal Unit'" in output and "because of í" in output
+    assert "'Your clinic'" in output and "Colorectal" not in output

@@ -340,10 +340,16 @@ def test_actions_without_a_csrf_token_are_refused(client, coordinator, patient_n
 
 def test_the_texts_page_shows_encoding_and_segments_per_language(client, coordinator, site):
     page = client.get("/clinic/follow-up/texts").text
-    # The site's own name has an í (UCS-2 for every text) and says what it treats.
-    assert "because of: í" in page
-    assert "may tell whoever sees the phone" in page
-    db.session.add(SmsSender(site_id=site.id, name="Hospital Central"))
+    # The site's own name says what it treats: until it has an SMS name, texts use the
+    # neutral one, and the page says so.
+    assert "no name for text messages yet" in page
+    assert "Your clinic: how are you before your treatment?" in page
+    assert "Almería Colorectal Unit:" not in page
+    db.session.add(SmsSender(site_id=site.id, name="Almería Centro"))
+    db.session.commit()
+    page = client.get("/clinic/follow-up/texts").text
+    assert "because of: í" in page  # the name's í makes every text UCS-2
+    db.session.get(SmsSender, site.id).name = "Hospital Central"
     db.session.commit()
     page = client.get("/clinic/follow-up/texts").text
     table = {}
@@ -362,18 +368,27 @@ def test_the_texts_page_shows_encoding_and_segments_per_language(client, coordin
             assert table[(f"{kind} {time}", "Español")] == ("GSM-7", "", 1)
             assert table[(f"{kind} {time}", "Türkçe")][0] == "UCS-2"
             assert table[(f"{kind} {time}", "Türkçe")][2] >= 2
-    assert len(table) == 18
+    assert len(table) == 21
 
 
 def test_an_admin_sets_a_neutral_sender_name_and_a_revealing_one_is_refused(client, admin, site):
     submit(client, "/clinic/follow-up/texts", {"site_id": site.id, "name": "Unidad de Fístula"})
     assert db.session.get(SmsSender, site.id) is None
-    page = submit(
+    # The á makes every text UCS-2: the English and Spanish texts would cost 3 segments.
+    submit(
         client, "/clinic/follow-up/texts", {"site_id": site.id, "name": "Hospital Torrecárdenas"}
     )
+    assert db.session.get(SmsSender, site.id) is None
+    page = client.get("/clinic/follow-up/texts").text
+    assert "would cost more than 2 segments" in page and "English" in page
+    page = submit(
+        client, "/clinic/follow-up/texts", {"site_id": site.id, "name": "Hospital Torrecardenas"}
+    )
     assert page.status_code == 302
-    assert db.session.get(SmsSender, site.id).name == "Hospital Torrecárdenas"
-    assert "Hospital Torrecárdenas: cuéntenos" in client.get("/clinic/follow-up/texts").text
+    assert db.session.get(SmsSender, site.id).name == "Hospital Torrecardenas"
+    page = client.get("/clinic/follow-up/texts").text
+    assert "Hospital Torrecardenas: cuéntenos" in page
+    assert "Most segments per text with this name:" in page
 
 
 def test_coordinators_read_schedules_and_only_admins_define_them(client, staff, site, make_user):
