@@ -10,6 +10,7 @@ from survey.invitation_dates import describe as describe_invitation
 from survey.localtime import format_local
 from survey.models import Invitation, Message, Role
 from survey.outreach import explain
+from survey.outreach.alarms import alarms_for
 from survey.outreach.policy import SendingRules
 from survey.phones import display
 
@@ -55,7 +56,11 @@ local_time = format_local
 
 @bp.context_processor
 def coordinator_helpers() -> dict:
+    user = g.get("user")
     return {
+        # Every coordinator page shows a paused channel of the user's sites.
+        "channel_alarms": alarms_for(db.session, user.site_ids) if user else [],
+        "alarm_text": explain.alarm_text,
         "local_time": local_time,
         "describe_invitation": describe_invitation,
         "status_label": explain.status_label,

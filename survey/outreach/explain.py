@@ -92,6 +92,22 @@ REASON = {
 
 # Twilio error codes coordinators meet, in plain words, with what to do.
 ERROR = {
+    20003: _l(
+        "The SMS service refused the clinic's account details (Twilio account SID or auth "
+        "token). An administrator must correct them."
+    ),
+    20404: _l(
+        "The SMS service could not find the clinic's account, sender or messaging service. "
+        "An administrator must check the Twilio settings."
+    ),
+    21212: _l(
+        "The clinic's sender number is not a valid phone number for the SMS service. An "
+        "administrator must correct SURVEY_TWILIO_FROM or the messaging service."
+    ),
+    21606: _l(
+        "The clinic's sender number cannot send text messages. An administrator must choose "
+        "a number that can."
+    ),
     21211: _l("The number is not a valid phone number. Check the digits and edit the number."),
     21214: _l("The number cannot be reached by text message. Check it with the patient."),
     21408: _l(
@@ -144,6 +160,17 @@ def explain(message) -> str:
     text = str(REASON.get(message.reason, "")) if message.reason else ""
     if message.error_code:
         more = _l("SMS service error %(code)s.", code=message.error_code)
+        text = f"{text} {more}".strip()
+    return text
+
+
+def alarm_text(alarm) -> str:
+    """What stopped a site's channel, in plain words."""
+    if alarm.error_code in ERROR:
+        return str(ERROR[alarm.error_code])
+    text = str(REASON.get(alarm.reason, ""))
+    if alarm.error_code:
+        more = _l("SMS service error %(code)s.", code=alarm.error_code)
         text = f"{text} {more}".strip()
     return text
 

@@ -34,6 +34,7 @@ class Received:
     body: str
     sender: str
     status_callback: str | None
+    validity_period: int | None = None
 
 
 @dataclass
@@ -123,6 +124,7 @@ def _handler(server_state: FakeTwilio):
                 body=form.get("Body", ""),
                 sender=form.get("MessagingServiceSid") or form.get("From", ""),
                 status_callback=form.get("StatusCallback"),
+                validity_period=int(form["ValidityPeriod"]) if "ValidityPeriod" in form else None,
             )
             with server_state.lock:
                 server_state.received.append(message)
