@@ -9,7 +9,7 @@ from survey.extensions import db
 from survey.invitation_dates import describe as describe_invitation
 from survey.localtime import format_local
 from survey.models import Invitation, Message, Role
-from survey.outreach import explain
+from survey.outreach import actions, explain
 from survey.outreach.alarms import alarms_for
 from survey.outreach.policy import SendingRules
 from survey.phones import display
@@ -67,6 +67,11 @@ def coordinator_helpers() -> dict:
         "kind_label": lambda kind: str(explain.KIND.get(kind, kind)),
         "explain": explain.explain,
         "number_problem": explain.number_problem,
+        "can_send_now": lambda message, now: (
+            actions.send_now_refusal(db.session, message, now) is None
+        ),
+        "can_undo_cancel": lambda message, now: actions.can_undo_cancel(db.session, message, now),
+        "reminders_left": lambda message: len(actions.pending_reminders(db.session, message)),
         "display_phone": display,
         "zones": COMMON_ZONES,
     }

@@ -54,6 +54,11 @@ MESSAGE_ACTIONS = {
         lambda: _("The message will go at the next dispatch (within quiet hours)."),
     ),
     "cancel": (actions.cancel, "message.cancel", lambda: _("The message will not be sent.")),
+    "undo-cancel": (
+        actions.undo_cancel,
+        "message.undo_cancel",
+        lambda: _("The cancellation is undone: the message is scheduled again."),
+    ),
     "retry": (
         actions.retry,
         "message.retry",
@@ -67,7 +72,10 @@ MESSAGE_ACTIONS = {
 }
 
 
-@bp.post("/messages/<int:message_id>/<any('send-now', 'cancel', 'retry', 'dismiss'):action>")
+@bp.post(
+    "/messages/<int:message_id>/"
+    "<any('send-now', 'cancel', 'undo-cancel', 'retry', 'dismiss'):action>"
+)
 @staff_required(*COORDINATORS)
 def message_action(message_id: int, action: str):
     """Send now, cancel, retry or dismiss one message."""
@@ -81,6 +89,8 @@ def message_action(message_id: int, action: str):
         return back_to(message.patient_id)
     db.session.flush()
     detail = {"message": message.id, "kind": message.kind}
+    if action in ("cancel", "undo-cancel") and message.kind == "invitation":
+        detail["with_reminders"] = True
     if result is not None:
         detail["new_message"] = result.id
     audit.log(audit_action, subject=message.patient, detail=detail)

@@ -44,6 +44,7 @@ REASON = {
     "schedule_changed": _l("Not needed: the patient's schedule changed."),
     "withdrawn": _l("Not sent: the patient withdrew from follow-up."),
     "cancelled_by_staff": _l("Cancelled by a coordinator."),
+    "cancelled_with_invitation": _l("Not sent: a coordinator cancelled the invitation."),
     "no_number": _l("The patient has no mobile number. Add one, then retry."),
     "gave_up": _l(
         "The SMS service kept failing, so sending stopped after several tries. Retry later."

@@ -298,6 +298,18 @@ def test_retry_and_dismiss_from_the_attention_queue(client, coordinator, patient
 def test_send_now_and_cancel_a_scheduled_message(client, coordinator, patient_now):
     patient = patient_now()
     reminder = messages_of(patient, MessageKind.REMINDER)[0]
+    # While the invitation has not gone, its reminder is not offered "Send now", and the
+    # action refuses it.
+    page = client.get(f"/clinic/follow-up/patients/{patient.id}").text
+    assert f"/messages/{reminder.id}/send-now" not in page
+    response = action(client, f"/clinic/follow-up/messages/{reminder.id}/send-now")
+    page = client.get(response.headers["Location"]).text
+    assert "cannot go before the invitation it recalls" in page
+    invitation = messages_of(patient, MessageKind.INVITATION)[0]
+    invitation.status, invitation.attempts = MessageStatus.QUEUED, 1
+    db.session.commit()
+    page = client.get(f"/clinic/follow-up/patients/{patient.id}").text
+    assert f"/messages/{reminder.id}/send-now" in page
     action(client, f"/clinic/follow-up/messages/{reminder.id}/send-now")
     db.session.expire_all()
     assert reminder.due_at <= utcnow()
@@ -307,6 +319,43 @@ def test_send_now_and_cancel_a_scheduled_message(client, coordinator, patient_no
     response = action(client, f"/clinic/follow-up/messages/{reminder.id}/cancel")
     page = client.get(response.headers["Location"]).text
     assert "Only a message that has not been sent yet can be cancelled" in page
+
+
+def test_cancelling_an_invitation_cancels_its_reminders_and_can_be_undone(
+    client, coordinator, patient_now
+):
+    patient = patient_now()
+    invitation = messages_of(patient, MessageKind.INVITATION)[0]
+    reminders = [
+        message
+        for message in messages_of(patient, MessageKind.REMINDER)
+        if message.invitation_id == invitation.invitation_id
+    ]
+    assert reminders
+    page = client.get(f"/clinic/follow-up/patients/{patient.id}").text
+    assert "Cancel the invitation and its reminders" in page  # asked to confirm
+    action(client, f"/clinic/follow-up/messages/{invitation.id}/cancel")
+    db.session.expire_all()
+    assert invitation.status == MessageStatus.CANCELLED
+    assert {(m.status, m.reason) for m in reminders} == {
+        (MessageStatus.CANCELLED, "cancelled_with_invitation")
+    }
+    page = client.get(f"/clinic/follow-up/patients/{patient.id}").text
+    assert f"/messages/{invitation.id}/undo-cancel" in page
+    action(client, f"/clinic/follow-up/messages/{invitation.id}/undo-cancel")
+    db.session.expire_all()
+    assert {m.status for m in [invitation, *reminders]} == {MessageStatus.PENDING}
+    assert invitation.finished_at is None and invitation.events[-1].reason == "undone"
+    audited = db.session.scalars(select(AuditEvent.action)).all()
+    assert "message.cancel" in audited and "message.undo_cancel" in audited
+    # Once something of the invitation has gone, there is no undo.
+    action(client, f"/clinic/follow-up/messages/{invitation.id}/cancel")
+    db.session.expire_all()
+    reminders[0].status, reminders[0].attempts = MessageStatus.QUEUED, 1
+    db.session.commit()
+    response = action(client, f"/clinic/follow-up/messages/{invitation.id}/undo-cancel")
+    page = client.get(response.headers["Location"]).text
+    assert "can no longer be undone" in page
 
 
 def test_pause_resume_and_withdraw(client, coordinator, patient_now):
