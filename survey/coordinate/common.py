@@ -61,6 +61,8 @@ def coordinator_helpers() -> dict:
         # Every coordinator page shows a paused channel of the user's sites.
         "channel_alarms": alarms_for(db.session, user.site_ids) if user else [],
         "alarm_text": explain.alarm_text,
+        # The channel field appears only where WhatsApp is set up.
+        "whatsapp": bool(current_app.config.get("TWILIO_WHATSAPP_FROM")),
         "local_time": local_time,
         "describe_invitation": describe_invitation,
         "status_label": explain.status_label,

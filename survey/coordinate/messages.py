@@ -129,7 +129,10 @@ def resume_channel(site_id: int):
     site = next((site for site in g.user.sites if site.id == site_id), None)
     if site is None:
         abort(404)
-    if alarms.resume(db.session, site, g.user, utcnow()):
+    channel = request.form.get("channel", alarms.SMS)
+    if channel not in alarms.CHANNELS:
+        abort(400)
+    if alarms.resume(db.session, site, g.user, utcnow(), channel):
         db.session.commit()
         flash(_("Sending for %(site)s resumes at the next dispatch.", site=site.name))
     else:

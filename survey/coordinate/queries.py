@@ -168,7 +168,9 @@ def late_messages(db: Session, user: User, now: datetime) -> int:
             Patient.status == PatientStatus.ACTIVE,
             Patient.opted_out_at.is_(None),
             # A paused channel's messages wait on purpose: its banner says so.
-            ~exists().where(ChannelAlarm.site_id == Patient.site_id),
+            ~exists().where(
+                ChannelAlarm.site_id == Patient.site_id, ChannelAlarm.channel == Patient.channel
+            ),
             or_(Message.status == MessageStatus.PENDING, Message.status == MessageStatus.SENDING),
             Message.due_at < now - LATE,
         )

@@ -19,13 +19,20 @@ from survey.models import ChannelAlarm, Site, User
 
 logger = logging.getLogger("survey.outreach.alarms")
 SMS = "sms"
+CHANNELS = (SMS, "whatsapp")
 
 
 def raise_alarm(
-    db: Session, site_id: int, *, error_code: int | None, reason: str, now: datetime
+    db: Session,
+    site_id: int,
+    *,
+    error_code: int | None,
+    reason: str,
+    now: datetime,
+    channel: str = SMS,
 ) -> bool:
     """Pause the site's channel; False if it was paused already."""
-    if db.get(ChannelAlarm, (site_id, SMS)) is not None:
+    if db.get(ChannelAlarm, (site_id, channel)) is not None:
         return False
     try:
         # A savepoint: two senders refused at once add the same alarm; the first one stays.
@@ -33,7 +40,7 @@ def raise_alarm(
             db.add(
                 ChannelAlarm(
                     site_id=site_id,
-                    channel=SMS,
+                    channel=channel,
                     error_code=error_code,
                     reason=reason,
                     raised_at=now,
@@ -45,10 +52,11 @@ def raise_alarm(
         db,
         "channel.paused",
         site_id=site_id,
-        detail={"channel": SMS, "error_code": error_code, "reason": reason},
+        detail={"channel": channel, "error_code": error_code, "reason": reason},
     )
     logger.error(
-        "SMS sending paused for site %s: the provider refused the account or sender (%s, code %s)",
+        "%s sending paused for site %s: the provider refused the account or sender (%s, code %s)",
+        channel,
         site_id,
         reason,
         error_code,
@@ -68,9 +76,9 @@ def alarms_for(db: Session, site_ids: list[int]) -> list[ChannelAlarm]:
     )
 
 
-def resume(db: Session, site: Site, user: User, now: datetime) -> bool:
+def resume(db: Session, site: Site, user: User, now: datetime, channel: str = SMS) -> bool:
     """Lift the site's alarm (the caller commits); False if there was none."""
-    alarm = db.get(ChannelAlarm, (site.id, SMS), with_for_update=True)
+    alarm = db.get(ChannelAlarm, (site.id, channel), with_for_update=True)
     if alarm is None:
         return False
     record(
@@ -78,7 +86,7 @@ def resume(db: Session, site: Site, user: User, now: datetime) -> bool:
         "channel.resumed",
         user=user,
         site_id=site.id,
-        detail={"channel": SMS, "error_code": alarm.error_code, "reason": alarm.reason},
+        detail={"channel": channel, "error_code": alarm.error_code, "reason": alarm.reason},
     )
     db.delete(alarm)
     return True

@@ -310,7 +310,9 @@ def claim_next(
             Patient.status == PatientStatus.ACTIVE,
             Patient.opted_out_at.is_(None),
             # A paused channel claims nothing: its messages wait, unfailed, for the resume.
-            ~exists().where(ChannelAlarm.site_id == Patient.site_id),
+            ~exists().where(
+                ChannelAlarm.site_id == Patient.site_id, ChannelAlarm.channel == Patient.channel
+            ),
         )
         .order_by(Message.due_at, Message.id)
         .limit(1)
@@ -386,7 +388,8 @@ def _claim(db, message, patient, invitation, now, settings, claimed_at, names) -
         names[patient.site_id] = chosen_sender_name(db, patient.site)
     # Never the site's own name: until the site chooses a neutral one, a neutral default.
     name = names[patient.site_id] or neutral_name(patient.language)
-    body = render(kind, patient.language, name, link_url(settings.public_url, token))
+    link = link_url(settings.public_url, token)
+    body = render(kind, patient.language, name, link)
     left = sending_time_left(claimed_at, patient.timezone, settings.rules)
     sms = OutgoingSms(
         message.id,
@@ -395,6 +398,8 @@ def _claim(db, message, patient, invitation, now, settings, claimed_at, names) -
         body,
         settings.status_callback(message.id),
         validity_seconds=max(1, int(left.total_seconds())),
+        channel=patient.channel or "sms",
+        variables={"1": name, "2": link} if patient.channel == "whatsapp" else None,
     )
     return Claim(message.id, message.attempts, sms)
 
@@ -444,7 +449,12 @@ def record_result(
         )
         message.wait_reason = CHANNEL_PAUSED
         raise_alarm(
-            db, claim.sms.site_id, error_code=result.error_code, reason=result.reason, now=now
+            db,
+            claim.sms.site_id,
+            error_code=result.error_code,
+            reason=result.reason,
+            now=now,
+            channel=claim.sms.channel,
         )
         report.waiting += 1
     elif result.outcome == Outcome.RETRY and message.attempts < settings.max_attempts:

@@ -87,6 +87,9 @@ REASON = {
         "The patient replied STOP, so the SMS service blocks messages to them. Nothing "
         "will be sent until they reply START."
     ),
+    "whatsapp_not_configured": _l(
+        "WhatsApp is not set up: an administrator must set SURVEY_TWILIO_WHATSAPP_FROM."
+    ),
     "undone": _l("Scheduled again: a coordinator undid the cancellation."),
     "refused": _l("The SMS service refused it."),
 }

@@ -97,6 +97,15 @@ def is_enrolled_as(
     ) and patient.schedule_id == (schedule.id if schedule else None)
 
 
+CHANNELS = ("sms", "whatsapp")
+
+
+def check_channel(channel: str) -> str:
+    if channel not in CHANNELS:
+        raise EnrolmentError(_l("Messages go by SMS or WhatsApp."))
+    return channel
+
+
 def lock(db: Session, patient: Patient) -> None:
     """Re-read the patient under a row lock, so that two changes posted at once (a
     double-click) are made one after the other, the second seeing the first."""
@@ -114,6 +123,7 @@ def update_details(
     schedule: Schedule | None,
     now: datetime,
     rules: SendingRules,
+    channel: str | None = None,
 ) -> tuple[dict, ScheduleChanges]:
     """Change a patient's contact details or schedule; returns {field: (old, new)} and what
     happened to their invitations."""
@@ -127,6 +137,7 @@ def update_details(
             "timezone": check_timezone(timezone),
             "index_date": check_index_date(index_date),
             "schedule_id": schedule.id if schedule else None,
+            "channel": check_channel(channel or patient.channel),
         }
     except (InvalidPhoneNumber, InvalidTimezone) as error:
         raise EnrolmentError(str(error)) from None

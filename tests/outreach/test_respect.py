@@ -286,3 +286,50 @@ def test_every_status_change_goes_through_the_allowed_transitions(enrolled):
     assert message.finished_at == NOW and message.events[-1].reason == "cancelled_by_staff"
     with pytest.raises(InvalidTransition):
         transition(message, MessageStatus.SENDING, at=NOW)
+
+
+# WhatsApp, through the same SDK
+
+
+def test_a_whatsapp_patient_gets_the_template_with_the_name_and_link(
+    enrolled, twilio_app, dispatch, fake_twilio, client, sign
+):
+    import json
+
+    from survey.outreach.backends import backend_from_config
+
+    twilio_app.config.update(
+        TWILIO_WHATSAPP_FROM="+15005550006", TWILIO_WHATSAPP_CONTENT_SID="HX" + "b" * 32
+    )
+    backend = backend_from_config(twilio_app.config, twilio_app.instance_path)
+    sms_patient = enrolled("SMS-1", phone="+34612000001")
+    whatsapp_patient = enrolled("WA-1", phone="+34612000002", language="en")
+    whatsapp_patient.channel = "whatsapp"
+    db.session.commit()
+    assert dispatch(backend).sent == 2
+    by_number = {message.to: message for message in fake_twilio.received}
+    assert by_number["+34612000001"].sender == "MG" + "1" * 32
+    sent = by_number["whatsapp:+34612000002"]
+    assert sent.sender == "whatsapp:+15005550006" and sent.content_sid == "HX" + "b" * 32
+    variables = json.loads(sent.content_variables)
+    assert variables["1"] == "Your clinic"
+    assert variables["2"].startswith("https://survey.example.org/s/")
+    assert messages_of(sms_patient)[0].status == MessageStatus.QUEUED
+    # A reply from WhatsApp names the patient by the number after "whatsapp:".
+    response = inbound(client, sign, "Stop please", phone="whatsapp:+34612000002")
+    db.session.refresh(whatsapp_patient)
+    assert whatsapp_patient.opted_out and "START" in response.text
+
+
+def test_whatsapp_without_a_sender_pauses_only_the_whatsapp_channel(
+    enrolled, twilio, dispatch, fake_twilio, site
+):
+    patient = enrolled("WA-2", phone="+34612000003")
+    patient.channel = "whatsapp"
+    db.session.commit()
+    enrolled("SMS-2", phone="+34612000004")
+    report = dispatch(twilio)
+    assert report.sent == 1 and report.waiting == 1
+    assert db.session.get(ChannelAlarm, (site.id, "whatsapp")).reason == "whatsapp_not_configured"
+    assert db.session.get(ChannelAlarm, (site.id, "sms")) is None
+    assert messages_of(patient)[0].status == MessageStatus.PENDING

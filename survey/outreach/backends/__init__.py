@@ -43,6 +43,9 @@ class OutgoingSms:
     # Seconds the provider may keep trying: a text that cannot go before quiet hours start
     # expires instead of arriving in the night.
     validity_seconds: int | None = None
+    channel: str = "sms"  # or "whatsapp"
+    # A WhatsApp template's variables ({"1": clinic, "2": link}): in memory only, as the body.
+    variables: dict[str, str] | None = None
 
     def __repr__(self) -> str:  # never shows the body, whatever prints it
         return f"<OutgoingSms message={self.message_id} to=…{self.to[-3:]}>"
@@ -105,6 +108,8 @@ def backend_from_config(config, instance_path: str) -> SmsBackend:
             auth_token=config_text(config, "TWILIO_AUTH_TOKEN"),
             messaging_service_sid=config_text(config, "TWILIO_MESSAGING_SERVICE_SID"),
             from_number=config_text(config, "TWILIO_FROM"),
+            whatsapp_from=config_text(config, "TWILIO_WHATSAPP_FROM"),
+            whatsapp_content_sid=config_text(config, "TWILIO_WHATSAPP_CONTENT_SID"),
             api_url=api_url,
             connect_timeout=float(config["TWILIO_CONNECT_TIMEOUT"]),
             read_timeout=float(config["TWILIO_READ_TIMEOUT"]),
