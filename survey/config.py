@@ -53,6 +53,11 @@ DEFAULTS = {
     "TWILIO_API_URL": "https://api.twilio.com",
     "TWILIO_CONNECT_TIMEOUT": 5,
     "TWILIO_READ_TIMEOUT": 20,
+    # WhatsApp, for patients whose channel is whatsapp: the sender number (E.164, enabled for
+    # WhatsApp at Twilio) and the approved template (Content SID, HX...) that business-initiated
+    # messages need; its variables are {{1}} the clinic's name in texts and {{2}} the link.
+    "TWILIO_WHATSAPP_FROM": None,
+    "TWILIO_WHATSAPP_CONTENT_SID": None,
     "TWILIO_WEBHOOK_SIGNING_KEY": None,  # a Webhooks SharedKey secret, if one signs webhooks
     # Clinic results and exports (docs/clinicians.md, docs/exports.md).
     "CCIS_MEANINGFUL_CHANGE": 3,  # points from baseline that raise a CCIS change flag

@@ -154,8 +154,13 @@ def make_user(app):
 
 @pytest.fixture
 def make_patient(app):
-    def make(site, reference: str = "P-001", language: str = "es", phone="+34612345678",
-             index_date: date | None = date(2026, 1, 15)):
+    def make(
+        site,
+        reference: str = "P-001",
+        language: str = "es",
+        phone="+34612345678",
+        index_date: date | None = date(2026, 1, 15),
+    ):
         patient = enrol_patient(db.session, site, reference, phone, language, None, index_date)
         db.session.commit()
         return patient
@@ -163,8 +168,10 @@ def make_patient(app):
     return make
 
 
-CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
-                        r'name="csrf_token" value="([^"]+)"')
+CSRF_FIELD = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|'
+    r'name="csrf_token" value="([^"]+)"'
+)
 
 
 def csrf_from(html: str) -> str:

@@ -64,8 +64,8 @@ def test_a_session_idle_longer_than_the_limit_expires(client, staff, site, make_
     user = make_user("clinician", [site])
     staff.login(user.email)
     session_row = db.session.scalar(select(StaffSession))
-    session_row.last_seen_at = utcnow() - app.config["PERMANENT_SESSION_LIFETIME"] - timedelta(
-        seconds=1
+    session_row.last_seen_at = (
+        utcnow() - app.config["PERMANENT_SESSION_LIFETIME"] - timedelta(seconds=1)
     )
     db.session.commit()
     response = client.get("/clinic/", follow_redirects=True)

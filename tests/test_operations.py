@@ -43,8 +43,13 @@ def test_private_links_are_redacted_from_log_lines():
 
 def test_the_werkzeug_request_log_never_shows_a_token():
     record = logging.LogRecord(
-        "werkzeug", logging.INFO, __file__, 1, '%s - - "%s" %s -',
-        ("127.0.0.1", "GET /s/F-o12a2hcsjFnH-oAiM2gA HTTP/1.1", "303"), None,
+        "werkzeug",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - - "%s" %s -',
+        ("127.0.0.1", "GET /s/F-o12a2hcsjFnH-oAiM2gA HTTP/1.1", "303"),
+        None,
     )
     RedactingFilter().filter(record)
     assert "F-o12a2hcsjFnH-oAiM2gA" not in record.getMessage()
@@ -63,8 +68,12 @@ def test_gunicorns_access_log_never_shows_a_token():
         sent = 0
         headers = []
 
-    environ = {"REQUEST_METHOD": "GET", "RAW_URI": "/s/F-o12a2hcsjFnH-oAiM2gA",
-               "SERVER_PROTOCOL": "HTTP/1.1", "PATH_INFO": "/s/F-o12a2hcsjFnH-oAiM2gA"}
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/s/F-o12a2hcsjFnH-oAiM2gA",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "PATH_INFO": "/s/F-o12a2hcsjFnH-oAiM2gA",
+    }
     from datetime import timedelta
 
     atoms = logger.atoms(Response(), {}, environ, timedelta(milliseconds=3))

@@ -28,9 +28,20 @@ def wheel(tmp_path_factory) -> Path:
     pytest.importorskip("hatchling", reason="building the wheel needs hatchling (in [test])")
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-         "-w", str(out), str(CHECKOUT)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(out),
+            str(CHECKOUT),
+        ],
+        check=True,
+        capture_output=True,
     )
     return next(out.glob("survey-*.whl"))
 

@@ -8,8 +8,19 @@ from survey.querystring import search_text, whole_number
 
 @pytest.mark.parametrize(
     "text, expected",
-    [("3", 3), ("", 1), ("0", 1), ("-2", 1), ("99999999999999999999", 1),
-     ("2147483647", 2147483647), ("2147483648", 1), ("٣", 1), ("3.0", 1), (" 3", 1), ("1e3", 1)],
+    [
+        ("3", 3),
+        ("", 1),
+        ("0", 1),
+        ("-2", 1),
+        ("99999999999999999999", 1),
+        ("2147483647", 2147483647),
+        ("2147483648", 1),
+        ("٣", 1),
+        ("3.0", 1),
+        (" 3", 1),
+        ("1e3", 1),
+    ],
 )
 def test_only_plain_whole_numbers_in_range_are_taken(text, expected):
     assert whole_number(MultiDict({"page": text}), "page", default=1, least=1) == expected

@@ -10,8 +10,14 @@ from babel.messages.pofile import read_po
 from survey.cli.translate import CHECKOUT, TRANSLATIONS
 
 CATALOGS = sorted(TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"))
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None,
-            "lazy_ngettext": (1, 2)}
+KEYWORDS = {
+    "_": None,
+    "gettext": None,
+    "ngettext": (1, 2),
+    "_l": None,
+    "lazy_gettext": None,
+    "lazy_ngettext": (1, 2),
+}
 METHODS = [("survey/**.py", "python"), ("templates/**.html", "jinja2")]
 
 
@@ -40,15 +46,20 @@ def test_no_catalog_has_an_untranslated_or_fuzzy_entry(path):
         message.id
         for message in catalog
         if message.id
-        and (message.fuzzy or not all(message.string if isinstance(message.string, tuple)
-                                      else [message.string]))
+        and (
+            message.fuzzy
+            or not all(message.string if isinstance(message.string, tuple) else [message.string])
+        )
     ]
     assert problems == [], f"{path.parts[-3]}: untranslated or fuzzy: {problems[:10]}"
 
 
 @pytest.mark.parametrize("path", CATALOGS, ids=lambda path: path.parts[-3])
 def test_every_string_in_the_code_is_in_every_catalog(path):
-    catalog_ids = {message.id[0] if isinstance(message.id, tuple) else message.id
-                   for message in load(path) if message.id}
+    catalog_ids = {
+        message.id[0] if isinstance(message.id, tuple) else message.id
+        for message in load(path)
+        if message.id
+    }
     missing = sorted(source_strings() - catalog_ids)
     assert missing == [], f"run `flask --app wsgi translate update` and translate: {missing[:10]}"

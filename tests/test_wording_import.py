@@ -36,8 +36,9 @@ def test_imported_spanish_wording_is_used_and_scoring_is_unchanged(runner, tmp_p
 def test_imports_of_different_languages_add_up(runner, tmp_path):
     ccis = get_instrument("ccis")
     for language in ("es", "tr"):
-        path = write_json(tmp_path / f"{language}.json",
-                          wording_file(ccis, [language], reword=official))
+        path = write_json(
+            tmp_path / f"{language}.json", wording_file(ccis, [language], reword=official)
+        )
         assert runner.invoke(args=["instruments", "import", str(path)]).exit_code == 0
     in_use = instrument_in_use(db.session, "ccis")
     assert in_use.wording_status("es") == in_use.wording_status("tr") == "validated"
@@ -52,8 +53,9 @@ def test_imports_of_different_languages_add_up(runner, tmp_path):
         (json.dumps({"id": "sf-36"}), "no instrument with id 'sf-36'"),
     ],
 )
-def test_a_file_that_does_not_fit_is_refused_and_nothing_is_stored(runner, tmp_path, content,
-                                                                   message):
+def test_a_file_that_does_not_fit_is_refused_and_nothing_is_stored(
+    runner, tmp_path, content, message
+):
     path = tmp_path / "wording.json"
     path.write_text(content, encoding="utf-8")
     result = runner.invoke(args=["instruments", "import", str(path)])
@@ -88,8 +90,10 @@ def test_each_page_shows_the_wording_in_the_database_now_though_the_process_keep
     for mark in ("[first]", "[second]"):
         db.session.execute(ImportedWording.__table__.delete())
         db.session.commit()
-        path = write_json(tmp_path / "es.json",
-                          wording_file(ccis, ["es"], reword=lambda text, m=mark: f"{m} {text}"))
+        path = write_json(
+            tmp_path / "es.json",
+            wording_file(ccis, ["es"], reword=lambda text, m=mark: f"{m} {text}"),
+        )
         assert runner.invoke(args=["instruments", "import", str(path)]).exit_code == 0
         for _ in range(2):  # the second read is the kept copy
             shown = instrument_in_use(db.session, "ccis").item("solid").text("es")

@@ -45,14 +45,17 @@ def show(instrument_id, language):
         )
     click.echo(f"{instrument.title(language)} ({instrument.id} v{instrument.version})")
     click.echo(f"Citation: {instrument.citation}")
-    click.echo(f"Wording ({language}): {instrument.wording_status(language)}. "
-               f"{instrument.wording_note(language)}")
+    click.echo(
+        f"Wording ({language}): {instrument.wording_status(language)}. "
+        f"{instrument.wording_note(language)}"
+    )
     if recall := instrument.recall_period(language):
         click.echo(f"Recall period: {recall}")
     click.echo(f"Instructions: {instrument.instructions(language)}")
-    click.echo("Answers: " + "; ".join(
-        f"{option.value} = {option.label(language)}" for option in instrument.options
-    ))
+    click.echo(
+        "Answers: "
+        + "; ".join(f"{option.value} = {option.label(language)}" for option in instrument.options)
+    )
     for item in instrument.items:
         click.echo(f"  {item.number:>2}. [{item.id}] {item.text(language)}")
     click.echo(f"Total: {instrument.min_total}-{instrument.max_total}")
@@ -78,5 +81,7 @@ def import_command(file: Path):
     statuses = ", ".join(
         f"{lang}: {instrument.wording_status(lang)}" for lang in instrument.languages
     )
-    click.echo(f"Imported wording for {instrument.id} from {file.name} ({statuses}). "
-               "Scoring and stored answers are unchanged.")
+    click.echo(
+        f"Imported wording for {instrument.id} from {file.name} ({statuses}). "
+        "Scoring and stored answers are unchanged."
+    )

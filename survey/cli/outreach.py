@@ -3,6 +3,7 @@
 import json
 import signal
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -49,12 +50,25 @@ def outreach():
     type=click.IntRange(1, 10000),
     help="At most this many messages examined per pass.",
 )
+@click.option(
+    "--now",
+    "now_text",
+    metavar="ISO8601",
+    help="Dispatch as if the clock read this moment (e.g. 2026-03-02T19:30:00+01:00; a "
+    "moment without a zone is UTC). For rehearsals and tests: quiet hours, limits and due "
+    "times are judged by it. Not with --loop.",
+)
 @with_appcontext
-def dispatch(loop, interval, limit):
+def dispatch(loop, interval, limit, now_text):
     """Send the messages that are due, then exit (or keep going with --loop).
 
     Safe to run many at once on PostgreSQL; with SQLite run only one."""
     app = current_app._get_current_object()
+    now = None
+    if now_text:
+        if loop:
+            raise click.UsageError("--now sets one pass's clock; it cannot be used with --loop.")
+        now = _moment(now_text)
     try:
         backend = backend_from_config(app.config, app.instance_path)
         settings = DispatchSettings.from_config(app.config)
@@ -68,7 +82,7 @@ def dispatch(loop, interval, limit):
             signal.signal(signum, lambda *_: stopping.append(True))
     while True:
         try:
-            report = dispatch_due(db.session, backend, settings, limit=limit)
+            report = dispatch_due(db.session, backend, settings, now=now, limit=limit)
         except Exception:
             db.session.rollback()
             if not loop:
@@ -85,6 +99,17 @@ def dispatch(loop, interval, limit):
             if stopping:
                 return
             time.sleep(0.1)
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{text[:40]!r} is not an ISO 8601 moment such as 2026-03-02T19:30:00+01:00.",
+            param_hint="--now",
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @outreach.group()
@@ -152,7 +177,10 @@ def retire_schedule(name):
 
 
 @outreach.command("texts")
-@click.option("--clinic", help="The name the texts start with (default: each site's own).")
+@click.option(
+    "--clinic",
+    help="The name the texts start with (default: each site's SMS name, or the neutral one).",
+)
 @with_appcontext
 def show_texts(clinic):
     """Show each SMS text per language with its encoding and number of segments."""
@@ -162,14 +190,17 @@ def show_texts(clinic):
     else:
         sites = db.session.scalars(select(Site).order_by(Site.name)).all()
         senders = [
-            (texts.sender_name(db.session, site), site.contact or "+00 000 000 000")
+            (texts.chosen_sender_name(db.session, site), site.contact or "+00 000 000 000")
             for site in sites
-        ] or [("Clinic", "+00 000 000 000")]
+        ] or [(None, "+00 000 000 000")]
     for name, contact in senders:
-        click.echo(f"Texts starting with {name!r}:")
+        # A site without an SMS name sends the neutral name of each language.
+        click.echo(f"Texts starting with {name or texts.neutral_name('en')!r}:")
         for kind in texts.KINDS:
             for language in LANGUAGES:
-                body = texts.render(kind, language, name, link, contact)
+                body = texts.render(
+                    kind, language, name or texts.neutral_name(language), link, contact
+                )
                 count = count_segments(body)
                 extra = (
                     f" (because of {' '.join(count.unicode_characters)})"

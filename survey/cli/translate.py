@@ -18,8 +18,16 @@ def pybabel(*args: str) -> None:
 
 def extract() -> None:
     pybabel(
-        "extract", "-F", str(CHECKOUT / "babel.cfg"), "-k", "_l", "--no-location",
-        "--sort-output", "-o", str(TEMPLATE), str(CHECKOUT),
+        "extract",
+        "-F",
+        str(CHECKOUT / "babel.cfg"),
+        "-k",
+        "_l",
+        "--no-location",
+        "--sort-output",
+        "-o",
+        str(TEMPLATE),
+        str(CHECKOUT),
     )
 
 
@@ -40,8 +48,15 @@ def init(language):
 def update():
     """Extract new strings and merge them into every catalog."""
     extract()
-    pybabel("update", "-i", str(TEMPLATE), "-d", str(TRANSLATIONS), "--no-fuzzy-matching",
-            "--ignore-obsolete")
+    pybabel(
+        "update",
+        "-i",
+        str(TEMPLATE),
+        "-d",
+        str(TRANSLATIONS),
+        "--no-fuzzy-matching",
+        "--ignore-obsolete",
+    )
 
 
 @translate.command()

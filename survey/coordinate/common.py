@@ -9,7 +9,8 @@ from survey.extensions import db
 from survey.invitation_dates import describe as describe_invitation
 from survey.localtime import format_local
 from survey.models import Invitation, Message, Role
-from survey.outreach import explain
+from survey.outreach import actions, explain
+from survey.outreach.alarms import alarms_for
 from survey.outreach.policy import SendingRules
 from survey.phones import display
 
@@ -55,13 +56,24 @@ local_time = format_local
 
 @bp.context_processor
 def coordinator_helpers() -> dict:
+    user = g.get("user")
     return {
+        # Every coordinator page shows a paused channel of the user's sites.
+        "channel_alarms": alarms_for(db.session, user.site_ids) if user else [],
+        "alarm_text": explain.alarm_text,
+        # The channel field appears only where WhatsApp is set up.
+        "whatsapp": bool(current_app.config.get("TWILIO_WHATSAPP_FROM")),
         "local_time": local_time,
         "describe_invitation": describe_invitation,
         "status_label": explain.status_label,
         "kind_label": lambda kind: str(explain.KIND.get(kind, kind)),
         "explain": explain.explain,
         "number_problem": explain.number_problem,
+        "can_send_now": lambda message, now: (
+            actions.send_now_refusal(db.session, message, now) is None
+        ),
+        "can_undo_cancel": lambda message, now: actions.can_undo_cancel(db.session, message, now),
+        "reminders_left": lambda message: len(actions.pending_reminders(db.session, message)),
         "display_phone": display,
         "zones": COMMON_ZONES,
     }

@@ -69,6 +69,11 @@ class PatientDetails(FlaskForm):
         ),
     )
     language = SelectField(_l("Language for messages and questionnaires"))
+    channel = SelectField(
+        _l("Messages by"),
+        choices=[("sms", _l("SMS")), ("whatsapp", _l("WhatsApp"))],
+        default="sms",
+    )
     timezone = StringField(
         _l("Time zone"),
         validators=[InputRequired(), Length(max=64)],

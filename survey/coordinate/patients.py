@@ -76,6 +76,7 @@ def enrol():
                 utcnow(),
                 sending_rules(),
             )
+            patient.channel = scheduling.check_channel(form.channel.data or "sms")
         except ReferenceTaken as error:
             db.session.rollback()
             existing = db.session.get(Patient, error.patient_id) if error.patient_id else None
@@ -165,6 +166,7 @@ def edit(patient_id: int):
                 schedule=_chosen_schedule(form.schedule_id.data),
                 now=now,
                 rules=sending_rules(),
+                channel=form.channel.data,
             )
         except EnrolmentError as error:
             db.session.rollback()

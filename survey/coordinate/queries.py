@@ -3,17 +3,19 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from survey.clinic.access import visible_patients
 from survey.models import (
+    ChannelAlarm,
     Invitation,
     InvitationStatus,
     Message,
     MessageStatus,
     Patient,
     PatientStatus,
+    Reply,
     User,
 )
 from survey.outreach.actions import NEEDS_ATTENTION
@@ -126,6 +128,18 @@ def attention_messages(db: Session, user: User) -> list[Message]:
     )
 
 
+def open_replies(db: Session, user: User) -> list[Reply]:
+    """Patients' free-text replies nobody has handled yet, in the user's sites, oldest first."""
+    return list(
+        db.scalars(
+            select(Reply)
+            .where(Reply.site_id.in_(user.site_ids), Reply.handled_at.is_(None))
+            .order_by(Reply.received_at, Reply.id)
+            .limit(500)
+        )
+    )
+
+
 def opted_out_patients(db: Session, user: User) -> list[tuple[Patient, int]]:
     """Patients in follow-up who replied STOP, with how many messages are held for them."""
     held = (
@@ -153,6 +167,10 @@ def late_messages(db: Session, user: User, now: datetime) -> int:
             Patient.site_id.in_(user.site_ids),
             Patient.status == PatientStatus.ACTIVE,
             Patient.opted_out_at.is_(None),
+            # A paused channel's messages wait on purpose: its banner says so.
+            ~exists().where(
+                ChannelAlarm.site_id == Patient.site_id, ChannelAlarm.channel == Patient.channel
+            ),
             or_(Message.status == MessageStatus.PENDING, Message.status == MessageStatus.SENDING),
             Message.due_at < now - LATE,
         )

@@ -157,22 +157,39 @@ def sms_texts():
             _save_sender_name(form)
             return redirect(url_for("coordinate.sms_texts"))
     link = texts.example_link(current_app.config["PUBLIC_URL"])
-    sites = [(site, texts.sender_name(db.session, site)) for site in g.user.sites]
+    # A site without an SMS name sends the neutral name of each language, never its own.
+    sites = [(site, texts.chosen_sender_name(db.session, site)) for site in g.user.sites]
     tables = []
     for site, name in sites:
         rows = []
         for kind in texts.KINDS:
             for language in LANGUAGES:
-                body = texts.render(kind, language, name, link, site.contact or "+00 000 000 000")
+                body = texts.render(
+                    kind,
+                    language,
+                    name or texts.neutral_name(language),
+                    link,
+                    site.contact or "+00 000 000 000",
+                )
                 rows.append((kind, language_name(language), body, count_segments(body)))
         tables.append((site, name, rows))
+    named = [name for _site, name in sites if name]
     return render_template(
         "coordinate/texts.html",
         tables=tables,
         form=form,
         link=link,
-        warnings={name: texts.revealing_words(name) for _site, name in sites},
-        name_unicode={name: count_segments(name).unicode_characters for _site, name in sites},
+        neutral_names=[texts.neutral_name(language) for language in LANGUAGES],
+        warnings={name: texts.revealing_words(name) for name in named},
+        name_unicode={name: count_segments(name).unicode_characters for name in named},
+        name_segments={
+            name: [
+                (language_name(language), segments)
+                for language, segments in texts.segments_by_language(name, link).items()
+            ]
+            for name in named
+        },
+        max_segments=texts.MAX_SEGMENTS,
     )
 
 
@@ -186,6 +203,19 @@ def _save_sender_name(form: SenderForm) -> None:
                 "That name would tell anyone who sees the phone what the patient is treated "
                 "for (%(words)s). Choose a neutral name.",
                 words=", ".join(revealing),
+            ),
+            "error",
+        )
+        return
+    link = texts.example_link(current_app.config["PUBLIC_URL"])
+    if costly := texts.too_costly(name, link):
+        flash(
+            _(
+                "With that name, some texts would cost more than %(most)d segments "
+                "(%(languages)s). Choose a shorter name, or one without characters such as "
+                "á or ı.",
+                most=texts.MAX_SEGMENTS,
+                languages=", ".join(language_name(language) for language in costly),
             ),
             "error",
         )

@@ -13,10 +13,12 @@ from survey.models.invitation import (
     TabletHandoff,
 )
 from survey.models.outreach import (
+    ChannelAlarm,
     Message,
     MessageEvent,
     MessageKind,
     MessageStatus,
+    Reply,
     Schedule,
     SmsSender,
     Timepoint,
@@ -43,6 +45,7 @@ __all__ = [
     "AuditEvent",
     "AuditTrailIsInsertOnly",
     "Base",
+    "ChannelAlarm",
     "ContactRequest",
     "DraftAnswer",
     "ImportedWording",
@@ -58,6 +61,7 @@ __all__ = [
     "PatientSummary",
     "RateLimitCounter",
     "RateLimitEntry",
+    "Reply",
     "Response",
     "ResponseMode",
     "Role",

@@ -7,7 +7,7 @@ contains a working link."""
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey.models.base import Base, utcnow
@@ -97,6 +97,9 @@ class Message(Base):
     sent_at: Mapped[datetime | None]  # handed to the provider (counts towards the limits)
     finished_at: Mapped[datetime | None]  # reached a final status
     language: Mapped[str | None] = mapped_column(String(8))  # the language it was sent in
+    # The number it was sent to (E.164), kept when the patient's number changes: the limits
+    # count per number, and a reply is matched to the patient the number last heard from.
+    phone: Mapped[str | None] = mapped_column(String(32), index=True)
     provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     provider_status: Mapped[str | None] = mapped_column(String(32))
     segments: Mapped[int | None]
@@ -139,6 +142,11 @@ class MessageEvent(Base):
     message: Mapped[Message] = relationship(back_populates="events")
 
 
+# Receipts of patients' texts start with this and are kept for good, so a captured STOP or
+# START posted again, however late, changes nothing.
+INBOUND_RECEIPT = "inbound:"
+
+
 class WebhookReceipt(Base):
     """A provider callback already processed: a retried callback finds its key and does nothing."""
 
@@ -164,10 +172,48 @@ class SmsSender(Base):
     site: Mapped[Site] = relationship()
 
 
+class ChannelAlarm(Base):
+    """The SMS provider refused a site's account or sender (not one message): sending for the
+    site's channel is paused until an administrator resumes it. Messages wait meanwhile."""
+
+    __tablename__ = "channel_alarms"
+
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True, default="sms")
+    error_code: Mapped[int | None]
+    reason: Mapped[str] = mapped_column(String(64))
+    raised_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    site: Mapped[Site] = relationship()
+
+
+class Reply(Base):
+    """A patient's free-text reply that needs a person (not STOP, START or HELP).
+
+    Its text is health data, protected as answers are: shown only to staff of the patient's
+    site, each view audited, never logged."""
+
+    __tablename__ = "sms_replies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    handled_at: Mapped[datetime | None]
+    handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    patient: Mapped[Patient] = relationship()
+
+
 # Patients' replies are matched by number.
 Index("ix_patients_phone", Patient.phone)
 
 __all__ = [
+    "ChannelAlarm",
+    "Reply",
     "Message",
     "MessageEvent",
     "MessageKind",

@@ -28,6 +28,8 @@ class Patient(Base):
     reference: Mapped[str] = mapped_column(String(64))
     phone: Mapped[str | None] = mapped_column(String(16))  # E.164
     language: Mapped[str] = mapped_column(String(8))
+    # How texts reach the patient: "sms" (the default) or "whatsapp" (SURVEY_TWILIO_WHATSAPP_FROM).
+    channel: Mapped[str] = mapped_column(String(16), default="sms", server_default="sms")
     timezone: Mapped[str] = mapped_column(String(64))
     index_date: Mapped[date | None]  # the procedure date that timepoints count from
     status: Mapped[PatientStatus] = mapped_column(String(16), default=PatientStatus.ACTIVE)

@@ -3,10 +3,14 @@
 Status reports arrive late, twice, or out of order; a status only ever moves a message
 forward (queued < sent < delivered; undelivered and failed are final), so a late "sent"
 never overwrites "delivered". Replies STOP, START and HELP change the patient's consent or
-get the clinic's contact; the text of other replies is never stored (it may hold health
-information), only the fact that the patient replied.
+get the clinic's contact; a reply with an opt-out word among others ("Stop please", "Dur
+lütfen") opts out too, and is confirmed in the patient's language. Any other reply is kept
+for a person on Needs attention: its text may hold health information, so it is protected as
+answers are (shown to the patient's site only, each view audited, never logged).
 """
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -14,22 +18,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from survey.audit import record
-from survey.models import Message, MessageEvent, MessageStatus, Patient
-from survey.outreach.texts import help_text, sender_name
+from survey.models import Message, MessageStatus, Patient, Reply
+from survey.models.outreach import INBOUND_RECEIPT
+from survey.outreach.backends import twilio_codes
+from survey.outreach.consent import patients_with, record_opt_in, record_opt_out
+from survey.outreach.message_status import can_move, note, transition
+from survey.outreach.texts import OPTED_OUT, help_text, render, sender_name
 
-# Twilio's statuses, in our words.
-PROVIDER_STATUS = {
-    "accepted": MessageStatus.QUEUED,
-    "scheduled": MessageStatus.QUEUED,
-    "queued": MessageStatus.QUEUED,
-    "sending": MessageStatus.QUEUED,
-    "sent": MessageStatus.SENT,
-    "delivered": MessageStatus.DELIVERED,
-    "read": MessageStatus.DELIVERED,
-    "undelivered": MessageStatus.UNDELIVERED,
-    "failed": MessageStatus.FAILED,
-    "canceled": MessageStatus.FAILED,
-}
+__all__ = ["INBOUND_RECEIPT", "record_opt_in", "record_opt_out"]  # kept importable from here
+
+# Twilio's statuses, in our words (its codes are the Twilio backend's: `twilio_codes`).
+PROVIDER_STATUS = twilio_codes.STATUS
 RANK = {
     MessageStatus.PENDING: 0,
     MessageStatus.SENDING: 1,
@@ -41,32 +40,57 @@ RANK = {
     MessageStatus.FAILED: 4,
     MessageStatus.CANCELLED: 5,
 }
-FINAL = {MessageStatus.DELIVERED, MessageStatus.UNDELIVERED, MessageStatus.FAILED}
-OPTED_OUT_CODES = {21610}  # "Attempt to send to unsubscribed recipient"
-# Webhook receipts of patients' texts start with this; they are kept for good (dispatch.py),
-# so a captured STOP or START posted again, however late, changes nothing.
-INBOUND_RECEIPT = "inbound:"
+OPTED_OUT_CODES = twilio_codes.OPTED_OUT
+REPLY_MAX = 1600  # Twilio's longest message
 
-STOP_WORDS = {
-    "STOP",
-    "STOPALL",
-    "STOP ALL",
-    "UNSUBSCRIBE",
-    "CANCEL",
-    "END",
-    "QUIT",
-    "REVOKE",
-    "OPTOUT",
-    # The same wish in the patients' other languages; Twilio itself acts only on the English
-    # words, so honouring these as well can only send less.
-    "BAJA",
-    "PARAR",
-    "DUR",
-    "IPTAL",
-    "İPTAL",
+# Twilio itself blocks the number and confirms on these, when they are the whole text.
+TWILIO_STOP_WORDS = {
+    "stop",
+    "stopall",
+    "stop all",
+    "unsubscribe",
+    "cancel",
+    "end",
+    "quit",
+    "revoke",
+    "optout",
 }
-START_WORDS = {"START", "UNSTOP", "YES"}
-HELP_WORDS = {"HELP", "INFO", "AYUDA", "YARDIM"}
+# Opt-out words honoured anywhere in a reply ("Stop please", "Dur lütfen"), compared without
+# case or accents, as whole words: the patients' wish in en, es and tr. Twilio acts only on
+# its English words alone, so honouring these as well can only send less.
+OPT_OUT_WORDS = {
+    "stop",
+    "stopall",
+    "unsubscribe",
+    "optout",
+    "baja",
+    "cancelar",
+    "parar",
+    "iptal",
+    "dur",
+}
+# Opt-outs in several words: every word of one of these sets appears in the reply.
+OPT_OUT_PHRASES = (
+    {"no", "quiero", "mensajes"},
+    {"no", "quiero", "mensaje"},
+    {"no", "quiero", "sms"},
+    {"no", "mas", "mensajes"},
+    {"no", "more", "messages"},
+    {"no", "more", "texts"},
+    {"mesaj", "istemiyorum"},
+    {"sms", "istemiyorum"},
+)
+START_WORDS = {"start", "unstop", "yes"}
+HELP_WORDS = {"help", "info", "ayuda", "yardim"}
+
+
+def plain_words(body: str) -> list[str]:
+    """A reply's words, lower case and without accents (Turkish ı and İ become i)."""
+    folded = (body or "").replace("ı", "i").replace("İ", "I").casefold()
+    bare = "".join(
+        char for char in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(char)
+    )
+    return re.findall(r"[^\W_]+", bare)
 
 
 def apply_status(
@@ -96,69 +120,31 @@ def apply_status(
     new = PROVIDER_STATUS.get((provider_status or "").lower())
     if message.provider_sid not in (None, sid):
         # A report on another copy: an earlier attempt went through after all.
-        db.add(
-            MessageEvent(
-                message=message,
-                occurred_at=now,
-                status=provider_status[:16],
-                source="provider",
-                error_code=error_code,
-                reason="another_copy",
-            )
+        note(
+            message,
+            at=now,
+            reason="another_copy",
+            source="provider",
+            status=provider_status[:16],
+            error_code=error_code,
         )
         return message
-    if new is None or not (
-        message.status in (MessageStatus.SENDING, MessageStatus.REVIEW)
-        or RANK[new] > RANK[message.status]
-    ):
+    if new is None or not can_move(message, new) or RANK[new] <= RANK[message.status]:
         return message
-    message.status = new
     message.provider_sid = sid
     message.provider_status = provider_status[:32]
-    if new in (MessageStatus.UNDELIVERED, MessageStatus.FAILED):
-        message.error_code, message.reason = error_code, "not_delivered"
-    else:
-        message.error_code, message.reason = None, None
-    if new in FINAL:
-        message.finished_at = now
-    db.add(
-        MessageEvent(
-            message=message, occurred_at=now, status=new, source="provider", error_code=error_code
-        )
+    failed = new in (MessageStatus.UNDELIVERED, MessageStatus.FAILED)
+    transition(
+        message,
+        new,
+        at=now,
+        source="provider",
+        error_code=error_code,
+        reason="not_delivered" if failed else None,
     )
     if error_code in OPTED_OUT_CODES and message.patient.phone:
         record_opt_out(db, message.patient.phone, now, source="provider")
     return message
-
-
-def record_opt_out(db: Session, phone: str, now: datetime, source: str) -> list[Patient]:
-    """Every patient with this number is opted out: nothing more is sent to it."""
-    changed = []
-    for patient in _patients_with(db, phone):
-        if patient.opted_out_at is None:
-            patient.opted_out_at = now
-            record(db, "patient.opted_out", subject=patient, detail={"source": source})
-            changed.append(patient)
-    return changed
-
-
-def record_opt_in(db: Session, phone: str, now: datetime, source: str) -> list[Patient]:
-    """The patient texted START: messages held for them may go again."""
-    changed = []
-    for patient in _patients_with(db, phone):
-        if patient.opted_out_at is not None:
-            patient.opted_out_at = None
-            record(db, "patient.opted_in", subject=patient, detail={"source": source})
-            changed.append(patient)
-    return changed
-
-
-def _patients_with(db: Session, phone: str) -> list[Patient]:
-    return list(
-        db.scalars(
-            select(Patient).where(Patient.phone == phone).order_by(Patient.id).with_for_update()
-        )
-    )
 
 
 @dataclass
@@ -172,35 +158,72 @@ def keyword_of(body: str, opt_out_type: str | None) -> str:
     """What a patient's text asks for. Twilio's Advanced Opt-Out names it for us."""
     if opt_out_type:
         return {"STOP": "stop", "START": "start", "HELP": "help"}.get(opt_out_type.upper(), "other")
-    words = " ".join((body or "").split()).strip(" .!¡?¿").upper()
-    if words in STOP_WORDS:
+    words = plain_words(body)
+    whole = " ".join(words)
+    if whole in TWILIO_STOP_WORDS or OPT_OUT_WORDS.intersection(words):
         return "stop"
-    if words in START_WORDS:
+    if any(phrase <= set(words) for phrase in OPT_OUT_PHRASES):
+        return "stop"
+    if whole in START_WORDS:
         return "start"
-    if words in HELP_WORDS:
+    if whole in HELP_WORDS:
         return "help"
     return "other"
+
+
+def last_texted(db: Session, phone: str, patients: list[Patient]) -> Patient | None:
+    """Of the patients with this number, the one it last received a text for (else the
+    newest): a reply most likely answers that text, in that patient's language."""
+    if not patients:
+        return None
+    patient_id = db.scalar(
+        select(Message.patient_id)
+        .where(Message.phone == phone, Message.sent_at.is_not(None))
+        .order_by(Message.sent_at.desc(), Message.id.desc())
+        .limit(1)
+    )
+    return next((patient for patient in patients if patient.id == patient_id), patients[-1])
 
 
 def handle_inbound(
     db: Session, *, from_number: str, body: str, opt_out_type: str | None, now: datetime
 ) -> InboundResult:
-    """Act on a text from a patient. HELP is answered here unless Twilio's Advanced Opt-Out
-    answers it (it then sends OptOutType)."""
+    """Act on a text from a patient. STOP in other words is confirmed here (Twilio confirms
+    its own keywords); HELP is answered here unless Twilio's Advanced Opt-Out answers it (it
+    then sends OptOutType); any other text waits on Needs attention for a person."""
     if not from_number.isprintable():
         return InboundResult("other")  # not a phone number: nobody to act for
     keyword = keyword_of(body, opt_out_type)
-    if keyword == "stop":
-        return InboundResult(keyword, record_opt_out(db, from_number, now, source="sms"))
     if keyword == "start":
         return InboundResult(keyword, record_opt_in(db, from_number, now, source="sms"))
-    patients = _patients_with(db, from_number)
+    patients = patients_with(db, from_number)
+    addressee = last_texted(db, from_number, patients)
+    if keyword == "stop":
+        changed = record_opt_out(db, from_number, now, source="sms")
+        reply = None
+        twilio_confirms = " ".join(plain_words(body)) in TWILIO_STOP_WORDS
+        if addressee is not None and not opt_out_type and not twilio_confirms:
+            language = addressee.language
+            reply = render(OPTED_OUT, language, sender_name(db, addressee.site, language))
+        return InboundResult(keyword, changed, reply)
     if keyword == "other":
+        text = (body or "").replace("\x00", "").strip()[:REPLY_MAX]
         for patient in patients:
             record(db, "patient.replied", subject=patient)
+        if addressee is not None and text:
+            db.add(
+                Reply(
+                    site_id=addressee.site_id,
+                    patient_id=addressee.id,
+                    body=text,
+                    received_at=now,
+                )
+            )
         return InboundResult(keyword, patients)
     reply = None
-    if patients and not opt_out_type:
-        newest = patients[-1]
-        reply = help_text(newest.language, sender_name(db, newest.site), newest.site.contact)
+    if addressee is not None and not opt_out_type:
+        language = addressee.language
+        reply = help_text(
+            language, sender_name(db, addressee.site, language), addressee.site.contact
+        )
     return InboundResult(keyword, patients, reply)

@@ -8,12 +8,17 @@ A pass runs in short transactions:
 3. due messages are claimed one at a time with `FOR UPDATE ... SKIP LOCKED` (PostgreSQL),
    so any number of dispatchers on any number of machines never claim the same message; the
    patient and invitation rows are locked with it, so two dispatchers never count the same
-   patient's limits at once. A claimed message outside quiet hours or over the limits waits
-   (its due time moves); one that may go is marked `sending`, its link is minted and that is
-   committed **just before** its own provider call, so a dispatcher killed mid-pass leaves
-   only the message in flight in `sending`;
-4. the claimed message is rendered (in memory only) and sent, and its outcome recorded in a
-   transaction of its own.
+   patient's limits at once (and, on PostgreSQL, an advisory lock on the number keeps two
+   patients who share a phone apart). Each claim is judged at its own moment (the pass's
+   clock, read just before the claim), so a slow pass never sends after quiet hours begin.
+   A claimed message outside quiet hours or over the limits waits (its due time moves); one
+   that may go is marked `sending`, its link is minted and that is committed **just before**
+   its own provider call, so a dispatcher killed mid-pass leaves only the message in flight
+   in `sending`;
+4. the claimed message is rendered (in memory only) and sent with a validity period that ends
+   when quiet hours start, and its outcome recorded in a transaction of its own. A refusal of
+   the site's account or sender pauses the site's channel (`alarms`): the message waits, and
+   nothing more of the site is claimed until an administrator resumes.
 
 With `concurrency` above 1 (PostgreSQL), steps 3 and 4 run in that many threads, each with
 its own connection: the row locks keep them apart as they keep two dispatchers apart.
@@ -25,19 +30,20 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from survey.invitations import asks_before_treatment, link_url, mint_link
 from survey.models import (
+    ChannelAlarm,
     Invitation,
     InvitationStatus,
     Message,
-    MessageEvent,
     MessageKind,
     MessageStatus,
     Patient,
@@ -45,6 +51,8 @@ from survey.models import (
     WebhookReceipt,
     utcnow,
 )
+from survey.models.outreach import INBOUND_RECEIPT
+from survey.outreach.alarms import raise_alarm
 from survey.outreach.backends import (
     MAX_CONCURRENT_SENDS,
     Outcome,
@@ -52,17 +60,23 @@ from survey.outreach.backends import (
     SendResult,
     SmsBackend,
 )
-from survey.outreach.callbacks import (
-    INBOUND_RECEIPT,
-    OPTED_OUT_CODES,
-    PROVIDER_STATUS,
-    record_opt_out,
+from survey.outreach.consent import record_opt_out
+from survey.outreach.message_status import transition
+from survey.outreach.policy import (
+    QUIET_HOURS,
+    SendingRules,
+    limit_wait,
+    next_allowed_time,
+    sending_time_left,
 )
-from survey.outreach.policy import QUIET_HOURS, SendingRules, limit_wait, next_allowed_time
-from survey.outreach.texts import link_text_kind, render, sender_name
+from survey.outreach.texts import chosen_sender_name, link_text_kind, neutral_name, render
 
 logger = logging.getLogger("survey.outreach.dispatch")
 WAITING_FOR_INVITATION = "waiting_for_invitation"
+CHANNEL_PAUSED = "channel_paused"
+# A text that could not reach the phone this long before quiet hours start waits for the
+# morning instead: sent now, it would most likely expire on the way.
+LAST_CALL = timedelta(minutes=5)
 # Providers retry a webhook for hours, not weeks. Receipts of status reports go after this
 # long (a replayed report cannot move a message backwards); those of patients' texts stay.
 RECEIPTS_KEPT = timedelta(days=7)
@@ -132,8 +146,12 @@ def dispatch_due(
     settings: DispatchSettings,
     now: datetime | None = None,
     limit: int = 100,
+    clock: Callable[[], datetime] | None = None,
 ) -> DispatchReport:
-    """Send what is due at `now` (at most `limit` messages examined) and report."""
+    """Send what is due at `now` (at most `limit` messages examined) and report.
+
+    Each message is judged at its own moment: `clock()`, by default `now` plus the time that
+    has really passed since the pass began."""
     now = now or utcnow()
     report = DispatchReport()
     report.stalled = review_stalled_sends(db, now, settings.sending_grace)
@@ -146,7 +164,7 @@ def dispatch_due(
         )
     )
     db.commit()
-    budget = Budget(limit, time.monotonic())
+    budget = Budget(limit, time.monotonic(), now, clock)
     senders = settings.concurrency if db.get_bind().dialect.name != "sqlite" else 1
     if senders == 1:
         send_due(db, backend, settings, now, budget, report)
@@ -177,10 +195,25 @@ def dispatch_due(
 class Budget:
     """How many more due messages a pass may examine, shared by its senders."""
 
-    def __init__(self, limit: int, started: float) -> None:
+    def __init__(
+        self,
+        limit: int,
+        started: float,
+        now: datetime | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.left = limit
         self.started = started
+        self.now = now or utcnow()
+        self.clock = clock
         self.lock = threading.Lock()
+
+    def moment(self) -> datetime:
+        """The pass's clock now: what a claim is judged and stamped with."""
+        if self.clock is not None:
+            with self.lock:
+                return self.clock()
+        return self.now + timedelta(seconds=time.monotonic() - self.started)
 
     def take(self) -> bool:
         with self.lock:
@@ -201,17 +234,17 @@ def send_due(
     report: DispatchReport,
 ) -> None:
     """Claim, send and record due messages one by one until none is left or the budget is."""
-    names: dict[int, str] = {}  # each site's name in texts, looked up once per pass
+    names: dict[int, str | None] = {}  # each site's chosen name in texts, once per pass
     while budget.take():
-        # A claim is stamped with the time that has really passed since the pass began: one
-        # stamped with the pass's start could look stale to another dispatcher's recovery
-        # while it is still in flight, late in a long pass.
-        claimed_at = now + timedelta(seconds=time.monotonic() - budget.started)
-        found, claim = claim_next(db, now, settings, report, claimed_at, names)
+        # Each claim is judged (quiet hours, limits, validity) and stamped at its own moment,
+        # not the pass's start: a long pass must not send after quiet hours begin, and a claim
+        # stamped with the pass's start could look stale to another dispatcher's recovery.
+        moment = budget.moment()
+        found, claim = claim_next(db, moment, settings, report, moment, names)
         if not found:
             return
         if claim is not None:
-            record_result(db, claim, _send(backend, claim), now, settings, report)
+            record_result(db, claim, _send(backend, claim), moment, settings, report)
 
 
 def review_stalled_sends(db: Session, now: datetime, grace: timedelta) -> int:
@@ -222,7 +255,7 @@ def review_stalled_sends(db: Session, now: datetime, grace: timedelta) -> int:
         .with_for_update(skip_locked=True)
     ).all()
     for message in stalled:
-        _set(db, message, MessageStatus.REVIEW, now, "dispatcher", reason="dispatcher_stopped")
+        transition(message, MessageStatus.REVIEW, at=now, reason="dispatcher_stopped")
     return len(stalled)
 
 
@@ -239,14 +272,7 @@ def cancel_unneeded(db: Session, now: datetime) -> int:
         .with_for_update(skip_locked=True, of=Message)
     ).all()
     for message, invitation in rows:
-        _set(
-            db,
-            message,
-            MessageStatus.CANCELLED,
-            now,
-            "dispatcher",
-            reason=_not_needed(invitation, now),
-        )
+        transition(message, MessageStatus.CANCELLED, at=now, reason=_not_needed(invitation, now))
     return len(rows)
 
 
@@ -283,6 +309,10 @@ def claim_next(
             Message.due_at <= now,
             Patient.status == PatientStatus.ACTIVE,
             Patient.opted_out_at.is_(None),
+            # A paused channel claims nothing: its messages wait, unfailed, for the resume.
+            ~exists().where(
+                ChannelAlarm.site_id == Patient.site_id, ChannelAlarm.channel == Patient.channel
+            ),
         )
         .order_by(Message.due_at, Message.id)
         .limit(1)
@@ -294,10 +324,10 @@ def claim_next(
     message, patient, invitation = row
     claim = None
     if reason := _not_needed(invitation, now):
-        _set(db, message, MessageStatus.CANCELLED, now, "dispatcher", reason=reason)
+        transition(message, MessageStatus.CANCELLED, at=now, reason=reason)
         report.cancelled += 1
     elif not patient.phone:
-        _set(db, message, MessageStatus.FAILED, now, "dispatcher", reason="no_number")
+        transition(message, MessageStatus.FAILED, at=now, reason="no_number")
         report.failed += 1
     elif wait := _wait(db, message, patient, now, settings.rules):
         message.due_at, message.wait_reason = wait
@@ -332,7 +362,13 @@ def _wait(
     allowed = next_allowed_time(now, patient.timezone, rules)
     if allowed > now:
         return allowed, QUIET_HOURS
-    if held := limit_wait(db, patient.id, patient.timezone, now, rules):
+    if sending_time_left(now, patient.timezone, rules) < LAST_CALL:
+        return next_allowed_time(now + LAST_CALL, patient.timezone, rules), QUIET_HOURS
+    if db.get_bind().dialect.name == "postgresql":
+        # Two patients who share a phone are two rows: lock the number itself, so that two
+        # senders never both find it under its limits (released at this claim's commit).
+        db.execute(select(func.pg_advisory_xact_lock(func.hashtext(patient.phone))))
+    if held := limit_wait(db, patient.id, patient.phone, patient.timezone, now, rules):
         day_starts, reason = held
         return next_allowed_time(day_starts, patient.timezone, rules), reason
     return None
@@ -340,28 +376,30 @@ def _wait(
 
 def _claim(db, message, patient, invitation, now, settings, claimed_at, names) -> Claim:
     """Mark a message as being sent and mint the link it carries (in this transaction)."""
-    message.status = MessageStatus.SENDING
-    message.attempts += 1
-    message.claimed_at, message.sent_at = claimed_at, now
-    message.wait_reason = None
+    transition(message, MessageStatus.SENDING, at=claimed_at)
     message.language = patient.language
-    db.add(
-        MessageEvent(
-            message=message, occurred_at=now, status=MessageStatus.SENDING, source="dispatcher"
-        )
-    )
+    message.phone = patient.phone
     token = mint_link(db, invitation)
     kind = link_text_kind(
         reminder=message.kind == MessageKind.REMINDER,
         before_treatment=asks_before_treatment(invitation),
     )
     if patient.site_id not in names:
-        names[patient.site_id] = sender_name(db, patient.site)
-    body = render(
-        kind, patient.language, names[patient.site_id], link_url(settings.public_url, token)
-    )
+        names[patient.site_id] = chosen_sender_name(db, patient.site)
+    # Never the site's own name: until the site chooses a neutral one, a neutral default.
+    name = names[patient.site_id] or neutral_name(patient.language)
+    link = link_url(settings.public_url, token)
+    body = render(kind, patient.language, name, link)
+    left = sending_time_left(claimed_at, patient.timezone, settings.rules)
     sms = OutgoingSms(
-        message.id, patient.site_id, patient.phone, body, settings.status_callback(message.id)
+        message.id,
+        patient.site_id,
+        patient.phone,
+        body,
+        settings.status_callback(message.id),
+        validity_seconds=max(1, int(left.total_seconds())),
+        channel=patient.channel or "sms",
+        variables={"1": name, "2": link} if patient.channel == "whatsapp" else None,
     )
     return Claim(message.id, message.attempts, sms)
 
@@ -395,70 +433,49 @@ def record_result(
         db.commit()
         return
     if result.outcome == Outcome.ACCEPTED:
-        status = PROVIDER_STATUS.get((result.provider_status or "").lower(), MessageStatus.QUEUED)
         message.provider_sid = result.provider_sid
         message.provider_status = (result.provider_status or "")[:32] or None
         message.segments = result.segments
-        _set(db, message, status, now, "dispatcher", error_code=None, reason=None)
+        transition(message, result.status or MessageStatus.QUEUED, at=now)
         report.sent += 1
-    elif result.outcome == Outcome.RETRY and message.attempts < settings.max_attempts:
-        message.due_at = now + settings.retry_delay(message.attempts)
-        message.sent_at = None  # it did not go: it does not count towards the limits
-        _set(
-            db,
+    elif result.outcome == Outcome.CHANNEL:
+        # Not this message's fault: it waits, unfailed, until the channel is resumed.
+        transition(
             message,
             MessageStatus.PENDING,
-            now,
-            "dispatcher",
+            at=now,
+            error_code=result.error_code,
+            reason=result.reason,
+        )
+        message.wait_reason = CHANNEL_PAUSED
+        raise_alarm(
+            db,
+            claim.sms.site_id,
+            error_code=result.error_code,
+            reason=result.reason,
+            now=now,
+            channel=claim.sms.channel,
+        )
+        report.waiting += 1
+    elif result.outcome == Outcome.RETRY and message.attempts < settings.max_attempts:
+        message.due_at = now + settings.retry_delay(message.attempts)
+        transition(
+            message,
+            MessageStatus.PENDING,
+            at=now,
             error_code=result.error_code,
             reason=result.reason,
         )
         report.retrying += 1
     elif result.outcome in (Outcome.RETRY, Outcome.FAILED):
-        message.sent_at = None
         reason = result.reason if result.outcome == Outcome.FAILED else "gave_up"
-        _set(
-            db,
-            message,
-            MessageStatus.FAILED,
-            now,
-            "dispatcher",
-            error_code=result.error_code,
-            reason=reason,
+        transition(
+            message, MessageStatus.FAILED, at=now, error_code=result.error_code, reason=reason
         )
-        if result.error_code in OPTED_OUT_CODES:
+        if result.reason == "opted_out":
             record_opt_out(db, claim.sms.to, now, source="provider")
         report.failed += 1
     else:
-        _set(db, message, MessageStatus.REVIEW, now, "dispatcher", reason=result.reason)
+        transition(message, MessageStatus.REVIEW, at=now, reason=result.reason)
         report.review += 1
     db.commit()
-
-
-def _set(
-    db,
-    message: Message,
-    status: MessageStatus,
-    now: datetime,
-    source: str,
-    *,
-    error_code: int | None = None,
-    reason: str | None = None,
-) -> None:
-    """Move a message to a status and note the step in its history."""
-    message.status = status
-    message.error_code = error_code
-    message.reason = reason
-    if status in (MessageStatus.FAILED, MessageStatus.CANCELLED):
-        message.finished_at = now
-        message.wait_reason = None
-    db.add(
-        MessageEvent(
-            message=message,
-            occurred_at=now,
-            status=status,
-            source=source,
-            error_code=error_code,
-            reason=reason,
-        )
-    )

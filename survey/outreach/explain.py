@@ -23,6 +23,16 @@ WAIT = {
     "daily_limit": _l("Waiting: the patient already had a message today."),
     "weekly_limit": _l("Waiting: the patient already had the most messages allowed this week."),
     "waiting_for_invitation": _l("Waiting until the invitation itself has been sent."),
+    "phone_daily_limit": _l(
+        "Waiting: this mobile number, shared with another patient, already had a message today."
+    ),
+    "phone_weekly_limit": _l(
+        "Waiting: this mobile number, shared with another patient, already had the most "
+        "messages allowed this week."
+    ),
+    "channel_paused": _l(
+        "Waiting: sending is paused for this site until an administrator resumes it."
+    ),
 }
 
 # Why a message was cancelled, failed, or needs review (our own words for our own reasons).
@@ -34,6 +44,7 @@ REASON = {
     "schedule_changed": _l("Not needed: the patient's schedule changed."),
     "withdrawn": _l("Not sent: the patient withdrew from follow-up."),
     "cancelled_by_staff": _l("Cancelled by a coordinator."),
+    "cancelled_with_invitation": _l("Not sent: a coordinator cancelled the invitation."),
     "no_number": _l("The patient has no mobile number. Add one, then retry."),
     "gave_up": _l(
         "The SMS service kept failing, so sending stopped after several tries. Retry later."
@@ -65,11 +76,42 @@ REASON = {
         "went. Check with the patient before sending it again."
     ),
     "not_delivered": _l("The mobile network could not deliver it."),
+    "sender_queue_full": _l(
+        "The SMS service's queue for the clinic's number was full; it will be retried."
+    ),
+    "sender_refused": _l(
+        "The SMS service refused the clinic's sender number or messaging service. An "
+        "administrator must check the Twilio settings."
+    ),
+    "opted_out": _l(
+        "The patient replied STOP, so the SMS service blocks messages to them. Nothing "
+        "will be sent until they reply START."
+    ),
+    "whatsapp_not_configured": _l(
+        "WhatsApp is not set up: an administrator must set SURVEY_TWILIO_WHATSAPP_FROM."
+    ),
+    "undone": _l("Scheduled again: a coordinator undid the cancellation."),
     "refused": _l("The SMS service refused it."),
 }
 
 # Twilio error codes coordinators meet, in plain words, with what to do.
 ERROR = {
+    20003: _l(
+        "The SMS service refused the clinic's account details (Twilio account SID or auth "
+        "token). An administrator must correct them."
+    ),
+    20404: _l(
+        "The SMS service could not find the clinic's account, sender or messaging service. "
+        "An administrator must check the Twilio settings."
+    ),
+    21212: _l(
+        "The clinic's sender number is not a valid phone number for the SMS service. An "
+        "administrator must correct SURVEY_TWILIO_FROM or the messaging service."
+    ),
+    21606: _l(
+        "The clinic's sender number cannot send text messages. An administrator must choose "
+        "a number that can."
+    ),
     21211: _l("The number is not a valid phone number. Check the digits and edit the number."),
     21214: _l("The number cannot be reached by text message. Check it with the patient."),
     21408: _l(
@@ -97,6 +139,10 @@ ERROR = {
         "again, an administrator should contact Twilio."
     ),
     30008: _l("The mobile network gave no reason. Retry later."),
+    30036: _l(
+        "The message could not reach the phone before quiet hours began, so it expired "
+        "unsent. Retry tomorrow."
+    ),
     30034: _l(
         "The clinic's sender number is not registered for US messaging. An "
         "administrator must register it."
@@ -118,6 +164,17 @@ def explain(message) -> str:
     text = str(REASON.get(message.reason, "")) if message.reason else ""
     if message.error_code:
         more = _l("SMS service error %(code)s.", code=message.error_code)
+        text = f"{text} {more}".strip()
+    return text
+
+
+def alarm_text(alarm) -> str:
+    """What stopped a site's channel, in plain words."""
+    if alarm.error_code in ERROR:
+        return str(ERROR[alarm.error_code])
+    text = str(REASON.get(alarm.reason, ""))
+    if alarm.error_code:
+        more = _l("SMS service error %(code)s.", code=alarm.error_code)
         text = f"{text} {more}".strip()
     return text
 

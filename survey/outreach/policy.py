@@ -3,7 +3,9 @@
 Quiet hours: nothing is sent before SMS_SEND_FROM or at or after SMS_SEND_UNTIL, local time.
 Limits, modelled on the conditions US rules set for healthcare texts sent without prior
 written consent: at most SMS_MAX_PER_DAY messages in one local calendar day and at most
-SMS_MAX_PER_WEEK in the seven local days ending today (0 turns a limit off). Every message
+SMS_MAX_PER_WEEK in the seven local days ending today (0 turns a limit off). They hold for
+each patient and for each phone number (E.164), across patients and sites: a parent who
+answers for two children on one phone gets no more texts than one patient would. Every message
 counts once it has been handed to the provider, whether delivered or not; one refused by the
 provider does not. Replies to a patient's HELP do not count: the patient asked for them.
 """
@@ -30,6 +32,8 @@ COUNTED = (
 QUIET_HOURS = "quiet_hours"
 DAILY_LIMIT = "daily_limit"
 WEEKLY_LIMIT = "weekly_limit"
+PHONE_DAILY_LIMIT = "phone_daily_limit"  # another patient with the same number had one
+PHONE_WEEKLY_LIMIT = "phone_weekly_limit"
 
 
 def parse_clock(text) -> time:
@@ -85,34 +89,56 @@ def next_allowed_time(moment: datetime, zone: str, rules: SendingRules) -> datet
     return at_local(day, rules.send_from, zone)
 
 
+def sending_time_left(moment: datetime, zone: str, rules: SendingRules) -> timedelta:
+    """How long until quiet hours start in the zone (zero inside them): a text sent at
+    `moment` must reach the phone within this, or expire."""
+    local = moment.astimezone(ZoneInfo(zone))
+    if not rules.send_from <= local.time() < rules.send_until:
+        return timedelta(0)
+    return max(at_local(local.date(), rules.send_until, zone) - moment, timedelta(0))
+
+
 def limit_wait(
-    db: Session, patient_id: int, zone: str, now: datetime, rules: SendingRules
+    db: Session,
+    patient_id: int,
+    phone: str | None,
+    zone: str,
+    now: datetime,
+    rules: SendingRules,
 ) -> tuple[datetime, str] | None:
-    """None if the patient may be sent one more message now; else the start of the first
-    local day on which they may, and which limit holds it back."""
+    """None if the patient, and their number, may be sent one more message now; else the
+    start of the first local day on which they may, and which limit holds it back."""
     if not rules.max_per_day and not rules.max_per_week:
         return None
     today = local_date(now, zone)
     since = at_local(today - timedelta(days=6), time(0), zone)
-    sent = [
-        local_date(moment, zone)
-        for moment in db.scalars(
-            select(Message.sent_at).where(
-                Message.patient_id == patient_id,
-                Message.status.in_(COUNTED),
-                Message.sent_at >= since,
-            )
+    mine = Message.patient_id == patient_id
+    rows = db.execute(
+        select(Message.sent_at, mine).where(
+            (mine | (Message.phone == phone)) if phone else mine,
+            Message.status.in_(COUNTED),
+            Message.sent_at >= since,
         )
-    ]
+    ).all()
+    own = [local_date(moment, zone) for moment, is_mine in rows if is_mine]
+    shared = [local_date(moment, zone) for moment, _is_mine in rows]
     first_reason = None
     for ahead in range(8):
         day = today + timedelta(days=ahead)
-        on_day = sum(1 for sent_day in sent if sent_day == day)
-        in_week = sum(1 for sent_day in sent if day - timedelta(days=6) <= sent_day <= day)
-        if rules.max_per_day and on_day >= rules.max_per_day:
-            first_reason = first_reason or DAILY_LIMIT
-        elif rules.max_per_week and in_week >= rules.max_per_week:
-            first_reason = first_reason or WEEKLY_LIMIT
-        else:
+        reason = _held(own, day, rules, DAILY_LIMIT, WEEKLY_LIMIT) or _held(
+            shared, day, rules, PHONE_DAILY_LIMIT, PHONE_WEEKLY_LIMIT
+        )
+        if reason is None:
             return None if ahead == 0 else (at_local(day, time(0), zone), first_reason)
+        first_reason = first_reason or reason
     raise AssertionError("a week without sends always frees the limits")  # pragma: no cover
+
+
+def _held(sent: list[date], day: date, rules: SendingRules, daily: str, weekly: str):
+    on_day = sum(1 for sent_day in sent if sent_day == day)
+    in_week = sum(1 for sent_day in sent if day - timedelta(days=6) <= sent_day <= day)
+    if rules.max_per_day and on_day >= rules.max_per_day:
+        return daily
+    if rules.max_per_week and in_week >= rules.max_per_week:
+        return weekly
+    return None

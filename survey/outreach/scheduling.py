@@ -31,8 +31,10 @@ from survey.models import (
     Schedule,
     Site,
     Timepoint,
+    utcnow,
 )
 from survey.outreach.i18n import lazy_gettext as _l
+from survey.outreach.message_status import transition
 from survey.outreach.policy import SendingRules, at_local
 from survey.phones import InvalidPhoneNumber, normalise_mobile
 from survey.timezones import InvalidTimezone, check_timezone
@@ -95,6 +97,15 @@ def is_enrolled_as(
     ) and patient.schedule_id == (schedule.id if schedule else None)
 
 
+CHANNELS = ("sms", "whatsapp")
+
+
+def check_channel(channel: str) -> str:
+    if channel not in CHANNELS:
+        raise EnrolmentError(_l("Messages go by SMS or WhatsApp."))
+    return channel
+
+
 def lock(db: Session, patient: Patient) -> None:
     """Re-read the patient under a row lock, so that two changes posted at once (a
     double-click) are made one after the other, the second seeing the first."""
@@ -112,6 +123,7 @@ def update_details(
     schedule: Schedule | None,
     now: datetime,
     rules: SendingRules,
+    channel: str | None = None,
 ) -> tuple[dict, ScheduleChanges]:
     """Change a patient's contact details or schedule; returns {field: (old, new)} and what
     happened to their invitations."""
@@ -125,6 +137,7 @@ def update_details(
             "timezone": check_timezone(timezone),
             "index_date": check_index_date(index_date),
             "schedule_id": schedule.id if schedule else None,
+            "channel": check_channel(channel or patient.channel),
         }
     except (InvalidPhoneNumber, InvalidTimezone) as error:
         raise EnrolmentError(str(error)) from None
@@ -258,13 +271,23 @@ def touched(db: Session, invitation: Invitation) -> bool:
     return db.scalar(attempted.limit(1)) is not None
 
 
-def cancel_invitation(db: Session, invitation: Invitation, reason: str) -> None:
+def cancel_invitation(
+    db: Session, invitation: Invitation, reason: str, now: datetime | None = None
+) -> None:
     """Close an invitation and cancel the messages it has not sent yet."""
     invitation.status = InvitationStatus.CANCELLED
-    cancel_pending(db, reason, invitation_id=invitation.id)
+    cancel_pending(db, reason, invitation_id=invitation.id, now=now)
 
 
-def cancel_pending(db: Session, reason: str, *, invitation_id=None, patient_id=None) -> int:
+def cancel_pending(
+    db: Session,
+    reason: str,
+    *,
+    invitation_id=None,
+    patient_id=None,
+    now: datetime | None = None,
+    source: str = "staff",
+) -> int:
     """Cancel the pending messages of an invitation or a patient; returns how many."""
     # Locked: a message a dispatcher is claiming right now is left to the dispatcher.
     query = select(Message).where(Message.status == MessageStatus.PENDING).with_for_update()
@@ -274,7 +297,9 @@ def cancel_pending(db: Session, reason: str, *, invitation_id=None, patient_id=N
         query = query.where(Message.patient_id == patient_id)
     messages = db.scalars(query).all()
     for message in messages:
-        message.status, message.reason, message.wait_reason = MessageStatus.CANCELLED, reason, None
+        transition(
+            message, MessageStatus.CANCELLED, at=now or utcnow(), reason=reason, source=source
+        )
     return len(messages)
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from survey import text
 from survey.invitations import TOKEN_BYTES, link_url
 from survey.models import Site, SmsSender
+from survey.outreach.segments import count_segments
 
 INVITATION = "invitation"  # since the treatment
 INVITATION_BEFORE = "invitation_before"  # how the patient is now, before the treatment
@@ -30,46 +31,49 @@ REMINDER = "reminder"
 REMINDER_BEFORE = "reminder_before"
 HELP = "help"
 HELP_NO_CONTACT = "help_no_contact"
-KINDS = (INVITATION_BEFORE, INVITATION, REMINDER_BEFORE, REMINDER, HELP, HELP_NO_CONTACT)
+OPTED_OUT = "opted_out"  # the confirmation of an opt-out the provider did not act on itself
+KINDS = (
+    INVITATION_BEFORE,
+    INVITATION,
+    REMINDER_BEFORE,
+    REMINDER,
+    HELP,
+    HELP_NO_CONTACT,
+    OPTED_OUT,
+)
 # The texts that carry a link to the questionnaires.
 LINK_KINDS = (INVITATION_BEFORE, INVITATION, REMINDER_BEFORE, REMINDER)
 
-# Spanish avoids á, í, ó and ú (é is GSM-7) so that en and es stay one GSM-7 segment with a
-# site name of about 16 characters; Turkish cannot avoid ı and costs two or three segments.
+# Each link text fits one GSM-7 segment in en and es and two UCS-2 segments in tr, with the
+# neutral name and a 40-character public address (tests/outreach/test_segments.py): Spanish
+# avoids á, í, ó and ú (é is GSM-7); Turkish cannot avoid ı, so it is kept short. A sender
+# name that would push any text past two segments is refused (MAX_SEGMENTS).
 TEXTS: dict[str, dict[str, str]] = {
     INVITATION_BEFORE: {
-        "en": "{clinic}: please tell us how you are now, before your treatment: {link}\n"
-        "Reply STOP to opt out.",
-        "es": "{clinic}: cuéntenos su estado actual, antes del tratamiento: {link}\n"
-        "Responda STOP para darse de baja.",
-        "tr": "{clinic}: Tedaviniz öncesinde şu an nasıl olduğunuzu öğrenmek istiyoruz: {link}\n"
-        "Mesaj istemiyorsanız STOP yazıp gönderin.",
+        "en": "{clinic}: how are you before your treatment? {link}\nReply STOP to opt out.",
+        "es": "{clinic}: cuéntenos su estado antes del tratamiento: {link}\n"
+        "Para darse de baja: STOP",
+        "tr": "{clinic}: Tedavi öncesi nasılsınız? {link}\nSTOP: iptal",
     },
     INVITATION: {
-        "en": "{clinic}: please tell us how you have been since your treatment: {link}\n"
-        "Reply STOP to opt out.",
+        "en": "{clinic}: how have you been since your treatment? {link}\nReply STOP to opt out.",
         "es": "{clinic}: cuéntenos su estado desde el tratamiento: {link}\n"
-        "Responda STOP para darse de baja.",
-        "tr": "{clinic}: Tedavinizden bu yana nasıl olduğunuzu öğrenmek istiyoruz: {link}\n"
-        "Mesaj istemiyorsanız STOP yazıp gönderin.",
+        "Para darse de baja: STOP",
+        "tr": "{clinic}: Tedaviden beri nasılsınız? {link}\nSTOP: iptal",
     },
     REMINDER_BEFORE: {
-        "en": "{clinic}: a reminder to tell us how you are now, before your treatment: {link}\n"
+        "en": "{clinic}: reminder: how are you before your treatment? {link}\n"
         "Reply STOP to opt out.",
         "es": "{clinic}: recuerde contarnos su estado antes del tratamiento: {link}\n"
-        "Responda STOP para darse de baja.",
-        "tr": "{clinic}: Hatırlatma: tedaviniz öncesinde şu an nasıl olduğunuzu soran sorular "
-        "sizi bekliyor: {link}\n"
-        "Mesaj istemiyorsanız STOP yazıp gönderin.",
+        "Para darse de baja: STOP",
+        "tr": "{clinic}: Hatırlatma: tedavi öncesi nasılsınız? {link}\nSTOP: iptal",
     },
     REMINDER: {
-        "en": "{clinic}: a reminder to tell us how you have been since your treatment: {link}\n"
+        "en": "{clinic}: reminder: how have you been since your treatment? {link}\n"
         "Reply STOP to opt out.",
         "es": "{clinic}: recuerde contarnos su estado desde el tratamiento: {link}\n"
-        "Responda STOP para darse de baja.",
-        "tr": "{clinic}: Hatırlatma: tedavinizden bu yana nasıl olduğunuzu soran sorular "
-        "sizi bekliyor: {link}\n"
-        "Mesaj istemiyorsanız STOP yazıp gönderin.",
+        "Para darse de baja: STOP",
+        "tr": "{clinic}: Hatırlatma: tedaviden beri nasılsınız? {link}\nSTOP: iptal",
     },
     HELP: {
         "en": "{clinic}: for help, contact us at {contact}. "
@@ -77,18 +81,27 @@ TEXTS: dict[str, dict[str, str]] = {
         "es": "{clinic}: para cualquier consulta, contacte con nosotros en {contact}. "
         "Responda STOP para darse de baja o START para volver a recibir mensajes.",
         "tr": "{clinic}: Yardım için bize ulaşın: {contact}. "
-        "Mesaj istemiyorsanız STOP, yeniden almak için START yazıp gönderin.",
+        "Durdurmak için STOP, yeniden almak için START yazın.",
     },
     HELP_NO_CONTACT: {
         "en": "{clinic}: for help, please contact your clinic. "
         "Reply STOP to opt out, or START to receive messages again.",
         "es": "{clinic}: para cualquier consulta, contacte con su centro. "
         "Responda STOP para darse de baja o START para volver a recibir mensajes.",
-        "tr": "{clinic}: Yardım için lütfen kliniğinizle iletişime geçin. "
-        "Mesaj istemiyorsanız STOP, yeniden almak için START yazıp gönderin.",
+        "tr": "{clinic}: Yardım için lütfen kliniğinizi arayın. "
+        "Durdurmak için STOP, yeniden almak için START yazın.",
+    },
+    OPTED_OUT: {
+        "en": "{clinic}: you will get no more messages from us. Reply START to get them again.",
+        "es": "{clinic}: ya no le enviaremos mensajes. Responda START para volver a recibirlos.",
+        "tr": "{clinic}: Size artık mesaj göndermeyeceğiz. Yeniden almak için START yazıp "
+        "gönderin.",
     },
 }
 FALLBACK_LANGUAGE = "en"
+# What texts start with until a site chooses its own SMS name: a site's own name may reveal
+# the condition ("Colorectal Unit"), so it is never used.
+NEUTRAL_NAMES = {"en": "Your clinic", "es": "Su centro", "tr": "Kliniğiniz"}
 
 # Words that would tell a reader of the phone what the patient is treated for: word stems
 # (matched at the start of a word) and whole words. A sender name containing one is refused;
@@ -123,6 +136,7 @@ REVEALING_STEMS = (
 )
 REVEALING_WORDS = ("anal", "ano", "anus")
 SENDER_NAME_MAX = 40
+MAX_SEGMENTS = 2
 
 
 def link_text_kind(reminder: bool, before_treatment: bool) -> str:
@@ -147,10 +161,20 @@ def help_text(language: str, clinic: str, contact: str) -> str:
     return render(HELP_NO_CONTACT, language, clinic)
 
 
-def sender_name(db: Session, site: Site) -> str:
-    """The name a site's text messages start with: its own SMS name, else the site's name."""
+def neutral_name(language: str) -> str:
+    return NEUTRAL_NAMES.get(language) or NEUTRAL_NAMES[FALLBACK_LANGUAGE]
+
+
+def chosen_sender_name(db: Session, site: Site) -> str | None:
+    """The SMS name the site chose, or None if it has not chosen one yet."""
     chosen = db.get(SmsSender, site.id)
-    return chosen.name if chosen else site.name
+    return chosen.name if chosen else None
+
+
+def sender_name(db: Session, site: Site, language: str = FALLBACK_LANGUAGE) -> str:
+    """The name a site's texts in `language` start with: the site's SMS name, else a neutral
+    default in that language (never the site's own name, which may reveal the condition)."""
+    return chosen_sender_name(db, site) or neutral_name(language)
 
 
 def set_sender_name(db: Session, site: Site, name: str) -> SmsSender:
@@ -169,6 +193,25 @@ def set_sender_name(db: Session, site: Site, name: str) -> SmsSender:
             sender = db.get(SmsSender, site.id, with_for_update=True)
     sender.name = name
     return sender
+
+
+def segments_by_language(name: str, link: str, contact: str = "+00 000 000 000") -> dict[str, int]:
+    """The most segments any text costs in each language when it starts with `name`."""
+    most: dict[str, int] = {}
+    for kind in KINDS:
+        for language, template in TEXTS[kind].items():
+            body = template.format(clinic=name, link=link, contact=contact)
+            most[language] = max(most.get(language, 0), count_segments(body).segments)
+    return most
+
+
+def too_costly(name: str, link: str) -> list[str]:
+    """The languages in which a text starting with `name` would cost more than MAX_SEGMENTS."""
+    return [
+        language
+        for language, segments in segments_by_language(name, link).items()
+        if segments > MAX_SEGMENTS
+    ]
 
 
 def revealing_words(name: str) -> list[str]:

@@ -119,7 +119,8 @@ def inbound():
     if not signed_by_twilio():
         abort(403)
     reply = MessagingResponse()
-    sender = _field("From", 32)
+    # A WhatsApp message comes from "whatsapp:+34...": the number is what names the patient.
+    sender = _field("From", 48).removeprefix("whatsapp:")[:32]
     sid = _field("MessageSid", 64)
     # Without its message id a text cannot be told from a replay of itself: Twilio always
     # sends one, so a text without it is left alone.

@@ -190,5 +190,50 @@ def test_texts_shows_encoding_and_segments(runner, site):
     output = run(runner, "outreach", "texts", "--clinic", "Hospital Central")
     assert "invitation        tr" in output and "invitation_before tr" in output
     assert "UCS-2" in output and "GSM-7" in output
+    output = run(runner, "outreach", "texts", "--clinic", "Almería Unit")
+    assert "'Almería Unit'" in output and "because of í" in output
+    # A site without an SMS name: never its own name ("Almería Colorectal Unit").
     output = run(runner, "outreach", "texts")
-    assert "'Almería Colorectal Unit'" in output and "because of í" in output
+    assert "'Your clinic'" in output and "Colorectal" not in output
+
+
+def test_dispatch_now_judges_quiet_hours_and_due_times_by_the_given_clock(
+    runner, site, app, tmp_path
+):
+    app.config["SMS_DEV_OUTBOX"] = str(tmp_path / "outbox.jsonl")
+    index = (date.today() + timedelta(days=3)).isoformat()
+    run(
+        runner,
+        "patients",
+        "add",
+        "CLI-NOW",
+        "--site",
+        site.name,
+        "--phone",
+        "+34612345679",
+        "--language",
+        "es",
+        "--index-date",
+        index,
+        "--schedule",
+        "Standard follow-up",
+    )
+
+    def patient():
+        return db.session.scalar(select(Patient).where(Patient.reference == "CLI-NOW"))
+
+    first = messages_of(patient())[0]
+    day = first.due_at.date() + timedelta(days=1)
+    # 23:30 in Madrid: quiet hours, nothing goes.
+    output = run(runner, "outreach", "dispatch", "--now", f"{day.isoformat()}T23:30:00+01:00")
+    assert "sent 0" in output and "waiting 1" in output
+    assert messages_of(patient())[0].wait_reason == "quiet_hours"
+    # 11:00 in Madrid the next day (no zone given: UTC).
+    output = run(runner, "outreach", "dispatch", "--now", f"{(day + timedelta(days=1))}T10:00:00")
+    assert "sent 1" in output
+    assert messages_of(patient())[0].status == MessageStatus.SENT
+    for bad in ("tomorrow", "2026-13-01T10:00"):
+        result = runner.invoke(args=["outreach", "dispatch", "--now", bad])
+        assert result.exit_code == 2 and "ISO 8601" in result.output
+    result = runner.invoke(args=["outreach", "dispatch", "--now", "2026-03-02T10:00", "--loop"])
+    assert result.exit_code != 0 and "--loop" in result.output

@@ -298,6 +298,18 @@ def test_retry_and_dismiss_from_the_attention_queue(client, coordinator, patient
 def test_send_now_and_cancel_a_scheduled_message(client, coordinator, patient_now):
     patient = patient_now()
     reminder = messages_of(patient, MessageKind.REMINDER)[0]
+    # While the invitation has not gone, its reminder is not offered "Send now", and the
+    # action refuses it.
+    page = client.get(f"/clinic/follow-up/patients/{patient.id}").text
+    assert f"/messages/{reminder.id}/send-now" not in page
+    response = action(client, f"/clinic/follow-up/messages/{reminder.id}/send-now")
+    page = client.get(response.headers["Location"]).text
+    assert "cannot go before the invitation it recalls" in page
+    invitation = messages_of(patient, MessageKind.INVITATION)[0]
+    invitation.status, invitation.attempts = MessageStatus.QUEUED, 1
+    db.session.commit()
+    page = client.get(f"/clinic/follow-up/patients/{patient.id}").text
+    assert f"/messages/{reminder.id}/send-now" in page
     action(client, f"/clinic/follow-up/messages/{reminder.id}/send-now")
     db.session.expire_all()
     assert reminder.due_at <= utcnow()
@@ -307,6 +319,43 @@ def test_send_now_and_cancel_a_scheduled_message(client, coordinator, patient_no
     response = action(client, f"/clinic/follow-up/messages/{reminder.id}/cancel")
     page = client.get(response.headers["Location"]).text
     assert "Only a message that has not been sent yet can be cancelled" in page
+
+
+def test_cancelling_an_invitation_cancels_its_reminders_and_can_be_undone(
+    client, coordinator, patient_now
+):
+    patient = patient_now()
+    invitation = messages_of(patient, MessageKind.INVITATION)[0]
+    reminders = [
+        message
+        for message in messages_of(patient, MessageKind.REMINDER)
+        if message.invitation_id == invitation.invitation_id
+    ]
+    assert reminders
+    page = client.get(f"/clinic/follow-up/patients/{patient.id}").text
+    assert "Cancel the invitation and its reminders" in page  # asked to confirm
+    action(client, f"/clinic/follow-up/messages/{invitation.id}/cancel")
+    db.session.expire_all()
+    assert invitation.status == MessageStatus.CANCELLED
+    assert {(m.status, m.reason) for m in reminders} == {
+        (MessageStatus.CANCELLED, "cancelled_with_invitation")
+    }
+    page = client.get(f"/clinic/follow-up/patients/{patient.id}").text
+    assert f"/messages/{invitation.id}/undo-cancel" in page
+    action(client, f"/clinic/follow-up/messages/{invitation.id}/undo-cancel")
+    db.session.expire_all()
+    assert {m.status for m in [invitation, *reminders]} == {MessageStatus.PENDING}
+    assert invitation.finished_at is None and invitation.events[-1].reason == "undone"
+    audited = db.session.scalars(select(AuditEvent.action)).all()
+    assert "message.cancel" in audited and "message.undo_cancel" in audited
+    # Once something of the invitation has gone, there is no undo.
+    action(client, f"/clinic/follow-up/messages/{invitation.id}/cancel")
+    db.session.expire_all()
+    reminders[0].status, reminders[0].attempts = MessageStatus.QUEUED, 1
+    db.session.commit()
+    response = action(client, f"/clinic/follow-up/messages/{invitation.id}/undo-cancel")
+    page = client.get(response.headers["Location"]).text
+    assert "can no longer be undone" in page
 
 
 def test_pause_resume_and_withdraw(client, coordinator, patient_now):
@@ -340,10 +389,16 @@ def test_actions_without_a_csrf_token_are_refused(client, coordinator, patient_n
 
 def test_the_texts_page_shows_encoding_and_segments_per_language(client, coordinator, site):
     page = client.get("/clinic/follow-up/texts").text
-    # The site's own name has an í (UCS-2 for every text) and says what it treats.
-    assert "because of: í" in page
-    assert "may tell whoever sees the phone" in page
-    db.session.add(SmsSender(site_id=site.id, name="Hospital Central"))
+    # The site's own name says what it treats: until it has an SMS name, texts use the
+    # neutral one, and the page says so.
+    assert "no name for text messages yet" in page
+    assert "Your clinic: how are you before your treatment?" in page
+    assert "Almería Colorectal Unit:" not in page
+    db.session.add(SmsSender(site_id=site.id, name="Almería Centro"))
+    db.session.commit()
+    page = client.get("/clinic/follow-up/texts").text
+    assert "because of: í" in page  # the name's í makes every text UCS-2
+    db.session.get(SmsSender, site.id).name = "Hospital Central"
     db.session.commit()
     page = client.get("/clinic/follow-up/texts").text
     table = {}
@@ -362,18 +417,27 @@ def test_the_texts_page_shows_encoding_and_segments_per_language(client, coordin
             assert table[(f"{kind} {time}", "Español")] == ("GSM-7", "", 1)
             assert table[(f"{kind} {time}", "Türkçe")][0] == "UCS-2"
             assert table[(f"{kind} {time}", "Türkçe")][2] >= 2
-    assert len(table) == 18
+    assert len(table) == 21
 
 
 def test_an_admin_sets_a_neutral_sender_name_and_a_revealing_one_is_refused(client, admin, site):
     submit(client, "/clinic/follow-up/texts", {"site_id": site.id, "name": "Unidad de Fístula"})
     assert db.session.get(SmsSender, site.id) is None
-    page = submit(
+    # The á makes every text UCS-2: the English and Spanish texts would cost 3 segments.
+    submit(
         client, "/clinic/follow-up/texts", {"site_id": site.id, "name": "Hospital Torrecárdenas"}
     )
+    assert db.session.get(SmsSender, site.id) is None
+    page = client.get("/clinic/follow-up/texts").text
+    assert "would cost more than 2 segments" in page and "English" in page
+    page = submit(
+        client, "/clinic/follow-up/texts", {"site_id": site.id, "name": "Hospital Torrecardenas"}
+    )
     assert page.status_code == 302
-    assert db.session.get(SmsSender, site.id).name == "Hospital Torrecárdenas"
-    assert "Hospital Torrecárdenas: cuéntenos" in client.get("/clinic/follow-up/texts").text
+    assert db.session.get(SmsSender, site.id).name == "Hospital Torrecardenas"
+    page = client.get("/clinic/follow-up/texts").text
+    assert "Hospital Torrecardenas: cuéntenos" in page
+    assert "Most segments per text with this name:" in page
 
 
 def test_coordinators_read_schedules_and_only_admins_define_them(client, staff, site, make_user):

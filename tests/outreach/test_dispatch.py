@@ -56,7 +56,7 @@ def test_a_due_invitation_goes_once_with_a_working_link(enrolled, console, dispa
     [entry] = read_outbox(console.outbox, [patient.site_id])
     assert entry["to"] == "+34612345678"
     # The baseline opens before the index date: it asks how the patient is now.
-    assert "cuéntenos su estado actual, antes del tratamiento" in entry["body"]
+    assert "cuéntenos su estado antes del tratamiento" in entry["body"]
     assert invitation_for_body(entry["body"]).timepoint == "baseline"
     message = messages_of(patient, MessageKind.INVITATION)[0]
     assert (message.status, message.attempts, message.language) == (MessageStatus.SENT, 1, "es")
@@ -101,7 +101,7 @@ def test_reminders_go_in_the_patients_language_after_the_invitation(enrolled, co
     bodies = [e["body"] for e in read_outbox(console.outbox, [patient.site_id])]
     # Newest first: the reminder, then the invitation, both for the time before treatment.
     assert "Hatırlatma" in bodies[0] and "Hatırlatma" not in bodies[1]
-    assert all("Tedaviniz öncesinde" in body or "tedaviniz öncesinde" in body for body in bodies)
+    assert all("Tedavi öncesi" in body or "tedavi öncesi" in body for body in bodies)
     assert invitation_for_body(bodies[0]) == invitation_for_body(bodies[1])
     assert bodies[0] != bodies[1]  # each text mints its own link
 

@@ -76,16 +76,21 @@ def sent(patient, when: datetime, status=MessageStatus.DELIVERED):
 def test_one_message_a_day_and_three_a_week_in_local_days(enrolled):
     patient = enrolled(timezone="Europe/Madrid")
     now = utc(2026, 3, 4, 10)  # Wednesday 11:00 in Madrid
-    assert limit_wait(db.session, patient.id, patient.timezone, now, RULES) is None
+    assert limit_wait(db.session, patient.id, patient.phone, patient.timezone, now, RULES) is None
     sent(patient, utc(2026, 3, 4, 8))  # this morning, local time
-    day, reason = limit_wait(db.session, patient.id, patient.timezone, now, RULES)
+    day, reason = limit_wait(db.session, patient.id, patient.phone, patient.timezone, now, RULES)
     assert (day, reason) == (utc(2026, 3, 4, 23), DAILY_LIMIT)  # local midnight, Thursday
 
 
 def test_a_message_the_provider_refused_does_not_count(enrolled):
     patient = enrolled(timezone="Europe/Madrid")
     sent(patient, utc(2026, 3, 4, 8), status=MessageStatus.FAILED)
-    assert limit_wait(db.session, patient.id, patient.timezone, utc(2026, 3, 4, 10), RULES) is None
+    assert (
+        limit_wait(
+            db.session, patient.id, patient.phone, patient.timezone, utc(2026, 3, 4, 10), RULES
+        )
+        is None
+    )
 
 
 def test_three_in_the_last_seven_local_days_hold_the_next_until_the_first_drops_out(enrolled):
@@ -93,7 +98,7 @@ def test_three_in_the_last_seven_local_days_hold_the_next_until_the_first_drops_
     for day in (1, 3, 5):  # Sunday 1, Tuesday 3, Thursday 5 March
         sent(patient, utc(2026, 3, day, 9))
     now = utc(2026, 3, 6, 10)
-    day, reason = limit_wait(db.session, patient.id, patient.timezone, now, RULES)
+    day, reason = limit_wait(db.session, patient.id, patient.phone, patient.timezone, now, RULES)
     # The 1 March message leaves the seven-day window on 8 March (local midnight, UTC+1).
     assert (day, reason) == (utc(2026, 3, 7, 23), WEEKLY_LIMIT)
 
@@ -103,4 +108,9 @@ def test_a_limit_of_zero_is_no_limit(enrolled):
     for hours in (1, 2, 3, 4):
         sent(patient, utc(2026, 3, 2, 8) + timedelta(minutes=hours))
     rules = SendingRules(max_per_day=0, max_per_week=0)
-    assert limit_wait(db.session, patient.id, patient.timezone, utc(2026, 3, 2, 10), rules) is None
+    assert (
+        limit_wait(
+            db.session, patient.id, patient.phone, patient.timezone, utc(2026, 3, 2, 10), rules
+        )
+        is None
+    )

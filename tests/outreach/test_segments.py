@@ -66,12 +66,35 @@ def test_english_and_spanish_link_texts_stay_one_gsm7_segment(kind, language):
     assert count.units <= 158, "leave room for a slightly longer site name"
 
 
+PRODUCTION_URL = "https://followup.example-hospital.org.es"  # 40 characters
+
+
+@pytest.mark.parametrize("kind", texts.KINDS)
+def test_shipped_texts_fit_one_gsm7_segment_in_en_es_and_two_ucs2_in_tr(kind):
+    assert len(PRODUCTION_URL) == 40
+    link = texts.example_link(PRODUCTION_URL)
+    for language, encoding, most in (("en", GSM7, 1), ("es", GSM7, 1), ("tr", UCS2, 2)):
+        body = texts.render(kind, language, texts.neutral_name(language), link, "+34 950 000 000")
+        count = count_segments(body)
+        assert count.encoding == encoding, (kind, language, count.unicode_characters)
+        assert count.segments <= most, (kind, language, count.units)
+
+
+def test_a_sender_name_is_refused_when_it_would_push_a_text_past_two_segments():
+    link = texts.example_link(PRODUCTION_URL)
+    assert texts.segments_by_language("Hospital Central", link) == {"en": 1, "es": 1, "tr": 2}
+    assert texts.too_costly("Hospital Central", link) == []
+    long_name = "Hospital Universitario Torrecardenas"
+    assert texts.too_costly(long_name, link) == ["tr"]
+    assert texts.segments_by_language(long_name, link)["tr"] == 3
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_texts_before_the_treatment_never_speak_of_the_time_since_it(language):
     words = {
         "en": ("before your treatment", "since your treatment"),
         "es": ("antes del tratamiento", "desde el tratamiento"),
-        "tr": ("öncesinde", "bu yana"),
+        "tr": ("öncesi", "beri"),
     }[language]
     before, since = words
     for kind in (texts.INVITATION_BEFORE, texts.REMINDER_BEFORE):
@@ -98,7 +121,8 @@ def test_each_message_of_an_invitation_gets_the_text_for_its_time(reminder, befo
 def test_every_text_exists_in_every_language_and_says_how_to_stop(kind, language):
     template = texts.TEXTS[kind][language]
     assert "{clinic}" in template
-    assert "STOP" in template
+    # The confirmation of an opt-out says how to come back instead.
+    assert ("START" if kind == texts.OPTED_OUT else "STOP") in template
     if kind in texts.LINK_KINDS:
         assert "{link}" in template
     if kind == texts.HELP:

@@ -281,7 +281,9 @@ def test_with_advanced_opt_out_twilio_answers_help_itself(client, sign, enrolled
     assert "<Message>" not in response.text
 
 
-def test_other_replies_are_noted_but_their_text_is_not_kept(client, sign, enrolled, twilio_app):
+def test_other_replies_are_noted_and_their_text_stays_out_of_the_audit(
+    client, sign, enrolled, twilio_app
+):
     patient = enrolled()
     form = {"From": patient.phone, "Body": "I have pain, who is this?", "MessageSid": "SM6"}
     response = client.post(INBOUND, data=form, headers=sign(INBOUND, form))

@@ -34,6 +34,9 @@ class Received:
     body: str
     sender: str
     status_callback: str | None
+    validity_period: int | None = None
+    content_sid: str | None = None
+    content_variables: str | None = None
 
 
 @dataclass
@@ -123,6 +126,9 @@ def _handler(server_state: FakeTwilio):
                 body=form.get("Body", ""),
                 sender=form.get("MessagingServiceSid") or form.get("From", ""),
                 status_callback=form.get("StatusCallback"),
+                validity_period=int(form["ValidityPeriod"]) if "ValidityPeriod" in form else None,
+                content_sid=form.get("ContentSid"),
+                content_variables=form.get("ContentVariables"),
             )
             with server_state.lock:
                 server_state.received.append(message)

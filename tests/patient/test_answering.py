@@ -236,7 +236,6 @@ def test_patient_pages_stay_small(patient, enrolled, invite, app):
     assert '<script src="/static/autosave.js" defer>' in page.text
 
 
-
 class PhoneOverHttps(IsolatedClient):
     """The test client, every request made over HTTPS (as a proxy ending TLS forwards it)."""
 

@@ -28,6 +28,7 @@ Revises: e5b0c2d41a7f
 Create Date: 2026-12-02 10:00:00
 
 """
+
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -36,8 +37,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'f3a9c1d7b2e4'
-down_revision = 'e5b0c2d41a7f'
+revision = "f3a9c1d7b2e4"
+down_revision = "e5b0c2d41a7f"
 branch_labels = None
 depends_on = None
 
@@ -146,9 +147,7 @@ def upgrade():
         corrected = _at_wall(_wall(opens, tz) + timedelta(days=span // DAY), tz)
         if corrected != closes and corrected > now:
             connection.execute(
-                invitations.update()
-                .where(invitations.c.id == row.id)
-                .values(expires_at=corrected)
+                invitations.update().where(invitations.c.id == row.id).values(expires_at=corrected)
             )
             corrected_closings[row.id] = corrected
 

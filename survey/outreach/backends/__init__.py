@@ -1,8 +1,10 @@
 """SMS backends behind one small interface: `send(OutgoingSms) -> SendResult`.
 
-A backend never raises for a failed send: it says what happened, in one of four outcomes that
-the dispatcher knows how to record. A backend may be called from up to `MAX_CONCURRENT_SENDS`
-threads at once (SURVEY_SMS_DISPATCH_CONCURRENCY).
+A backend never raises for a failed send: it says what happened, in one of five outcomes that
+the dispatcher knows how to record. What the provider's own error codes and statuses mean is
+the backend's business: the dispatcher only hears the outcome, our status and a reason word.
+A backend may be called
+from up to `MAX_CONCURRENT_SENDS` threads at once (SURVEY_SMS_DISPATCH_CONCURRENCY).
 """
 
 import enum
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from survey.config import ConfigurationError
+from survey.models import MessageStatus
 
 # Each concurrent send also holds a database connection: stay within SQLAlchemy's default pool
 # (5 + 10 overflow), with one left for the pass's own session.
@@ -23,6 +26,9 @@ class Outcome(enum.StrEnum):
     RETRY = "retry"  # it certainly did not go (or the provider asked us to come back later)
     FAILED = "failed"  # the provider refused it for good
     UNKNOWN = "unknown"  # it may or may not have gone: a person must decide
+    # The account or sender was refused: every message would fail the same way. This one
+    # did not go; the site's channel pauses until an administrator resumes it.
+    CHANNEL = "channel"
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,12 @@ class OutgoingSms:
     to: str
     body: str
     status_callback: str | None = None
+    # Seconds the provider may keep trying: a text that cannot go before quiet hours start
+    # expires instead of arriving in the night.
+    validity_seconds: int | None = None
+    channel: str = "sms"  # or "whatsapp"
+    # A WhatsApp template's variables ({"1": clinic, "2": link}): in memory only, as the body.
+    variables: dict[str, str] | None = None
 
     def __repr__(self) -> str:  # never shows the body, whatever prints it
         return f"<OutgoingSms message={self.message_id} to=…{self.to[-3:]}>"
@@ -46,7 +58,8 @@ class SendResult:
     provider_status: str | None = None
     segments: int | None = None
     error_code: int | None = None
-    reason: str | None = None
+    reason: str | None = None  # "opted_out": the number unsubscribed at the provider
+    status: MessageStatus | None = None  # the provider's status, in our words
 
 
 class SmsBackend(Protocol):
@@ -95,6 +108,8 @@ def backend_from_config(config, instance_path: str) -> SmsBackend:
             auth_token=config_text(config, "TWILIO_AUTH_TOKEN"),
             messaging_service_sid=config_text(config, "TWILIO_MESSAGING_SERVICE_SID"),
             from_number=config_text(config, "TWILIO_FROM"),
+            whatsapp_from=config_text(config, "TWILIO_WHATSAPP_FROM"),
+            whatsapp_content_sid=config_text(config, "TWILIO_WHATSAPP_CONTENT_SID"),
             api_url=api_url,
             connect_timeout=float(config["TWILIO_CONNECT_TIMEOUT"]),
             read_timeout=float(config["TWILIO_READ_TIMEOUT"]),

@@ -9,7 +9,7 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
-from survey.models import utcnow
+from survey.models import MessageStatus, utcnow
 from survey.outreach.backends import Outcome, OutgoingSms, SendResult
 from survey.outreach.segments import count_segments
 
@@ -47,6 +47,7 @@ class ConsoleBackend:
             provider_sid=f"CONSOLE{secrets.token_hex(12)}",
             provider_status="sent",
             segments=count.segments,
+            status=MessageStatus.SENT,
         )
 
 

@@ -1,13 +1,17 @@
 """The Twilio backend, through the official SDK.
 
-What a failed send means decides what happens next, so errors are sorted with care:
+What a failed send means decides what happens next, so errors are sorted with care (the codes
+are in `twilio_codes`):
 - the request certainly never reached Twilio (no connection, DNS, connect timeout) → retry;
-- Twilio answered 429 or 5xx, or refused our credentials (fixable by an administrator) → retry;
+- Twilio answered 429 or 5xx, or a transient code (the sender's queue is full, ...) → retry;
+- Twilio refused the account or the sender (credentials, an invalid From number, a sender that
+  cannot send SMS, ...) → channel: the site's sending pauses, the message waits;
 - Twilio answered another 4xx (invalid number, opted out, not a mobile, ...) → failed;
 - the request went out and no answer came (read timeout, connection lost) → unknown: Twilio
   may have sent it, so it is never sent again without a person deciding.
 """
 
+import json
 import logging
 
 import requests
@@ -17,11 +21,15 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError, SSLError
 
+from survey.models import MessageStatus
 from survey.outreach.backends import MAX_CONCURRENT_SENDS, Outcome, OutgoingSms, SendResult
+from survey.outreach.backends.twilio_codes import ACCOUNT, OPTED_OUT, TRANSIENT, status_of
 
 logger = logging.getLogger("survey.outreach.twilio")
 TWILIO_API = "https://api.twilio.com"
-CREDENTIAL_ERRORS = {20003, 20005}  # authentication failed; account not active
+# Twilio documents ValidityPeriod as 1 to 14,400 seconds for SMS (error 21624; newer pages say
+# 36,000): stay within both.
+MAX_VALIDITY = 14_400
 
 
 class ApiUrlHttpClient(TwilioHttpClient):
@@ -56,7 +64,11 @@ class TwilioBackend:
         api_url: str = TWILIO_API,
         connect_timeout: float = 5,
         read_timeout: float = 20,
+        whatsapp_from: str | None = None,
+        whatsapp_content_sid: str | None = None,
     ) -> None:
+        self.whatsapp_from = whatsapp_from
+        self.whatsapp_content_sid = whatsapp_content_sid
         self.sender = (
             {"messaging_service_sid": messaging_service_sid}
             if messaging_service_sid
@@ -69,11 +81,28 @@ class TwilioBackend:
         )
 
     def send(self, sms: OutgoingSms) -> SendResult:
-        options = dict(self.sender)
+        to = sms.to
+        if sms.channel == "whatsapp":
+            if not self.whatsapp_from:
+                logger.error("A WhatsApp message, but SURVEY_TWILIO_WHATSAPP_FROM is not set.")
+                return SendResult(Outcome.CHANNEL, reason="whatsapp_not_configured")
+            # The same SDK and Messages API, with whatsapp: addresses. Outside the 24-hour
+            # window WhatsApp only delivers approved templates, hence the Content SID.
+            to = f"whatsapp:{sms.to}"
+            options = {"from_": f"whatsapp:{self.whatsapp_from}"}
+            if self.whatsapp_content_sid:
+                options["content_sid"] = self.whatsapp_content_sid
+                options["content_variables"] = json.dumps(sms.variables or {})
+            else:
+                options["body"] = sms.body
+        else:
+            options = {**self.sender, "body": sms.body}
         if sms.status_callback:
             options["status_callback"] = sms.status_callback
+        if sms.validity_seconds:
+            options["validity_period"] = max(1, min(sms.validity_seconds, MAX_VALIDITY))
         try:
-            sent = self.client.messages.create(to=sms.to, body=sms.body, **options)
+            sent = self.client.messages.create(to=to, **options)
         except (TwilioRestException, TwilioServiceException) as error:
             return refused(error.status, error.code)
         except requests.exceptions.RequestException as error:
@@ -92,19 +121,26 @@ class TwilioBackend:
             provider_sid=sent.sid,
             provider_status=sent.status,
             segments=_integer(sent.num_segments),
+            status=status_of(sent.status) or MessageStatus.QUEUED,
         )
 
 
 def refused(status: int, code: int | None) -> SendResult:
     """What an error answer from Twilio means for the message."""
     code = code if isinstance(code, int) else None
-    if status == 429:
+    if status == 429 or code == 20429:
         return SendResult(Outcome.RETRY, error_code=code, reason="rate_limited")
-    if status >= 500:
-        return SendResult(Outcome.RETRY, error_code=code, reason="provider_error")
-    if status in (401, 403) or code in CREDENTIAL_ERRORS:
+    if status >= 500 or code in TRANSIENT:
+        reason = "sender_queue_full" if code == 21611 else "provider_error"
+        return SendResult(Outcome.RETRY, error_code=code, reason=reason)
+    if status in (401, 403) or code in (20003, 20005, 20008):
         logger.error("Twilio refused the account credentials (HTTP %s, code %s)", status, code)
-        return SendResult(Outcome.RETRY, error_code=code, reason="credentials")
+        return SendResult(Outcome.CHANNEL, error_code=code, reason="credentials")
+    if code in ACCOUNT:
+        logger.error("Twilio refused the account or sender (HTTP %s, code %s)", status, code)
+        return SendResult(Outcome.CHANNEL, error_code=code, reason="sender_refused")
+    if code in OPTED_OUT:
+        return SendResult(Outcome.FAILED, error_code=code, reason="opted_out")
     return SendResult(Outcome.FAILED, error_code=code, reason="refused")
 
 
