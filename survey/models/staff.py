@@ -33,6 +33,9 @@ class Site(Base):
     name: Mapped[str] = mapped_column(String(120), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     default_language: Mapped[str] = mapped_column(String(8), default="en")
+    # ISO 3166-1 alpha-2 ("ES", "TR"): the numbering plan in which staff type patients'
+    # mobile numbers without the country code. None on sites made before countries.
+    country: Mapped[str | None] = mapped_column(String(2))
     # Shown to patients who reply HELP or whose link no longer works.
     contact: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
