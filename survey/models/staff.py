@@ -102,6 +102,27 @@ class StaffSession(Base):
     user: Mapped[User] = relationship(back_populates="sessions")
 
 
+class PasswordLink(Base):
+    """A one-time link to set an account's password, handed over by an admin (the service
+    sends no email): to activate a new account, or to reset a forgotten password. Only the
+    token's hash is kept; the link is shown once, works once, and expires."""
+
+    __tablename__ = "password_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # "activate" or "reset"
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
 def user_by_email(session, email: str) -> User | None:
     """The user with this address, compared case-insensitively."""
     email = email.strip().lower()
