@@ -13,13 +13,16 @@ from survey.extensions import db
 
 bp = Blueprint("operations", __name__)
 
-# A patient link's token is a password: it must never reach a log line.
+# A patient link's token is a password: it must never reach a log line. So is the token of a
+# staff member's one-time link to set their password.
 PRIVATE_LINK = re.compile(r"/s/[^/?#\s\"]+")
+PASSWORD_LINK = re.compile(r"/account/set-password/[^/?#\s\"]+")
 
 
 def redact(text_: str) -> str:
     """The text with every private-link token replaced."""
-    return PRIVATE_LINK.sub("/s/[redacted]", text_)
+    text_ = PRIVATE_LINK.sub("/s/[redacted]", text_)
+    return PASSWORD_LINK.sub("/account/set-password/[redacted]", text_)
 
 
 @bp.get("/healthz")
