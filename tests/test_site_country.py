@@ -81,3 +81,36 @@ def test_the_command_line_adds_and_edits_a_sites_country(runner, app):
     assert "Traceback" not in refused.output
     listed = runner.invoke(args=["sites", "list"])
     assert "Ankara Şehir\tUTC\ten\tES" in listed.output
+
+
+def test_the_command_line_enrols_and_edits_with_national_numbers(runner, app):
+    runner.invoke(args=["sites", "add", "Hospital Sur", "--country", "ES"])
+    added = runner.invoke(
+        args=[
+            "patients",
+            "add",
+            "CLI-1",
+            "--site",
+            "Hospital Sur",
+            "--phone",
+            "612 345 678",
+            "--language",
+            "es",
+        ]
+    )
+    assert added.exit_code == 0, added.output
+    patient = db.session.scalar(select(Patient).where(Patient.reference == "CLI-1"))
+    assert patient.phone == "+34612345678"
+    refused = runner.invoke(
+        args=["patients", "edit", "CLI-1", "--site", "Hospital Sur", "--phone", "950 123 456"]
+    )
+    assert refused.exit_code != 0 and "landline" in refused.output
+    assert "Traceback" not in refused.output
+    db.session.refresh(patient)
+    assert patient.phone == "+34612345678"
+    edited = runner.invoke(
+        args=["patients", "edit", "CLI-1", "--site", "Hospital Sur", "--phone", "699 000 111"]
+    )
+    assert edited.exit_code == 0, edited.output
+    db.session.refresh(patient)
+    assert patient.phone == "+34699000111"
