@@ -92,15 +92,20 @@ def edit_site(site_id: int):
     )
     if form.validate_on_submit() and _name_is_free(form, site) and _sms_name_is_neutral(form):
         old_sms = sender.name if sender else ""
-        changed = update_site(
-            db.session,
-            site,
-            name=form.name.data,
-            timezone=form.timezone.data,
-            language=form.default_language.data,
-            contact=form.contact.data,
-            country=form.country.data,
-        )
+        try:
+            changed = update_site(
+                db.session,
+                site,
+                name=form.name.data,
+                timezone=form.timezone.data,
+                language=form.default_language.data,
+                contact=form.contact.data,
+                country=form.country.data,
+            )
+        except StaffSetupError:  # checked above; a race with another admin's same name
+            db.session.rollback()
+            form.name.errors.append(_("A site with this name already exists."))
+            return _form_page(form, site)
         if form.sms_name.data != old_sms:
             if form.sms_name.data:
                 texts.set_sender_name(db.session, site, form.sms_name.data)
