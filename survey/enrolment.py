@@ -78,7 +78,7 @@ def enrol_patient(
     """Add a patient to a site's follow-up, after checking every field."""
     reference = check_reference(reference)
     try:
-        e164 = normalise_mobile(phone) if phone else None
+        e164 = normalise_mobile(phone, site.country) if phone else None
         zone = check_timezone(timezone or site.timezone)
     except (InvalidPhoneNumber, InvalidTimezone) as error:
         raise EnrolmentError(error.args[0]) from None

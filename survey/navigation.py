@@ -14,6 +14,7 @@ STAFF_PAGES = [
     ("coordinate.index", _l("Follow-up"), (Role.ADMIN, Role.COORDINATOR)),
     ("coordinate.attention", _l("Needs attention"), (Role.ADMIN, Role.COORDINATOR)),
     ("clinic.exports", _l("Exports"), (Role.ADMIN, Role.CLINICIAN)),
+    ("clinic.analytics", _l("Completion"), (Role.ADMIN, Role.CLINICIAN)),
     ("admin.index", _l("Administration"), (Role.ADMIN,)),
     ("outreach.dev_outbox", _l("SMS outbox"), ALL_STAFF),
     ("auth.account", _l("Your account"), ALL_STAFF),

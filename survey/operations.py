@@ -14,13 +14,16 @@ from survey.extensions import db
 bp = Blueprint("operations", __name__)
 
 # A patient link's token is a password, and so is a clinic tablet's code (/t/<code>, from its
-# QR code): neither must ever reach a log line.
+# QR code) and the token of a staff member's one-time link to set their password: none must
+# ever reach a log line.
 PRIVATE_LINK = re.compile(r"/([st])/[^/?#\s\"]+")
+PASSWORD_LINK = re.compile(r"/account/set-password/[^/?#\s\"]+")
 
 
 def redact(text_: str) -> str:
-    """The text with every private-link token and tablet code replaced."""
-    return PRIVATE_LINK.sub(r"/\1/[redacted]", text_)
+    """The text with every private-link token, tablet code and set-password token replaced."""
+    text_ = PRIVATE_LINK.sub(r"/\1/[redacted]", text_)
+    return PASSWORD_LINK.sub("/account/set-password/[redacted]", text_)
 
 
 @bp.get("/favicon.ico")

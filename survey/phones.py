@@ -1,4 +1,20 @@
-"""Mobile numbers: parsed and checked with `phonenumbers`, stored in E.164."""
+"""Mobile numbers: parsed and checked with `phonenumbers`, stored in E.164.
+
+Staff may type a number as people write it in the site's country ("612 345 678" in Spain,
+"0532 123 45 67" in Turkey) once the site has a country; otherwise, or for a number abroad,
+in international format (+ and the country code).
+
+Which numbers are refused, by what `phonenumbers.number_type` says of them:
+- MOBILE is accepted.
+- FIXED_LINE_OR_MOBILE is accepted: some numbering plans (the United States and Canada, +1)
+  do not tell landlines from mobiles, so nothing here can. A carrier lookup (Twilio Lookup's
+  line type) could; it is not done (it costs per number and sends the number to a third
+  party), so such a landline is only found when its first text fails.
+- FIXED_LINE (a landline), TOLL_FREE, PREMIUM_RATE, SHARED_COST, UAN (service numbers),
+  VOIP, PERSONAL_NUMBER, PAGER, VOICEMAIL and UNKNOWN are refused. VOIP ranges mostly cannot
+  receive SMS from an alphanumeric sender, and a personal (follow-me) number may ring a
+  landline: a patient with one is asked for their mobile instead.
+"""
 
 import phonenumbers
 from flask_babel import lazy_gettext as _l
@@ -7,16 +23,44 @@ from phonenumbers import NumberParseException, PhoneNumberType
 # Numbers that can receive an SMS. FIXED_LINE_OR_MOBILE covers countries (such as the US)
 # whose numbering does not tell the two apart.
 TEXTABLE = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+SERVICE = {
+    PhoneNumberType.TOLL_FREE,
+    PhoneNumberType.PREMIUM_RATE,
+    PhoneNumberType.SHARED_COST,
+    PhoneNumberType.UAN,
+}
+# Countries a site may be in: every region whose numbering plan phonenumbers knows.
+COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
 
 
 class InvalidPhoneNumber(ValueError):
     """The number cannot receive SMS; the message says why in plain words."""
 
 
+def check_country(code: str | None) -> str | None:
+    """An ISO 3166-1 alpha-2 code in capitals, None for none, or ValueError."""
+    code = (code or "").strip().upper()
+    if not code:
+        return None
+    if code not in COUNTRIES:
+        raise ValueError(code[:8])
+    return code
+
+
+def example(region: str | None) -> str:
+    """A mobile number as it is written in the region (international without one)."""
+    if region:
+        number = phonenumbers.example_number_for_type(region, PhoneNumberType.MOBILE)
+        if number is not None:
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return "+34 612 345 678"
+
+
 def normalise_mobile(raw: str, region: str | None = None) -> str:
     """The E.164 form of a mobile number, or InvalidPhoneNumber.
 
-    Without a region the number must be international (start with + and the country code)."""
+    With a region (the site's country) a national number is read in that country's plan;
+    without one the number must be international (start with + and the country code)."""
     text = (raw or "").strip()
     if not text:
         raise InvalidPhoneNumber(_l("A mobile number is required."))
@@ -25,6 +69,14 @@ def normalise_mobile(raw: str, region: str | None = None) -> str:
     try:
         number = phonenumbers.parse(text, region)
     except NumberParseException:
+        if region:
+            raise InvalidPhoneNumber(
+                _l(
+                    "That is not a phone number. Write it as people do in the site's country, "
+                    "e.g. %(example)s, or in international format starting with +.",
+                    example=example(region),
+                )
+            ) from None
         raise InvalidPhoneNumber(
             _l("That is not a phone number. Use the international format, e.g. +34 612 345 678.")
         ) from None
@@ -32,7 +84,19 @@ def normalise_mobile(raw: str, region: str | None = None) -> str:
         raise InvalidPhoneNumber(
             _l("That number does not exist in its country's numbering plan. Check the digits.")
         )
-    if phonenumbers.number_type(number) not in TEXTABLE:
+    kind = phonenumbers.number_type(number)
+    if kind == PhoneNumberType.FIXED_LINE:
+        raise InvalidPhoneNumber(
+            _l("That is a landline, not a mobile number: SMS needs the patient's mobile.")
+        )
+    if kind in SERVICE:
+        raise InvalidPhoneNumber(
+            _l(
+                "That is a service number (free-phone, premium-rate or shared-cost), not a "
+                "mobile number: SMS needs the patient's mobile."
+            )
+        )
+    if kind not in TEXTABLE:
         raise InvalidPhoneNumber(
             _l(
                 "That is not a mobile number (it looks like a landline or a service number); "

@@ -7,6 +7,7 @@ from survey import text
 from survey.auth.passwords import hash_password, password_problem
 from survey.enrolment import LANGUAGES
 from survey.models import Role, Site, User, user_by_email
+from survey.phones import check_country
 from survey.timezones import check_timezone
 
 
@@ -24,9 +25,62 @@ def find_site(db: Session, name: str) -> Site:
 
 
 def create_site(
-    db: Session, name: str, timezone: str = "UTC", language: str = "en", contact: str = ""
+    db: Session,
+    name: str,
+    timezone: str = "UTC",
+    language: str = "en",
+    contact: str = "",
+    country: str | None = None,
 ) -> Site:
     """Add a site; names are unique."""
+    site = Site()
+    _set_site_fields(db, site, name, timezone, language, contact, country)
+    db.add(site)
+    return site
+
+
+def update_site(
+    db: Session,
+    site: Site,
+    *,
+    name: str | None = None,
+    timezone: str | None = None,
+    language: str | None = None,
+    contact: str | None = None,
+    country: str | None = None,
+) -> dict[str, tuple]:
+    """Change a site's details (None: keep); returns {field: (old, new)} of what changed.
+    Patients already enrolled keep their own time zone and language."""
+    before = {field: getattr(site, field) for field in SITE_FIELDS}
+    _set_site_fields(
+        db,
+        site,
+        site.name if name is None else name,
+        site.timezone if timezone is None else timezone,
+        site.default_language if language is None else language,
+        site.contact if contact is None else contact,
+        site.country if country is None else country,
+    )
+    return {
+        field: (before[field], getattr(site, field))
+        for field in SITE_FIELDS
+        if before[field] != getattr(site, field)
+    }
+
+
+SITE_FIELDS = ("name", "country", "timezone", "default_language", "contact")
+
+
+def _set_site_fields(
+    db: Session,
+    site: Site,
+    name: str,
+    timezone: str,
+    language: str,
+    contact: str,
+    country: str | None,
+) -> None:
+    """Check every field first, then set them all: a refused change leaves the site as it was."""
     try:
         name, contact = text.SITE_NAME.clean(name), text.SITE_CONTACT.clean(contact)
     except text.TextError as error:
@@ -35,13 +89,21 @@ def create_site(
         raise StaffSetupError(
             f"{str(language)[:16]!r} is not a language. Choose one of: {', '.join(LANGUAGES)}."
         )
-    if db.scalar(select(Site.id).where(Site.name == name)) is not None:
+    try:
+        country = check_country(country)
+    except ValueError:
+        raise StaffSetupError(
+            f"{str(country).strip()[:8]!r} is not a country code. Use the two letters of "
+            "ISO 3166-1, e.g. ES or TR."
+        ) from None
+    taken = select(Site.id).where(Site.name == name)
+    if site.id is not None:
+        taken = taken.where(Site.id != site.id)
+    if db.scalar(taken) is not None:
         raise StaffSetupError(f"A site called {name!r} already exists.")
-    site = Site(
-        name=name, timezone=check_timezone(timezone), default_language=language, contact=contact
-    )
-    db.add(site)
-    return site
+    zone = check_timezone(timezone)
+    site.name, site.timezone, site.default_language = name, zone, language
+    site.contact, site.country = contact, country
 
 
 def create_user(db: Session, email: str, password: str, role: str, sites: list[Site]) -> User:

@@ -41,6 +41,13 @@ def test_private_links_are_redacted_from_log_lines():
     assert redact("GET /survey/2 HTTP/1.1") == "GET /survey/2 HTTP/1.1"
 
 
+def test_set_password_links_are_redacted_from_log_lines():
+    token = "Qm9vdHN0cmFwLXRva2VuLWZvci10ZXN0aW5nLW9ubHk"
+    line = f'127.0.0.1 - - "POST /account/set-password/{token} HTTP/1.1" 303 -'
+    assert token not in redact(line)
+    assert "/account/set-password/[redacted]" in redact(line)
+
+
 def test_the_werkzeug_request_log_never_shows_a_token():
     record = logging.LogRecord(
         "werkzeug",

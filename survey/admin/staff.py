@@ -6,16 +6,18 @@ someone also shuts them out of their other sites, which is for an admin of those
 An admin does not manage their own account here (the account page does that), so that
 nobody disables or locks themselves out by a slip."""
 
-from flask import abort, flash, g, redirect, render_template, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from survey import audit
 from survey.admin import bp
-from survey.auth import accounts, needs_second_factor, staff_required
+from survey.admin.forms import NewStaffForm
+from survey.auth import accounts, links, needs_second_factor, staff_required
+from survey.coordinate.forms import option
 from survey.extensions import db
-from survey.models import Role, User, site_memberships
+from survey.models import Role, User, site_memberships, user_by_email
 
 ROLE_LABELS = {
     Role.ADMIN: _l("Administrator"),
@@ -61,6 +63,7 @@ def staff():
         manages=lambda user: manages(g.user, user),
         role_label=lambda role: ROLE_LABELS.get(role, role),
         needs_second_factor=needs_second_factor,
+        open_link=lambda user: links.open_link(db.session, user),
     )
 
 
@@ -89,3 +92,72 @@ def change(user_id: int, action: str):
     db.session.commit()
     flash(DONE[action] % {"email": user.email})
     return redirect(url_for("admin.staff"))
+
+
+@bp.route("/staff/new", methods=["GET", "POST"])
+@staff_required(Role.ADMIN)
+def new_staff():
+    """Add an account at some of the admin's sites; its password is set through a one-time
+    link that this page shows once, for the admin to hand over."""
+    form = NewStaffForm()
+    form.role.choices = [option(role.value, label) for role, label in ROLE_LABELS.items()]
+    form.site_ids.choices = [option(site.id, site.name) for site in g.user.sites]
+    if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        if user_by_email(db.session, email) is not None:
+            form.email.errors.append(_l("An account with this email address already exists."))
+        else:
+            sites = [site for site in g.user.sites if site.id in form.site_ids.data]
+            user = User(
+                email=email,
+                password_hash=links.unusable_password_hash(),
+                role=Role(form.role.data),
+                sites=sites,
+                totp_required=form.require_second_factor.data,
+            )
+            db.session.add(user)
+            db.session.flush()
+            token = links.issue(db.session, user, links.ACTIVATE, by=g.user)
+            audit.log(
+                "user.created",
+                subject=user,
+                detail={
+                    "role": str(user.role),
+                    "sites": [site.name for site in sites],
+                    "second_factor_required": user.totp_required,
+                },
+            )
+            audit.log("password_link.issued", subject=user, detail={"purpose": links.ACTIVATE})
+            db.session.commit()
+            return _link_page(user, token, links.ACTIVATE)
+    return render_template("admin/staff_new.html", form=form), (200 if not form.errors else 422)
+
+
+@bp.post("/staff/<int:user_id>/password-link")
+@staff_required(Role.ADMIN)
+def password_link(user_id: int):
+    """A new one-time link to set the account's password (forgotten, or activation link
+    lost or expired). The current password keeps working until the link is used."""
+    user = next((u for u in colleagues(db.session, g.user) if u.id == user_id), None)
+    if user is None:
+        abort(404)
+    if not manages(g.user, user):
+        abort(403)
+    purpose = links.RESET if user.password_changed_at or user.last_login_at else links.ACTIVATE
+    token = links.issue(db.session, user, purpose, by=g.user)
+    audit.log("password_link.issued", subject=user, detail={"purpose": purpose})
+    db.session.commit()
+    return _link_page(user, token, purpose)
+
+
+def _link_page(user: User, token: str, purpose: str):
+    """The link, shown this once (never stored, and the response is not cached)."""
+    url = current_app.config["PUBLIC_URL"].rstrip("/") + url_for("auth.set_password", token=token)
+    return render_template(
+        "admin/password_link.html",
+        user=user,
+        url=url,
+        purpose=purpose,
+        hours=int(links.LINK_LIFETIME.total_seconds() // 3600),
+        role_label=ROLE_LABELS.get(user.role, user.role),
+    )

@@ -23,7 +23,13 @@ from survey.models import Role, User
 bp = Blueprint("auth", __name__)
 
 # What a member of staff who must still set up a second factor may use meanwhile.
-OPEN_BEFORE_SECOND_FACTOR = {"auth.two_factor", "auth.logout", "auth.login", "auth.login_code"}
+OPEN_BEFORE_SECOND_FACTOR = {
+    "auth.two_factor",
+    "auth.logout",
+    "auth.login",
+    "auth.login_code",
+    "auth.set_password",
+}
 
 
 def load_signed_in_user() -> None:
@@ -97,4 +103,4 @@ def init_app(app: Flask) -> None:
     cli.init_app(app)
 
 
-from survey.auth import account, views  # noqa: E402,F401  (registers the routes on bp)
+from survey.auth import account, set_password, views  # noqa: E402,F401  (registers the routes on bp)

@@ -95,11 +95,13 @@ def two_factor():
             flash(_("Your second factor is set up. You will be asked for a code at sign-in."))
             return redirect(url_for(".account"), code=303)
     issuer = current_app.config["TOTP_ISSUER"]
+    uri = totp.provisioning_uri(candidate, g.user.email, issuer)
     return render_template(
         "auth/two_factor.html",
         form=form,
         key=totp.grouped(candidate),
-        uri=totp.provisioning_uri(candidate, g.user.email, issuer),
+        uri=uri,
+        qr_code=totp.qr_code_svg(uri, _("QR code of the key for your authenticator app")),
         issuer=issuer,
     ), (200 if not form.errors else 422)
 

@@ -51,3 +51,13 @@ class TwoFactorRemoveForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A button that changes something: only its CSRF token."""
+
+
+class SetPasswordForm(FlaskForm):
+    """Choosing a password through a one-time link from an admin."""
+
+    new = PasswordField(_l("New password"), validators=[InputRequired(), new_password_rules])
+    confirm = PasswordField(
+        _l("New password again"),
+        validators=[InputRequired(), EqualTo("new", message=_l("The new passwords differ."))],
+    )

@@ -27,7 +27,11 @@ def patients():
 @patients.command("add")
 @click.argument("reference", type=TextParam(text.PATIENT_REFERENCE))
 @click.option("--site", "site_name", required=True, help="The site's name.")
-@click.option("--phone", required=True, help="Mobile number in E.164, e.g. +34612345678.")
+@click.option(
+    "--phone",
+    required=True,
+    help="Mobile number: international (+34612345678), or as written in the site's country.",
+)
 @click.option("--language", required=True, help=f"One of {', '.join(LANGUAGES)}.")
 @click.option("--timezone", help="IANA name; defaults to the site's.")
 @click.option("--index-date", type=click.DateTime(formats=["%Y-%m-%d"]), help="YYYY-MM-DD.")
@@ -72,7 +76,9 @@ def add_patient(reference, site_name, phone, language, timezone, index_date, sch
 @patients.command("edit")
 @click.argument("reference")
 @click.option("--site", "site_name", help="Needed when several sites use the same reference.")
-@click.option("--phone", help="New mobile number in E.164.")
+@click.option(
+    "--phone", help="New mobile number (international, or as written in the site's country)."
+)
 @click.option("--language", help=f"One of {', '.join(LANGUAGES)}.")
 @click.option("--timezone", help="IANA name.")
 @click.option("--index-date", type=click.DateTime(formats=["%Y-%m-%d"]), help="YYYY-MM-DD.")

@@ -6,8 +6,9 @@ import click
 from flask.cli import with_appcontext
 
 from survey import audit, text
+from survey.auth.cli import BY_COMMAND
 from survey.extensions import db
-from survey.staff import StaffSetupError, create_site, create_user, find_site
+from survey.staff import StaffSetupError, create_site, create_user, find_site, update_site
 from survey.text import TextParam
 from survey.timezones import InvalidTimezone
 
@@ -27,15 +28,61 @@ def sites():
     type=TextParam(text.SITE_CONTACT),
     help="How patients reach the clinic, e.g. a phone number (up to 200 characters).",
 )
+@click.option(
+    "--country",
+    default=None,
+    help="ISO 3166-1 alpha-2 code, e.g. ES: staff may then type patients' numbers "
+    "as written in that country.",
+)
 @with_appcontext
-def add_site(name, timezone, language, contact):
+def add_site(name, timezone, language, contact, country):
     """Add a site called NAME."""
     try:
-        site = create_site(db.session, name, timezone, language, contact)
+        site = create_site(db.session, name, timezone, language, contact, country)
+        db.session.flush()
+        audit.record(db.session, "site.created", site_id=site.id, subject=site, detail=BY_COMMAND)
     except (StaffSetupError, InvalidTimezone) as error:
         raise click.ClickException(str(error)) from None
     db.session.commit()
-    click.echo(f"Added site {site.name!r} ({site.timezone}).")
+    where = f", {site.country}" if site.country else ""
+    click.echo(f"Added site {site.name!r} ({site.timezone}{where}).")
+
+
+@sites.command("edit")
+@click.argument("name", type=TextParam(text.SITE_NAME))
+@click.option("--name", "new_name", default=None, type=TextParam(text.SITE_NAME), help="Rename.")
+@click.option("--timezone", default=None, help="IANA name, e.g. Europe/Madrid.")
+@click.option("--language", default=None, type=click.Choice(["en", "es", "tr"]))
+@click.option("--contact", default=None, type=TextParam(text.SITE_CONTACT))
+@click.option("--country", default=None, help="ISO 3166-1 alpha-2 code; '' removes it.")
+@with_appcontext
+def edit_site(name, new_name, timezone, language, contact, country):
+    """Change the details of the site called NAME (options not given are kept)."""
+    try:
+        site = find_site(db.session, name)
+        changed = update_site(
+            db.session,
+            site,
+            name=new_name,
+            timezone=timezone,
+            language=language,
+            contact=contact,
+            country=country,
+        )
+    except (StaffSetupError, InvalidTimezone) as error:
+        raise click.ClickException(str(error)) from None
+    if not changed:
+        click.echo(f"Nothing to change at {site.name!r}.")
+        return
+    audit.record(
+        db.session,
+        "site.changed",
+        site_id=site.id,
+        subject=site,
+        detail={**BY_COMMAND, "changed": {f: list(v) for f, v in changed.items()}},
+    )
+    db.session.commit()
+    click.echo(f"Changed {', '.join(changed)} of {site.name!r}.")
 
 
 @sites.command("patient-results")
@@ -68,7 +115,7 @@ def list_sites():
     from survey.models import Site
 
     for site in db.session.scalars(select(Site).order_by(Site.name)):
-        click.echo(f"{site.name}\t{site.timezone}\t{site.default_language}")
+        click.echo(f"{site.name}\t{site.timezone}\t{site.default_language}\t{site.country or ''}")
 
 
 @click.group()

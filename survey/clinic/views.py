@@ -149,4 +149,8 @@ def _lang() -> str:
     return str(get_locale() or current_app.config["DEFAULT_LANGUAGE"])
 
 
-from survey.clinic import export_views, worklist_views  # noqa: E402,F401  (registers routes)
+from survey.clinic import (  # noqa: E402,F401  (registers routes)
+    analytics_views,
+    export_views,
+    worklist_views,
+)

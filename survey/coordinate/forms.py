@@ -65,7 +65,8 @@ class PatientDetails(FlaskForm):
         _l("Mobile number"),
         validators=[InputRequired(), Length(max=32)],
         description=_l(
-            "International format, starting with + and the country code, e.g. +34 612 345 678."
+            "As written in the site's country (e.g. 612 345 678 in Spain, 0532 123 45 67 in "
+            "Turkey), or in international format starting with + and the country code."
         ),
     )
     language = SelectField(_l("Language for messages and questionnaires"))

@@ -26,7 +26,15 @@ from survey.models.outreach import (
 )
 from survey.models.patient import Patient, PatientStatus
 from survey.models.ratelimit import RateLimitCounter, RateLimitEntry
-from survey.models.staff import Role, Site, StaffSession, User, site_memberships, user_by_email
+from survey.models.staff import (
+    PasswordLink,
+    Role,
+    Site,
+    StaffSession,
+    User,
+    site_memberships,
+    user_by_email,
+)
 from survey.models.summary import PatientSummary
 from survey.models.triage import (
     LEVEL_ORDER,
@@ -56,6 +64,7 @@ __all__ = [
     "MessageEvent",
     "MessageKind",
     "MessageStatus",
+    "PasswordLink",
     "Patient",
     "PatientStatus",
     "PatientSummary",

@@ -33,6 +33,9 @@ class Site(Base):
     name: Mapped[str] = mapped_column(String(120), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     default_language: Mapped[str] = mapped_column(String(8), default="en")
+    # ISO 3166-1 alpha-2 ("ES", "TR"): the numbering plan in which staff type patients'
+    # mobile numbers without the country code. None on sites made before countries.
+    country: Mapped[str | None] = mapped_column(String(2))
     # Shown to patients who reply HELP or whose link no longer works.
     contact: Mapped[str] = mapped_column(String(200), default="")
     # Whether patients see their own totals over time after sending (off unless the site
@@ -100,6 +103,25 @@ class StaffSession(Base):
     totp_candidate: Mapped[str | None] = mapped_column(String(64))
 
     user: Mapped[User] = relationship(back_populates="sessions")
+
+
+class PasswordLink(Base):
+    """A one-time link to set an account's password, handed over by an admin (the service
+    sends no email): to activate a new account, or to reset a forgotten password. Only the
+    token's hash is kept; the link is shown once, works once, and expires."""
+
+    __tablename__ = "password_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # "activate" or "reset"
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
 def user_by_email(session, email: str) -> User | None:

@@ -85,7 +85,7 @@ def is_enrolled_as(
     """Whether the patient was enrolled with exactly these details: a second post of the same
     enrolment form finds the patient the first one made."""
     try:
-        e164 = normalise_mobile(phone) if phone else None
+        e164 = normalise_mobile(phone, patient.site.country) if phone else None
         zone = check_timezone(timezone or patient.site.timezone)
     except (InvalidPhoneNumber, InvalidTimezone):
         return False
@@ -132,7 +132,7 @@ def update_details(
         raise EnrolmentError(_l("This patient has withdrawn; their details cannot change."))
     try:
         new = {
-            "phone": normalise_mobile(phone),
+            "phone": normalise_mobile(phone, patient.site.country),
             "language": check_language(language),
             "timezone": check_timezone(timezone),
             "index_date": check_index_date(index_date),

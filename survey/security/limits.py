@@ -183,6 +183,15 @@ def apply_limits(app: Flask, limiter: Limiter) -> None:
     )
     on_view("patient.tablet", tablet_guesses)
     on_view("patient.tablet_code", tablet_guesses)
+    # A set-password link that opens nothing is a guess, counted as a patient link's is.
+    on_view(
+        "auth.set_password",
+        limiter.limit(
+            setting("RATELIMIT_LINK_GUESSES"),
+            key_func=client_address,
+            deduct_when=attempt_failed,
+        ),
+    )
     # One count per address across the password and the code pages.
     failed_sign_ins = limiter.shared_limit(
         setting("RATELIMIT_LOGIN_ADDRESS"),

@@ -24,6 +24,11 @@ ROUTES = {
     ("GET", "/clinic/admin/staff"): ("admin",),
     ("GET", "/clinic/worklist"): EXPORTERS,
     ("GET", "/clinic/admin/triage"): ("admin",),
+    ("GET", "/clinic/admin/sites"): ("admin",),
+    ("GET", "/clinic/admin/sites/new"): ("admin",),
+    ("GET", "/clinic/admin/staff/new"): ("admin",),
+    ("GET", "/clinic/analytics"): EXPORTERS,
+    ("GET", "/clinic/analytics.csv"): EXPORTERS,
 }
 RULES = {
     "/clinic/": ("GET", "/clinic/"),
@@ -44,6 +49,14 @@ RULES = {
     # Its roles and sites are checked in tests/security/test_staff_admin.py.
     "/clinic/admin/staff/<int:user_id>/<any('require-2fa', 'stop-requiring-2fa', 'reset-2fa', "
     "'disable', 'enable', 'end-sessions'):action>": ("GET", "/clinic/admin/staff"),
+    "/clinic/admin/sites": ("GET", "/clinic/admin/sites"),
+    "/clinic/admin/sites/new": ("GET", "/clinic/admin/sites/new"),
+    # Editing a site and issuing a link, by role and site: tests/security/test_site_admin.py.
+    "/clinic/admin/sites/<int:site_id>": ("GET", "/clinic/admin/sites"),
+    "/clinic/admin/staff/new": ("GET", "/clinic/admin/staff/new"),
+    "/clinic/admin/staff/<int:user_id>/password-link": ("GET", "/clinic/admin/staff"),
+    "/clinic/analytics": ("GET", "/clinic/analytics"),
+    "/clinic/analytics.csv": ("GET", "/clinic/analytics.csv"),
 }
 
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from survey.extensions import db
-from survey.models import Invitation, Message, Patient, TriageItem, User
+from survey.models import Invitation, Message, Patient, Site, TriageItem, User
 from tests.security.conftest import ROLES, any_choices, follow, staff_rules
 
 # Ids of records shared by every site by design (schedules are the service's follow-up plans,
@@ -15,11 +15,15 @@ SHARED_BY_ALL_SITES = {"schedule_id"}
 
 
 def snapshot(ids: dict[str, int]) -> list:
-    """Every column of the patient, their invitations, messages and triage items, and of the
-    site's staff account, to compare after a sweep."""
+    """Every column of the patient, their invitations, messages and triage items, of the
+    site's staff account and of the site, to compare after a sweep."""
     db.session.expire_all()
     patient_id = ids["patient_id"]
-    rows = [db.session.get(Patient, patient_id), db.session.get(User, ids["user_id"])]
+    rows = [
+        db.session.get(Patient, patient_id),
+        db.session.get(User, ids["user_id"]),
+        db.session.get(Site, ids["site_id"]),
+    ]
     rows += db.session.scalars(select(Invitation).where(Invitation.patient_id == patient_id))
     rows += db.session.scalars(select(Message).where(Message.patient_id == patient_id))
     rows += db.session.scalars(select(TriageItem).where(TriageItem.patient_id == patient_id))
@@ -46,6 +50,7 @@ def two_sites(site, other_site, make_user):
     theirs = follow(other_site, "THEIRS-9", "+905321234567")
     ours["user_id"] = make_user("clinician", [site]).id
     theirs["user_id"] = make_user("clinician", [other_site]).id
+    ours["site_id"], theirs["site_id"] = site.id, other_site.id
     return ours, theirs
 
 

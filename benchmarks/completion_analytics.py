@@ -1,0 +1,158 @@
+"""Time the completion analytics against the floor (the same SQL sent straight to the database).
+
+    python benchmarks/completion_analytics.py --database postgresql://postgres@127.0.0.1:5432/DB \\
+        [--patients 100000] [--repeat 5]
+
+Makes one site with `--patients` patients (bulk inserts, skipped when the site already has
+them), each with five timepoints a month apart: an invitation text for each, a reminder for
+one in three, about 60% answered, the rest expired or (the last) still open. Then prints the
+median time of `completion_figures` (every figure of the page) and of the floor."""
+
+from __future__ import annotations
+
+import argparse
+import random
+from datetime import UTC, datetime, timedelta
+
+from _common import captured_sql, machine, make_app, median_seconds, raw_sql_runner
+from sqlalchemy import func, insert, select
+
+from survey.analytics import completion_figures
+from survey.auth.passwords import hash_password
+from survey.extensions import db
+from survey.models import (
+    Invitation,
+    Message,
+    Patient,
+    PatientSummary,
+    Role,
+    Site,
+    User,
+    utcnow,
+)
+from survey.staff import create_site
+
+SITE = "Analytics Bench Clinic"
+BATCH = 5_000
+
+
+def populate(site: Site, count: int) -> None:
+    have = db.session.scalar(select(func.count(Patient.id)).where(Patient.site_id == site.id))
+    if have >= count:
+        return
+    rng = random.Random(7)  # noqa: S311 (benchmark data, not a secret)
+    start = datetime.now(UTC) - timedelta(days=200)
+    for first in range(have, count, BATCH):
+        numbers = range(first, min(first + BATCH, count))
+        ids = db.session.scalars(
+            insert(Patient).returning(Patient.id),
+            [
+                {
+                    "site_id": site.id,
+                    "reference": f"AN-{n:06d}",
+                    "phone": "+34612345678",
+                    "language": ("es", "en", "tr")[n % 3],
+                    "timezone": "Europe/Madrid",
+                    "status": "active",
+                    "created_at": start,
+                }
+                for n in numbers
+            ],
+        ).all()
+        db.session.execute(insert(PatientSummary), [{"patient_id": pid} for pid in ids])
+        invitations = []
+        for pid in ids:
+            for step in range(5):
+                opens = start + timedelta(days=30 * step)
+                answered = rng.random() < 0.6 and step < 4
+                invitations.append(
+                    {
+                        "patient_id": pid,
+                        "timepoint": f"t{step}",
+                        "instrument_ids": ["qolaf-q", "ccis"],
+                        "opens_at": opens,
+                        "expires_at": opens + timedelta(days=14 if step < 4 else 400),
+                        "status": "completed" if answered else "open",
+                        "started_at": opens + timedelta(hours=1) if answered else None,
+                        "completed_at": opens + timedelta(hours=rng.randint(1, 90))
+                        if answered
+                        else None,
+                        "created_at": opens,
+                    }
+                )
+        rows = db.session.execute(
+            insert(Invitation).returning(Invitation.id, Invitation.patient_id, Invitation.opens_at),
+            invitations,
+        ).all()
+        messages = []
+        for invitation_id, pid, opens in rows:
+            messages.append(_text(invitation_id, pid, "invitation", opens))
+            if invitation_id % 3 == 0:
+                messages.append(_text(invitation_id, pid, "reminder", opens + timedelta(days=3)))
+        db.session.execute(insert(Message), messages)
+        db.session.commit()
+        print(f"  {min(first + BATCH, count)} patients", flush=True)
+
+
+def _text(invitation_id, patient_id, kind, at) -> dict:
+    return {
+        "patient_id": patient_id,
+        "invitation_id": invitation_id,
+        "kind": kind,
+        "status": "delivered",
+        "due_at": at,
+        "sent_at": at,
+        "attempts": 1,
+        "created_at": at,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    app = make_app(args.database)
+    with app.app_context():
+        site = db.session.scalar(select(Site).where(Site.name == SITE))
+        if site is None:
+            site = create_site(db.session, SITE, "Europe/Madrid", "es", country="ES")
+            db.session.commit()
+        populate(site, args.patients)
+        admin = db.session.scalar(select(User).where(User.email == "bench-analytics@bench.example"))
+        if admin is None:
+            admin = User(
+                email="bench-analytics@bench.example",
+                password_hash=hash_password("benchmark passphrase, not a secret"),
+                role=Role.ADMIN,
+                sites=[site],
+            )
+            db.session.add(admin)
+            db.session.commit()
+        now = utcnow()
+        with captured_sql(db.engine) as statements:
+            figures = completion_figures(db.session, [site.id], now)
+        db.session.rollback()
+        floor = median_seconds(raw_sql_runner(db.engine, statements), args.repeat)
+
+        def call():
+            completion_figures(db.session, [site.id], now)
+            db.session.rollback()
+
+        function = median_seconds(call, args.repeat)
+        print(f"machine: {machine()}")
+        print(
+            f"{args.patients} patients, {figures.totals.invitations} invitations, "
+            f"rate {figures.totals.rate:.3f}, median {figures.median_hours_to_complete:.1f} h"
+        )
+        print("| case | function ms | floor ms | function/floor |")
+        print("|---|---|---|---|")
+        print(
+            f"| completion_figures | {function * 1e3:.1f} | {floor * 1e3:.1f} "
+            f"| {function / floor:.2f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

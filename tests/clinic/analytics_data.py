@@ -1,0 +1,118 @@
+"""A small follow-up history whose completion figures are known by hand (see each comment),
+shared by the analytics tests and the browser tests of the analytics page."""
+
+from datetime import UTC, datetime, timedelta
+
+from survey.extensions import db
+from survey.models import (
+    Invitation,
+    InvitationStatus,
+    Message,
+    MessageKind,
+    MessageStatus,
+)
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+H = timedelta(hours=1)
+
+
+def at(month: int, day: int, hour: int = 9) -> datetime:
+    return datetime(2026, month, day, hour, 0, tzinfo=UTC)
+
+
+def invitation(
+    patient, timepoint, opens, expires, status=InvitationStatus.OPEN, started=None, completed=None
+) -> Invitation:
+    made = Invitation(
+        patient=patient,
+        timepoint=timepoint,
+        instrument_ids=["qolaf-q", "ccis"],
+        opens_at=opens,
+        expires_at=expires,
+        status=status,
+        started_at=started,
+        completed_at=completed,
+    )
+    db.session.add(made)
+    db.session.flush()
+    return made
+
+
+def text(invitation_, sent_at, kind=MessageKind.INVITATION) -> None:
+    db.session.add(
+        Message(
+            patient_id=invitation_.patient_id,
+            invitation_id=invitation_.id,
+            kind=kind,
+            status=MessageStatus.DELIVERED,
+            due_at=sent_at,
+            sent_at=sent_at,
+        )
+    )
+
+
+def seed(make_patient, site, other_site) -> None:
+    """Seven counted invitations at `site`: 3 completed, 3 expired, 1 still open (rate 3/6).
+
+    P1 (es): baseline answered 2 h after its text; 3 and 6 months expired (missed twice).
+    P2 (en): baseline answered 52 h after its text, after one reminder (a second reminder
+             after the answers does not count); 3 months answered in clinic, with no text.
+    P3 (tr): baseline opened but expired; 3 months open now. A cancelled and a future
+             invitation are not counted. Another site's completed invitation is not counted.
+    """
+    p1 = make_patient(site, "AN-P1", language="es")
+    p2 = make_patient(site, "AN-P2", language="en")
+    p3 = make_patient(site, "AN-P3", language="tr")
+    stranger = make_patient(other_site, "AN-X", language="tr")
+
+    base = invitation(
+        p1,
+        "baseline",
+        at(1, 10),
+        at(1, 24),
+        InvitationStatus.COMPLETED,
+        at(1, 10, 10),
+        at(1, 10, 11),
+    )
+    text(base, at(1, 10))
+    three = invitation(p1, "3 months", at(4, 10), at(4, 24))
+    text(three, at(4, 10))
+    text(three, at(4, 13), MessageKind.REMINDER)
+    six = invitation(p1, "6 months", at(5, 1), at(5, 20))
+    text(six, at(5, 1))
+
+    base = invitation(
+        p2,
+        "baseline",
+        at(1, 10),
+        at(1, 24),
+        InvitationStatus.COMPLETED,
+        at(1, 12, 12),
+        at(1, 12, 13),
+    )
+    text(base, at(1, 10))
+    text(base, at(1, 12), MessageKind.REMINDER)
+    text(base, at(1, 14), MessageKind.REMINDER)
+    invitation(
+        p2, "3 months", at(4, 10), at(4, 24), InvitationStatus.COMPLETED, at(4, 11), at(4, 11, 10)
+    )
+
+    base = invitation(p3, "baseline", at(1, 10), at(1, 24), started=at(1, 11))
+    text(base, at(1, 10))
+    three = invitation(p3, "3 months", at(5, 25), at(6, 10))
+    text(three, at(5, 25))
+    invitation(p3, "6 months", at(5, 26), at(6, 10), InvitationStatus.CANCELLED)
+    future = datetime(2099, 1, 1, tzinfo=UTC)
+    invitation(p3, "12 months", future, future + timedelta(days=14))
+
+    theirs = invitation(
+        stranger,
+        "baseline",
+        at(1, 10),
+        at(1, 24),
+        InvitationStatus.COMPLETED,
+        at(1, 10, 10),
+        at(1, 10, 11),
+    )
+    text(theirs, at(1, 10))
+    db.session.commit()

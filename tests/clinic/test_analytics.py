@@ -1,0 +1,106 @@
+"""Completion analytics checked against a history whose figures are worked out by hand
+(tests/clinic/analytics_data.py), and the page and its CSV: who may see them, audited."""
+
+import csv
+import io
+
+import pytest
+from sqlalchemy import select
+
+from survey.analytics import completion_figures
+from survey.extensions import db
+from survey.models import AuditEvent
+from tests.clinic.analytics_data import NOW, seed
+from tests.security import conftest as security
+
+sign_in = security.sign_in  # the security tests' fixture: staff signed in on a client
+
+
+@pytest.fixture
+def seeded(make_patient, site, other_site):
+    seed(make_patient, site, other_site)
+    return site
+
+
+def by_key(tallies):
+    return {t.key: (t.invitations, t.completed, t.expired, t.rate) for t in tallies}
+
+
+def test_the_figures_match_the_hand_counted_history(seeded):
+    figures = completion_figures(db.session, [seeded.id], NOW)
+    totals = figures.totals
+    assert (totals.invitations, totals.texted, totals.opened) == (7, 6, 4)
+    assert (totals.completed, totals.expired, totals.still_open) == (3, 3, 1)
+    assert totals.rate == pytest.approx(0.5)
+    assert by_key(figures.breakdowns["timepoint"]) == {
+        "3 months": (3, 1, 1, 0.5),
+        "6 months": (1, 0, 1, 0.0),
+        "baseline": (3, 2, 1, pytest.approx(2 / 3)),
+    }
+    assert by_key(figures.breakdowns["language"]) == {
+        "en": (2, 2, 0, 1.0),
+        "es": (3, 1, 2, pytest.approx(1 / 3)),
+        "tr": (2, 0, 1, 0.0),
+    }
+    assert by_key(figures.breakdowns["channel"]) == {
+        "no text": (1, 1, 0, 1.0),
+        "text": (6, 2, 3, pytest.approx(0.4)),
+    }
+    assert by_key(figures.breakdowns["month"]) == {
+        "2026-01": (3, 2, 1, pytest.approx(2 / 3)),
+        "2026-04": (2, 1, 1, 0.5),
+        "2026-05": (2, 0, 1, 0.0),
+    }
+    assert figures.median_hours_to_complete == pytest.approx(27.0)
+    assert figures.completions_timed == 2
+    assert figures.reminders_needed == [("0", 2), ("1", 1), ("2", 0), ("3+", 0)]
+    assert figures.patients_missing_two == 1
+
+
+def test_no_history_gives_no_rates_rather_than_errors(site):
+    figures = completion_figures(db.session, [site.id], NOW)
+    assert figures.totals.invitations == 0 and figures.totals.rate is None
+    assert figures.median_hours_to_complete is None
+    assert all(tallies == [] for tallies in figures.breakdowns.values())
+
+
+def test_another_sites_invitations_are_not_counted(seeded, other_site):
+    theirs = completion_figures(db.session, [other_site.id], NOW)
+    assert (theirs.totals.invitations, theirs.totals.completed) == (1, 1)
+
+
+@pytest.mark.parametrize("role", ["clinician", "admin"])
+def test_clinicians_and_admins_see_the_page_of_their_sites(sign_in, seeded, other_site, role):
+    staff = sign_in(role, [seeded])
+    page = staff.client.get("/clinic/analytics")
+    assert page.status_code == 200
+    assert "<svg" in page.text and "<desc" in page.text and "<table" in page.text
+    assert seeded.name in page.text and other_site.name not in page.text
+    assert staff.client.get(f"/clinic/analytics?site={other_site.id}").status_code == 404
+
+
+def test_coordinators_cannot_see_the_analytics(sign_in, seeded):
+    staff = sign_in("coordinator", [seeded])
+    assert staff.client.get("/clinic/analytics").status_code == 403
+    assert staff.client.get("/clinic/analytics.csv").status_code == 403
+
+
+def test_the_csv_holds_the_figures_and_is_audited(sign_in, seeded):
+    staff = sign_in("clinician", [seeded])
+    response = staff.client.get(f"/clinic/analytics.csv?site={seeded.id}")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    value = {(row["breakdown"], row["group"], row["measure"]): row["value"] for row in rows}
+    # Counted today, after P3's 3-month window closed too: P1 and P3 have missed two.
+    assert value[("all", "all", "invitations")] == "7"
+    assert value[("all", "all", "expired")] == "4"
+    assert value[("all", "all", "completed")] == "3"
+    assert value[("timepoint", "baseline", "rate")] == "0.6667"
+    assert value[("channel", "no text", "completed")] == "1"
+    assert value[("reminders_before_completion", "1", "completed")] == "1"
+    assert value[("all", "all", "median_hours_first_text_to_completion")] == "27.0"
+    assert value[("all", "all", "patients_with_two_or_more_missed")] == "2"
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "analytics.export"))
+    assert event.user_id == staff.user.id and event.detail["sites"] == [seeded.id]
