@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from survey import text
 from survey.audit import record
-from survey.enrolment import LANGUAGES, EnrolmentError
+from survey.enrolment import EnrolmentError
 from survey.extensions import db
 from survey.invitations import DEFAULT_INSTRUMENTS, create_invitation, link_url, mint_link
 from survey.localtime import format_local
@@ -24,11 +24,14 @@ def patients():
     """Manage patients in follow-up."""
 
 
+LANGUAGE_HELP = "A language patients can answer in (`translate status` lists them)."
+
+
 @patients.command("add")
 @click.argument("reference", type=TextParam(text.PATIENT_REFERENCE))
 @click.option("--site", "site_name", required=True, help="The site's name.")
 @click.option("--phone", required=True, help="Mobile number in E.164, e.g. +34612345678.")
-@click.option("--language", required=True, help=f"One of {', '.join(LANGUAGES)}.")
+@click.option("--language", required=True, help=LANGUAGE_HELP)
 @click.option("--timezone", help="IANA name; defaults to the site's.")
 @click.option("--index-date", type=click.DateTime(formats=["%Y-%m-%d"]), help="YYYY-MM-DD.")
 @click.option(
@@ -73,7 +76,7 @@ def add_patient(reference, site_name, phone, language, timezone, index_date, sch
 @click.argument("reference")
 @click.option("--site", "site_name", help="Needed when several sites use the same reference.")
 @click.option("--phone", help="New mobile number in E.164.")
-@click.option("--language", help=f"One of {', '.join(LANGUAGES)}.")
+@click.option("--language", help=LANGUAGE_HELP)
 @click.option("--timezone", help="IANA name.")
 @click.option("--index-date", type=click.DateTime(formats=["%Y-%m-%d"]), help="YYYY-MM-DD.")
 @click.option("--schedule", "schedule_name", help="Follow this schedule from now on.")

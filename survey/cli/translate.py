@@ -18,7 +18,8 @@ def pybabel(*args: str) -> None:
 
 def extract() -> None:
     pybabel(
-        "extract", "-F", str(CHECKOUT / "babel.cfg"), "-k", "_l", "--no-location",
+        "extract", "-F", str(CHECKOUT / "babel.cfg"), "-k", "_l", "-k", "lazy_pgettext:1c,2",
+        "--no-location",
         "--sort-output", "-o", str(TEMPLATE), str(CHECKOUT),
     )
 

@@ -19,9 +19,10 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from survey import text
-from survey.enrolment import LANGUAGES
+from survey.extensions import db
 from survey.i18n import language_name
 from survey.instruments import INSTRUMENT_IDS
+from survey.languages import patient_languages
 from survey.text import PlainText
 
 try:  # WTForms 3.3 deprecates (value, label) tuples
@@ -82,7 +83,9 @@ class PatientDetails(FlaskForm):
     schedule_id = SelectField(_l("Follow-up schedule"), coerce=int)
 
     def set_choices(self, schedules) -> None:
-        self.language.choices = [option(code, language_name(code)) for code in LANGUAGES]
+        self.language.choices = [
+            option(code, language_name(code)) for code in patient_languages(db.session)
+        ]
         self.schedule_id.choices = [option(schedule.id, schedule.name) for schedule in schedules]
         self.schedule_id.choices.append(option(NO_SCHEDULE, _l("None (invitations by hand)")))
 

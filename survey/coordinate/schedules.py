@@ -10,9 +10,9 @@ from survey.auth import staff_required
 from survey.coordinate import bp
 from survey.coordinate.common import COORDINATORS
 from survey.coordinate.forms import ScheduleForm, SenderForm, option
-from survey.enrolment import LANGUAGES
 from survey.extensions import db
 from survey.i18n import language_name
+from survey.languages import patient_languages
 from survey.models import Patient, Role, Schedule
 from survey.outreach import texts
 from survey.outreach.schedules import (
@@ -162,7 +162,7 @@ def sms_texts():
     for site, name in sites:
         rows = []
         for kind in texts.KINDS:
-            for language in LANGUAGES:
+            for language in patient_languages(db.session):
                 body = texts.render(kind, language, name, link, site.contact or "+00 000 000 000")
                 rows.append((kind, language_name(language), body, count_segments(body)))
         tables.append((site, name, rows))

@@ -6,9 +6,11 @@ follow-up is about: no condition, named treatment or body part, in any language,
 anyone who sees the phone's lock screen can read it. It may say "your treatment", which
 names nothing, so that the patient knows which time the questions are about: how they are
 now, before it (an invitation that opens before the index date), or since it (every other).
-The texts live here, complete in every language, rather than in the interface catalogs,
-because what they cost (see `segments`) depends on their exact wording and is shown to the
-clinic.
+The English texts live here; their translations are in the interface catalogs (message
+context "sms"), so a new language brings its texts with its catalog. What they cost (see
+`segments`) depends on their exact wording: the clinic's *Text messages and costs* page and
+`outreach texts` measure every language patients can answer in, and a test keeps the
+shipped ones within the costs docs/outreach.md states.
 
 STOP and START stay in English in every language: they are the keywords the SMS provider
 acts on (Twilio blocks and unblocks the number on them), whatever language the patient
@@ -17,6 +19,9 @@ speaks.
 
 import re
 
+from babel import Locale, UnknownLocaleError
+from flask import has_app_context
+from flask_babel import LazyString, force_locale, lazy_pgettext
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,60 +39,54 @@ KINDS = (INVITATION_BEFORE, INVITATION, REMINDER_BEFORE, REMINDER, HELP, HELP_NO
 # The texts that carry a link to the questionnaires.
 LINK_KINDS = (INVITATION_BEFORE, INVITATION, REMINDER_BEFORE, REMINDER)
 
+# The English texts are the catalogs' message ids (context "sms"); each interface catalog
+# translates them, so a language's texts arrive with its catalog and no code changes.
 # Spanish avoids á, í, ó and ú (é is GSM-7) so that en and es stay one GSM-7 segment with a
-# site name of about 16 characters; Turkish cannot avoid ı and costs two or three segments.
-TEXTS: dict[str, dict[str, str]] = {
-    INVITATION_BEFORE: {
-        "en": "{clinic}: please tell us how you are now, before your treatment: {link}\n"
+# site name of about 16 characters; Turkish cannot avoid ı and costs two or three segments;
+# Arabic is UCS-2 whatever it says (docs/outreach.md gives every language's cost).
+SMS_CONTEXT = "sms"
+TEXTS: dict[str, LazyString] = {
+    INVITATION_BEFORE: lazy_pgettext(
+        "sms",
+        "{clinic}: please tell us how you are now, before your treatment: {link}\n"
         "Reply STOP to opt out.",
-        "es": "{clinic}: cuéntenos su estado actual, antes del tratamiento: {link}\n"
-        "Responda STOP para darse de baja.",
-        "tr": "{clinic}: Tedaviniz öncesinde şu an nasıl olduğunuzu öğrenmek istiyoruz: {link}\n"
-        "Mesaj istemiyorsanız STOP yazıp gönderin.",
-    },
-    INVITATION: {
-        "en": "{clinic}: please tell us how you have been since your treatment: {link}\n"
+    ),
+    INVITATION: lazy_pgettext(
+        "sms",
+        "{clinic}: please tell us how you have been since your treatment: {link}\n"
         "Reply STOP to opt out.",
-        "es": "{clinic}: cuéntenos su estado desde el tratamiento: {link}\n"
-        "Responda STOP para darse de baja.",
-        "tr": "{clinic}: Tedavinizden bu yana nasıl olduğunuzu öğrenmek istiyoruz: {link}\n"
-        "Mesaj istemiyorsanız STOP yazıp gönderin.",
-    },
-    REMINDER_BEFORE: {
-        "en": "{clinic}: a reminder to tell us how you are now, before your treatment: {link}\n"
+    ),
+    REMINDER_BEFORE: lazy_pgettext(
+        "sms",
+        "{clinic}: a reminder to tell us how you are now, before your treatment: {link}\n"
         "Reply STOP to opt out.",
-        "es": "{clinic}: recuerde contarnos su estado antes del tratamiento: {link}\n"
-        "Responda STOP para darse de baja.",
-        "tr": "{clinic}: Hatırlatma: tedaviniz öncesinde şu an nasıl olduğunuzu soran sorular "
-        "sizi bekliyor: {link}\n"
-        "Mesaj istemiyorsanız STOP yazıp gönderin.",
-    },
-    REMINDER: {
-        "en": "{clinic}: a reminder to tell us how you have been since your treatment: {link}\n"
+    ),
+    REMINDER: lazy_pgettext(
+        "sms",
+        "{clinic}: a reminder to tell us how you have been since your treatment: {link}\n"
         "Reply STOP to opt out.",
-        "es": "{clinic}: recuerde contarnos su estado desde el tratamiento: {link}\n"
-        "Responda STOP para darse de baja.",
-        "tr": "{clinic}: Hatırlatma: tedavinizden bu yana nasıl olduğunuzu soran sorular "
-        "sizi bekliyor: {link}\n"
-        "Mesaj istemiyorsanız STOP yazıp gönderin.",
-    },
-    HELP: {
-        "en": "{clinic}: for help, contact us at {contact}. "
+    ),
+    HELP: lazy_pgettext(
+        "sms",
+        "{clinic}: for help, contact us at {contact}. "
         "Reply STOP to opt out, or START to receive messages again.",
-        "es": "{clinic}: para cualquier consulta, contacte con nosotros en {contact}. "
-        "Responda STOP para darse de baja o START para volver a recibir mensajes.",
-        "tr": "{clinic}: Yardım için bize ulaşın: {contact}. "
-        "Mesaj istemiyorsanız STOP, yeniden almak için START yazıp gönderin.",
-    },
-    HELP_NO_CONTACT: {
-        "en": "{clinic}: for help, please contact your clinic. "
+    ),
+    HELP_NO_CONTACT: lazy_pgettext(
+        "sms",
+        "{clinic}: for help, please contact your clinic. "
         "Reply STOP to opt out, or START to receive messages again.",
-        "es": "{clinic}: para cualquier consulta, contacte con su centro. "
-        "Responda STOP para darse de baja o START para volver a recibir mensajes.",
-        "tr": "{clinic}: Yardım için lütfen kliniğinizle iletişime geçin. "
-        "Mesaj istemiyorsanız STOP, yeniden almak için START yazıp gönderin.",
-    },
+    ),
 }
+# Unicode directional formatting for right-to-left texts. A phone picks a paragraph's
+# direction from its first strong letter, and a text starts with the clinic's name, often in
+# Latin letters: a mark at the start of each line keeps the paragraph right to left. The
+# name (either script) is isolated on its own; the link and the contact number are isolated
+# left to right, so "https://…/p/…" and "+90 212 …" read as they are typed, whatever sits
+# next to them. Each costs one UCS-2 unit, counted like every other character.
+RLM = "\u200f"  # RIGHT-TO-LEFT MARK
+LRI = "\u2066"  # LEFT-TO-RIGHT ISOLATE
+FSI = "\u2068"  # FIRST STRONG ISOLATE
+PDI = "\u2069"  # POP DIRECTIONAL ISOLATE
 FALLBACK_LANGUAGE = "en"
 
 # Words that would tell a reader of the phone what the patient is treated for: word stems
@@ -132,11 +131,31 @@ def link_text_kind(reminder: bool, before_treatment: bool) -> str:
     return INVITATION_BEFORE if before_treatment else INVITATION
 
 
+def template(kind: str, language: str) -> str:
+    """The text of `kind` in `language` from its catalog, placeholders still in; English for
+    a language without one. Needs the application (its catalogs), as the dispatcher has."""
+    if not has_app_context():
+        raise RuntimeError("SMS texts come from the catalogs: render them in an app context")
+    with force_locale(language):
+        return str(TEXTS[kind])
+
+
 def render(kind: str, language: str, clinic: str, link: str = "", contact: str = "") -> str:
     """The text of one message; kept in memory only, never stored or logged."""
-    texts = TEXTS[kind]
-    template = texts.get(language) or texts[FALLBACK_LANGUAGE]
-    return template.format(clinic=clinic, link=link, contact=contact)
+    if is_right_to_left(language):
+        body = template(kind, language).format(
+            clinic=FSI + clinic + PDI, link=LRI + link + PDI if link else "",
+            contact=LRI + contact + PDI if contact else "",
+        )
+        return "\n".join(RLM + line for line in body.split("\n"))
+    return template(kind, language).format(clinic=clinic, link=link, contact=contact)
+
+
+def is_right_to_left(language: str) -> bool:
+    try:
+        return Locale.parse(language).character_order == "right-to-left"
+    except (UnknownLocaleError, ValueError):
+        return False
 
 
 def help_text(language: str, clinic: str, contact: str) -> str:
