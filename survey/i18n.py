@@ -41,6 +41,10 @@ def init_app(app: Flask) -> None:
             "current_lang_tag": html_lang(locale),
             "text_direction": text_direction(locale),
             "language_name": language_name,
+            # For text in another language than the page's (a patient's answers on a staff
+            # page): its own lang tag and direction, so Arabic reads right to left anywhere.
+            "lang_tag": html_lang,
+            "direction_of": text_direction,
             # A patient's pages offer only the languages patients can answer in (set by the
             # patient blueprint); everything else, the interface languages.
             "languages": g.get("languages") or app.config["LANGUAGES"],

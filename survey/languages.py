@@ -180,3 +180,52 @@ def patient_languages(db: Session, app: Flask | None = None) -> tuple[str, ...]:
 
     worded = languages_with_wording(instruments_in_use(db, INSTRUMENT_IDS))
     return tuple(code for code in interface_languages(app) if code in worded)
+
+
+@dataclass(frozen=True)
+class LanguageStatus:
+    """How far the service speaks one language, for the staff page and `translate status`."""
+
+    code: str
+    catalog: Catalog | None
+    # (instrument, wording status in this language or None when it has none), listed order.
+    wordings: tuple[tuple[object, str | None], ...]
+    for_staff: bool
+    for_patients: bool
+
+    @property
+    def direction(self) -> str:
+        return "rtl" if Locale.parse(self.code).character_order == "right-to-left" else "ltr"
+
+
+def language_statuses(db: Session, app: Flask | None = None) -> list[LanguageStatus]:
+    """Every language the service knows of, from a catalog or from some instrument's wording:
+    its catalog's completeness, each instrument's wording status, and who it is offered to."""
+    from survey.instruments import INSTRUMENT_IDS
+    from survey.wording import instruments_in_use
+
+    app = app or current_app
+    found = catalogs(app)
+    instruments = instruments_in_use(db, INSTRUMENT_IDS)
+    codes = set(found)
+    for instrument in instruments:
+        codes.update(instrument.languages)
+    staff = set(interface_languages(app))
+    patients = set(patient_languages(db, app))
+    ordered = [SOURCE_LANGUAGE, *sorted(codes - {SOURCE_LANGUAGE})]
+    return [
+        LanguageStatus(
+            code=code,
+            catalog=found.get(code),
+            wordings=tuple(
+                (
+                    instrument,
+                    instrument.wording_status(code) if code in instrument.languages else None,
+                )
+                for instrument in instruments
+            ),
+            for_staff=code in staff,
+            for_patients=code in patients,
+        )
+        for code in ordered
+    ]
