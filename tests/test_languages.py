@@ -30,7 +30,7 @@ from survey.outreach.segments import GSM7, UCS2, count_segments
 from survey.staff import StaffSetupError, create_site
 from tests.conftest import csrf_from, empty_all_tables, make_app
 
-SHIPPED = ("en", "ar", "es", "tr")
+SHIPPED = ("en", "ar", "es", "it", "tr")
 
 
 def french_catalog(directory, leave_out: str | None = None):
@@ -107,11 +107,9 @@ def french_app(schema, tmp_path):
 def test_the_language_list_comes_from_the_catalogs_and_the_wording(app):
     assert interface_languages() == SHIPPED
     assert patient_languages(db.session) == SHIPPED
-    # Italian and Brazilian Portuguese questionnaire wording is shipped; without their
-    # catalogs they are offered to nobody.
     statuses = {status.code: status for status in language_statuses(db.session)}
-    assert statuses["it"].catalog is None and not statuses["it"].for_staff
     assert statuses["pt_BR"].wordings[1][1] == "unvalidated translation"
+    assert statuses["it"].wordings[0][1] == "provisional"
     assert statuses["ar"].catalog.complete and statuses["ar"].for_patients
     assert statuses["ar"].direction == "rtl"
 
@@ -223,6 +221,7 @@ def test_an_arabic_text_isolates_the_link_and_the_name_so_they_read_as_typed(app
 COSTS = {
     "en": (GSM7, 1),
     "es": (GSM7, 1),
+    "it": (GSM7, 2),  # the invitations take one segment, the reminders two
     "tr": (UCS2, 3),
     "ar": (UCS2, 3),
 }
@@ -293,6 +292,6 @@ def test_arabic_answers_read_right_to_left_on_an_english_staff_page(
 
 
 def test_a_site_cannot_default_to_a_language_without_a_catalog(app):
-    with pytest.raises(StaffSetupError, match="'it' is not a language"):
-        create_site(db.session, "Ospedale", language="it")
-    assert db.session.scalar(select(Site).where(Site.name == "Ospedale")) is None
+    with pytest.raises(StaffSetupError, match="'fr' is not a language"):
+        create_site(db.session, "Hôpital", language="fr")
+    assert db.session.scalar(select(Site).where(Site.name == "Hôpital")) is None
