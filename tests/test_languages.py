@@ -30,7 +30,7 @@ from survey.outreach.segments import GSM7, UCS2, count_segments
 from survey.staff import StaffSetupError, create_site
 from tests.conftest import csrf_from, empty_all_tables, make_app
 
-SHIPPED = ("en", "ar", "es", "it", "tr")
+SHIPPED = ("en", "ar", "es", "it", "pt_BR", "tr")
 
 
 def french_catalog(directory, leave_out: str | None = None):
@@ -222,6 +222,7 @@ COSTS = {
     "en": (GSM7, 1),
     "es": (GSM7, 1),
     "it": (GSM7, 2),  # the invitations take one segment, the reminders two
+    "pt_BR": (GSM7, 2),  # the same
     "tr": (UCS2, 3),
     "ar": (UCS2, 3),
 }
