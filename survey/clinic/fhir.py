@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from survey.clinic.exports import BATCH, ExportScope
 from survey.instruments import INSTRUMENT_IDS, Instrument, shown_text
+from survey.languages import html_lang
 from survey.models import Answer, Invitation, Patient, Response
 from survey.wording import instruments_in_use, shown_wordings
 
@@ -77,12 +78,13 @@ class WordingShown:
 
 def questionnaire_version(wording_version: str, language: str, wording_hash: str) -> str:
     """The Questionnaire version of one wording: its version, language and hash prefix."""
-    return f"{wording_version}-{language}-{wording_hash[:12]}"
+    return f"{wording_version}-{html_lang(language)}-{wording_hash[:12]}"
 
 
 def questionnaire_id(instrument_id: str, language: str, wording_hash: str) -> str:
     """The Questionnaire resource id of one wording (FHIR ids: at most 64 of A-Z a-z 0-9 - .)."""
-    return f"{instrument_id}-{language}-{wording_hash[:16]}"
+    # The language as a BCP 47 tag ("pt-BR"): an underscore is not allowed in an id.
+    return f"{instrument_id}-{html_lang(language)}-{wording_hash[:16]}"
 
 
 def _wording_tag(base: str, status: str) -> dict:
@@ -110,7 +112,7 @@ def questionnaire(instrument: Instrument, wording: WordingShown, base: str) -> d
         "name": _short(instrument.id).replace("-", "_"),
         # Provisional wording is not the published instrument: never "active" for research use.
         "status": "draft" if provisional else "active",
-        "language": wording.language,
+        "language": html_lang(wording.language),  # BCP 47: pt-BR
         "description": description,
     }
     if wording.texts is None:
@@ -183,7 +185,7 @@ def questionnaire_response(
         "status": "completed",
         "subject": _subject(site_id, reference, base),
         "authored": _instant(response.submitted_at),
-        "language": response.language,
+        "language": html_lang(response.language),
         "item": [
             {
                 "linkId": item_id,
