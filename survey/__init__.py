@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from survey import config, errors, i18n, navigation, operations, security
+from survey import config, errors, i18n, languages, navigation, operations, security
 from survey.extensions import babel, csrf, db, migrate
 
 
@@ -28,6 +28,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(config.MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)
+    languages.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
     i18n.init_app(app)
 

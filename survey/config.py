@@ -17,7 +17,12 @@ MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
 
 DEFAULTS = {
     "PUBLIC_URL": "http://127.0.0.1:5000",
-    "LANGUAGES": ("en", "es", "tr"),
+    # Interface languages are found, not listed: English and every complete catalog
+    # (survey/languages.py). A comma-separated list here can only narrow them.
+    "LANGUAGES": None,
+    # A clinic's own catalogs (<dir>/<code>/LC_MESSAGES/messages.po and .mo), ';'-separated,
+    # read after the shipped ones: docs/translations.md.
+    "TRANSLATION_DIRECTORIES": "",
     "DEFAULT_LANGUAGE": "en",
     "SESSION_IDLE_MINUTES": 30,
     "SESSION_COOKIE_HTTPONLY": True,
@@ -122,7 +127,10 @@ def load(app: Flask, overrides: dict | None) -> None:
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
         minutes=int(app.config["SESSION_IDLE_MINUTES"])
     )
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(resource_dir("translations"))
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(
+        [str(resource_dir("translations"))]
+        + [part for part in str(app.config["TRANSLATION_DIRECTORIES"] or "").split(";") if part]
+    )
     app.config["BABEL_DEFAULT_LOCALE"] = app.config["DEFAULT_LANGUAGE"]
     if app.config["PUBLIC_URL"].startswith("https://"):
         app.config["SESSION_COOKIE_SECURE"] = True

@@ -7,12 +7,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from survey import text
+from survey import extensions, text
+from survey.languages import patient_languages
 from survey.models import Patient, PatientSummary, Site
 from survey.phones import InvalidPhoneNumber, normalise_mobile
 from survey.timezones import InvalidTimezone, check_timezone
-
-LANGUAGES = ("en", "es", "tr")
 
 
 class EnrolmentError(ValueError):
@@ -35,14 +34,17 @@ def check_reference(reference: str) -> str:
         raise EnrolmentError(str(error)) from None
 
 
-def check_language(language: str) -> str:
-    if language not in LANGUAGES:
+def check_language(language: str, db: Session | None = None) -> str:
+    """`language` if patients can answer in it: a complete interface catalog and wording for
+    every instrument (survey/languages.py); the list comes from the files, never from code."""
+    languages = patient_languages(db or extensions.db.session)
+    if language not in languages:
         raise EnrolmentError(
             _l(
                 "%(language)s is not a language patients can answer in. Choose one of: "
                 "%(choices)s.",
                 language=repr(str(language)[:16]),
-                choices=", ".join(LANGUAGES),
+                choices=", ".join(languages),
             )
         )
     return language
@@ -82,7 +84,7 @@ def enrol_patient(
         zone = check_timezone(timezone or site.timezone)
     except (InvalidPhoneNumber, InvalidTimezone) as error:
         raise EnrolmentError(error.args[0]) from None
-    check_language(language)
+    check_language(language, db)
     check_index_date(index_date)
     taken = select(Patient.id).where(Patient.site_id == site.id, Patient.reference == reference)
     if (existing := db.scalar(taken)) is not None:

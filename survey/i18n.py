@@ -4,6 +4,8 @@ from babel import Locale
 from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import get_locale
 
+from survey.languages import html_lang
+
 
 def select_locale() -> str:
     """The language for this request.
@@ -36,7 +38,14 @@ def init_app(app: Flask) -> None:
         locale = str(get_locale())
         return {
             "current_locale": locale,
+            "current_lang_tag": html_lang(locale),
             "text_direction": text_direction(locale),
             "language_name": language_name,
-            "languages": app.config["LANGUAGES"],
+            # For text in another language than the page's (a patient's answers on a staff
+            # page): its own lang tag and direction, so Arabic reads right to left anywhere.
+            "lang_tag": html_lang,
+            "direction_of": text_direction,
+            # A patient's pages offer only the languages patients can answer in (set by the
+            # patient blueprint); everything else, the interface languages.
+            "languages": g.get("languages") or app.config["LANGUAGES"],
         }

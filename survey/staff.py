@@ -5,7 +5,7 @@ from sqlalchemy.orm import Session
 
 from survey import text
 from survey.auth.passwords import hash_password, password_problem
-from survey.enrolment import LANGUAGES
+from survey.languages import interface_languages
 from survey.models import Role, Site, User, user_by_email
 from survey.phones import check_country
 from survey.timezones import check_timezone
@@ -85,9 +85,10 @@ def _set_site_fields(
         name, contact = text.SITE_NAME.clean(name), text.SITE_CONTACT.clean(contact)
     except text.TextError as error:
         raise StaffSetupError(str(error)) from None
-    if language not in LANGUAGES:
+    languages = interface_languages()
+    if language not in languages:
         raise StaffSetupError(
-            f"{str(language)[:16]!r} is not a language. Choose one of: {', '.join(LANGUAGES)}."
+            f"{str(language)[:16]!r} is not a language. Choose one of: {', '.join(languages)}."
         )
     try:
         country = check_country(country)

@@ -8,8 +8,9 @@ from wtforms.validators import InputRequired, Length, ValidationError
 
 from survey import text
 from survey.coordinate.forms import MultiCheckboxField, option
-from survey.enrolment import LANGUAGES
+from survey.extensions import db
 from survey.i18n import language_name
+from survey.languages import patient_languages
 from survey.phones import COUNTRIES
 from survey.text import PlainText
 from survey.timezones import InvalidTimezone, check_timezone
@@ -45,9 +46,8 @@ class SiteForm(FlaskForm):
         validators=[InputRequired(_l("Enter a time zone.")), Length(max=64), a_time_zone],
         description=_l("IANA name, e.g. Europe/Madrid. New patients get it unless told otherwise."),
     )
-    default_language = SelectField(
-        _l("Default language"), choices=[option(code, language_name(code)) for code in LANGUAGES]
-    )
+    # Choices are the languages patients can answer in, known only with the app (`__init__`).
+    default_language = SelectField(_l("Default language"))
     contact = StringField(
         _l("Contact for patients"),
         validators=[PlainText(text.SITE_CONTACT)],
@@ -67,6 +67,9 @@ class SiteForm(FlaskForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.country.choices = country_choices()
+        self.default_language.choices = [
+            option(code, language_name(code)) for code in patient_languages(db.session)
+        ]
 
 
 class NewStaffForm(FlaskForm):

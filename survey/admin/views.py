@@ -8,7 +8,10 @@ from flask import current_app, g, render_template, request
 from survey.admin import bp
 from survey.admin.audit_log import audit_page, parse_filters
 from survey.auth import staff_required
+from survey.clinic.labels import WORDING_STATUS
 from survey.extensions import db
+from survey.i18n import language_name
+from survey.languages import language_statuses
 from survey.models import Role
 
 
@@ -30,4 +33,18 @@ def audit():
         page=page,
         filters=filters,
         as_json=lambda detail: json.dumps(detail, ensure_ascii=False, sort_keys=True),
+    )
+
+
+@bp.route("/languages")
+@staff_required(Role.ADMIN, Role.CLINICIAN, Role.COORDINATOR)
+def languages():
+    """Each language: how complete its interface catalog is, each questionnaire's wording in
+    it and that wording's status, and whether staff and patients are offered it. Service-wide
+    facts about files, no patient data: every role may read them."""
+    return render_template(
+        "admin/languages.html",
+        statuses=language_statuses(db.session),
+        wording_labels=WORDING_STATUS,
+        language_name=language_name,
     )

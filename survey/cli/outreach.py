@@ -12,8 +12,8 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from survey.config import ConfigurationError
-from survey.enrolment import LANGUAGES
 from survey.extensions import db
+from survey.languages import patient_languages
 from survey.models import Schedule, Site
 from survey.outreach import texts
 from survey.outreach.backends import backend_from_config
@@ -197,7 +197,7 @@ def show_texts(clinic):
         # A site without an SMS name sends the neutral name of each language.
         click.echo(f"Texts starting with {name or texts.neutral_name('en')!r}:")
         for kind in texts.KINDS:
-            for language in LANGUAGES:
+            for language in patient_languages(db.session):
                 body = texts.render(
                     kind, language, name or texts.neutral_name(language), link, contact
                 )

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from survey import text
 from survey.audit import record
-from survey.enrolment import LANGUAGES, EnrolmentError
+from survey.enrolment import EnrolmentError
 from survey.extensions import db
 from survey.invitations import DEFAULT_INSTRUMENTS, create_invitation, link_url, mint_link
 from survey.localtime import format_local
@@ -24,6 +24,9 @@ def patients():
     """Manage patients in follow-up."""
 
 
+LANGUAGE_HELP = "A language patients can answer in (`translate status` lists them)."
+
+
 @patients.command("add")
 @click.argument("reference", type=TextParam(text.PATIENT_REFERENCE))
 @click.option("--site", "site_name", required=True, help="The site's name.")
@@ -32,7 +35,7 @@ def patients():
     required=True,
     help="Mobile number: international (+34612345678), or as written in the site's country.",
 )
-@click.option("--language", required=True, help=f"One of {', '.join(LANGUAGES)}.")
+@click.option("--language", required=True, help=LANGUAGE_HELP)
 @click.option("--timezone", help="IANA name; defaults to the site's.")
 @click.option("--index-date", type=click.DateTime(formats=["%Y-%m-%d"]), help="YYYY-MM-DD.")
 @click.option(
@@ -79,7 +82,7 @@ def add_patient(reference, site_name, phone, language, timezone, index_date, sch
 @click.option(
     "--phone", help="New mobile number (international, or as written in the site's country)."
 )
-@click.option("--language", help=f"One of {', '.join(LANGUAGES)}.")
+@click.option("--language", help=LANGUAGE_HELP)
 @click.option("--timezone", help="IANA name.")
 @click.option("--index-date", type=click.DateTime(formats=["%Y-%m-%d"]), help="YYYY-MM-DD.")
 @click.option("--schedule", "schedule_name", help="Follow this schedule from now on.")

@@ -7,6 +7,7 @@ from flask.cli import with_appcontext
 
 from survey import audit, text
 from survey.auth.cli import BY_COMMAND
+from survey.enrolment import EnrolmentError, check_language
 from survey.extensions import db
 from survey.staff import StaffSetupError, create_site, create_user, find_site, update_site
 from survey.text import TextParam
@@ -21,7 +22,9 @@ def sites():
 @sites.command("add")
 @click.argument("name", type=TextParam(text.SITE_NAME))
 @click.option("--timezone", default="UTC", show_default=True, help="IANA name, e.g. Europe/Madrid.")
-@click.option("--language", default="en", show_default=True, type=click.Choice(["en", "es", "tr"]))
+@click.option(
+    "--language", default="en", show_default=True, help="A language patients can answer in."
+)
 @click.option(
     "--contact",
     default="",
@@ -38,10 +41,11 @@ def sites():
 def add_site(name, timezone, language, contact, country):
     """Add a site called NAME."""
     try:
+        check_language(language, db.session)
         site = create_site(db.session, name, timezone, language, contact, country)
         db.session.flush()
         audit.record(db.session, "site.created", site_id=site.id, subject=site, detail=BY_COMMAND)
-    except (StaffSetupError, InvalidTimezone) as error:
+    except (StaffSetupError, InvalidTimezone, EnrolmentError) as error:
         raise click.ClickException(str(error)) from None
     db.session.commit()
     where = f", {site.country}" if site.country else ""
@@ -52,7 +56,7 @@ def add_site(name, timezone, language, contact, country):
 @click.argument("name", type=TextParam(text.SITE_NAME))
 @click.option("--name", "new_name", default=None, type=TextParam(text.SITE_NAME), help="Rename.")
 @click.option("--timezone", default=None, help="IANA name, e.g. Europe/Madrid.")
-@click.option("--language", default=None, type=click.Choice(["en", "es", "tr"]))
+@click.option("--language", default=None, help="A language patients can answer in.")
 @click.option("--contact", default=None, type=TextParam(text.SITE_CONTACT))
 @click.option("--country", default=None, help="ISO 3166-1 alpha-2 code; '' removes it.")
 @with_appcontext
@@ -60,6 +64,8 @@ def edit_site(name, new_name, timezone, language, contact, country):
     """Change the details of the site called NAME (options not given are kept)."""
     try:
         site = find_site(db.session, name)
+        if language is not None:
+            check_language(language, db.session)
         changed = update_site(
             db.session,
             site,
@@ -69,7 +75,7 @@ def edit_site(name, new_name, timezone, language, contact, country):
             contact=contact,
             country=country,
         )
-    except (StaffSetupError, InvalidTimezone) as error:
+    except (StaffSetupError, InvalidTimezone, EnrolmentError) as error:
         raise click.ClickException(str(error)) from None
     if not changed:
         click.echo(f"Nothing to change at {site.name!r}.")

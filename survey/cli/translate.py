@@ -4,6 +4,7 @@ from pathlib import Path
 
 import click
 from babel.messages.frontend import CommandLineInterface
+from flask.cli import with_appcontext
 
 from survey.config import PACKAGE_DIR
 
@@ -23,6 +24,8 @@ def extract() -> None:
         str(CHECKOUT / "babel.cfg"),
         "-k",
         "_l",
+        "-k",
+        "lazy_pgettext:1c,2",
         "--no-location",
         "--sort-output",
         "-o",
@@ -57,6 +60,39 @@ def update():
         "--no-fuzzy-matching",
         "--ignore-obsolete",
     )
+
+
+@translate.command()
+@with_appcontext
+def status():
+    """Each language: catalog completeness, each questionnaire's wording, who is offered it."""
+    from survey.extensions import db
+    from survey.languages import language_statuses
+
+    for entry in language_statuses(db.session):
+        catalog = entry.catalog
+        if catalog is None:
+            interface = "no catalog"
+        else:
+            interface = f"catalog {catalog.percent}% ({catalog.translated}/{catalog.total})"
+            if not catalog.compiled:
+                interface += ", not compiled"
+        wordings = ", ".join(
+            f"{instrument.id}: {wording or 'no wording'}" for instrument, wording in entry.wordings
+        )
+        offered = (
+            "patients and staff"
+            if entry.for_patients
+            else "staff only"
+            if entry.for_staff
+            else "nobody yet"
+        )
+        line = f"{entry.code:<6} {entry.direction}  {interface}; {wordings}; offered to {offered}"
+        click.echo(line)
+        if catalog is not None and catalog.missing:
+            shown = "; ".join(repr(message_id[:60]) for message_id in catalog.missing[:5])
+            more = len(catalog.missing) - 5
+            click.echo(f"       untranslated: {shown}" + (f" and {more} more" if more > 0 else ""))
 
 
 @translate.command()

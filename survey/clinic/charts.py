@@ -92,7 +92,10 @@ def trend_chart(
         return round(TOP + (high - total) / (high - low) * plot_h, 1)
 
     parts = [
+        # Time runs left to right and numbers read as numbers on every page, right-to-left
+        # ones included: the chart keeps its own direction whatever the page's.
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{escape(chart_id)}" '
+        'direction="ltr" '
         f'role="img" aria-labelledby="{escape(chart_id)}-title {escape(chart_id)}-desc" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" preserveAspectRatio="xMidYMid meet">',
         f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',

@@ -25,12 +25,12 @@ from survey.clinic.flags import minimal_important_changes
 from survey.clinic.results import local_date, timepoint_status
 from survey.instruments import (
     INSTRUMENT_IDS,
-    LANGUAGES,
     WORDING_STATUSES,
     Instrument,
     MinimalImportantChange,
     all_instruments,
     get_instrument,
+    shipped_languages,
 )
 from survey.models import Answer, Invitation, InvitationStatus, Patient, Response, Site
 
@@ -93,9 +93,6 @@ class Column:
     values: str = ""
 
 
-LANGUAGE_CODES = ", ".join(LANGUAGES)
-
-
 def _scale(instrument: Instrument) -> str:
     return f"{instrument.options[0].value}-{instrument.options[-1].value}"
 
@@ -144,7 +141,13 @@ def long_columns(ccis_points: int | None = None) -> tuple[Column, ...]:
                 "texts."
             ),
         ),
-        Column("language", "code", _l("The language the patient answered in."), LANGUAGE_CODES),
+        Column(
+            "language",
+            "code",
+            _l("The language the patient answered in."),
+            # The shipped languages; a clinic's imported language adds its own code.
+            ", ".join(shipped_languages()),
+        ),
         Column(
             "wording_status",
             "code",
@@ -241,7 +244,10 @@ def wide_columns(
                 _l("Days from the index date to submission, in the patient's time zone."),
             ),
             Column(
-                f"{p}_language", "code", _l("The language the patient answered in."), LANGUAGE_CODES
+                f"{p}_language",
+                "code",
+                _l("The language the patient answered in."),
+                ", ".join(shipped_languages()),
             ),
             Column(
                 f"{p}_instrument_version",

@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 
 from survey.clinic.exports import BATCH, ExportScope
 from survey.instruments import INSTRUMENT_IDS, Instrument, shown_text
+from survey.languages import html_lang
 from survey.models import Answer, Invitation, Patient, Response
 from survey.wording import instruments_in_use, shown_wordings
 
@@ -95,7 +96,7 @@ class WordingShown:
 
 def questionnaire_version(wording_version: str, language: str, wording_hash: str) -> str:
     """The Questionnaire version of one wording: its version, language and hash prefix."""
-    return f"{wording_version}-{language}-{wording_hash[:12]}"
+    return f"{wording_version}-{html_lang(language)}-{wording_hash[:12]}"
 
 
 def answer_coding(system: str, value: int, label: str = "") -> dict:
@@ -148,7 +149,7 @@ def questionnaire(instrument: Instrument, wording: WordingShown, base: str) -> d
         "name": _short(instrument.id).replace("-", "_"),
         # Provisional wording is not the published instrument: never "active" for research use.
         "status": "draft" if provisional else "active",
-        "language": wording.language,
+        "language": html_lang(wording.language),  # BCP 47: pt-BR
         "description": description,
     }
     if wording.texts is None:
@@ -227,7 +228,7 @@ def questionnaire_response(
         "status": "completed",
         "subject": _subject(site_id, reference, base),
         "authored": _instant(response.submitted_at),
-        "language": response.language,
+        "language": html_lang(response.language),
         "item": [
             {
                 "linkId": item_id,

@@ -20,6 +20,7 @@ from survey.clinic.listing import patient_page
 from survey.clinic.results import change_text, local_date, patient_course, signed
 from survey.extensions import db
 from survey.instruments import INSTRUMENT_IDS, Instrument, all_instruments, get_instrument
+from survey.languages import SOURCE_LANGUAGE
 from survey.models import utcnow
 from survey.wording import instruments_in_use
 
@@ -145,8 +146,13 @@ def totals_caption(instrument: Instrument) -> str:
 
 
 def _lang() -> str:
-    """The staff member's interface language, for instrument texts (which have their own)."""
-    return str(get_locale() or current_app.config["DEFAULT_LANGUAGE"])
+    """The staff member's interface language, for instrument texts (which have their own). A
+    language staff may use before every questionnaire has wording in it shows questionnaire
+    names in the source language rather than failing."""
+    lang = str(get_locale() or current_app.config["DEFAULT_LANGUAGE"])
+    if any(lang not in instrument.languages for instrument in all_instruments()):
+        return SOURCE_LANGUAGE
+    return lang
 
 
 from survey.clinic import (  # noqa: E402,F401  (registers routes)

@@ -14,9 +14,9 @@ from survey import audit, handoff, submission
 from survey.auth import staff_required
 from survey.coordinate import bp
 from survey.coordinate.common import COORDINATORS, load_invitation
-from survey.enrolment import LANGUAGES
 from survey.extensions import db
 from survey.instruments import Instrument
+from survey.languages import patient_languages
 from survey.models import PatientStatus, ResponseMode, utcnow
 from survey.submission import Incomplete, InvitationClosed, InvitationState
 
@@ -99,7 +99,7 @@ def parse_entry(form: MultiDict, instruments: list[Instrument]) -> Entry:
     if mode is not None and mode not in ENTRY_MODES:
         raise BadEntry("unknown mode")
     language = form.get("language")
-    if language is not None and language not in LANGUAGES:
+    if language is not None and language not in patient_languages(db.session):
         raise BadEntry("unknown language")
     missing = [
         (instrument, item.id)
@@ -125,8 +125,9 @@ def enter_answers(invitation_id: int):
         return redirect(url_for("coordinate.patient", patient_id=patient.id))
     instruments = submission.instruments_of(db.session, invitation)
     language = request.args.get("language", "")
-    if language not in LANGUAGES:
-        language = patient.language if patient.language in LANGUAGES else LANGUAGES[0]
+    languages = patient_languages(db.session)
+    if language not in languages:
+        language = patient.language if patient.language in languages else languages[0]
     if request.method == "GET":
         audit.log("invitation.entry_form", subject=patient, detail={"invitation": invitation.id})
         db.session.commit()
@@ -179,7 +180,7 @@ def _entry_page(invitation, instruments, language: str, entry: Entry):
         patient=invitation.patient,
         instruments=instruments,
         language=language,
-        languages=LANGUAGES,
+        languages=patient_languages(db.session),
         entry=entry,
         missing={(instrument.id, item_id) for instrument, item_id in entry.missing},
         modes=ENTRY_MODES,

@@ -19,9 +19,11 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from survey import text
-from survey.enrolment import LANGUAGES, EnrolmentError, check_index_date
+from survey.enrolment import EnrolmentError, check_index_date
+from survey.extensions import db
 from survey.i18n import language_name
 from survey.instruments import INSTRUMENT_IDS
+from survey.languages import patient_languages
 from survey.phones import InvalidPhoneNumber, normalise_mobile
 from survey.text import PlainText
 from survey.timezones import InvalidTimezone, check_timezone
@@ -118,7 +120,9 @@ class PatientDetails(FlaskForm):
             raise ValidationError(str(error)) from None
 
     def set_choices(self, schedules) -> None:
-        self.language.choices = [option(code, language_name(code)) for code in LANGUAGES]
+        self.language.choices = [
+            option(code, language_name(code)) for code in patient_languages(db.session)
+        ]
         self.schedule_id.choices = [option(schedule.id, schedule.name) for schedule in schedules]
         self.schedule_id.choices.append(option(NO_SCHEDULE, _l("None (invitations by hand)")))
 

@@ -10,9 +10,9 @@ from survey.auth import staff_required
 from survey.coordinate import bp
 from survey.coordinate.common import COORDINATORS
 from survey.coordinate.forms import ScheduleForm, SenderForm, option
-from survey.enrolment import LANGUAGES
 from survey.extensions import db
 from survey.i18n import language_name
+from survey.languages import patient_languages
 from survey.models import Patient, Role, Schedule
 from survey.outreach import texts
 from survey.outreach.schedules import (
@@ -163,7 +163,7 @@ def sms_texts():
     for site, name in sites:
         rows = []
         for kind in texts.KINDS:
-            for language in LANGUAGES:
+            for language in patient_languages(db.session):
                 body = texts.render(
                     kind,
                     language,
@@ -179,7 +179,7 @@ def sms_texts():
         tables=tables,
         form=form,
         link=link,
-        neutral_names=[texts.neutral_name(language) for language in LANGUAGES],
+        neutral_names=[texts.neutral_name(language) for language in patient_languages(db.session)],
         warnings={name: texts.revealing_words(name) for name in named},
         name_unicode={name: count_segments(name).unicode_characters for name in named},
         name_segments={

@@ -17,7 +17,6 @@ from survey.instruments.answers import AnswersError
 from survey.instruments.checks import DefinitionError
 from survey.instruments.definition import (
     CUTOFF_KINDS,
-    LANGUAGES,
     WORDING_STATUSES,
     Band,
     Cutoff,
@@ -52,6 +51,7 @@ __all__ = [
     "load_definition",
     "read_definition_file",
     "retired_instruments",
+    "shipped_languages",
     "shown_text",
     "wording_overlay",
 ]
@@ -73,7 +73,40 @@ def get_instrument(instrument_id: str) -> Instrument:
         raise DefinitionError(
             f"{instrument_id}.json: id is {instrument.id!r}, not {instrument_id!r}"
         )
+    for data in shipped_language_files(instrument_id):
+        instrument = apply_wording(instrument, data)
     return instrument
+
+
+def shipped_language_files(instrument_id: str) -> list[dict]:
+    """The wording files shipped for languages added after an instrument's definition
+    (`definitions/languages/<id>.<lang>.json`, in the format `instruments import` reads),
+    in file-name order. They are applied as a clinic's import would be: a language is added
+    by data alone, and the definition itself (and every existing language's wording) stays
+    as it was."""
+    folder = resources.files(__package__) / "definitions" / "languages"
+    found = []
+    for entry in sorted(folder.iterdir(), key=lambda entry: entry.name):
+        if entry.name.startswith(f"{instrument_id}.") and entry.name.endswith(".json"):
+            with resources.as_file(entry) as file:
+                found.append(read_definition_file(file))
+    return found
+
+
+def shipped_languages() -> tuple[str, ...]:
+    """Every language some shipped instrument carries wording in, in the order the
+    definitions list them. Derived from the files: adding a language adds no code."""
+    found: dict[str, None] = {}
+    for instrument in all_instruments():
+        found.update(dict.fromkeys(instrument.languages))
+    return tuple(found)
+
+
+def __getattr__(name: str):
+    # `LANGUAGES` was once a list in code; it is now whatever the shipped files give.
+    if name == "LANGUAGES":
+        return shipped_languages()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def all_instruments() -> tuple[Instrument, ...]:

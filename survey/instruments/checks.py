@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from survey.characters import refused_characters
 from survey.instruments.definition import (
     CUTOFF_KINDS,
-    LANGUAGES,
+    LANGUAGE_CODE,
     WORDING_STATUSES,
     Band,
     Cutoff,
@@ -25,6 +25,21 @@ from survey.instruments.definition import (
 )
 
 _IDENTIFIER = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_LANGUAGE_CODE = re.compile(LANGUAGE_CODE)
+
+
+def is_language_code(value: object) -> bool:
+    """Whether `value` is a language code Babel knows ("fr", "pt_BR")."""
+    # Babel is imported here only: the rest of the package needs nothing beyond the stdlib.
+    from babel import Locale, UnknownLocaleError
+
+    if not isinstance(value, str) or not _LANGUAGE_CODE.fullmatch(value):
+        return False
+    try:
+        Locale.parse(value)
+    except (UnknownLocaleError, ValueError):
+        return False
+    return True
 
 
 class DefinitionError(ValueError):
@@ -35,13 +50,13 @@ class DefinitionError(ValueError):
 
 
 def languages_field(value: object) -> tuple[str, ...]:
-    """The `languages` list: supported codes, none twice."""
+    """The `languages` list: language codes, none twice."""
     if not is_list(value) or not value:
         raise DefinitionError("languages: must be a non-empty list of language codes")
     for lang in value:
-        if lang not in LANGUAGES:
+        if not is_language_code(lang):
             raise DefinitionError(
-                f"languages: {lang!r} is not a supported language ({', '.join(LANGUAGES)})"
+                f"languages: {str(lang)[:16]!r} is not a language code (such as fr or pt_BR)"
             )
     if len(set(value)) != len(value):
         raise DefinitionError("languages: a language is listed twice")

@@ -13,8 +13,10 @@ from dataclasses import dataclass, replace
 from survey.instruments.answers import validate_answers
 from survey.instruments.scoring import Score, score
 
-#: Languages the product can show a questionnaire in (ISO 639-1 codes).
-LANGUAGES: tuple[str, ...] = ("en", "es", "tr")
+#: What a language code looks like: ISO 639 letters, optionally "_" and an ISO 3166 region
+#: (Babel's spelling: "ar", "pt_BR"). Any such language Babel knows may carry wording: the
+#: languages an instrument speaks are the ones its files give, not a list in code.
+LANGUAGE_CODE = r"[a-z]{2,3}(?:_[A-Z]{2})?"
 
 #: How far the words a patient sees can be trusted, per language:
 #: "validated" - the exact wording of a formally validated version;

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 
 from survey.instruments.checks import (
     DefinitionError,
+    is_language_code,
     is_list,
     per_language_field,
     require_fields,
@@ -37,6 +38,10 @@ WORDING_FIELDS: tuple[str, ...] = (
     "options",
     "items",
 )
+
+#: Staff-only names beside scores, by kind of entry: a wording file may translate them for the
+#: languages it lists (`labels`), never add, remove or re-range an entry.
+LABELLED_FIELDS: tuple[str, ...] = ("bands", "subscales", "cutoffs")
 
 #: Fields a wording file may repeat, but only unchanged: they decide how answers are scored.
 STRUCTURE_FIELDS: tuple[str, ...] = (
@@ -117,7 +122,7 @@ def wording_overlay(base: Instrument, data: Mapping[str, object]) -> dict:
     still applies after the shipped definition changes anything but items and scale.
     """
     apply_wording(base, data)
-    kept = (*WORDING_FIELDS, "wording_version")
+    kept = (*WORDING_FIELDS, "wording_version", "labels")
     return copy.deepcopy({name: data[name] for name in kept if name in data})
 
 
@@ -126,7 +131,7 @@ def _merged_definition(base: Instrument, data: Mapping[str, object]) -> dict:
         data,
         "wording file",
         required=WORDING_FIELDS,
-        optional=("wording_version", *STRUCTURE_FIELDS, *IGNORED_FIELDS),
+        optional=("wording_version", "labels", *STRUCTURE_FIELDS, *IGNORED_FIELDS),
     )
     if data["id"] != base.id:
         raise DefinitionError(f"id: the file is for {data['id']!r}, not {base.id!r}")
@@ -162,9 +167,15 @@ def _merged_definition(base: Instrument, data: Mapping[str, object]) -> dict:
         for index, entry in enumerate(data["items"])
     ]
 
+    staff_labels = _labels(data.get("labels", {}), merged, languages)
+
     if merged["recall_period"] is None:
         merged["recall_period"] = dict.fromkeys(base.languages)
     for lang in languages:
+        if lang not in base.languages:
+            _add_language(merged, base, lang)
+        for name, entry_id, texts in staff_labels:
+            _entry(merged[name], entry_id)["label"][lang] = texts[lang]
         merged["title"][lang] = titles[lang]
         merged["instructions"][lang] = instructions[lang]
         merged["recall_period"][lang] = recall[lang]
@@ -180,14 +191,54 @@ def _merged_definition(base: Instrument, data: Mapping[str, object]) -> dict:
     return merged
 
 
+def _labels(value: object, merged: dict, languages: tuple[str, ...]) -> list:
+    """The optional `labels` field: {"bands" | "subscales" | "cutoffs": {entry id: text}},
+    each text given in every language the file lists. Returns (field, id, texts) triples."""
+    if not isinstance(value, Mapping):
+        raise DefinitionError("labels: must be an object")
+    found = []
+    for name, entries in value.items():
+        if name not in LABELLED_FIELDS:
+            raise DefinitionError(
+                f"labels: unknown field {str(name)[:40]!r} (one of {', '.join(LABELLED_FIELDS)})"
+            )
+        if not isinstance(entries, Mapping):
+            raise DefinitionError(f"labels.{name}: must be an object of entry id to text")
+        known = [entry["id"] for entry in merged[name]]
+        for entry_id, texts in entries.items():
+            if entry_id not in known:
+                raise DefinitionError(
+                    f"labels.{name}: {str(entry_id)[:40]!r} is not one of the instrument's "
+                    f"{name} ({', '.join(known) or 'none'})"
+                )
+            where = f"labels.{name}.{entry_id}"
+            found.append((name, entry_id, translations_field(texts, languages, where).as_dict()))
+    return found
+
+
+def _entry(entries: list, entry_id: str) -> dict:
+    return next(entry for entry in entries if entry["id"] == entry_id)
+
+
+def _add_language(merged: dict, base: Instrument, lang: str) -> None:
+    """Make room for a language the instrument did not speak. What patients read comes from
+    the file; the names staff read beside scores (bands, subscales, cut-offs) come from its
+    `labels`, and any it does not translate stay in the instrument's first language."""
+    merged["languages"].append(lang)
+    source = base.languages[0]
+    for name in ("bands", "subscales", "cutoffs"):
+        for entry in merged[name]:
+            entry["label"][lang] = entry["label"][source]
+
+
 def _languages(value: object, base: Instrument) -> tuple[str, ...]:
+    """The languages a file words: the instrument's own (reworded), or new ones (added)."""
     if not is_list(value) or not value:
         raise DefinitionError("languages: must list the languages the file rewords")
     for lang in value:
-        if lang not in base.languages:
+        if lang not in base.languages and not is_language_code(lang):
             raise DefinitionError(
-                f"languages: {lang!r} is not one of this instrument's languages "
-                f"({', '.join(base.languages)})"
+                f"languages: {str(lang)[:16]!r} is not a language code (such as fr or pt_BR)"
             )
     if len(set(value)) != len(value):
         raise DefinitionError("languages: a language is listed twice")

@@ -133,7 +133,7 @@ def update_details(
     try:
         new = {
             "phone": normalise_mobile(phone, patient.site.country),
-            "language": check_language(language),
+            "language": check_language(language, db),
             "timezone": check_timezone(timezone),
             "index_date": check_index_date(index_date),
             "schedule_id": schedule.id if schedule else None,

@@ -6,9 +6,11 @@ follow-up is about: no condition, named treatment or body part, in any language,
 anyone who sees the phone's lock screen can read it. It may say "your treatment", which
 names nothing, so that the patient knows which time the questions are about: how they are
 now, before it (an invitation that opens before the index date), or since it (every other).
-The texts live here, complete in every language, rather than in the interface catalogs,
-because what they cost (see `segments`) depends on their exact wording and is shown to the
-clinic.
+The English texts live here; their translations are in the interface catalogs (message
+context "sms"), so a new language brings its texts with its catalog. What they cost (see
+`segments`) depends on their exact wording: the clinic's *Text messages and costs* page and
+`outreach texts` measure every language patients can answer in, and a test keeps the
+shipped ones within the costs docs/outreach.md states.
 
 STOP and START stay in English in every language: they are the keywords the SMS provider
 acts on (Twilio blocks and unblocks the number on them), whatever language the patient
@@ -17,6 +19,9 @@ speaks.
 
 import re
 
+from babel import Locale, UnknownLocaleError
+from flask import has_app_context
+from flask_babel import LazyString, force_locale, lazy_pgettext
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -44,64 +49,58 @@ KINDS = (
 # The texts that carry a link to the questionnaires.
 LINK_KINDS = (INVITATION_BEFORE, INVITATION, REMINDER_BEFORE, REMINDER)
 
+# The English texts are the catalogs' message ids (context "sms"); each interface catalog
+# translates them, so a language's texts arrive with its catalog and no code changes.
 # Each link text fits one GSM-7 segment in en and es and two UCS-2 segments in tr, with the
 # neutral name and a 40-character public address (tests/outreach/test_segments.py): Spanish
-# avoids á, í, ó and ú (é is GSM-7); Turkish cannot avoid ı, so it is kept short. A sender
-# name that would push any text past two segments is refused (MAX_SEGMENTS).
-TEXTS: dict[str, dict[str, str]] = {
-    INVITATION_BEFORE: {
-        "en": "{clinic}: how are you before your treatment? {link}\nReply STOP to opt out.",
-        "es": "{clinic}: cuéntenos su estado antes del tratamiento: {link}\n"
-        "Para darse de baja: STOP",
-        "tr": "{clinic}: Tedavi öncesi nasılsınız? {link}\nSTOP: iptal",
-    },
-    INVITATION: {
-        "en": "{clinic}: how have you been since your treatment? {link}\nReply STOP to opt out.",
-        "es": "{clinic}: cuéntenos su estado desde el tratamiento: {link}\n"
-        "Para darse de baja: STOP",
-        "tr": "{clinic}: Tedaviden beri nasılsınız? {link}\nSTOP: iptal",
-    },
-    REMINDER_BEFORE: {
-        "en": "{clinic}: reminder: how are you before your treatment? {link}\n"
+# avoids á, í, ó and ú (é is GSM-7); Turkish cannot avoid ı, so it is kept short; Arabic is
+# UCS-2 whatever it says (docs/outreach.md gives every language's cost). A sender name that
+# would push any text past its language's budget is refused (`too_costly`).
+SMS_CONTEXT = "sms"
+TEXTS: dict[str, LazyString] = {
+    INVITATION_BEFORE: lazy_pgettext(
+        "sms", "{clinic}: how are you before your treatment? {link}\nReply STOP to opt out."
+    ),
+    INVITATION: lazy_pgettext(
+        "sms", "{clinic}: how have you been since your treatment? {link}\nReply STOP to opt out."
+    ),
+    REMINDER_BEFORE: lazy_pgettext(
+        "sms",
+        "{clinic}: reminder: how are you before your treatment? {link}\nReply STOP to opt out.",
+    ),
+    REMINDER: lazy_pgettext(
+        "sms",
+        "{clinic}: reminder: how have you been since your treatment? {link}\n"
         "Reply STOP to opt out.",
-        "es": "{clinic}: recuerde contarnos su estado antes del tratamiento: {link}\n"
-        "Para darse de baja: STOP",
-        "tr": "{clinic}: Hatırlatma: tedavi öncesi nasılsınız? {link}\nSTOP: iptal",
-    },
-    REMINDER: {
-        "en": "{clinic}: reminder: how have you been since your treatment? {link}\n"
-        "Reply STOP to opt out.",
-        "es": "{clinic}: recuerde contarnos su estado desde el tratamiento: {link}\n"
-        "Para darse de baja: STOP",
-        "tr": "{clinic}: Hatırlatma: tedaviden beri nasılsınız? {link}\nSTOP: iptal",
-    },
-    HELP: {
-        "en": "{clinic}: for help, contact us at {contact}. "
+    ),
+    HELP: lazy_pgettext(
+        "sms",
+        "{clinic}: for help, contact us at {contact}. "
         "Reply STOP to opt out, or START to receive messages again.",
-        "es": "{clinic}: para cualquier consulta, contacte con nosotros en {contact}. "
-        "Responda STOP para darse de baja o START para volver a recibir mensajes.",
-        "tr": "{clinic}: Yardım için bize ulaşın: {contact}. "
-        "Durdurmak için STOP, yeniden almak için START yazın.",
-    },
-    HELP_NO_CONTACT: {
-        "en": "{clinic}: for help, please contact your clinic. "
+    ),
+    HELP_NO_CONTACT: lazy_pgettext(
+        "sms",
+        "{clinic}: for help, please contact your clinic. "
         "Reply STOP to opt out, or START to receive messages again.",
-        "es": "{clinic}: para cualquier consulta, contacte con su centro. "
-        "Responda STOP para darse de baja o START para volver a recibir mensajes.",
-        "tr": "{clinic}: Yardım için lütfen kliniğinizi arayın. "
-        "Durdurmak için STOP, yeniden almak için START yazın.",
-    },
-    OPTED_OUT: {
-        "en": "{clinic}: you will get no more messages from us. Reply START to get them again.",
-        "es": "{clinic}: ya no le enviaremos mensajes. Responda START para volver a recibirlos.",
-        "tr": "{clinic}: Size artık mesaj göndermeyeceğiz. Yeniden almak için START yazıp "
-        "gönderin.",
-    },
+    ),
+    OPTED_OUT: lazy_pgettext(
+        "sms", "{clinic}: you will get no more messages from us. Reply START to get them again."
+    ),
 }
+# Unicode directional formatting for right-to-left texts. A phone picks a paragraph's
+# direction from its first strong letter, and a text starts with the clinic's name, often in
+# Latin letters: a mark at the start of each line keeps the paragraph right to left. The
+# name (either script) is isolated on its own; the link and the contact number are isolated
+# left to right, so "https://…/p/…" and "+90 212 …" read as they are typed, whatever sits
+# next to them. Each costs one UCS-2 unit, counted like every other character.
+RLM = "\u200f"  # RIGHT-TO-LEFT MARK
+LRI = "\u2066"  # LEFT-TO-RIGHT ISOLATE
+FSI = "\u2068"  # FIRST STRONG ISOLATE
+PDI = "\u2069"  # POP DIRECTIONAL ISOLATE
 FALLBACK_LANGUAGE = "en"
 # What texts start with until a site chooses its own SMS name: a site's own name may reveal
 # the condition ("Colorectal Unit"), so it is never used.
-NEUTRAL_NAMES = {"en": "Your clinic", "es": "Su centro", "tr": "Kliniğiniz"}
+NEUTRAL_NAME = lazy_pgettext("sms", "Your clinic")
 
 # Words that would tell a reader of the phone what the patient is treated for: word stems
 # (matched at the start of a word) and whole words. A sender name containing one is refused;
@@ -146,11 +145,32 @@ def link_text_kind(reminder: bool, before_treatment: bool) -> str:
     return INVITATION_BEFORE if before_treatment else INVITATION
 
 
+def template(kind: str, language: str) -> str:
+    """The text of `kind` in `language` from its catalog, placeholders still in; English for
+    a language without one. Needs the application (its catalogs), as the dispatcher has."""
+    if not has_app_context():
+        raise RuntimeError("SMS texts come from the catalogs: render them in an app context")
+    with force_locale(language):
+        return str(TEXTS[kind])
+
+
 def render(kind: str, language: str, clinic: str, link: str = "", contact: str = "") -> str:
     """The text of one message; kept in memory only, never stored or logged."""
-    texts = TEXTS[kind]
-    template = texts.get(language) or texts[FALLBACK_LANGUAGE]
-    return template.format(clinic=clinic, link=link, contact=contact)
+    if is_right_to_left(language):
+        body = template(kind, language).format(
+            clinic=FSI + clinic + PDI,
+            link=LRI + link + PDI if link else "",
+            contact=LRI + contact + PDI if contact else "",
+        )
+        return "\n".join(RLM + line for line in body.split("\n"))
+    return template(kind, language).format(clinic=clinic, link=link, contact=contact)
+
+
+def is_right_to_left(language: str) -> bool:
+    try:
+        return Locale.parse(language).character_order == "right-to-left"
+    except (UnknownLocaleError, ValueError):
+        return False
 
 
 def help_text(language: str, clinic: str, contact: str) -> str:
@@ -162,7 +182,11 @@ def help_text(language: str, clinic: str, contact: str) -> str:
 
 
 def neutral_name(language: str) -> str:
-    return NEUTRAL_NAMES.get(language) or NEUTRAL_NAMES[FALLBACK_LANGUAGE]
+    """The name texts in `language` start with until the site chooses one (from the catalog)."""
+    if not has_app_context():
+        raise RuntimeError("SMS texts come from the catalogs: render them in an app context")
+    with force_locale(language):
+        return str(NEUTRAL_NAME)
 
 
 def chosen_sender_name(db: Session, site: Site) -> str | None:
@@ -195,22 +219,35 @@ def set_sender_name(db: Session, site: Site, name: str) -> SmsSender:
     return sender
 
 
-def segments_by_language(name: str, link: str, contact: str = "+00 000 000 000") -> dict[str, int]:
-    """The most segments any text costs in each language when it starts with `name`."""
+def segments_by_language(
+    name: str | None, link: str, contact: str = "+00 000 000 000", languages=None
+) -> dict[str, int]:
+    """The most segments any text costs in each language patients can answer in when it
+    starts with `name` (None: the neutral name of each language)."""
+    if languages is None:
+        from survey.extensions import db
+        from survey.languages import patient_languages
+
+        languages = patient_languages(db.session)
     most: dict[str, int] = {}
-    for kind in KINDS:
-        for language, template in TEXTS[kind].items():
-            body = template.format(clinic=name, link=link, contact=contact)
-            most[language] = max(most.get(language, 0), count_segments(body).segments)
+    for language in languages:
+        clinic = name or neutral_name(language)
+        most[language] = max(
+            count_segments(render(kind, language, clinic, link, contact)).segments for kind in KINDS
+        )
     return most
 
 
 def too_costly(name: str, link: str) -> list[str]:
-    """The languages in which a text starting with `name` would cost more than MAX_SEGMENTS."""
+    """The languages in which a text starting with `name` would cost more than its budget:
+    MAX_SEGMENTS, or what the shipped text already costs with the neutral name where that is
+    more (Arabic is UCS-2 whatever it says: a name may not make it dearer still)."""
+    costs = segments_by_language(name, link)
+    neutral = segments_by_language(None, link, languages=costs)
     return [
         language
-        for language, segments in segments_by_language(name, link).items()
-        if segments > MAX_SEGMENTS
+        for language, segments in costs.items()
+        if segments > max(MAX_SEGMENTS, neutral[language])
     ]
 
 

@@ -7,6 +7,7 @@ from sqlalchemy.orm import joinedload
 
 from survey import submission
 from survey.extensions import csrf, db
+from survey.languages import patient_languages
 from survey.models import Invitation, Patient
 
 # The keys patient pages keep in the session (staff keys are left alone): the invitation, and
@@ -68,7 +69,7 @@ def remember_invitation(invitation: Invitation, mode: str | None = None) -> None
 def choose_language(requested: str | None, invitation: Invitation | None) -> str:
     """The patient's pick on this page (remembered for the invitation), then the invitation's
     remembered pick, the patient's stored preference, the browser's languages, the site's."""
-    languages = current_app.config["LANGUAGES"]
+    languages = g.languages = patient_languages(db.session)
     if requested in languages:
         if invitation is not None:
             submission.set_language(db.session, invitation, requested)

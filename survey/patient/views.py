@@ -142,7 +142,7 @@ def step(step: int):
     try:
         if request.files:
             raise BadPost("a file is not an answer")
-        post = parse_page(request.form, instrument, current_app.config["LANGUAGES"])
+        post = parse_page(request.form, instrument, g.languages)
     except BadPost as error:
         current_app.logger.info("refused a questionnaire post: %s", error)
         return problem("bad post")

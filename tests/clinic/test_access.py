@@ -29,6 +29,8 @@ ROUTES = {
     ("GET", "/clinic/admin/staff/new"): ("admin",),
     ("GET", "/clinic/analytics"): EXPORTERS,
     ("GET", "/clinic/analytics.csv"): EXPORTERS,
+    # Service-wide facts about files (catalogs, wording statuses), no patient data.
+    ("GET", "/clinic/admin/languages"): EVERYONE,
 }
 RULES = {
     "/clinic/": ("GET", "/clinic/"),
@@ -46,6 +48,7 @@ RULES = {
     "/clinic/worklist/<int:item_id>/<any(take, outcome, close):step>": ("GET", "/clinic/worklist"),
     # Saving a site's rules, by role and site: tests/triage/test_settings_page.py.
     "/clinic/admin/triage": ("GET", "/clinic/admin/triage"),
+    "/clinic/admin/languages": ("GET", "/clinic/admin/languages"),
     # Its roles and sites are checked in tests/security/test_staff_admin.py.
     "/clinic/admin/staff/<int:user_id>/<any('require-2fa', 'stop-requiring-2fa', 'reset-2fa', "
     "'disable', 'enable', 'end-sessions'):action>": ("GET", "/clinic/admin/staff"),

@@ -434,19 +434,15 @@ class TestFhir:
 
     def test_it_holds_a_questionnaire_per_wording_in_use(self, bundle):
         questionnaires = self.of_type(bundle, "Questionnaire")
-        # Two instruments in three languages, each wording in its own language; the test
-        # patients answered in the wordings in use, so there are no others.
+        # Two instruments in six languages, each wording in its own language (as a BCP 47
+        # tag); the test patients answered in the wordings in use, so there are no others.
+        languages = ["ar", "en", "es", "it", "pt-BR", "tr"]  # by language code
         assert [
             (q["url"].rsplit("/", 1)[1], q["language"], len(q["item"])) for q in questionnaires
-        ] == [
-            ("qolaf-q", "en", 14),
-            ("qolaf-q", "es", 14),
-            ("qolaf-q", "tr", 14),
-            ("ccis", "en", 5),
-            ("ccis", "es", 5),
-            ("ccis", "tr", 5),
+        ] == [("qolaf-q", lang, 14) for lang in languages] + [
+            ("ccis", lang, 5) for lang in languages
         ]
-        qolaf, ccis = questionnaires[1], questionnaires[4]
+        qolaf, ccis = questionnaires[2], questionnaires[8]
         shipped_qolaf = get_instrument("qolaf-q")
         assert qolaf["version"] == f"1.0-es-{shipped_qolaf.wording_hash('es')[:12]}"
         assert qolaf["item"][0]["text"] == shipped_qolaf.items[0].text("es")
@@ -462,7 +458,7 @@ class TestFhir:
             for n in range(5)
         ]
         assert options[1]["display"] == "Rara vez — menos de una vez al mes"
-        assert len({q["version"] for q in questionnaires}) == 6
+        assert len({q["version"] for q in questionnaires}) == 2 * 6  # 2 instruments, 6 languages
 
     def test_each_response_and_its_scores_match_the_database(self, bundle):
         responses = self.of_type(bundle, "QuestionnaireResponse")

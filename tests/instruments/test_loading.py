@@ -6,16 +6,30 @@ from pathlib import Path
 import pytest
 
 import survey.instruments
-from survey.instruments import DefinitionError, get_instrument, load_definition
+from survey.instruments import (
+    DefinitionError,
+    apply_wording,
+    get_instrument,
+    load_definition,
+    shipped_language_files,
+)
 
 from .builders import write_json
 
 DEFINITIONS = Path(survey.instruments.__file__).parent / "definitions"
 
 
-def test_a_shipped_file_loaded_by_path_is_the_shipped_instrument(qolaf, ccis):
-    assert load_definition(DEFINITIONS / "qolaf-q.json") == qolaf
-    assert load_definition(str(DEFINITIONS / "ccis.json")) == ccis
+def test_a_shipped_file_loaded_by_path_with_its_language_files_is_the_shipped_instrument(
+    qolaf, ccis
+):
+    for instrument in (qolaf, ccis):
+        path = DEFINITIONS / f"{instrument.id}.json"
+        loaded = load_definition(str(path))
+        added = shipped_language_files(instrument.id)
+        assert [data["languages"] for data in added] == [["ar"], ["it"], ["pt_BR"]]
+        for data in added:
+            loaded = apply_wording(loaded, data)
+        assert loaded == instrument
 
 
 @pytest.mark.parametrize("instrument_id", ["qolaf-q", "ccis"])
@@ -27,8 +41,9 @@ def test_an_instrument_exported_with_to_dict_loads_back_unchanged(instrument_id)
 
 def test_to_dict_is_the_definition_file_as_shipped(qolaf, ccis):
     for instrument in (qolaf, ccis):
-        on_disk = json.loads((DEFINITIONS / f"{instrument.id}.json").read_text(encoding="utf-8"))
-        assert instrument.to_dict() == on_disk
+        path = DEFINITIONS / f"{instrument.id}.json"
+        on_disk = json.loads(path.read_text(encoding="utf-8"))
+        assert load_definition(path).to_dict() == on_disk
 
 
 def test_to_dict_hands_out_a_copy_that_cannot_change_the_instrument(qolaf):
@@ -81,7 +96,9 @@ QOLAF_REFUSALS = [
     ("misspelt field", set_(["item"], []), "definition: unknown field 'item'"),
     ("id with spaces", set_(["id"], "QoLAF Q"), "id: 'QoLAF Q' is not an id"),
     ("empty version", set_(["version"], " "), "version: must be non-empty text"),
-    ("unsupported language", append(["languages"], "fr"), "languages: 'fr' is not a supported"),
+    ("not a language code", append(["languages"], "french"), "languages: 'french' is not a"),
+    ("unknown language", append(["languages"], "qq"), "languages: 'qq' is not a language code"),
+    ("a language without its texts", append(["languages"], "fr"), "missing the 'fr' text"),
     ("no languages", set_(["languages"], []), "languages: must be a non-empty list"),
     ("language twice", set_(["languages"], ["en", "en"]), "languages: a language is listed twice"),
     (
@@ -252,7 +269,14 @@ CCIS_REFUSALS = [
         "band without a citation",
         set_(
             ["bands"],
-            [{"id": "all", "min": 0, "max": 20, "label": {"en": "a", "es": "b", "tr": "c"}}],
+            [
+                {
+                    "id": "all",
+                    "min": 0,
+                    "max": 20,
+                    "label": {"en": "a", "es": "b", "tr": "c", "ar": "d", "it": "e", "pt_BR": "f"},
+                }
+            ],
         ),
         "bands_citation: bands need a citation",
     ),

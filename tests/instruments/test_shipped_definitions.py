@@ -17,6 +17,10 @@ from survey.instruments import (
 )
 
 INSTRUMENTS = [get_instrument("qolaf-q"), get_instrument("ccis")]
+# The languages of the definition files themselves; the later ones are shipped as wording
+# files in definitions/languages/, applied as a clinic's import would be.
+FIRST_LANGUAGES = ("en", "es", "tr")
+ADDED_LANGUAGES = ("ar", "it", "pt_BR")
 PER_LANGUAGE = [(inst, lang) for inst in INSTRUMENTS for lang in inst.languages]
 
 
@@ -59,15 +63,17 @@ def test_asking_for_an_unknown_instrument_names_the_ones_there_are():
 
 
 def test_asking_for_a_language_an_instrument_lacks_names_the_ones_it_has(ccis):
-    with pytest.raises(KeyError, match=r"no text in language 'fr' \(available: en, es, tr\)"):
+    with pytest.raises(
+        KeyError, match=r"no text in language 'fr' \(available: en, es, tr, ar, it, pt_BR\)"
+    ):
         ccis.title("fr")
     with pytest.raises(KeyError, match="ccis has no text in language 'fr'"):
         ccis.wording_status("fr")
 
 
 @pytest.mark.parametrize("instrument", INSTRUMENTS, ids=ids)
-def test_both_instruments_are_offered_in_english_spanish_and_turkish(instrument):
-    assert instrument.languages == LANGUAGES == ("en", "es", "tr")
+def test_both_instruments_are_offered_in_every_shipped_language(instrument):
+    assert instrument.languages == LANGUAGES == FIRST_LANGUAGES + ADDED_LANGUAGES
     # CCIS 1.1 dropped the 4-week window that made "rarely" impossible (see below).
     assert instrument.version == {"qolaf-q": "1.0", "ccis": "1.1"}[instrument.id]
 
@@ -82,7 +88,7 @@ def test_every_language_has_every_text(instrument, lang):
 @pytest.mark.parametrize("instrument", INSTRUMENTS, ids=ids)
 def test_no_text_is_left_untranslated(instrument):
     english = dict(every_text(instrument, "en"))
-    for lang in ("es", "tr"):
+    for lang in instrument.languages[1:]:
         same = [
             where
             for where, text in every_text(instrument, lang)
@@ -98,6 +104,8 @@ def test_questions_read_as_questions_in_every_language(instrument):
         assert item.text("en").endswith("?")
         assert item.text("tr").endswith("?")
         assert item.text("es").startswith("¿") and item.text("es").endswith("?")
+        assert item.text("it").endswith("?") and item.text("pt_BR").endswith("?")
+        assert item.text("ar").endswith("؟"), "Arabic asks with its own question mark"
 
 
 @pytest.mark.parametrize("instrument", INSTRUMENTS, ids=ids)
@@ -132,6 +140,27 @@ CCIS_FREQUENCIES = {
         3: "günde bir kereden az, ama haftada en az bir kez",
         4: "günde en az bir kez",
     },
+    "ar": {
+        0: "لا يحدث",
+        1: "أقل من مرة في الشهر",
+        2: "أقل من مرة في الأسبوع لكن مرة في الشهر على الأقل",
+        3: "أقل من مرة في اليوم لكن مرة في الأسبوع على الأقل",
+        4: "مرة في اليوم على الأقل",
+    },
+    "it": {
+        0: "non succede",
+        1: "meno di una volta al mese",
+        2: "meno di una volta alla settimana, ma almeno una volta al mese",
+        3: "meno di una volta al giorno, ma almeno una volta alla settimana",
+        4: "almeno una volta al giorno",
+    },
+    "pt_BR": {
+        0: "não acontece",
+        1: "menos de uma vez por mês",
+        2: "menos de uma vez por semana, mas pelo menos uma vez por mês",
+        3: "menos de uma vez por dia, mas pelo menos uma vez por semana",
+        4: "pelo menos uma vez por dia",
+    },
 }
 
 
@@ -153,20 +182,27 @@ def test_ccis_wording_is_the_projects_own_and_never_claimed_as_validated(ccis):
     assert {lang: ccis.wording_status(lang) for lang in LANGUAGES} == dict.fromkeys(
         LANGUAGES, "unvalidated translation"
     )
-    for lang in LANGUAGES:
+    for lang in FIRST_LANGUAGES:
         assert "no formal recall period" in ccis.wording_note(lang)
         assert "product's choice" in ccis.wording_note(lang)
+    for lang in ADDED_LANGUAGES:
+        note = ccis.wording_note(lang)
+        assert "written by this project" in note and "unvalidated translation" in note
+        assert "no recall period is stated" in note
+    # Validated Italian and Brazilian Portuguese versions are reported; these are not them.
+    for lang in ("it", "pt_BR"):
+        assert "this is NOT that version's text" in ccis.wording_note(lang)
 
 
 def test_ccis_states_no_recall_window_so_every_frequency_can_be_chosen(ccis):
     # The original scale (Jorge & Wexner 1993) states frequencies, not a window. With "in the
     # past 4 weeks", one episode is already "sometimes" and "rarely (less than once a month)"
     # could never be chosen; asking how often it usually happens now leaves every anchor open.
-    assert [ccis.recall_period(lang) for lang in LANGUAGES] == [None, None, None]
+    assert [ccis.recall_period(lang) for lang in LANGUAGES] == [None] * len(LANGUAGES)
     assert "usually happens to you now" in ccis.instructions("en")
     assert "habitualmente ahora" in ccis.instructions("es")
     assert "şu sıralar genellikle" in ccis.instructions("tr")
-    for lang in LANGUAGES:
+    for lang in FIRST_LANGUAGES:
         assert "1.0" in ccis.wording_note(lang), "the note says what the earlier version stated"
     assert ccis.options[1].label("en") == "Rarely — less than once a month"
 
@@ -177,12 +213,15 @@ def test_the_recall_change_is_a_new_version_with_a_new_wording_hash(ccis):
     )
     assert (retired.version, ccis.version) == ("1.0", "1.1")
     assert retired.recall_period("en") == "In the past 4 weeks"
-    for lang in LANGUAGES:
+    for lang in FIRST_LANGUAGES:
         assert ccis.wording_hash(lang) != retired.wording_hash(lang)
+    for lang in LANGUAGES:
         assert ccis.wording_version(lang) == "1.1"
     # Only what patients read changed: the same answers score the same.
     answers = {"solid": 1, "liquid": 2, "gas": 3, "pad": 4, "lifestyle": 0}
-    assert ccis.score(answers) == retired.score(answers)
+    now, then = ccis.score(answers), retired.score(answers)
+    assert (now.total, now.band, now.subscales) == (then.total, then.band, then.subscales)
+    assert [c.id for c in now.cutoffs] == [c.id for c in then.cutoffs]
     assert [i.id for i in ccis.items] == [i.id for i in retired.items]
 
 

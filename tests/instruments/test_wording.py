@@ -283,7 +283,7 @@ IMPORT_REFUSALS = [
     ("a missing title", drop_spanish_title, "title: missing the 'es' text"),
     ("a missing item text", drop_an_item_text, "items[5].text: missing the 'es' text"),
     ("text for an unlisted language", add_unlisted_text, "instructions: has a 'en' text"),
-    ("a language the instrument lacks", set_("languages", ["pt"]), "'pt' is not one of this"),
+    ("not a language code", set_("languages", ["Portuguese"]), "'Portuguese' is not a language"),
     ("no languages", set_("languages", []), "languages: must list the languages"),
     (
         "a wording status not allowed",

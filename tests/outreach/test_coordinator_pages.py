@@ -417,7 +417,10 @@ def test_the_texts_page_shows_encoding_and_segments_per_language(client, coordin
             assert table[(f"{kind} {time}", "Español")] == ("GSM-7", "", 1)
             assert table[(f"{kind} {time}", "Türkçe")][0] == "UCS-2"
             assert table[(f"{kind} {time}", "Türkçe")][2] >= 2
-    assert len(table) == 21
+            # Every language patients can answer in is measured; Arabic is always UCS-2.
+            assert table[(f"{kind} {time}", "العربية")][0] == "UCS-2"
+            assert table[(f"{kind} {time}", "Italiano")][0] == "GSM-7"
+    assert len(table) == 7 * 6  # seven texts in en, ar, es, it, pt_BR and tr
 
 
 def test_an_admin_sets_a_neutral_sender_name_and_a_revealing_one_is_refused(client, admin, site):

@@ -2,9 +2,12 @@
 
 import pytest
 
-from survey.enrolment import LANGUAGES
 from survey.outreach import texts
 from survey.outreach.segments import GSM7, UCS2, count_segments
+
+# Every language shipped with texts; tests/outreach/test_text_languages.py checks that these are
+# the languages patients can answer in.
+LANGUAGES = ("en", "es", "tr")
 
 
 @pytest.mark.parametrize(
@@ -45,7 +48,7 @@ def test_ucs2_names_the_characters_that_forced_it():
     assert count_segments("plain text").unicode_characters == ()
 
 
-def test_turkish_letters_change_the_encoding_spanish_texts_avoid_it():
+def test_turkish_letters_change_the_encoding_spanish_texts_avoid_it(app):
     link = texts.example_link("https://survey.example.org")
     checked = 0
     for kind in texts.LINK_KINDS:
@@ -58,7 +61,7 @@ def test_turkish_letters_change_the_encoding_spanish_texts_avoid_it():
 
 @pytest.mark.parametrize("kind", texts.LINK_KINDS)
 @pytest.mark.parametrize("language", ["en", "es"])
-def test_english_and_spanish_link_texts_stay_one_gsm7_segment(kind, language):
+def test_english_and_spanish_link_texts_stay_one_gsm7_segment(app, kind, language):
     # A 16-character site name and a link as long as a real one, as the texts page counts.
     link = texts.example_link("https://survey.example.org")
     count = count_segments(texts.render(kind, language, "Hospital Central", link))
@@ -90,7 +93,7 @@ def test_a_sender_name_is_refused_when_it_would_push_a_text_past_two_segments():
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_texts_before_the_treatment_never_speak_of_the_time_since_it(language):
+def test_texts_before_the_treatment_never_speak_of_the_time_since_it(app, language):
     words = {
         "en": ("before your treatment", "since your treatment"),
         "es": ("antes del tratamiento", "desde el tratamiento"),
@@ -98,9 +101,11 @@ def test_texts_before_the_treatment_never_speak_of_the_time_since_it(language):
     }[language]
     before, since = words
     for kind in (texts.INVITATION_BEFORE, texts.REMINDER_BEFORE):
-        assert before in texts.TEXTS[kind][language] and since not in texts.TEXTS[kind][language]
+        text = texts.template(kind, language)
+        assert before in text and since not in text
     for kind in (texts.INVITATION, texts.REMINDER):
-        assert since in texts.TEXTS[kind][language] and before not in texts.TEXTS[kind][language]
+        text = texts.template(kind, language)
+        assert since in text and before not in text
 
 
 @pytest.mark.parametrize(
@@ -118,8 +123,8 @@ def test_each_message_of_an_invitation_gets_the_text_for_its_time(reminder, befo
 
 @pytest.mark.parametrize("kind", texts.KINDS)
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_every_text_exists_in_every_language_and_says_how_to_stop(kind, language):
-    template = texts.TEXTS[kind][language]
+def test_every_text_exists_in_every_language_and_says_how_to_stop(app, kind, language):
+    template = texts.template(kind, language)
     assert "{clinic}" in template
     # The confirmation of an opt-out says how to come back instead.
     assert ("START" if kind == texts.OPTED_OUT else "STOP") in template
@@ -131,7 +136,7 @@ def test_every_text_exists_in_every_language_and_says_how_to_stop(kind, language
 
 @pytest.mark.parametrize("kind", texts.KINDS)
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_no_text_says_what_the_patient_is_treated_for(kind, language):
+def test_no_text_says_what_the_patient_is_treated_for(app, kind, language):
     text = texts.render(kind, language, "", "", "")
     assert texts.revealing_words(text) == []
 
