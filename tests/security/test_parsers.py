@@ -149,7 +149,9 @@ def test_a_status_report_never_fails_and_never_moves_a_message_back(
         message_id=message_id,
     )
     db.session.commit()
-    for message in db.session.scalars(select(Message)):
+    messages = db.session.scalars(select(Message)).all()
+    assert messages
+    for message in messages:
         assert callbacks.RANK[message.status] >= before.get(message.id, 0)
 
 

@@ -154,7 +154,10 @@ def test_a_flood_of_unsigned_webhooks_is_cut_off(client):
 def test_limits_are_only_put_on_views_that_exist():
     app = Flask("bare")
     app.config.update(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="memory://")
+    views = dict(app.view_functions)
     limits.init_app(app)  # no auth, patient or webhook views: nothing to wrap, no error
+    assert app.extensions[limits.EXTENSION_KEY] is not None
+    assert app.view_functions == views  # nothing was made up to carry a limit
 
 
 # Settings and storage.
