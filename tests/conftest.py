@@ -6,6 +6,7 @@ suite against PostgreSQL; without it every test runs on a throwaway SQLite file.
 import contextvars
 import os
 import re
+import time
 from datetime import date
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,6 +25,33 @@ from survey.models import Role, User
 from survey.staff import create_site
 
 PASSWORD = "correct horse battery staple"
+
+# The shared vocabulary (tests/fixtures/): fixtures any test may ask for, wherever it lives.
+pytest_plugins = [
+    "tests.fixtures.staff",
+    "tests.fixtures.patients",
+    "tests.fixtures.browser",
+    "tests.fixtures.twilio",
+]
+
+# Long scenarios: real servers and processes, a browser, or thousands of requests. They are
+# marked `slow` (so `-m "not slow"` gives a quick run while working) and CI runs them all.
+SLOW_MODULES = {
+    "test_packaging.py",
+    "test_demo.py",
+    "test_deployment.py",
+    "test_dispatcher_crash.py",
+    "test_limits_across_workers.py",
+    "test_double_posts.py",
+    "test_concurrency.py",
+    "test_bad_input.py",
+}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if item.get_closest_marker("browser") or item.path.name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
 
 
 def worker_name() -> str:
@@ -237,3 +265,26 @@ class StaffActions:
 @pytest.fixture
 def staff(client):
     return StaffActions(client)
+
+
+class Clock:
+    """Wall-clock time that a test moves on instead of sleeping: `time.time()` everywhere
+    (the rate-limit storage, the `limits` library, Flask-Limiter) reads the real time plus
+    however far the test has advanced, so it still runs forward and never back."""
+
+    def __init__(self, real_time):
+        self._real_time = real_time
+        self.offset = 0.0
+
+    def time(self) -> float:
+        return self._real_time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    clock = Clock(time.time)
+    monkeypatch.setattr(time, "time", clock.time)
+    return clock

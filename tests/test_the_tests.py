@@ -144,3 +144,19 @@ def test_fine(rows):
     assert not asserts_itself(tests["test_silent"])
     assert list(loops_that_may_not_run(tests["test_loop"], set())) == [6]
     assert list(loops_that_may_not_run(tests["test_fine"], set())) == []
+
+
+def test_no_test_imports_from_a_packages_conftest():
+    """Shared fixtures and helpers live in tests/fixtures/ (fixtures registered as plugins in
+    tests/conftest.py); a package's conftest.py is its own. tests/conftest.py's helpers
+    (make_app, csrf_from, PASSWORD...) may still be imported."""
+    offenders = []
+    for path, tree in modules().items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                parts = node.module.split(".")
+                names = {alias.name for alias in node.names}
+                package_conftest = parts[-1] == "conftest" and len(parts) > 2
+                if package_conftest or ("conftest" in names and len(parts) > 1):
+                    offenders.append(f"{path.relative_to(TESTS.parent)}: from {node.module}")
+    assert not offenders, "import these from tests/fixtures/ instead:\n" + "\n".join(offenders)

@@ -25,8 +25,8 @@ from survey.outreach.policy import next_allowed_time
 from survey.outreach.schedules import ensure_default_schedule
 from survey.outreach.scheduling import enrol
 from tests.conftest import csrf_from
-from tests.outreach.conftest import RULES, messages_of
-from tests.patient.conftest import BLNS_PATH
+from tests.fixtures.outreach import RULES, messages_of
+from tests.fixtures.patients import BLNS_PATH
 
 HOSTILE = [text for text in json.loads(BLNS_PATH.read_text(encoding="utf-8")) if text]
 

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from survey.extensions import db
 from survey.models import AuditEvent, MessageKind, MessageStatus, SmsSender, WebhookReceipt
-from tests.outreach.conftest import NOW, messages_of
+from tests.fixtures.outreach import NOW, messages_of
+from tests.fixtures.patients import BLNS_PATH
 from tests.outreach.twilio_server import AUTH_TOKEN
-from tests.patient.conftest import BLNS_PATH
 
 STATUS = "/webhooks/twilio/status"
 INBOUND = "/webhooks/twilio/inbound"

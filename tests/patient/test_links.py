@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from survey.extensions import db
 from survey.models import DraftAnswer, InvitationLink, utcnow
-from tests.patient.conftest import CCIS_10, QOLAF_51, hostile_strings, interface, refreshed
+from tests.fixtures.patients import CCIS_10, QOLAF_51, hostile_strings, interface, refreshed
 
 
 def test_a_patient_who_opens_their_link_is_sent_on_to_an_address_without_the_token(

@@ -19,9 +19,9 @@ from werkzeug.datastructures import MultiDict
 from survey.extensions import db
 from survey.models import Schedule
 from tests.conftest import PASSWORD, StaffActions, make_app
-from tests.patient.conftest import hostile_strings
+from tests.fixtures.patients import hostile_strings
+from tests.fixtures.security import ROLES, follow
 from tests.security import crawl
-from tests.security.conftest import ROLES, follow
 
 MEGABYTE = "x" * 1_000_000
 TEMPLATE_PROBE = "{{7*191}}{% print(7*191) %}${7*191}#{7*191}<%= 7*191 %>"

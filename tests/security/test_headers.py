@@ -9,7 +9,7 @@ import pytest
 from survey import config
 from survey.security.headers import CONTENT_SECURITY_POLICY
 from tests.conftest import make_app
-from tests.patient.conftest import QOLAF_51
+from tests.fixtures.patients import QOLAF_51
 
 EVERY_RESPONSE = {
     "X-Content-Type-Options": "nosniff",

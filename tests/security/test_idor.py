@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from survey.extensions import db
 from survey.models import Invitation, Message, Patient, TriageItem, User
-from tests.security.conftest import ROLES, any_choices, follow, staff_rules
+from tests.fixtures.security import ROLES, any_choices, follow, staff_rules
 
 # Ids of records shared by every site by design (schedules are the service's follow-up plans,
 # managed by admins): no site owns them, so there is nothing to isolate.
