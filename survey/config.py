@@ -89,6 +89,9 @@ DEFAULTS = {
     "HSTS_SECONDS": 31536000,  # Strict-Transport-Security max-age, sent on HTTPS requests only
     "TOTP_ISSUER": "Patient follow-up",  # the name authenticator apps show; neutral on purpose
     "TOTP_REQUIRED_ROLES": "",  # e.g. "admin,clinician": these roles must enrol a second factor
+    # argon2id parameters of new password hashes (survey/auth/passwords.py): `default`, or
+    # `test`, the cheapest, which only a test suite may use (refused in production).
+    "PASSWORD_HASH_PROFILE": "default",
     # Floor routes under /_bench for benchmarks/ (survey/benchmark.py): a test server only,
     # never production, since they write rows and render pages for anyone who asks.
     "BENCHMARK_ROUTES": False,
@@ -134,6 +137,15 @@ def load(app: Flask, overrides: dict | None) -> None:
     app.config["BABEL_DEFAULT_LOCALE"] = app.config["DEFAULT_LANGUAGE"]
     if app.config["PUBLIC_URL"].startswith("https://"):
         app.config["SESSION_COOKIE_SECURE"] = True
+
+    profile = app.config["PASSWORD_HASH_PROFILE"]
+    if profile not in ("default", "test"):
+        raise ConfigurationError("SURVEY_PASSWORD_HASH_PROFILE must be 'default' or 'test'.")
+    if profile != "default" and app.config["ENV"] == "production" and not app.testing:
+        raise ConfigurationError(
+            "SURVEY_PASSWORD_HASH_PROFILE=test is for test suites only: it makes password "
+            "hashes cheap to guess. Leave it unset in production."
+        )
 
     if not app.config.get("SECRET_KEY"):
         if app.config["ENV"] == "production" and not app.testing:

@@ -6,12 +6,15 @@ suite against PostgreSQL; without it every test runs on a throwaway SQLite file.
 import contextvars
 import os
 import re
+import time
 from datetime import date
+from urllib.parse import urlsplit, urlunsplit
 
 import flask_migrate
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
 
 from survey import config, create_app
 from survey.auth.passwords import hash_password
@@ -19,29 +22,76 @@ from survey.cli.translate import TRANSLATIONS, compile_catalogs
 from survey.enrolment import enrol_patient
 from survey.extensions import db
 from survey.models import Role, User
+from survey.security.limits import limiter_of
 from survey.staff import create_site
 
 PASSWORD = "correct horse battery staple"
 
+# The shared vocabulary (tests/fixtures/): fixtures any test may ask for, wherever it lives.
+pytest_plugins = [
+    "tests.fixtures.staff",
+    "tests.fixtures.patients",
+    "tests.fixtures.browser",
+    "tests.fixtures.twilio",
+]
+
+# Long scenarios: real servers and processes, a browser, or thousands of requests. They are
+# marked `slow` (so `-m "not slow"` gives a quick run while working) and CI runs them all.
+SLOW_MODULES = {
+    "test_packaging.py",
+    "test_demo.py",
+    "test_deployment.py",
+    "test_dispatcher_crash.py",
+    "test_limits_across_workers.py",
+    "test_double_posts.py",
+    "test_concurrency.py",
+    "test_bad_input.py",
+}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if item.get_closest_marker("browser") or item.path.name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
+
+def worker_name() -> str:
+    """`gw0`, `gw1`... under pytest-xdist, `main` without it."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
-    """SQLite in a temporary file, or a schema of its own on the PostgreSQL server, so that
-    several test runs can share one server without touching each other's tables."""
+    """SQLite in a temporary file of this worker's own, or on the PostgreSQL server a database
+    of its own per xdist worker and run (the base URL's name with the worker and process as a
+    suffix), so that workers, and several runs sharing one server, never touch each other's
+    tables or advisory locks."""
     url = os.environ.get("SURVEY_TEST_DATABASE_URL")
     if not url:
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
         return
-    schema_name = f"test_{os.getpid()}"
-    engine = create_engine(config.database_uri(None, url))
-    with engine.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema_name} CASCADE"))
-        connection.execute(text(f"CREATE SCHEMA {schema_name}"))
-    separator = "&" if "?" in url else "?"
-    yield f"{url}{separator}options=-csearch_path%3D{schema_name}"
-    with engine.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema_name} CASCADE"))
+    parts = urlsplit(url)
+    base_name = parts.path.lstrip("/") or "postgres"
+    name = f"{base_name}_{worker_name()}_{os.getpid()}"[:63]
+    engine = create_engine(config.database_uri(None, url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    yield urlunsplit(parts._replace(path=f"/{name}"))
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     engine.dispose()
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_without_fsync(dbapi_connection, connection_record) -> None:
+    """The test databases are thrown away: SQLite need not wait for the disk at each commit
+    (a commit cost ~15 ms on a busy machine, and the suite commits tens of thousands of
+    times). Locking, and so every concurrency test, is unchanged."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA synchronous=OFF")
+        cursor.close()
 
 
 class IsolatedClient(FlaskClient):
@@ -61,6 +111,9 @@ def make_app(database_url: str, **overrides):
         "SECRET_KEY": "test-secret-key",
         "PUBLIC_URL": "https://survey.example.org",
         "SERVER_NAME": None,
+        # Cheap argon2id: hundreds of users are made and signed in (production's parameters
+        # are tested once, in tests/security/test_accounts.py).
+        "PASSWORD_HASH_PROFILE": "test",
     }
     config.update(overrides)
     app = create_app(config)
@@ -78,15 +131,36 @@ def schema(database_url, tmp_path_factory):
     return database_url
 
 
+@pytest.fixture(scope="session")
+def session_app(schema):
+    """The one app the tests share (building an app per test cost a fifth of the run)."""
+    return make_app(schema)
+
+
 @pytest.fixture
-def app(schema):
-    app = make_app(schema)
+def app(request, schema, session_app):
+    """The app, in an app context, on empty tables.
+
+    The session's one app unless the test asks for other settings with
+    `@pytest.mark.app_config(SETTING=value, ...)`, which builds an app of its own for that test
+    (as `make_app(schema, **settings)` does). Settings a test changes in `app.config` are put
+    back after it."""
+    marker = request.node.get_closest_marker("app_config")
+    app = make_app(schema, **marker.kwargs) if marker else session_app
+    saved = dict(app.config)
+    limiter = limiter_of(app)
+    limiting = limiter.enabled
     with app.app_context():
-        yield app
-        db.session.remove()
-        empty_all_tables()
-        # Each test builds its own app and engine: hand the connections back to the server.
-        db.engine.dispose()
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            empty_all_tables()
+            if marker:
+                db.engine.dispose()
+    app.config.clear()
+    app.config.update(saved)
+    limiter.enabled = limiting  # a test may switch limits off on the shared app
 
 
 def empty_all_tables() -> None:
@@ -202,3 +276,26 @@ class StaffActions:
 @pytest.fixture
 def staff(client):
     return StaffActions(client)
+
+
+class Clock:
+    """Wall-clock time that a test moves on instead of sleeping: `time.time()` everywhere
+    (the rate-limit storage, the `limits` library, Flask-Limiter) reads the real time plus
+    however far the test has advanced, so it still runs forward and never back."""
+
+    def __init__(self, real_time):
+        self._real_time = real_time
+        self.offset = 0.0
+
+    def time(self) -> float:
+        return self._real_time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    clock = Clock(time.time)
+    monkeypatch.setattr(time, "time", clock.time)
+    return clock

@@ -58,3 +58,41 @@ def test_a_secret_key_that_looks_like_a_number_is_kept_as_text(monkeypatch):
     monkeypatch.setenv("SURVEY_SECRET_KEY", "12345678901234567890e5")
     app = create_app({"TESTING": True})
     assert app.config["SECRET_KEY"] == "12345678901234567890e5"
+
+
+def test_production_hashes_passwords_with_argon2_cffis_recommended_parameters(monkeypatch):
+    """The one test at production's argon2id cost: the rest of the suite uses the `test`
+    profile (tests/conftest.py), whose hashes are cheap to make and so to guess."""
+    import argon2
+
+    from survey.auth.passwords import check_password, hash_password, needs_rehash
+
+    monkeypatch.delenv("SURVEY_PASSWORD_HASH_PROFILE", raising=False)
+    app = create_app({"DATABASE_URL": "postgresql://db.example/survey", "SECRET_KEY": "k" * 32})
+    assert app.config["PASSWORD_HASH_PROFILE"] == "default"
+    with app.app_context():
+        stored = hash_password("correct horse battery staple")
+        parameters = argon2.extract_parameters(stored)
+        assert (parameters.type, parameters.time_cost, parameters.memory_cost) == (
+            argon2.Type.ID,
+            3,
+            65536,
+        )
+        assert parameters.parallelism == 4
+        assert check_password(stored, "correct horse battery staple")
+        assert not check_password(stored, "correct horse battery stapler")
+        assert not needs_rehash(stored)
+        # A hash made at the tests' cost is upgraded at the next sign-in.
+        app.config["PASSWORD_HASH_PROFILE"] = "test"
+        cheap = hash_password("correct horse battery staple")
+        app.config["PASSWORD_HASH_PROFILE"] = "default"
+        assert check_password(cheap, "correct horse battery staple") and needs_rehash(cheap)
+
+
+def test_the_cheap_password_profile_is_refused_in_production(monkeypatch):
+    monkeypatch.setenv("SURVEY_PASSWORD_HASH_PROFILE", "test")
+    with pytest.raises(ConfigurationError, match="SURVEY_PASSWORD_HASH_PROFILE"):
+        create_app({"DATABASE_URL": "postgresql://db.example/survey", "SECRET_KEY": "k" * 32})
+    monkeypatch.setenv("SURVEY_PASSWORD_HASH_PROFILE", "fast")
+    with pytest.raises(ConfigurationError, match="SURVEY_PASSWORD_HASH_PROFILE"):
+        create_app({"TESTING": True, "DATABASE_URL": "sqlite://", "SECRET_KEY": "k" * 32})

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from survey.extensions import db
 from survey.invitations import create_invitation, mint_link
 from survey.models import Invitation, InvitationStatus, Response
-from tests.patient.conftest import CCIS_10, QOLAF_51, interface
+from tests.fixtures.patients import CCIS_10, QOLAF_51, interface
 from tests.servers import Phone, gunicorn
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.usefixtures("needs_postgresql")]

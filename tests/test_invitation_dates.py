@@ -14,7 +14,7 @@ from survey.models import InvitationStatus, utcnow
 from survey.outreach.schedules import ensure_default_schedule
 from survey.outreach.scheduling import enrol
 from survey.submission import InvitationState, state_of
-from tests.outreach.conftest import RULES
+from tests.fixtures.outreach import RULES
 
 OPENS = datetime(2027, 3, 16, 8, tzinfo=UTC)  # 09:00 CET
 CLOSES = datetime(2027, 4, 6, 7, tzinfo=UTC)  # 09:00 CEST

@@ -25,7 +25,9 @@ def seeded(runner, site):
 
 
 def test_every_seeded_answer_is_scored_by_the_instrument(seeded):
-    for response in db.session.scalars(select(Response)):
+    responses = db.session.scalars(select(Response)).all()
+    assert responses
+    for response in responses:
         instrument = get_instrument(response.instrument_id)
         answers = {answer.item_id: answer.value for answer in response.answers}
         score = instrument.score(answers)

@@ -7,8 +7,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from survey.extensions import db
-from tests.clinic import conftest as clinic
 from tests.conftest import PASSWORD
+from tests.fixtures import clinic
 
 pytestmark = pytest.mark.browser
 

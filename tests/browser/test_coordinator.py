@@ -1,4 +1,4 @@
-# ruff: noqa: F811  (fixtures imported from tests.outreach.conftest are parameters below)
+# ruff: noqa: F811  (fixtures imported from tests.fixtures.outreach are parameters below)
 """A coordinator's whole job in headless Chromium: enrol a patient, read the schedule, watch
 delivery, fix a number Twilio refused, send again. The dispatcher runs in the test process with
 the real Twilio SDK against a local fake, on the same database the live server reads."""
@@ -15,7 +15,7 @@ from survey.models import Message, MessageStatus, Patient, utcnow
 from survey.outreach.dispatch import dispatch_due
 from survey.outreach.policy import next_allowed_time
 from tests.conftest import PASSWORD
-from tests.outreach.conftest import (  # noqa: F401  (shared fixtures)
+from tests.fixtures.outreach import (  # noqa: F401  (shared fixtures)
     fake_twilio,
     settings,
     sign,

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from survey.extensions import db
 from survey.models import Patient, Response
 from tests.conftest import PASSWORD
-from tests.patient.conftest import CCIS_10, QOLAF_51, interface
+from tests.fixtures.patients import CCIS_10, QOLAF_51, interface
 
 pytestmark = pytest.mark.browser
 

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from survey.extensions import db
 from survey.instruments import get_instrument
 from survey.models import DraftAnswer, Response
-from tests.browser.conftest import wait_for_rows
-from tests.patient.conftest import CCIS_10, QOLAF_51, interface
+from tests.fixtures.browser import wait_for_rows
+from tests.fixtures.patients import CCIS_10, QOLAF_51, interface
 
 pytestmark = pytest.mark.browser
 

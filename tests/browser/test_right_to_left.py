@@ -10,9 +10,9 @@ from playwright.sync_api import expect
 from survey.extensions import db
 from survey.instruments import get_instrument
 from tests.browser.test_patient_journey import assert_accessible, at, choose, heading, press
-from tests.clinic import conftest as clinic
 from tests.conftest import PASSWORD
-from tests.patient.conftest import interface
+from tests.fixtures import clinic as clinic
+from tests.fixtures.patients import interface
 
 pytestmark = pytest.mark.browser
 

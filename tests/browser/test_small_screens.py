@@ -7,8 +7,8 @@ import re
 import pytest
 
 from tests.browser.test_clinician import assert_accessible, sign_in
-from tests.clinic import conftest as clinic
 from tests.conftest import PASSWORD
+from tests.fixtures import clinic
 
 pytestmark = pytest.mark.browser
 

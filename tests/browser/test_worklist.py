@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from survey.extensions import db
 from survey.models import ContactRequest, TriageItem, TriageStatus
-from tests.browser.conftest import wait_for_rows
 from tests.browser.test_clinician import sign_in
 from tests.browser.test_patient_journey import (
     assert_accessible,
@@ -18,8 +17,9 @@ from tests.browser.test_patient_journey import (
     choose,
     press,
 )
-from tests.patient.conftest import CCIS_10, QOLAF_51, interface
-from tests.triage.conftest import RELAPSE, submit_history
+from tests.fixtures.browser import wait_for_rows
+from tests.fixtures.patients import CCIS_10, QOLAF_51, interface
+from tests.fixtures.triage import RELAPSE, submit_history
 
 pytestmark = pytest.mark.browser
 PHONE_390 = {"width": 390, "height": 844}

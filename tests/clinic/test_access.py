@@ -128,7 +128,7 @@ def test_another_sites_patient_is_not_found(
 def test_another_sites_patients_are_not_listed_or_exported(
     client, staff, site, other_site, make_user, make_patient, published_case
 ):
-    from tests.clinic.conftest import add_history
+    from tests.fixtures.clinic import add_history
 
     elsewhere = make_patient(
         other_site, reference="ELSEWHERE-REF", language="tr", phone="+905321234567"

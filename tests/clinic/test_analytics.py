@@ -11,7 +11,7 @@ from survey.analytics import completion_figures
 from survey.extensions import db
 from survey.models import AuditEvent
 from tests.clinic.analytics_data import NOW, seed
-from tests.security import conftest as security
+from tests.fixtures import security
 
 sign_in = security.sign_in  # the security tests' fixture: staff signed in on a client
 

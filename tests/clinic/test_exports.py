@@ -19,8 +19,8 @@ from survey.clinic.results import local_date
 from survey.extensions import db
 from survey.instruments import get_instrument
 from survey.models import Answer, AuditEvent, Invitation, Patient, Response, Site
-from tests.clinic.conftest import add_history
 from tests.conftest import csrf_from
+from tests.fixtures.clinic import add_history
 
 HOSTILE = '=HYPERLINK("http://evil.example","x")'
 

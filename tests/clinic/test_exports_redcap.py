@@ -8,8 +8,8 @@ import re
 import pytest
 
 from survey.clinic import exports_redcap
-from tests.clinic.conftest import CCIS_ITEMS
 from tests.clinic.test_exports import download
+from tests.fixtures.clinic import CCIS_ITEMS
 
 HEADER = [
     "Variable / Field Name",

@@ -13,8 +13,8 @@ from survey.clinic import exports_stats
 from survey.extensions import db
 from survey.instruments import get_instrument
 from survey.models import AuditEvent
-from tests.clinic.conftest import CCIS_ITEMS
 from tests.clinic.test_exports import download
+from tests.fixtures.clinic import CCIS_ITEMS
 
 READERS = {"sav": pyreadstat.read_sav, "dta": pyreadstat.read_dta}
 

@@ -11,7 +11,7 @@ from survey.clinic.listing import patient_page
 from survey.clinic.results import patient_course
 from survey.extensions import db
 from survey.models import Message, MessageKind, MessageStatus, PatientStatus, utcnow
-from tests.clinic.conftest import add_history
+from tests.fixtures.clinic import add_history
 
 LANGUAGES = ("en", "es", "tr")
 

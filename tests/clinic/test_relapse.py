@@ -89,7 +89,7 @@ def test_worsened_matches_worsening_against_the_best_alone(site, make_patient, c
         ("6 months", 182, 40, (1, 1, 0, 0, 0)),
         ("9 months", 273, 40, (1, 1, 1, 1, 0)),
     ]
-    from tests.clinic.conftest import add_history
+    from tests.fixtures.clinic import add_history
 
     add_history(patient, history)
     (row,) = page_of(clinician, worsened=True).rows

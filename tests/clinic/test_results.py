@@ -9,7 +9,7 @@ from survey.clinic.results import change_text, patient_course
 from survey.extensions import db
 from survey.instruments import get_instrument
 from survey.instruments.change import compare
-from tests.clinic.conftest import INDEX_DATE, add_history
+from tests.fixtures.clinic import INDEX_DATE, add_history
 
 
 def kinds(flags):

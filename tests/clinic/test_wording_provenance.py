@@ -17,9 +17,9 @@ from survey.invitations import create_invitation
 from survey.models import Response, ShownWording
 from survey.responses import store_response
 from survey.wording import instrument_in_use
-from tests.clinic.conftest import add_history
 from tests.clinic.test_exports import download, read_csv
 from tests.clinic.test_pages import cells
+from tests.fixtures.clinic import add_history
 from tests.instruments.builders import wording_file, write_json
 
 

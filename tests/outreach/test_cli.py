@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from survey.extensions import db
 from survey.models import AuditEvent, MessageStatus, Patient, PatientStatus, Schedule, utcnow
-from tests.outreach.conftest import messages_of
+from tests.fixtures.outreach import messages_of
 
 
 def run(runner, *args, input=None):

@@ -14,7 +14,7 @@ from survey.extensions import db
 from survey.models import Message, MessageStatus
 from survey.outreach.backends import Outcome, SendResult
 from survey.outreach.dispatch import dispatch_due
-from tests.outreach.conftest import NOW
+from tests.fixtures.outreach import NOW
 from tests.outreach.test_dispatch import Killed
 
 pytestmark = pytest.mark.postgres_only

@@ -11,7 +11,7 @@ from survey.models import utcnow
 from survey.outreach.schedules import ensure_default_schedule
 from survey.outreach.scheduling import enrol
 from tests.conftest import csrf_from
-from tests.outreach.conftest import RULES
+from tests.fixtures.outreach import RULES
 
 
 def test_a_coordinator_lands_on_follow_up_and_a_clinician_on_the_clinic_list(

@@ -25,8 +25,8 @@ from survey.outreach.policy import next_allowed_time
 from survey.outreach.schedules import ensure_default_schedule
 from survey.outreach.scheduling import enrol
 from tests.conftest import csrf_from
-from tests.outreach.conftest import RULES, messages_of
-from tests.patient.conftest import BLNS_PATH
+from tests.fixtures.outreach import RULES, messages_of
+from tests.fixtures.patients import BLNS_PATH
 
 HOSTILE = [text for text in json.loads(BLNS_PATH.read_text(encoding="utf-8")) if text]
 
@@ -146,6 +146,7 @@ def test_a_taken_reference_is_refused(client, coordinator, site, patient_now):
 def test_hostile_input_on_the_enrolment_form_never_breaks_it(client, coordinator, site, field):
     page = client.get("/clinic/follow-up/enrol")
     token = csrf_from(page.text)
+    assert HOSTILE[::7]
     for text in HOSTILE[::7]:
         data = {**enrol_form(site_id=site.id, schedule_id="0"), field: text, "csrf_token": token}
         response = client.post("/clinic/follow-up/enrol", data=data)

@@ -22,7 +22,7 @@ from survey.models import (
 from survey.outreach.backends import Outcome, SendResult
 from survey.outreach.backends.console import read_outbox
 from survey.outreach.dispatch import DispatchSettings, dispatch_due
-from tests.outreach.conftest import NOW, invitation_for_body, later, messages_of
+from tests.fixtures.outreach import NOW, invitation_for_body, later, messages_of
 
 SIDS = itertools.count(1)  # provider ids are unique across backends, as Twilio's are
 

@@ -12,7 +12,7 @@ from survey import bulk_enrolment
 from survey.extensions import db
 from survey.models import AuditEvent, Invitation, Patient
 from tests.conftest import csrf_from
-from tests.patient.conftest import BLNS_PATH
+from tests.fixtures.patients import BLNS_PATH
 
 HOSTILE = [text for text in json.loads(BLNS_PATH.read_text(encoding="utf-8")) if text]
 URL = "/clinic/follow-up/enrol/list"

@@ -18,7 +18,7 @@ from survey.models import MessageKind
 from survey.outreach.policy import at_local, next_allowed_time
 from survey.outreach.schedules import ScheduleSpec, TimepointSpec, create_schedule
 from survey.outreach.scheduling import enrol
-from tests.outreach.conftest import RULES, messages_of
+from tests.fixtures.outreach import RULES, messages_of
 
 # (zone, day of the change, direction, the clock before and after it on that day)
 CHANGES = [

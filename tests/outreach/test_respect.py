@@ -19,7 +19,7 @@ from survey.models import (
 from survey.outreach.dispatch import dispatch_due
 from survey.outreach.message_status import InvalidTransition, transition
 from tests.conftest import csrf_from
-from tests.outreach.conftest import NOW, later, messages_of
+from tests.fixtures.outreach import NOW, later, messages_of
 
 INBOUND = "/webhooks/twilio/inbound"
 SHARED = "+34612345678"

@@ -28,7 +28,7 @@ from survey.outreach.schedules import (
     from_data,
     to_data,
 )
-from tests.outreach.conftest import NOW, RULES, messages_of
+from tests.fixtures.outreach import NOW, RULES, messages_of
 
 
 def utc(*args) -> datetime:

@@ -6,7 +6,7 @@ import socket
 from survey.extensions import db
 from survey.models import MessageKind, MessageStatus
 from survey.outreach.backends import backend_from_config
-from tests.outreach.conftest import (
+from tests.fixtures.outreach import (
     NOW,
     invitation_for_body,
     later,

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from survey.extensions import db
 from survey.models import AuditEvent, MessageKind, MessageStatus, SmsSender, WebhookReceipt
-from tests.outreach.conftest import NOW, messages_of
+from tests.fixtures.outreach import NOW, messages_of
+from tests.fixtures.patients import BLNS_PATH
 from tests.outreach.twilio_server import AUTH_TOKEN
-from tests.patient.conftest import BLNS_PATH
 
 STATUS = "/webhooks/twilio/status"
 INBOUND = "/webhooks/twilio/inbound"
@@ -84,7 +84,7 @@ def test_a_report_resolves_a_send_whose_answer_never_came(client, sign, sent):
     db.session.commit()
     form = {"MessageSid": sid, "MessageStatus": "delivered"}
     path = f"{STATUS}?message={message.id}"
-    client.post(path, data=form, headers=sign(path, form))
+    assert client.post(path, data=form, headers=sign(path, form)).status_code == 204
     db.session.refresh(message)
     assert (message.status, message.provider_sid) == (MessageStatus.DELIVERED, sid)
 
@@ -229,7 +229,8 @@ def test_stop_opts_out_start_opts_back_in_and_both_are_audited(client, sign, enr
     db.session.refresh(patient)
     assert patient.opted_out
     form = {"From": patient.phone, "Body": "START", "MessageSid": "SM" + "2" * 32}
-    client.post(INBOUND, data=form, headers=sign(INBOUND, form))
+    # Refused (403), the patient would stay opted out... and opted in never: check it was taken.
+    assert client.post(INBOUND, data=form, headers=sign(INBOUND, form)).status_code == 200
     db.session.refresh(patient)
     assert not patient.opted_out
     actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
@@ -247,7 +248,7 @@ def test_every_way_of_saying_stop_is_honoured(
     form = {"From": patient.phone, "Body": body, "MessageSid": "SM" + "3" * 32}
     if opt_out_type:
         form["OptOutType"] = opt_out_type
-    client.post(INBOUND, data=form, headers=sign(INBOUND, form))
+    assert client.post(INBOUND, data=form, headers=sign(INBOUND, form)).status_code == 200
     db.session.refresh(patient)
     assert patient.opted_out
 
@@ -334,6 +335,7 @@ def test_hostile_webhook_fields_never_break_anything(client, sign, sent):
 
     patient, message = sent
     hostile = [text for text in json.loads(BLNS_PATH.read_text(encoding="utf-8")) if text][::5]
+    assert len(hostile) > 50
     for number, text in enumerate(hostile):
         form = {"From": text, "Body": text, "MessageSid": f"SMX{number}", "OptOutType": text[:10]}
         assert client.post(INBOUND, data=form, headers=sign(INBOUND, form)).status_code == 200

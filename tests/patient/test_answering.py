@@ -7,7 +7,7 @@ from survey.extensions import db
 from survey.instruments import get_instrument
 from survey.models import Answer, DraftAnswer, InvitationStatus, Response
 from tests.conftest import IsolatedClient
-from tests.patient.conftest import CCIS_10, QOLAF_51, PatientActions, interface, refreshed
+from tests.fixtures.patients import CCIS_10, QOLAF_51, PatientActions, interface, refreshed
 
 
 def saved_drafts() -> dict[str, int]:

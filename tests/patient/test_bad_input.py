@@ -11,7 +11,7 @@ from werkzeug.datastructures import MultiDict
 from survey.extensions import db
 from survey.models import DraftAnswer, InvitationStatus, Response
 from tests.conftest import csrf_from
-from tests.patient.conftest import QOLAF_51, hostile_strings, interface, refreshed
+from tests.fixtures.patients import QOLAF_51, hostile_strings, interface, refreshed
 
 HOSTILE = hostile_strings()
 BAD_POST_MESSAGE = (

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from survey.extensions import db
 from survey.models import DraftAnswer, InvitationLink, utcnow
-from tests.patient.conftest import CCIS_10, QOLAF_51, hostile_strings, interface, refreshed
+from tests.fixtures.patients import CCIS_10, QOLAF_51, hostile_strings, interface, refreshed
 
 
 def test_a_patient_who_opens_their_link_is_sent_on_to_an_address_without_the_token(
@@ -84,6 +84,7 @@ def test_a_patient_who_opens_a_link_that_does_not_exist_sees_a_calm_page_that_re
 
 
 def test_no_hostile_string_in_a_link_gets_more_than_a_404(patient):
+    assert len(hostile_strings()) > 100
     for text in hostile_strings():
         path = "/s/" + text.replace("/", "%2F").replace("?", "%3F").replace("#", "%23")
         response = patient.opens(path, follow_redirects=True)  # "//" is merged by a redirect

@@ -5,7 +5,7 @@ from sqlalchemy import select
 from survey import submission
 from survey.extensions import db
 from survey.models import Response, ResponseMode, Role
-from tests.patient.conftest import CCIS_10, QOLAF_51
+from tests.fixtures.patients import CCIS_10, QOLAF_51
 
 
 def test_a_patient_answering_on_their_phone_is_recorded_as_web_with_no_staff(

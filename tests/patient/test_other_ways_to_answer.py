@@ -12,7 +12,7 @@ from survey import handoff
 from survey.extensions import db
 from survey.models import AuditEvent, Invitation, Response, TabletHandoff, utcnow
 from tests.conftest import csrf_from
-from tests.patient.conftest import CCIS_10, QOLAF_51, PatientActions
+from tests.fixtures.patients import CCIS_10, QOLAF_51, PatientActions
 
 CODE = re.compile(r'class="handoff-code"[^>]*><strong>([A-Z0-9]{4}-[A-Z0-9]{4})</strong>')
 

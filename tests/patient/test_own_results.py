@@ -5,7 +5,7 @@ from flask_babel import force_locale
 
 from survey.extensions import db
 from survey.instruments import get_instrument
-from tests.patient.conftest import CCIS_10, QOLAF_51, interface
+from tests.fixtures.patients import CCIS_10, QOLAF_51, interface
 
 
 def send(patient, link):

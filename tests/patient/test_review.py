@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from survey.extensions import db
 from survey.models import Response
-from tests.patient.conftest import CCIS_10, QOLAF_51, interface, refreshed
+from tests.fixtures.patients import CCIS_10, QOLAF_51, interface, refreshed
 
 
 def test_the_last_page_leads_to_a_review_of_every_answer_and_nothing_is_sent_yet(

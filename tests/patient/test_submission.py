@@ -13,7 +13,7 @@ from survey.instruments import get_instrument
 from survey.models import DraftAnswer, InvitationStatus, Response, utcnow
 from survey.responses import store_response
 from survey.submission import Incomplete, InvitationClosed, InvitationState
-from tests.patient.conftest import CCIS_10, QOLAF_51, refreshed
+from tests.fixtures.patients import CCIS_10, QOLAF_51, refreshed
 
 NOW = utcnow()
 

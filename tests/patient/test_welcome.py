@@ -9,7 +9,7 @@ from flask_babel import force_locale, ngettext
 from survey.extensions import db
 from survey.invitations import asks_before_treatment, create_invitation
 from survey.models import utcnow
-from tests.patient.conftest import interface
+from tests.fixtures.patients import interface
 
 BEFORE = (
     "Before your treatment, %(clinic)s would like to know how you are now, "

@@ -8,7 +8,7 @@ from sqlalchemy.exc import DBAPIError
 from survey import audit
 from survey.extensions import db
 from survey.models import AuditEvent, AuditTrailIsInsertOnly
-from tests.security.conftest import staff_rules
+from tests.fixtures.security import staff_rules
 
 
 def an_event() -> AuditEvent:

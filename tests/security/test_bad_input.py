@@ -13,17 +13,15 @@ from html.parser import HTMLParser
 from urllib.parse import quote
 
 import pytest
-from argon2 import PasswordHasher
-from sqlalchemy import JSON, String, Text, event, select
+from sqlalchemy import JSON, String, Text, select
 from werkzeug.datastructures import MultiDict
 
-from survey.auth import passwords
 from survey.extensions import db
 from survey.models import Schedule
 from tests.conftest import PASSWORD, StaffActions, make_app
-from tests.patient.conftest import hostile_strings
+from tests.fixtures.patients import hostile_strings
+from tests.fixtures.security import ROLES, follow
 from tests.security import crawl
-from tests.security.conftest import ROLES, follow
 
 MEGABYTE = "x" * 1_000_000
 TEMPLATE_PROBE = "{{7*191}}{% print(7*191) %}${7*191}#{7*191}<%= 7*191 %>"
@@ -117,27 +115,12 @@ def bad_character(text: str) -> str | None:
 
 
 @pytest.fixture
-def cheap_passwords(monkeypatch):
-    """Thousands of sign-in attempts: argon2 at its cheapest, for the sweep only."""
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(passwords, "_hasher", cheap)
-    monkeypatch.setattr(passwords, "_UNKNOWN_USER_HASH", cheap.hash("no such user"))
-
-
-@pytest.fixture
-def sweep_app(schema, app, cheap_passwords):
+def sweep_app(schema, app):
     """The app under attack: rate limits off (they are tested on their own), so that every
-    hostile request reaches the code that parses it."""
+    hostile request reaches the code that parses it. Passwords are hashed at the tests' cheap
+    setting and SQLite skips fsync, as for every test (tests/conftest.py)."""
     # PROPAGATE_EXCEPTIONS off: an error becomes the 500 page a real client would get.
     attacked = make_app(schema, RATELIMIT_ENABLED=False, PROPAGATE_EXCEPTIONS=False)
-    with attacked.app_context():
-        if db.engine.dialect.name == "sqlite":
-            # Thousands of requests, most of them audited: skip SQLite's fsync on each commit.
-            event.listen(
-                db.engine,
-                "connect",
-                lambda connection, _: connection.execute("PRAGMA synchronous=OFF"),
-            )
     return attacked
 
 
@@ -444,6 +427,8 @@ def test_a_body_over_a_megabyte_is_refused_before_it_is_read(client):
     assert "Too much data" in response.text
 
 
+# An app of its own: the test adds a route, which an app that has served requests refuses.
+@pytest.mark.app_config()
 def test_a_value_the_database_refuses_is_a_bad_request_not_a_server_error(app):
     """The last line behind the views' own checks (survey/errors.py)."""
     from sqlalchemy.exc import DataError

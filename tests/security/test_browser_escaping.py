@@ -15,8 +15,8 @@ from survey import audit
 from survey.extensions import db
 from survey.models import Patient, Schedule
 from tests.conftest import PASSWORD
+from tests.fixtures.security import follow
 from tests.security import crawl
-from tests.security.conftest import follow
 
 pytestmark = pytest.mark.browser
 

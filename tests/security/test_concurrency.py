@@ -15,7 +15,7 @@ from survey.extensions import db
 from survey.instruments import get_instrument
 from survey.invitations import create_invitation, mint_link
 from survey.models import Invitation, InvitationStatus, Response
-from tests.patient.conftest import CCIS_10, QOLAF_51
+from tests.fixtures.patients import CCIS_10, QOLAF_51
 from tests.servers import Phone, gunicorn
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.usefixtures("needs_postgresql")]

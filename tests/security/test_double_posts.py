@@ -32,7 +32,7 @@ from survey.models import (
 from survey.outreach.schedules import ensure_default_schedule
 from survey.outreach.scheduling import enrol
 from tests.conftest import PASSWORD, csrf_from
-from tests.outreach.conftest import RULES
+from tests.fixtures.outreach import RULES
 from tests.servers import gunicorn
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.usefixtures("needs_postgresql")]

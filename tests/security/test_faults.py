@@ -9,7 +9,7 @@ from survey import submission
 from survey.extensions import db
 from survey.models import DraftAnswer, InvitationStatus, Response
 from tests.conftest import make_app
-from tests.patient.conftest import CCIS_10, QOLAF_51, PatientActions, interface, refreshed
+from tests.fixtures.patients import CCIS_10, QOLAF_51, PatientActions, interface, refreshed
 from tests.security.outage import FailingStatements, Relay
 
 SPANISH = {"Accept-Language": "es-ES,es;q=0.9"}

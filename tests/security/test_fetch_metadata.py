@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from survey.extensions import db
 from survey.models import AuditEvent, DraftAnswer
 from tests.conftest import PASSWORD, csrf_from
-from tests.patient.conftest import QOLAF_51
+from tests.fixtures.patients import QOLAF_51
 
 
 def sign_in(client, email: str, fetch_site: str | None):

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from survey.extensions import db
 from survey.models import Invitation, Message, Patient, Site, TriageItem, User
-from tests.security.conftest import ROLES, any_choices, follow, staff_rules
+from tests.fixtures.security import ROLES, any_choices, follow, staff_rules
 
 # Ids of records shared by every site by design (schedules are the service's follow-up plans,
 # managed by admins): no site owns them, so there is nothing to isolate.
@@ -87,13 +87,23 @@ def test_every_staff_route_with_an_id_answers_404_for_another_sites_record(
 def test_no_staff_list_or_page_without_an_id_shows_another_sites_patient(
     app, sign_in, site, two_sites
 ):
+    shown = {role: [] for role in ROLES}
     for role in ROLES:
         staff = sign_in(role, [site])
         for rule in staff_rules(app):
             if "GET" in rule.methods and not rule.arguments:
                 page = staff.client.get(rule.rule)
+                # A page is shown, sends elsewhere, or is not this role's: never a failure
+                # whose body would say nothing either way.
+                assert page.status_code in (200, 302, 303, 403), (role, rule.rule, page.status_code)
                 assert "THEIRS-9" not in page.text, (role, rule.rule)
                 assert "905321234567" not in page.text, (role, rule.rule)
+                if page.status_code == 200:
+                    shown[role].append(page.text)
+    for role, pages in shown.items():
+        assert pages, f"no page without an id was shown to a {role}"
+    # The check can fail: the same sweep finds the user's own site's patient.
+    assert any("OURS-1" in page for page in shown["coordinator"] + shown["clinician"])
 
 
 @pytest.mark.parametrize("kind", ["long", "wide", "fhir"])

@@ -61,31 +61,31 @@ def test_the_storage_needs_the_services_engine():
         storage_from_string("database://")
 
 
-def test_the_fixed_window_counts_and_starts_again_when_it_expires(storage):
+def test_the_fixed_window_counts_and_starts_again_when_it_expires(storage, clock):
     limiter = FixedWindowRateLimiter(storage)
     limit = parse("3 per 1 second")
     assert [limiter.hit(limit, "fixed") for _ in range(4)] == [True, True, True, False]
     assert not limiter.test(limit, "fixed")
     reset_at, remaining = limiter.get_window_stats(limit, "fixed")
     assert remaining == 0 and time.time() < reset_at <= time.time() + 1
-    time.sleep(1.1)
+    clock.advance(1.1)
     assert limiter.test(limit, "fixed")
     assert storage.get(limit.key_for("fixed")) == 0
     assert limiter.hit(limit, "fixed")
     assert storage.get(limit.key_for("fixed")) == 1
 
 
-def test_the_moving_window_holds_exactly_its_limit_and_lets_old_hits_go(storage):
+def test_the_moving_window_holds_exactly_its_limit_and_lets_old_hits_go(storage, clock):
     limiter = MovingWindowRateLimiter(storage)
     limit = parse("3 per 2 seconds")
     assert limiter.hit(limit, "moving")
-    time.sleep(1.1)
+    clock.advance(1.1)
     assert [limiter.hit(limit, "moving") for _ in range(3)] == [True, True, False]
     assert not limiter.test(limit, "moving")
     reset_at, remaining = limiter.get_window_stats(limit, "moving")
     assert remaining == 0
     assert reset_at <= time.time() + 1  # the first hit leaves the window first
-    time.sleep(1.0)  # the first hit is out of the window; the other two are not
+    clock.advance(1.0)  # the first hit is out of the window; the other two are not
     assert limiter.test(limit, "moving")
     assert [limiter.hit(limit, "moving") for _ in range(2)] == [True, False]
     assert not limiter.hit(limit, "moving", cost=4)  # more than the whole limit
@@ -123,12 +123,12 @@ def test_a_key_longer_than_the_column_is_stored_as_its_digest(storage):
     assert storage.get(long_key) == 2
 
 
-def test_expired_counts_are_swept_away(storage, monkeypatch):
+def test_expired_counts_are_swept_away(storage, monkeypatch, clock):
     limiter = MovingWindowRateLimiter(storage)
     assert limiter.hit(parse("5 per 1 second"), "old")
     storage.incr("old-counter", 1)
     assert rows(RateLimitEntry) == 1
-    time.sleep(1.1)
+    clock.advance(1.1)
     monkeypatch.setattr(limit_storage, "SWEEP_EVERY", 0)
     assert limiter.hit(parse("5 per minute"), "new")
     db.session.expire_all()
@@ -183,6 +183,9 @@ def test_a_count_that_cannot_be_written_after_the_response_is_no_server_error(cl
     assert rows(RateLimitEntry) == 0
 
 
+# An app of its own: Flask-Limiter remembers the outage (its in-memory fallback and back-off)
+# on the app, which must not carry over to the tests after this one.
+@pytest.mark.app_config()
 def test_with_the_database_unreachable_limits_count_in_memory_then_come_back(client, monkeypatch):
     for method in ("get_moving_window", "acquire_entry", "check"):
         monkeypatch.setattr(DatabaseStorage, method, broken)

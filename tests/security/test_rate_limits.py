@@ -13,8 +13,8 @@ from survey.extensions import db
 from survey.models import AuditEvent
 from survey.security import limits
 from tests.conftest import PASSWORD, StaffActions, make_app
-from tests.patient.conftest import interface
-from tests.security.conftest import current_code, enrol_second_factor
+from tests.fixtures.patients import interface
+from tests.fixtures.security import current_code, enrol_second_factor
 
 UNKNOWN = "/s/" + "A" * 22  # well formed, never issued
 SPANISH = {"Accept-Language": "es"}
@@ -39,12 +39,14 @@ def test_a_patient_who_mistypes_their_link_then_gets_it_right_is_let_in(client, 
     assert client.get(link.path).status_code == 303
 
 
-def test_at_the_limit_even_the_right_link_waits_but_only_briefly(schema, enrolled, invite):
+def test_at_the_limit_even_the_right_link_waits_but_only_briefly(
+    schema, enrolled, invite, clock
+):
     link = invite(enrolled)
     client = make_app(schema, RATELIMIT_LINK_GUESSES="3 per 2 seconds").test_client()
     assert guess(client, 3) == [404] * 3
     assert client.get(link.path).status_code == 429  # a right guess now must look like a wrong one
-    time.sleep(2.2)
+    clock.advance(2.2)
     assert client.get(link.path).status_code == 303
 
 
@@ -154,7 +156,10 @@ def test_a_flood_of_unsigned_webhooks_is_cut_off(client):
 def test_limits_are_only_put_on_views_that_exist():
     app = Flask("bare")
     app.config.update(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="memory://")
+    views = dict(app.view_functions)
     limits.init_app(app)  # no auth, patient or webhook views: nothing to wrap, no error
+    assert app.extensions[limits.EXTENSION_KEY] is not None
+    assert app.view_functions == views  # nothing was made up to carry a limit
 
 
 # Settings and storage.

@@ -13,7 +13,7 @@ from survey.auth import totp, views
 from survey.extensions import db
 from survey.models import AuditEvent, StaffSession, utcnow
 from tests.conftest import PASSWORD, StaffActions, csrf_from, make_app
-from tests.security.conftest import current_code, enrol_second_factor
+from tests.fixtures.security import current_code, enrol_second_factor
 
 
 def post_code(client, code: str, path: str = "/login/code"):

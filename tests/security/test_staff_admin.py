@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from survey.extensions import db
 from survey.models import AuditEvent, User
-from tests.security.conftest import enrol_second_factor
+from tests.fixtures.security import enrol_second_factor
 
 
 @pytest.fixture

@@ -198,6 +198,7 @@ def test_invite_refuses_a_hostile_timepoint_and_stores_nothing(runner, site, mak
 
 
 def test_patients_add_refuses_a_hostile_reference_and_stores_nothing(runner, site):
+    assert HOSTILE and BLNS
     for n, value in enumerate(HOSTILE + BLNS[::7]):
         before = rows(Patient)
         result = runner.invoke(
@@ -226,6 +227,7 @@ def test_patients_add_refuses_a_hostile_reference_and_stores_nothing(runner, sit
 
 
 def test_users_create_refuses_a_hostile_address_and_stores_nothing(runner, site):
+    assert HOSTILE
     for value in HOSTILE:
         before = rows(User)
         result = runner.invoke(
@@ -267,7 +269,9 @@ def test_looking_something_up_by_a_hostile_value_finds_nothing_in_one_line(
 ):
     make_patient(site, reference="P-001")
     models = (Site, Patient, Invitation, User, Schedule)
-    for value in [value for value in HOSTILE if value]:  # an empty option means "not given"
+    values = [value for value in HOSTILE if value]  # an empty option means "not given"
+    assert values
+    for value in values:
         before = rows(*models)
         args = [part.replace("{}", value) for part in command]
         result = runner.invoke(args=args, input="a long enough passphrase\n")

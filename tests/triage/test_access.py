@@ -6,7 +6,7 @@ import pytest
 from survey.extensions import db
 from survey.models import TriageItem, TriageStatus
 from tests.conftest import StaffActions, csrf_from
-from tests.triage.conftest import RELAPSE, items_of, submit_history, trail
+from tests.fixtures.triage import RELAPSE, items_of, submit_history, trail
 
 STEPS = ("take", "outcome", "close")
 

@@ -12,8 +12,8 @@ from survey.models import AuditEvent, ContactRequest, Invitation, TriageItem, Us
 from survey.triage.assessing import assess_invitation
 from survey.triage.contact import request_contact
 from survey.triage.worklist import WorklistConflict, item_for, take
-from tests.patient.conftest import CCIS_10, QOLAF_51
-from tests.triage.conftest import RELAPSE, items_of, submit_history, submit_timepoint
+from tests.fixtures.patients import CCIS_10, QOLAF_51
+from tests.fixtures.triage import RELAPSE, items_of, submit_history, submit_timepoint
 
 
 def at_once(app, work, count: int = 4) -> tuple[list, list]:

@@ -6,7 +6,7 @@ from survey.extensions import db
 from survey.models import utcnow
 from survey.triage.contact import request_contact
 from survey.triage.load import replayed_load, stored_load
-from tests.triage.conftest import RELAPSE, STAYS_IMPROVED, submit_history
+from tests.fixtures.triage import RELAPSE, STAYS_IMPROVED, submit_history
 
 
 def test_replaying_the_rules_gives_what_the_submits_stored(site, other_site, make_patient):

@@ -8,7 +8,7 @@ from survey.extensions import db
 from survey.models import AuditEvent, TriageSettings
 from survey.triage.assessing import rules_for
 from tests.conftest import StaffActions, csrf_from
-from tests.triage.conftest import items_of, submit_history
+from tests.fixtures.triage import items_of, submit_history
 
 DEFAULTS = {
     "level-ccis-deterioration": "yellow",

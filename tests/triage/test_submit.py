@@ -10,7 +10,7 @@ from survey.extensions import db
 from survey.models import InvitationStatus, Response, TriageItem, TriageStatus, utcnow
 from survey.triage import assessing
 from survey.triage.assessing import assess_invitation
-from tests.triage.conftest import (
+from tests.fixtures.triage import (
     RELAPSE,
     STAYS_IMPROVED,
     items_of,

@@ -10,7 +10,7 @@ from survey import submission
 from survey.extensions import db
 from survey.models import AuditEvent, TriageItem, TriageStatus, utcnow
 from survey.triage.contact import request_contact
-from tests.triage.conftest import (
+from tests.fixtures.triage import (
     RELAPSE,
     STAYS_IMPROVED,
     items_of,
@@ -140,7 +140,7 @@ def test_overdue_items_stand_out_and_come_first_within_their_level(site, make_pa
 
 def test_someone_who_took_an_item_first_keeps_it(site, make_patient, worklist, make_user, app):
     from tests.conftest import StaffActions
-    from tests.triage.conftest import Worklist
+    from tests.fixtures.triage import Worklist
 
     patient = make_patient(site, reference="BOTH")
     submit_history(patient, RELAPSE)
@@ -207,7 +207,7 @@ def test_a_bad_outcome_or_note_is_refused_with_a_message_and_nothing_stored(
 
 
 def test_hostile_notes_are_kept_as_typed_and_shown_escaped(site, make_patient, worklist):
-    from tests.patient.conftest import hostile_strings
+    from tests.fixtures.patients import hostile_strings
 
     patient = make_patient(site, reference="NOTES")
     submit_history(patient, RELAPSE)
@@ -259,7 +259,7 @@ def test_submitting_through_the_patient_pages_puts_the_relapse_on_the_worklist(
     site, make_patient, worklist, app
 ):
     """The same story through the phone's pages instead of the domain functions."""
-    from tests.patient.conftest import PatientActions
+    from tests.fixtures.patients import PatientActions
 
     patient = make_patient(site, reference="PHONE")
     submit_history(patient, RELAPSE[:2])
