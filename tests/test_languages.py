@@ -190,8 +190,9 @@ def test_every_shipped_catalog_is_complete_against_the_template(app):
 def test_every_language_patients_answer_in_has_its_own_sms_texts(app, kind, language):
     template = texts.template(kind, language)
     assert template != texts.template(kind, "en"), "translated, not the English fallback"
-    # The keywords the SMS provider acts on stay in English in every language.
-    assert "STOP" in template
+    # The keywords the SMS provider acts on stay in English in every language (the
+    # confirmation of an opt-out says how to come back instead).
+    assert ("START" if kind == texts.OPTED_OUT else "STOP") in template
     if kind in (texts.HELP, texts.HELP_NO_CONTACT):
         assert "START" in template
     for placeholder in ("{clinic}", "{link}" if kind in texts.LINK_KINDS else "{clinic}"):

@@ -73,7 +73,7 @@ PRODUCTION_URL = "https://followup.example-hospital.org.es"  # 40 characters
 
 
 @pytest.mark.parametrize("kind", texts.KINDS)
-def test_shipped_texts_fit_one_gsm7_segment_in_en_es_and_two_ucs2_in_tr(kind):
+def test_shipped_texts_fit_one_gsm7_segment_in_en_es_and_two_ucs2_in_tr(app, kind):
     assert len(PRODUCTION_URL) == 40
     link = texts.example_link(PRODUCTION_URL)
     for language, encoding, most in (("en", GSM7, 1), ("es", GSM7, 1), ("tr", UCS2, 2)):
@@ -83,12 +83,19 @@ def test_shipped_texts_fit_one_gsm7_segment_in_en_es_and_two_ucs2_in_tr(kind):
         assert count.segments <= most, (kind, language, count.units)
 
 
-def test_a_sender_name_is_refused_when_it_would_push_a_text_past_two_segments():
+def test_a_sender_name_is_refused_when_it_would_push_a_text_past_two_segments(app):
     link = texts.example_link(PRODUCTION_URL)
-    assert texts.segments_by_language("Hospital Central", link) == {"en": 1, "es": 1, "tr": 2}
+    assert texts.segments_by_language("Hospital Central", link) == {
+        "en": 1,
+        "ar": 2,
+        "es": 1,
+        "it": 2,
+        "pt_BR": 2,
+        "tr": 2,
+    }
     assert texts.too_costly("Hospital Central", link) == []
     long_name = "Hospital Universitario Torrecardenas"
-    assert texts.too_costly(long_name, link) == ["tr"]
+    assert texts.too_costly(long_name, link) == ["ar", "tr"]
     assert texts.segments_by_language(long_name, link)["tr"] == 3
 
 
