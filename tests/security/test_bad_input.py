@@ -158,7 +158,8 @@ class Sweep:
         self.sent += 1
         try:
             response = send()
-            body = response.get_data(as_text=True)  # streamed bodies fail only when read
+            # Streamed bodies fail only when read; SPSS and Stata files are binary.
+            body = response.get_data().decode("utf-8", "replace")
         except Exception as error:  # noqa: BLE001 (each failure is a finding)
             self.found(method, path, f"exception {type(error).__name__}", value)
             return
