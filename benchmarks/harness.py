@@ -44,8 +44,12 @@ def arguments(description: str) -> argparse.ArgumentParser:
     """The options every HTTP benchmark takes; a script adds its own."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--database", default=DEFAULT_DATABASE, help="a PostgreSQL URL")
-    parser.add_argument("--workers", type=int, default=multiprocessing.cpu_count() * 2 + 1,
-                        help="gunicorn workers (default: gunicorn.conf.py's, 2 x CPUs + 1)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=multiprocessing.cpu_count() * 2 + 1,
+        help="gunicorn workers (default: gunicorn.conf.py's, 2 x CPUs + 1)",
+    )
     parser.add_argument("--threads", type=int, default=4, help="threads per worker")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
     parser.add_argument("--wrk-threads", type=int, default=2)
@@ -148,8 +152,16 @@ def server(url: str, args: argparse.Namespace) -> Iterator[str]:
 def wrk(base: str, path: str, args: argparse.Namespace, script: str, *script_args: str) -> dict:
     """Run wrk with one of benchmarks/wrk/*.lua against base + path; the script's JSON summary."""
     command = [
-        "wrk", "--latency", f"-t{args.wrk_threads}", f"-c{args.connections}",
-        f"-d{args.seconds}s", "--timeout", "30s", "-s", str(WRK_SCRIPTS / script), base + path,
+        "wrk",
+        "--latency",
+        f"-t{args.wrk_threads}",
+        f"-c{args.connections}",
+        f"-d{args.seconds}s",
+        "--timeout",
+        "30s",
+        "-s",
+        str(WRK_SCRIPTS / script),
+        base + path,
     ]
     if script_args:
         command += ["--", *script_args]

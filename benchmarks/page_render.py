@@ -40,8 +40,10 @@ def main() -> None:
     args = harness.arguments(__doc__.splitlines()[0]).parse_args()
     with harness.scratch_schema(args.database) as url:
         print(f"machine: {harness.machine()}")
-        print(f"gunicorn: {args.workers} workers x {args.threads} threads; "
-              f"wrk: {args.wrk_threads} threads, {args.connections} connections, {args.seconds} s")
+        print(
+            f"gunicorn: {args.workers} workers x {args.threads} threads; "
+            f"wrk: {args.wrk_threads} threads, {args.connections} connections, {args.seconds} s"
+        )
         tokens = harness.invite_patients(url, 1)
         with harness.server(url, args) as base:
             [patient] = harness.open_sessions(base, tokens)
@@ -59,16 +61,22 @@ def main() -> None:
     print(harness.describe("floor: template only after", after))
     ratio = page["rps"] / floor
     verdict = "met" if ratio >= TARGET else "NOT met"
-    print(f"page {page['rps']:.1f} / floor {floor:.1f} req/s = {ratio:.2f} "
-          f"(target >= {TARGET}: {verdict})")
+    print(
+        f"page {page['rps']:.1f} / floor {floor:.1f} req/s = {ratio:.2f} "
+        f"(target >= {TARGET}: {verdict})"
+    )
     print(f"wrk: {page['command']}")
     for what, size, zipped, encoding in weights:
-        print(f"weight: {what:<32} {size:6d} bytes served (Content-Encoding: {encoding}), "
-              f"{zipped:6d} gzipped")
+        print(
+            f"weight: {what:<32} {size:6d} bytes served (Content-Encoding: {encoding}), "
+            f"{zipped:6d} gzipped"
+        )
     html_css = sum(size for what, size, _, _ in weights if not what.endswith(".js"))
     verdict = "met" if html_css < WEIGHT_LIMIT else "NOT met"
-    print(f"weight: HTML + CSS {html_css} bytes as served, uncompressed "
-          f"(target < {WEIGHT_LIMIT}: {verdict})")
+    print(
+        f"weight: HTML + CSS {html_css} bytes as served, uncompressed "
+        f"(target < {WEIGHT_LIMIT}: {verdict})"
+    )
 
 
 if __name__ == "__main__":

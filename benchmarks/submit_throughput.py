@@ -27,7 +27,8 @@ def completed(url: str) -> tuple[int, int]:
     engine = create_engine(config.database_uri(None, url))
     with engine.connect() as connection:
         invitations = connection.scalar(
-            select(func.count()).select_from(Invitation)
+            select(func.count())
+            .select_from(Invitation)
             .where(Invitation.status == InvitationStatus.COMPLETED)
         )
         responses = connection.scalar(select(func.count()).select_from(Response))
@@ -56,22 +57,27 @@ def main() -> None:
 
     with harness.scratch_schema(args.database) as url:
         print(f"machine: {harness.machine()}; PostgreSQL {postgresql_version(url)}")
-        print(f"gunicorn: {args.workers} workers x {args.threads} threads; "
-              f"wrk: {args.wrk_threads} threads, {args.connections} connections, {args.seconds} s")
+        print(
+            f"gunicorn: {args.workers} workers x {args.threads} threads; "
+            f"wrk: {args.wrk_threads} threads, {args.connections} connections, {args.seconds} s"
+        )
         tokens = harness.invite_patients(url, args.patients)
         with harness.server(url, args) as base:
             sessions = harness.open_sessions(base, tokens)
             prepared = Path(tempfile.mkdtemp(prefix="bench-submit-")) / "patients.tsv"
             prepared.write_text("".join(last_page_post(s) for s in sessions))
             before = harness.wrk(base, "/_bench/commit", args, "post.lua")
-            submits = harness.wrk(base, "/survey/2", args, "submit.lua",
-                                  str(prepared), str(args.wrk_threads))
+            submits = harness.wrk(
+                base, "/survey/2", args, "submit.lua", str(prepared), str(args.wrk_threads)
+            )
             after = harness.wrk(base, "/_bench/commit", args, "post.lua")
         stored_invitations, stored_responses = completed(url)
 
     if submits["exhausted"]:
-        raise SystemExit(f"only {args.patients} patients for {submits['requests']} submits: "
-                         "run again with more --patients")
+        raise SystemExit(
+            f"only {args.patients} patients for {submits['requests']} submits: "
+            "run again with more --patients"
+        )
     if submits["bad"] or submits["errors"]:
         raise SystemExit(f"failed submits: {submits}")
     # Every submit wrk saw answered must be in the database (a 303 that stored nothing is no
@@ -83,12 +89,16 @@ def main() -> None:
     print(harness.describe("floor: insert+commit before", before))
     print(harness.describe("patient submit", submits))
     print(harness.describe("floor: insert+commit after", after))
-    print(f"stored: {stored_invitations} completed invitations, {stored_responses} responses "
-          f"for {submits['requests']} submits answered in {submits['seconds']:.1f} s")
+    print(
+        f"stored: {stored_invitations} completed invitations, {stored_responses} responses "
+        f"for {submits['requests']} submits answered in {submits['seconds']:.1f} s"
+    )
     ratio = rate / floor
     verdict = "met" if ratio >= TARGET else "NOT met"
-    print(f"submits/s {rate:.1f} / floor {floor:.1f} req/s = {ratio:.2f} "
-          f"(target >= {TARGET}: {verdict})")
+    print(
+        f"submits/s {rate:.1f} / floor {floor:.1f} req/s = {ratio:.2f} "
+        f"(target >= {TARGET}: {verdict})"
+    )
     print(f"submit latency p50 {submits['p50_ms']:.1f} ms, p95 {submits['p95_ms']:.1f} ms")
     print(f"wrk: {submits['command']}")
 

@@ -126,7 +126,7 @@ def test_every_loop_that_asserts_is_checked_to_have_run():
 
 
 def test_the_checks_can_fail():
-    source = '''
+    source = """
 def test_silent(client):
     client.get("/")
 
@@ -138,7 +138,7 @@ def test_fine(rows):
     assert rows
     for row in rows:
         assert row
-'''
+"""
     trees = {TESTS / "test_example.py": ast.parse(source)}
     tests = {node.name: node for _, node in each_test(trees)}
     assert not asserts_itself(tests["test_silent"])

@@ -39,9 +39,7 @@ def test_a_patient_who_mistypes_their_link_then_gets_it_right_is_let_in(client, 
     assert client.get(link.path).status_code == 303
 
 
-def test_at_the_limit_even_the_right_link_waits_but_only_briefly(
-    schema, enrolled, invite, clock
-):
+def test_at_the_limit_even_the_right_link_waits_but_only_briefly(schema, enrolled, invite, clock):
     link = invite(enrolled)
     client = make_app(schema, RATELIMIT_LINK_GUESSES="3 per 2 seconds").test_client()
     assert guess(client, 3) == [404] * 3
