@@ -16,7 +16,6 @@ from survey.outreach.dispatch import dispatch_due
 from survey.outreach.policy import next_allowed_time
 from tests.conftest import PASSWORD
 from tests.fixtures.outreach import (  # noqa: F401  (shared fixtures)
-    fake_twilio,
     settings,
     sign,
     twilio,

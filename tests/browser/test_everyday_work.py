@@ -203,6 +203,7 @@ def test_a_patient_reviews_sends_and_reads_their_own_totals(
     )
     for item_id, value in QOLAF_51.items():
         phone.locator(f"#{item_id}-{value}").check()
+    assert phone.locator("input[type=radio]:checked").count() == 14
     expect(phone.locator("#answered-count")).to_have_text(
         interface(language, "%(answered)s of %(total)s answered", answered=14, total=14)
     )
@@ -210,6 +211,7 @@ def test_a_patient_reviews_sends_and_reads_their_own_totals(
         phone.get_by_role("button", name=interface(language, "Next"), exact=True).click()
     for item_id, value in CCIS_10.items():
         phone.locator(f"#{item_id}-{value}").check()
+    assert phone.locator("input[type=radio]:checked").count() == 5
     with phone.expect_navigation():
         phone.get_by_role("button", name=interface(language, "Check my answers")).click()
     assert_accessible(phone)

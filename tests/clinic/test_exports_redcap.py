@@ -66,7 +66,7 @@ def test_the_dictionary_has_redcaps_columns_and_naming_rules(dictionary):
     for field in fields:
         if field["Field Type"] in {"radio", "dropdown"}:
             codes = choices(field)
-            assert codes and all(re.fullmatch(r"-?[a-z0-9_]+", c) for c in codes), field
+            assert codes and all(re.fullmatch(r"-?[A-Za-z0-9_]+", c) for c in codes), field
         assert field["Field Label"]
 
 
