@@ -281,5 +281,8 @@ def test_the_upgrade_moves_what_is_still_planned_to_the_promised_local_time(old_
         ).all()
         assert [tuple(event) for event in events] == [("cancelled", "upgrade", "expired")]
 
+        # Every column the row had is as it was; later revisions may add columns of their own
+        # (messages.phone, in c4e7a2b91d30), which are theirs to test.
         for (table, row), before in kept.items():
-            assert snapshot(connection, table, row) == before, (table, row)
+            after = snapshot(connection, table, row)
+            assert {key: after[key] for key in before} == before, (table, row)

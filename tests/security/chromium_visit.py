@@ -7,7 +7,7 @@ session-wide browser (two sync Playwrights cannot run in one process)."""
 import json
 import sys
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Error, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
@@ -53,7 +53,18 @@ def main() -> None:
             page.wait_for_url("**/clinic/")
         for path in job["paths"]:
             csp.clear()
-            response = page.goto(path)
+            try:
+                response = page.goto(path)
+            except Error as error:
+                # A file to save (Content-Disposition: attachment, as a CSV export): Chromium
+                # downloads it and renders nothing, so nothing in it can run.
+                if "Download is starting" not in error.message:
+                    raise
+                results.append(
+                    {"path": path, "status": None, "download": True, "csp": list(csp)}
+                    | {"found": [], "xss": None, "evaluated": False, "brand": ""}
+                )
+                continue
             result = page.evaluate(DOM_CHECK)
             result.update(path=path, status=response.status if response else None, csp=list(csp))
             results.append(result)

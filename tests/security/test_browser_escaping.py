@@ -13,7 +13,7 @@ import pytest
 
 from survey import audit
 from survey.extensions import db
-from survey.models import Patient, Schedule
+from survey.models import Patient, Reply, Schedule
 from tests.conftest import PASSWORD
 from tests.fixtures.security import follow
 from tests.security import crawl
@@ -59,11 +59,12 @@ def in_chromium(base: str, paths: list[str], login: dict | None = None, phone=Fa
 
 @pytest.fixture
 def hostile_world(app, site, make_user):
-    """A site, patients, a schedule and an audit trail whose text is all payloads."""
+    """A site, patients, a reply, a schedule and an audit trail whose text is all payloads."""
     site.name = "Clinic " + PAYLOADS[0]
     site.contact = PAYLOADS[1]
     ids = follow(site, PAYLOADS[2][:64], "+34612340077")
     follow(site, PAYLOADS[3][:64], "+34612340078")
+    db.session.get(Reply, ids["reply_id"]).body = " ".join(PAYLOADS)  # on Needs attention
     db.session.add(Schedule(name=PAYLOADS[4][:80], description=" ".join(PAYLOADS)))
     admin = make_user("admin", [site], email="admin@clinic.example")
     audit.record(db.session, "login.failed", detail={"email": PAYLOADS[1]}, site_id=site.id)

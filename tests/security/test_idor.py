@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from survey.extensions import db
-from survey.models import Invitation, Message, Patient, Site, TriageItem, User
+from survey.models import Invitation, Message, Patient, Reply, Site, TriageItem, User
 from tests.fixtures.security import ROLES, any_choices, follow, staff_rules
 
 # Ids of records shared by every site by design (schedules are the service's follow-up plans,
@@ -15,7 +15,7 @@ SHARED_BY_ALL_SITES = {"schedule_id"}
 
 
 def snapshot(ids: dict[str, int]) -> list:
-    """Every column of the patient, their invitations, messages and triage items, of the
+    """Every column of the patient, their invitations, messages, triage items and replies, of the
     site's staff account and of the site, to compare after a sweep."""
     db.session.expire_all()
     patient_id = ids["patient_id"]
@@ -27,6 +27,7 @@ def snapshot(ids: dict[str, int]) -> list:
     rows += db.session.scalars(select(Invitation).where(Invitation.patient_id == patient_id))
     rows += db.session.scalars(select(Message).where(Message.patient_id == patient_id))
     rows += db.session.scalars(select(TriageItem).where(TriageItem.patient_id == patient_id))
+    rows += db.session.scalars(select(Reply).where(Reply.patient_id == patient_id))
     return [
         {column.key: getattr(row, column.key) for column in row.__table__.columns} for row in rows
     ]
