@@ -143,11 +143,12 @@ def app(request, schema, session_app):
 
     The session's one app unless the test asks for other settings with
     `@pytest.mark.app_config(SETTING=value, ...)`, which builds an app of its own for that test
-    (as `make_app(schema, **settings)` does). Settings a test changes in `app.config` are put
-    back after it."""
+    (as `make_app(schema, **settings)` does). Settings a test changes in `app.config`, and its
+    test client class, are put back after it."""
     marker = request.node.get_closest_marker("app_config")
     app = make_app(schema, **marker.kwargs) if marker else session_app
     saved = dict(app.config)
+    client_class = app.test_client_class
     limiter = limiter_of(app)
     limiting = limiter.enabled
     with app.app_context():
@@ -160,6 +161,7 @@ def app(request, schema, session_app):
                 db.engine.dispose()
     app.config.clear()
     app.config.update(saved)
+    app.test_client_class = client_class
     limiter.enabled = limiting  # a test may switch limits off on the shared app
 
 
