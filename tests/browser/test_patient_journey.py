@@ -164,6 +164,11 @@ def test_a_patient_answers_every_question_with_the_keyboard_alone(page, enrolled
     page.keyboard.press("Enter")
     for step, answers in enumerate(ANSWERS["en"], start=1):
         page.wait_for_url(f"**/survey/{step}")
+        # The header's language switch (one button per patient language) comes before the
+        # questions, as a page's landmarks do; the skip link jumps past it to the questions.
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent.trim()") == "Skip to content"
+        page.keyboard.press("Enter")
         for item_id, value in answers.items():
             # Tab into the question's radio group; Space picks the first answer and the
             # arrow keys move the choice along the scale.

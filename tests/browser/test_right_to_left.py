@@ -1,5 +1,5 @@
-"""Arabic, right to left, on a 360 px phone in headless Chromium: the patient's questionnaire
-and done pages are mirrored, fit the screen and pass axe-core; a clinician reading in Arabic
+"""Arabic, right to left, on a 360 px phone in headless Chromium: the patient's questionnaire,
+review and done pages are mirrored, fit the screen and pass axe-core; a clinician reading in Arabic
 sees the patient's Arabic answers, tables and charts readable on the same screen."""
 
 import re
@@ -78,6 +78,15 @@ def test_an_arabic_patient_answers_right_to_left_on_a_360_px_phone(
     expect(heading(page)).to_have_text(get_instrument("ccis").title("ar"))
     assert_right_to_left(page)
     choose(page, CCIS)
+    press(page, "ar", "Check my answers")
+
+    # The review of every answer is mirrored and accessible too; Send is on it.
+    expect(page).to_have_url(at("/survey/review"))
+    expect(heading(page)).to_have_text(interface("ar", "Check your answers"))
+    expect(page.locator(".review-list li")).to_have_count(len(QOLAF) + len(CCIS))
+    assert_right_to_left(page)
+    assert_accessible(page)
+    page.screenshot(path=str(tmp_path / "ar-review-360.png"), full_page=True)
     press(page, "ar", "Send my answers")
 
     expect(page).to_have_url(at("/survey/done"))

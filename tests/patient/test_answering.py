@@ -249,8 +249,9 @@ def test_over_https_a_patient_can_send_answers_though_their_browser_sends_no_ref
 ):
     # Patient pages say Referrer-Policy: no-referrer, so a phone posts a page over HTTPS with
     # no Referer (and Origin: null); a check that wants a same-origin Referer refuses them all.
-    app.test_client_class = PhoneOverHttps
-    patient = PatientActions(app.test_client())
+    # A client of its own: setting the shared app's test_client_class would make every later
+    # test's client speak to survey.example.org, where its cookies are not found.
+    patient = PatientActions(PhoneOverHttps(app, app.response_class, use_cookies=True))
     link = invite(enrolled)
     assert patient.opens(link).status_code == 303
     response = patient.completes(QOLAF_51, CCIS_10)

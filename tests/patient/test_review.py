@@ -7,6 +7,7 @@ import re
 from sqlalchemy import func, select
 
 from survey.extensions import db
+from survey.languages import html_lang, patient_languages
 from survey.models import Response
 from tests.fixtures.patients import CCIS_10, QOLAF_51, interface, refreshed
 
@@ -80,9 +81,12 @@ def test_an_expired_page_offers_language_links_that_open(enrolled, invite, patie
     patient.opens(invite(enrolled))
     expired = client.post("/survey/1", data={"csrf_token": "stale", "q1": "1"})
     assert expired.status_code == 400
-    links = re.findall(r'<a href="([^"]+)" lang="(\w+)"', expired.text)
-    assert len(links) == 3
-    for href, _code in links:
+    links = re.findall(r'<a href="([^"]+)" lang="([\w-]+)"', expired.text)
+    # One link per language patients can answer in, each with its BCP 47 tag (pt-BR).
+    assert [tag for _href, tag in links] == [
+        html_lang(code) for code in patient_languages(db.session)
+    ]
+    for href, _tag in links:
         assert client.get(href.replace("&amp;", "&")).status_code in (200, 302)
 
 
