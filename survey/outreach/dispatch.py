@@ -32,9 +32,11 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
+from flask import current_app, has_app_context
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
@@ -173,9 +175,11 @@ def dispatch_due(
     # that keep two dispatchers apart keep two senders apart the same way.
     engine = db.get_bind()
     reports = [DispatchReport() for _ in range(senders)]
+    # The texts come from the app's catalogs: each sender thread works in the app's context.
+    app = current_app._get_current_object() if has_app_context() else None
 
     def sender(own: DispatchReport) -> None:
-        with Session(engine) as session:
+        with app.app_context() if app else nullcontext(), Session(engine) as session:
             try:
                 send_due(session, backend, settings, now, budget, own)
             except BaseException:

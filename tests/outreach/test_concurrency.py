@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import replace
 
 import pytest
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
@@ -34,10 +35,13 @@ def run_dispatchers(count: int, backend, settings, batch_limit=100):
     Session = sessionmaker(bind=db.engine, expire_on_commit=False)  # noqa: N806
     start = threading.Barrier(count)
     errors, reports = [], []
+    # Each dispatcher is a process with the app's context, as `outreach dispatch` is.
+    app = current_app._get_current_object()
 
     def dispatcher():
         session = Session()
         try:
+            app.app_context().push()
             start.wait()
             reports.append(dispatch_due(session, backend, settings, now=NOW, limit=batch_limit))
         except Exception as error:  # noqa: BLE001 (reported below)
