@@ -6,10 +6,11 @@ views and blueprints that other packages define (docs/security.md lists every co
 
 from flask import Flask
 
-from survey.security import fetch_metadata, headers, limits
+from survey.security import fetch_metadata, headers, limits, session_cookie
 
 
 def init_app(app: Flask) -> None:
+    session_cookie.init_app(app)
     headers.init_app(app)
     fetch_metadata.init_app(app)
     limits.init_app(app)

@@ -196,3 +196,18 @@ def test_a_staff_member_who_opens_a_patient_link_stays_signed_in(
     patient.opens(invite(enrolled))
     assert client.get("/survey").status_code == 200
     assert client.get("/clinic/").status_code == 200
+
+
+def test_a_static_file_never_resends_the_session_it_was_asked_with(patient, enrolled, invite):
+    """A browser fetches the stylesheet and scripts while the page that set the form's CSRF
+    token is still arriving; a static response carrying the older session cookie would land
+    last and erase that token, so that every answer on the page came back "page expired"."""
+    patient.opens(invite(enrolled))
+    page = patient.client.get("/survey/1")
+    assert page.status_code == 200
+    for path in ("/static/style.css", "/static/autosave.js", "/static/favicon.svg"):
+        response = patient.client.get(path)
+        assert response.status_code == 200, path
+        assert "Set-Cookie" not in response.headers, path
+    # ...while pages still slide the session's idle limit forward.
+    assert "Set-Cookie" in patient.client.get("/survey/1").headers
