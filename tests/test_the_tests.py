@@ -160,3 +160,21 @@ def test_no_test_imports_from_a_packages_conftest():
                 if package_conftest or ("conftest" in names and len(parts) > 1):
                     offenders.append(f"{path.relative_to(TESTS.parent)}: from {node.module}")
     assert not offenders, "import these from tests/fixtures/ instead:\n" + "\n".join(offenders)
+
+
+def test_the_hostile_strings_keep_one_of_every_kind_in_the_corpus(monkeypatch):
+    """The bad-input tests send one string of each kind (tests/fixtures/patients.py): every
+    kind the whole corpus holds is still sent, and the probes parsers trip on are there."""
+    from tests.fixtures.patients import hostile_strings, kind_of
+
+    chosen = hostile_strings()
+    monkeypatch.setenv("SURVEY_TEST_FULL_CORPUS", "1")
+    corpus = hostile_strings()
+    assert len(chosen) < len(corpus) / 2
+    assert {kind_of(text) for text in chosen} == {kind_of(text) for text in corpus}
+    for probe in ("null", "None", "true", "NaN", "Infinity", "-1", "0", "1E2"):
+        assert probe in chosen, probe
+    assert any("<script>" in text for text in chosen)
+    assert any("\u202e" in text for text in chosen)  # a right-to-left override
+    assert any(any(ord(ch) > 0xFFFF for ch in text) for text in chosen)  # beyond the BMP
+    assert any(len(text) > 255 for text in chosen)
