@@ -44,10 +44,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(coordinate.bp)
     app.register_blueprint(webhooks.make_blueprint(app))
     auth.init_app(app)
-    if app.config["BENCHMARK_ROUTES"]:
-        from survey import benchmark
-
-        app.register_blueprint(benchmark.bp)
 
 
 def register_security(app: Flask) -> None:

@@ -92,7 +92,7 @@ DEFAULTS = {
     # argon2id parameters of new password hashes (survey/auth/passwords.py): `default`, or
     # `test`, the cheapest, which only a test suite may use (refused in production).
     "PASSWORD_HASH_PROFILE": "default",
-    # Floor routes under /_bench for benchmarks/ (survey/benchmark.py): a test server only,
+    # Floor routes under /_bench for benchmarks/ (benchmarks/floor.py): a test server only,
     # never production, since they write rows and render pages for anyone who asks.
     "BENCHMARK_ROUTES": False,
 }

@@ -9,7 +9,6 @@ from sqlalchemy.exc import DataError
 
 def init_app(app: Flask) -> None:
     from survey.cli import (
-        benchmark,
         demo,
         instruments,
         outreach,
@@ -28,7 +27,6 @@ def init_app(app: Flask) -> None:
         demo.demo,
         translate.translate,
         outreach.outreach,
-        benchmark.benchmark,
         triage.triage,
     ):
         refuse_database_errors_cleanly(command)
