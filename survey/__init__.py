@@ -34,15 +34,14 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from survey import admin, auth, clinic, coordinate, patient
-    from survey.outreach import webhooks
+    from survey import admin, auth, clinic, coordinate, patient, sms_webhooks
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(clinic.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(patient.bp)
     app.register_blueprint(coordinate.bp)
-    app.register_blueprint(webhooks.make_blueprint(app))
+    app.register_blueprint(sms_webhooks.make_blueprint(app))
     auth.init_app(app)
 
 

@@ -16,7 +16,11 @@ def init_app(app: Flask) -> None:
         staff,
         translate,
         triage,
+        user_security,
     )
+
+    for command in user_security.COMMANDS:
+        staff.users.add_command(command)
 
     for command in (
         staff.sites,

@@ -1,18 +1,18 @@
-"""Account security commands, added to the `users` group: require or reset a second factor,
-disable or enable an account, set a password, end sessions. Each is audited."""
+"""Account security commands, added to the `users` group (survey/cli/__init__.py): require or
+reset a second factor, disable or enable an account, set a password, end sessions. Each is
+audited."""
 
 import sys
 
 import click
-from flask import Flask
 from flask.cli import with_appcontext
 
 from survey import audit
 from survey.auth import accounts
-from survey.auth.passwords import hash_password, password_problem
 from survey.auth.sessions import end_all_sessions
 from survey.extensions import db
 from survey.models import User, user_by_email, utcnow
+from survey.passwords import hash_password, password_problem
 
 BY_COMMAND = {"by": "command line"}
 
@@ -115,11 +115,3 @@ def end_sessions(email):
 
 
 COMMANDS = (require_2fa, reset_2fa, disable, enable, set_password, end_sessions)
-
-
-def init_app(app: Flask) -> None:
-    """Add the commands to `flask users` (defined with account creation in survey/cli)."""
-    from survey.cli.staff import users
-
-    for command in COMMANDS:
-        users.add_command(command)
