@@ -9,7 +9,7 @@ from flask.cli import with_appcontext
 from benchmarks.seeding import seed_patients
 from survey.cli import refuse_database_errors_cleanly
 from survey.extensions import db
-from survey.staff import StaffSetupError, find_site
+from survey.staff_setup import StaffSetupError, find_site
 
 MAX_PATIENTS = 1_000_000
 

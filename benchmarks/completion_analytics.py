@@ -30,7 +30,7 @@ from survey.models import (
     utcnow,
 )
 from survey.passwords import hash_password
-from survey.staff import create_site
+from survey.staff_setup import create_site
 
 SITE = "Analytics Bench Clinic"
 BATCH = 5_000

@@ -33,7 +33,7 @@ from survey.enrolment import enrol_patient  # noqa: E402
 from survey.extensions import db  # noqa: E402
 from survey.instruments import get_instrument  # noqa: E402
 from survey.invitations import create_invitation, mint_link  # noqa: E402
-from survey.staff import create_site  # noqa: E402
+from survey.staff_setup import create_site  # noqa: E402
 from tests.servers import Phone, gunicorn  # noqa: E402
 
 WRK_SCRIPTS = Path(__file__).resolve().parent / "wrk"

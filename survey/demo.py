@@ -25,11 +25,11 @@ from survey.models import (
     utcnow,
 )
 from survey.outreach.policy import SendingRules
-from survey.outreach.schedules import ensure_default_schedule
+from survey.outreach.schedule_definitions import ensure_default_schedule
 from survey.outreach.scheduling import enrol
 from survey.passwords import hash_password
 from survey.responses import store_response
-from survey.staff import create_site
+from survey.staff_setup import create_site
 from survey.triage.assessing import assess_invitation
 from survey.triage.contact import raise_for_contact
 

@@ -23,7 +23,7 @@ from survey.extensions import db
 from survey.models import Role, User
 from survey.passwords import hash_password
 from survey.security.limits import limiter_of
-from survey.staff import create_site
+from survey.staff_setup import create_site
 
 PASSWORD = "correct horse battery staple"
 

@@ -100,4 +100,4 @@ def init_app(app: Flask) -> None:
     app.before_request(require_second_factor)
 
 
-from survey.auth import account, set_password, views  # noqa: E402,F401  (registers the routes on bp)
+from survey.auth import own_account, set_password, views  # noqa: E402,F401  (registers the routes on bp)

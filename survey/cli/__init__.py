@@ -13,18 +13,18 @@ def init_app(app: Flask) -> None:
         instruments,
         outreach,
         patients,
-        staff,
+        sites_and_users,
         translate,
         triage,
         user_security,
     )
 
     for command in user_security.COMMANDS:
-        staff.users.add_command(command)
+        sites_and_users.users.add_command(command)
 
     for command in (
-        staff.sites,
-        staff.users,
+        sites_and_users.sites,
+        sites_and_users.users,
         patients.patients,
         patients.invite,
         instruments.instruments,

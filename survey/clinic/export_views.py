@@ -26,7 +26,7 @@ from survey.clinic.flags import meaningful_change, minimal_important_changes
 from survey.extensions import db
 from survey.instruments import INSTRUMENT_IDS
 from survey.models import Role, User, utcnow
-from survey.wording import instruments_in_use
+from survey.wording_in_use import instruments_in_use
 
 EXPORTERS = (Role.ADMIN, Role.CLINICIAN)
 CSV = "text/csv; charset=utf-8"

@@ -46,7 +46,7 @@ from survey.clinic.exports import BATCH, ExportScope
 from survey.instruments import INSTRUMENT_IDS, Instrument, shown_text
 from survey.languages import html_lang
 from survey.models import Answer, Invitation, Patient, Response
-from survey.wording import instruments_in_use, shown_wordings
+from survey.wording_in_use import instruments_in_use, shown_wordings
 
 PROVISIONAL = "provisional"
 
