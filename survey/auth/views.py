@@ -1,7 +1,7 @@
 """Sign in (password, then a code for staff with a second factor) and sign out.
 
 Every outcome a guesser could learn from looks the same until the password is right: a wrong
-password and an unknown address get one message, take as long (passwords.py), and count
+password and an unknown address get one message, take as long (survey/passwords.py), and count
 against the same limits (survey/security/limits.py). The view marks each failed attempt on
 `g.auth_failed`, which is what those limits count."""
 
