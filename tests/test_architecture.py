@@ -23,6 +23,18 @@ def test_the_contracts_cover_the_layers_the_instruments_and_cycles():
     assert acyclic["ancestors"] == ["survey"]  # every package, at every depth
 
 
+def test_every_module_of_the_package_has_a_layer():
+    """A new top-level module or package must be placed in a layer (docs/architecture.md says
+    which), or the layers contract would not check it."""
+    layers = next(c for c in CONTRACTS["contracts"] if c["id"] == "layers")["layers"]
+    placed = {name.strip() for layer in layers for name in layer.split(":")}
+    graph = grimp.build_graph("survey")
+    top_level = {m for m in graph.find_children("survey") if m != "survey.migrations"}
+    assert len(top_level) > 40
+    assert top_level - placed == set()
+    assert placed - top_level == set()
+
+
 @pytest.mark.parametrize("contract", [c["id"] for c in CONTRACTS["contracts"]])
 def test_the_code_keeps_the_contract(contract):
     """A broken contract prints the imports that break it (pytest shows the output)."""
