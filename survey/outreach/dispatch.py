@@ -57,9 +57,7 @@ from survey.outreach.backends import (
 )
 from survey.outreach.claims import claim_next, not_needed, record_result, send_claim
 from survey.outreach.message_status import transition
-from survey.outreach.policy import (
-    SendingRules,
-)
+from survey.outreach.policy import SendingRules
 
 # Providers retry a webhook for hours, not weeks. Receipts of status reports go after this
 # long (a replayed report cannot move a message backwards); those of patients' texts stay.
