@@ -16,9 +16,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, select
 
 from survey import create_app
-from survey.auth.passwords import hash_password
 from survey.extensions import db
 from survey.models import Role, Site, User
+from survey.passwords import hash_password
 
 CLINICIAN = "bench-clinician@bench.example"
 PASSWORD = "benchmark passphrase, not a secret"  # noqa: S105 (a throwaway benchmark account)

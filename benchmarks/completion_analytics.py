@@ -18,7 +18,6 @@ from _common import captured_sql, machine, make_app, median_seconds, raw_sql_run
 from sqlalchemy import func, insert, select
 
 from survey.analytics import completion_figures
-from survey.auth.passwords import hash_password
 from survey.extensions import db
 from survey.models import (
     Invitation,
@@ -30,7 +29,8 @@ from survey.models import (
     User,
     utcnow,
 )
-from survey.staff import create_site
+from survey.passwords import hash_password
+from survey.staff_setup import create_site
 
 SITE = "Analytics Bench Clinic"
 BATCH = 5_000

@@ -149,7 +149,7 @@ def seed(database_url: str, count: int, first: int) -> list[int]:
     from survey import create_app
     from survey.extensions import db
     from survey.models import Invitation, Message, MessageKind, MessageStatus, Patient, Site
-    from survey.staff import create_site
+    from survey.staff_setup import create_site
 
     app = create_app(app_config(database_url, "http://unused", 1))
     with app.app_context():

@@ -1,5 +1,5 @@
 """What the HTTP benchmarks share: a throwaway PostgreSQL schema with invited patients, the
-server as deployed (gunicorn.conf.py, with the floor routes of survey/benchmark.py turned on),
+server as deployed (gunicorn.conf.py, with the floor routes of benchmarks/floor.py turned on),
 and wrk to load it.
 
 Run the scripts from the top of the checkout, e.g. `python benchmarks/submit_throughput.py`;
@@ -27,13 +27,13 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from the checkout, like the tests
 
+from benchmarks.floor import create_floor_table  # noqa: E402
 from survey import config, create_app  # noqa: E402
-from survey.benchmark import create_floor_table  # noqa: E402
 from survey.enrolment import enrol_patient  # noqa: E402
 from survey.extensions import db  # noqa: E402
 from survey.instruments import get_instrument  # noqa: E402
 from survey.invitations import create_invitation, mint_link  # noqa: E402
-from survey.staff import create_site  # noqa: E402
+from survey.staff_setup import create_site  # noqa: E402
 from tests.servers import Phone, gunicorn  # noqa: E402
 
 WRK_SCRIPTS = Path(__file__).resolve().parent / "wrk"

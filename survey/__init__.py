@@ -34,20 +34,15 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from survey import admin, auth, clinic, coordinate, patient
-    from survey.outreach import webhooks
+    from survey import admin, auth, clinic, coordinate, patient, sms_webhooks
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(clinic.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(patient.bp)
     app.register_blueprint(coordinate.bp)
-    app.register_blueprint(webhooks.make_blueprint(app))
+    app.register_blueprint(sms_webhooks.make_blueprint(app))
     auth.init_app(app)
-    if app.config["BENCHMARK_ROUTES"]:
-        from survey import benchmark
-
-        app.register_blueprint(benchmark.bp)
 
 
 def register_security(app: Flask) -> None:

@@ -89,10 +89,10 @@ DEFAULTS = {
     "HSTS_SECONDS": 31536000,  # Strict-Transport-Security max-age, sent on HTTPS requests only
     "TOTP_ISSUER": "Patient follow-up",  # the name authenticator apps show; neutral on purpose
     "TOTP_REQUIRED_ROLES": "",  # e.g. "admin,clinician": these roles must enrol a second factor
-    # argon2id parameters of new password hashes (survey/auth/passwords.py): `default`, or
+    # argon2id parameters of new password hashes (survey/passwords.py): `default`, or
     # `test`, the cheapest, which only a test suite may use (refused in production).
     "PASSWORD_HASH_PROFILE": "default",
-    # Floor routes under /_bench for benchmarks/ (survey/benchmark.py): a test server only,
+    # Floor routes under /_bench for benchmarks/ (benchmarks/floor.py): a test server only,
     # never production, since they write rows and render pages for anyone who asks.
     "BENCHMARK_ROUTES": False,
 }

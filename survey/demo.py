@@ -10,7 +10,6 @@ from datetime import date, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from survey.auth.passwords import hash_password
 from survey.enrolment import enrol_patient
 from survey.instruments import Instrument, get_instrument
 from survey.invitations import create_invitation, link_url, mint_link
@@ -26,10 +25,11 @@ from survey.models import (
     utcnow,
 )
 from survey.outreach.policy import SendingRules
-from survey.outreach.schedules import ensure_default_schedule
+from survey.outreach.schedule_definitions import ensure_default_schedule
 from survey.outreach.scheduling import enrol
+from survey.passwords import hash_password
 from survey.responses import store_response
-from survey.staff import create_site
+from survey.staff_setup import create_site
 from survey.triage.assessing import assess_invitation
 from survey.triage.contact import raise_for_contact
 

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from survey.localtime import format_local
 from survey.models import Invitation, InvitationStatus
-from survey.outreach.i18n import lazy_gettext as _l
+from survey.translatable import lazy_gettext as _l
 
 
 class Stage(enum.StrEnum):

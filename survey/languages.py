@@ -176,7 +176,7 @@ def patient_languages(db: Session, app: Flask | None = None) -> tuple[str, ...]:
     every instrument (the shipped ones, with the clinic's imports)."""
     # Imported late: the instruments' wording in use reads the models.
     from survey.instruments import INSTRUMENT_IDS
-    from survey.wording import instruments_in_use
+    from survey.wording_in_use import instruments_in_use
 
     worded = languages_with_wording(instruments_in_use(db, INSTRUMENT_IDS))
     return tuple(code for code in interface_languages(app) if code in worded)
@@ -202,7 +202,7 @@ def language_statuses(db: Session, app: Flask | None = None) -> list[LanguageSta
     """Every language the service knows of, from a catalog or from some instrument's wording:
     its catalog's completeness, each instrument's wording status, and who it is offered to."""
     from survey.instruments import INSTRUMENT_IDS
-    from survey.wording import instruments_in_use
+    from survey.wording_in_use import instruments_in_use
 
     app = app or current_app
     found = catalogs(app)

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from survey.instruments import Instrument
 from survey.models import Answer, Invitation, Response, ResponseMode, utcnow
 from survey.summaries import refresh_summary
-from survey.wording import keep_shown_wording
+from survey.wording_in_use import keep_shown_wording
 
 
 def store_response(

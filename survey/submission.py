@@ -30,7 +30,7 @@ from survey.models import (
 )
 from survey.responses import store_response
 from survey.triage.assessing import triage_submitted
-from survey.wording import instruments_in_use
+from survey.wording_in_use import instruments_in_use
 
 
 class InvitationState(enum.StrEnum):

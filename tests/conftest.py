@@ -17,13 +17,13 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 
 from survey import config, create_app
-from survey.auth.passwords import hash_password
 from survey.cli.translate import TRANSLATIONS, compile_catalogs
 from survey.enrolment import enrol_patient
 from survey.extensions import db
 from survey.models import Role, User
+from survey.passwords import hash_password
 from survey.security.limits import limiter_of
-from survey.staff import create_site
+from survey.staff_setup import create_site
 
 PASSWORD = "correct horse battery staple"
 

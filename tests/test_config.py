@@ -65,7 +65,7 @@ def test_production_hashes_passwords_with_argon2_cffis_recommended_parameters(mo
     profile (tests/conftest.py), whose hashes are cheap to make and so to guess."""
     import argon2
 
-    from survey.auth.passwords import check_password, hash_password, needs_rehash
+    from survey.passwords import check_password, hash_password, needs_rehash
 
     monkeypatch.delenv("SURVEY_PASSWORD_HASH_PROFILE", raising=False)
     app = create_app({"DATABASE_URL": "postgresql://db.example/survey", "SECRET_KEY": "k" * 32})

@@ -11,7 +11,7 @@ import pytest
 from survey.extensions import db
 from survey.invitation_dates import InvitationDates, Stage, describe, stage_of
 from survey.models import InvitationStatus, utcnow
-from survey.outreach.schedules import ensure_default_schedule
+from survey.outreach.schedule_definitions import ensure_default_schedule
 from survey.outreach.scheduling import enrol
 from survey.submission import InvitationState, state_of
 from tests.fixtures.outreach import RULES

@@ -27,7 +27,7 @@ from survey.languages import (
 from survey.models import Response, Site, utcnow
 from survey.outreach import texts
 from survey.outreach.segments import GSM7, UCS2, count_segments
-from survey.staff import StaffSetupError, create_site
+from survey.staff_setup import StaffSetupError, create_site
 from tests.conftest import csrf_from, empty_all_tables, make_app
 
 SHIPPED = ("en", "ar", "es", "it", "pt_BR", "tr")

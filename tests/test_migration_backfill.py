@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from survey import config
 from survey.extensions import db
 from survey.instruments import apply_wording, get_instrument, shown_text
-from survey.instruments.wording import wording_overlay
+from survey.instruments.licensed_wording import wording_overlay
 from tests.conftest import make_app
 from tests.instruments.builders import wording_file
 

@@ -8,7 +8,7 @@ from survey.enrolment import EnrolmentError, enrol_patient
 from survey.extensions import db
 from survey.models import AuditEvent, Patient, Site
 from survey.phones import InvalidPhoneNumber, normalise_mobile
-from survey.staff import StaffSetupError, create_site, update_site
+from survey.staff_setup import StaffSetupError, create_site, update_site
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from survey.extensions import db
 from survey.instruments import get_instrument
 from survey.models import ImportedWording
-from survey.wording import instrument_in_use
+from survey.wording_in_use import instrument_in_use
 from tests.instruments.builders import wording_file, write_json
 
 

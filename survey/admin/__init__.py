@@ -5,4 +5,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/clinic/admin")
 
-from survey.admin import sites, staff, triage, views  # noqa: E402,F401  (registers the routes on bp)
+from survey.admin import sites, staff_page, triage, views  # noqa: E402,F401  (registers the routes on bp)

@@ -16,7 +16,7 @@ from survey.coordinate.forms import COMMON_ZONES
 from survey.extensions import db
 from survey.models import Role, Site, SmsSender
 from survey.outreach import texts
-from survey.staff import StaffSetupError, create_site, update_site
+from survey.staff_setup import StaffSetupError, create_site, update_site
 
 
 def my_site(site_id: int) -> Site:

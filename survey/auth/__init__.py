@@ -98,9 +98,6 @@ def staff_required(*roles: Role):
 def init_app(app: Flask) -> None:
     app.before_request(load_signed_in_user)
     app.before_request(require_second_factor)
-    from survey.auth import cli
-
-    cli.init_app(app)
 
 
-from survey.auth import account, set_password, views  # noqa: E402,F401  (registers the routes on bp)
+from survey.auth import own_account, set_password, views  # noqa: E402,F401  (registers the routes on bp)

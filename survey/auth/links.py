@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from survey.auth.passwords import hash_password
 from survey.auth.sessions import end_all_sessions
 from survey.models import PasswordLink, User, utcnow
+from survey.passwords import hash_password
 
 LINK_LIFETIME = timedelta(hours=72)
 ACTIVATE, RESET = "activate", "reset"

@@ -1,7 +1,7 @@
 """Sign in (password, then a code for staff with a second factor) and sign out.
 
 Every outcome a guesser could learn from looks the same until the password is right: a wrong
-password and an unknown address get one message, take as long (passwords.py), and count
+password and an unknown address get one message, take as long (survey/passwords.py), and count
 against the same limits (survey/security/limits.py). The view marks each failed attempt on
 `g.auth_failed`, which is what those limits count."""
 
@@ -16,10 +16,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 from survey import audit
 from survey.auth import bp, totp
 from survey.auth.forms import CodeForm, LoginForm
-from survey.auth.passwords import check_password, hash_password, needs_rehash
 from survey.auth.sessions import end_session, start_session
 from survey.extensions import db
 from survey.models import Role, User, user_by_email, utcnow
+from survey.passwords import check_password, hash_password, needs_rehash
 
 PENDING_KEY = "pending_login"
 # Time to type the code after the password was accepted.

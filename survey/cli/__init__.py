@@ -9,26 +9,28 @@ from sqlalchemy.exc import DataError
 
 def init_app(app: Flask) -> None:
     from survey.cli import (
-        benchmark,
         demo,
         instruments,
         outreach,
         patients,
-        staff,
+        sites_and_users,
         translate,
         triage,
+        user_security,
     )
 
+    for command in user_security.COMMANDS:
+        sites_and_users.users.add_command(command)
+
     for command in (
-        staff.sites,
-        staff.users,
+        sites_and_users.sites,
+        sites_and_users.users,
         patients.patients,
         patients.invite,
         instruments.instruments,
         demo.demo,
         translate.translate,
         outreach.outreach,
-        benchmark.benchmark,
         triage.triage,
     ):
         refuse_database_errors_cleanly(command)

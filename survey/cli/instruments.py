@@ -7,7 +7,7 @@ from flask.cli import with_appcontext
 
 from survey.extensions import db
 from survey.instruments import DefinitionError, all_instruments, read_definition_file
-from survey.wording import import_wording, instrument_in_use
+from survey.wording_in_use import import_wording, instrument_in_use
 
 
 @click.group()

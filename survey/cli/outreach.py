@@ -18,7 +18,7 @@ from survey.models import Schedule, Site
 from survey.outreach import texts
 from survey.outreach.backends import backend_from_config
 from survey.outreach.dispatch import DispatchSettings, dispatch_due
-from survey.outreach.schedules import (
+from survey.outreach.schedule_definitions import (
     ScheduleError,
     create_schedule,
     ensure_default_schedule,

@@ -13,9 +13,9 @@ from survey.invitations import DEFAULT_INSTRUMENTS, create_invitation, link_url,
 from survey.localtime import format_local
 from survey.models import Patient, PatientStatus, Site, utcnow
 from survey.outreach.policy import SendingRules
-from survey.outreach.schedules import DEFAULT_SCHEDULE_NAME, schedule_by_name
+from survey.outreach.schedule_definitions import DEFAULT_SCHEDULE_NAME, schedule_by_name
 from survey.outreach.scheduling import enrol, pause, resume, update_details, withdraw
-from survey.staff import StaffSetupError, find_site
+from survey.staff_setup import StaffSetupError, find_site
 from survey.text import TextParam
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import exists, select
 
 from survey.extensions import db
 from survey.models import Invitation, InvitationStatus, TriageItem, TriageLevel, utcnow
-from survey.staff import StaffSetupError, find_site
+from survey.staff_setup import StaffSetupError, find_site
 from survey.triage.assessing import assess_invitation
 from survey.triage.load import AlertLoad, replayed_load, stored_load
 from survey.triage.rules import RULE_IDS

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Subquery, case, func, select
 from sqlalchemy.orm import aliased
 
@@ -112,34 +111,3 @@ def change_cells(
         comparison = compare(instrument, start, total, reference, mic=mic)
         cells += [comparison.delta, str(comparison.verdict) if comparison.verdict else None]
     return cells
-
-
-def change_columns(name_prefix: str = "", ccis_points: int | None = None) -> tuple:
-    """The change columns (`exports.Column`), for the long export (no prefix) or one
-    instrument of the wide; `ccis_points` is the clinic's CCIS_MEANINGFUL_CHANGE."""
-    from survey.clinic.exports import Column  # exports imports this module
-
-    mic = get_instrument("ccis").minimal_important_change
-    verdict_text = _l(
-        "Judged by the minimal important change: CCIS %(points)d points (setting "
-        "CCIS_MEANINGFUL_CHANGE; %(source)s). For worsening the same threshold is an "
-        "extrapolation: the source established it for improvement only. Empty for the QoLAF-Q, "
-        "for which no minimal important change has been published.",
-        points=ccis_points or mic.improvement,
-        source=mic.citation,
-    )
-    columns = []
-    for reference, what in (
-        ("baseline", _l("the baseline total (the baseline timepoint, else the first answers)")),
-        ("previous", _l("the total of the answers just before")),
-        ("best", _l("the best total before these answers, in the questionnaire's direction")),
-    ):
-        columns += [
-            Column(
-                f"{name_prefix}change_from_{reference}",
-                "integer",
-                _l("This total minus %(what)s; empty when there is none.", what=what),
-            ),
-            Column(f"{name_prefix}verdict_from_{reference}", "code", verdict_text, VERDICTS),
-        ]
-    return tuple(columns)

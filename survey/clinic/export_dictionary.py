@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from survey.clinic import export_labels as labels
-from survey.clinic.exports import Column, prefix
+from survey.clinic.export_columns import Column, prefix
 from survey.instruments import LANGUAGES, Instrument
 
 # The dictionary CSV's columns: the first five as before, then the details.

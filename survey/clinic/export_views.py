@@ -14,6 +14,7 @@ from survey import audit
 from survey.auth import staff_required
 from survey.clinic import (
     bp,
+    export_columns,
     export_dictionary,
     exports,
     exports_r,
@@ -25,7 +26,7 @@ from survey.clinic.flags import meaningful_change, minimal_important_changes
 from survey.extensions import db
 from survey.instruments import INSTRUMENT_IDS
 from survey.models import Role, User, utcnow
-from survey.wording import instruments_in_use
+from survey.wording_in_use import instruments_in_use
 
 EXPORTERS = (Role.ADMIN, Role.CLINICIAN)
 CSV = "text/csv; charset=utf-8"
@@ -84,14 +85,14 @@ def download(kind: str):
             return render_template("clinic/exports.html", errors=errors, values=request.form), 400
     elif kind == "long":
         chunks = exports.write_csv(
-            [c.name for c in exports.long_columns()],
+            [c.name for c in export_columns.long_columns()],
             exports.long_rows(db.session, scope, mics),
             counter,
             bom=csv_for == "spreadsheet",
         )
     elif kind == "wide":
         chunks = exports.write_csv(
-            [c.name for c in exports.wide_columns()],
+            [c.name for c in export_columns.wide_columns()],
             exports.wide_rows(db.session, scope, now, mics),
             counter,
             bom=csv_for == "spreadsheet",
@@ -162,7 +163,7 @@ def _r_archive(scope, mics, counter: list[int]):
             scope,
             instruments,
             str(get_locale()),
-            {"long": exports.long_columns(ccis_points=points)},
+            {"long": export_columns.long_columns(ccis_points=points)},
             mics,
         )
         stream = open(path, "rb")  # noqa: SIM115 - closed by _file_chunks
@@ -254,8 +255,8 @@ def dictionary():
     with a byte-order mark, for Excel)."""
     points = meaningful_change(current_app.config)
     tables = {
-        "long": exports.long_columns(ccis_points=points),
-        "wide": exports.wide_columns(ccis_points=points),
+        "long": export_columns.long_columns(ccis_points=points),
+        "wide": export_columns.wide_columns(ccis_points=points),
     }
     instruments = tuple(instruments_in_use(db.session, INSTRUMENT_IDS))
     if request.args.get("format") == "csv":

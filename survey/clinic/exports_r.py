@@ -19,7 +19,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from survey.clinic import export_dictionary
-from survey.clinic.exports import Column, ExportScope, long_columns, long_rows, safe_cell
+from survey.clinic.export_columns import Column, long_columns
+from survey.clinic.exports import ExportScope, long_rows, safe_cell
 from survey.instruments import WORDING_STATUSES, Instrument
 
 LABEL_COLUMNS = (

@@ -20,7 +20,8 @@ from flask_babel import gettext
 from sqlalchemy.orm import Session
 
 from survey.clinic import export_labels as labels
-from survey.clinic.exports import ExportScope, prefix, wide_columns, wide_rows
+from survey.clinic.export_columns import prefix, wide_columns
+from survey.clinic.exports import ExportScope, wide_rows
 from survey.i18n import language_name
 from survey.instruments import LANGUAGES, WORDING_STATUSES, Instrument
 

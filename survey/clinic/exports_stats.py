@@ -25,7 +25,8 @@ from flask_babel import gettext
 from sqlalchemy.orm import Session
 
 from survey.clinic import export_labels as labels
-from survey.clinic.exports import Column, ExportScope, prefix, wide_columns, wide_rows
+from survey.clinic.export_columns import Column, prefix, wide_columns
+from survey.clinic.exports import ExportScope, wide_rows
 from survey.instruments import Instrument
 
 FORMATS = ("sav", "dta")

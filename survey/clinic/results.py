@@ -39,7 +39,7 @@ from survey.instruments.change import (
 )
 from survey.invitation_dates import InvitationDates, Stage, stage_of
 from survey.models import Invitation, Patient, Response, utcnow
-from survey.wording import shown_wordings
+from survey.wording_in_use import shown_wordings
 
 BASELINE_TIMEPOINT = "baseline"
 PROVISIONAL = "provisional"

@@ -22,7 +22,7 @@ from survey.extensions import db
 from survey.instruments import INSTRUMENT_IDS, Instrument, all_instruments, get_instrument
 from survey.languages import SOURCE_LANGUAGE
 from survey.models import utcnow
-from survey.wording import instruments_in_use
+from survey.wording_in_use import instruments_in_use
 
 
 @bp.context_processor

@@ -19,7 +19,7 @@ from survey.coordinate.common import COORDINATORS, sending_rules
 from survey.enrolment import EnrolmentError
 from survey.extensions import db
 from survey.models import utcnow
-from survey.outreach.schedules import active_schedules
+from survey.outreach.schedule_definitions import active_schedules
 
 
 @bp.route("/enrol/list", methods=["GET", "POST"])

@@ -14,7 +14,7 @@ from survey.enrolment import EnrolmentError, ReferenceTaken
 from survey.extensions import db
 from survey.models import MessageStatus, Patient, PatientStatus, Schedule, utcnow
 from survey.outreach import actions, scheduling
-from survey.outreach.schedules import active_schedules
+from survey.outreach.schedule_definitions import active_schedules
 from survey.outreach.scheduling import ScheduleChanges
 from survey.querystring import search_text, whole_number
 

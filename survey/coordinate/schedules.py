@@ -15,7 +15,7 @@ from survey.i18n import language_name
 from survey.languages import patient_languages
 from survey.models import Patient, Role, Schedule
 from survey.outreach import texts
-from survey.outreach.schedules import (
+from survey.outreach.schedule_definitions import (
     DEFAULT_SCHEDULE_NAME,
     ScheduleError,
     ScheduleSpec,

@@ -26,9 +26,10 @@ from survey.instruments.definition import (
     Option,
     Subscale,
 )
+from survey.instruments.fingerprint import shown_text
+from survey.instruments.licensed_wording import apply_wording, wording_overlay
 from survey.instruments.loading import load_definition, read_definition_file
 from survey.instruments.scoring import Score
-from survey.instruments.wording import apply_wording, shown_text, wording_overlay
 
 __all__ = [
     "CUTOFF_KINDS",

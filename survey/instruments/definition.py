@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from survey.instruments import definition_file, fingerprint
 from survey.instruments.answers import validate_answers
 from survey.instruments.scoring import Score, score
 
@@ -229,11 +230,8 @@ class Instrument:
         return self._for_language(self.wordings, lang).version or self.version
 
     def wording_hash(self, lang: str) -> str:
-        """sha256 hex of everything the patient sees in `lang` (see wording.py)."""
-        # loading.py imports this module, and wording.py imports loading.py: import late.
-        from survey.instruments.wording import wording_hash
-
-        return wording_hash(self, lang)
+        """sha256 hex of everything the patient sees in `lang` (see fingerprint.py)."""
+        return fingerprint.wording_hash(self, lang)
 
     # -- scale and scoring -----------------------------------------------------
 
@@ -287,10 +285,7 @@ class Instrument:
 
     def to_dict(self) -> dict:
         """The definition as a plain dict in the file format; loads back to an equal Instrument."""
-        # Late import for the same reason as in wording_hash.
-        from survey.instruments.loading import definition_dict
-
-        return definition_dict(self)
+        return definition_file.definition_dict(self)
 
     def _for_language(self, pairs: tuple[tuple[str, object], ...], lang: str):
         for code, value in pairs:

@@ -26,7 +26,7 @@ from survey.models.outreach import (
 )
 from survey.models.patient import Patient, PatientStatus
 from survey.models.ratelimit import RateLimitCounter, RateLimitEntry
-from survey.models.staff import (
+from survey.models.sites_and_staff import (
     PasswordLink,
     Role,
     Site,
@@ -45,7 +45,7 @@ from survey.models.triage import (
     TriageSettings,
     TriageStatus,
 )
-from survey.models.wording import ImportedWording, ShownWording
+from survey.models.wording_records import ImportedWording, ShownWording
 
 __all__ = [
     "LEVEL_ORDER",

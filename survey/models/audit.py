@@ -6,7 +6,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey.models.base import Base, utcnow
-from survey.models.staff import User
+from survey.models.sites_and_staff import User
 
 
 class AuditEvent(Base):

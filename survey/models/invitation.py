@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey.models.base import Base, utcnow
 from survey.models.patient import Patient
-from survey.models.staff import User
+from survey.models.sites_and_staff import User
 
 
 class ResponseMode(enum.StrEnum):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from survey.models.base import Base, utcnow
 from survey.models.invitation import Invitation
 from survey.models.patient import Patient
-from survey.models.staff import Site
+from survey.models.sites_and_staff import Site
 
 
 class Schedule(Base):

@@ -7,7 +7,7 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey.models.base import Base, utcnow
-from survey.models.staff import Site
+from survey.models.sites_and_staff import Site
 
 
 class PatientStatus(enum.StrEnum):

@@ -17,8 +17,8 @@ from survey.models import (
     PatientStatus,
     User,
 )
-from survey.outreach.i18n import lazy_gettext as _l
 from survey.outreach.message_status import note, transition
+from survey.translatable import lazy_gettext as _l
 
 NEEDS_ATTENTION = (MessageStatus.FAILED, MessageStatus.UNDELIVERED, MessageStatus.REVIEW)
 WITH_INVITATION = "cancelled_with_invitation"

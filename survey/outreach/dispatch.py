@@ -24,9 +24,11 @@ With `concurrency` above 1 (PostgreSQL), steps 3 and 4 run in that many threads,
 its own connection: the row locks keep them apart as they keep two dispatchers apart.
 
 SQLite ignores row locks: with SQLite, run a single dispatcher (it always sends one at a time).
+
+This module runs the passes (steps 1 and 2, and the senders); claims.py takes one message
+through steps 3 and 4.
 """
 
-import logging
 import random
 import threading
 import time
@@ -37,48 +39,26 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
 from flask import current_app, has_app_context
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from survey.invitations import asks_before_treatment, link_url, mint_link
 from survey.models import (
-    ChannelAlarm,
     Invitation,
     InvitationStatus,
     Message,
-    MessageKind,
     MessageStatus,
-    Patient,
-    PatientStatus,
     WebhookReceipt,
     utcnow,
 )
 from survey.models.outreach import INBOUND_RECEIPT
-from survey.outreach.alarms import raise_alarm
 from survey.outreach.backends import (
     MAX_CONCURRENT_SENDS,
-    Outcome,
-    OutgoingSms,
-    SendResult,
     SmsBackend,
 )
-from survey.outreach.consent import record_opt_out
+from survey.outreach.claims import claim_next, not_needed, record_result, send_claim
 from survey.outreach.message_status import transition
-from survey.outreach.policy import (
-    QUIET_HOURS,
-    SendingRules,
-    limit_wait,
-    next_allowed_time,
-    sending_time_left,
-)
-from survey.outreach.texts import chosen_sender_name, link_text_kind, neutral_name, render
+from survey.outreach.policy import SendingRules
 
-logger = logging.getLogger("survey.outreach.dispatch")
-WAITING_FOR_INVITATION = "waiting_for_invitation"
-CHANNEL_PAUSED = "channel_paused"
-# A text that could not reach the phone this long before quiet hours start waits for the
-# morning instead: sent now, it would most likely expire on the way.
-LAST_CALL = timedelta(minutes=5)
 # Providers retry a webhook for hours, not weeks. Receipts of status reports go after this
 # long (a replayed report cannot move a message backwards); those of patients' texts stay.
 RECEIPTS_KEPT = timedelta(days=7)
@@ -133,13 +113,6 @@ class DispatchReport:
     @property
     def attempted(self) -> int:
         return self.sent + self.retrying + self.failed + self.review
-
-
-@dataclass(frozen=True)
-class Claim:
-    message_id: int
-    attempt: int
-    sms: OutgoingSms
 
 
 def dispatch_due(
@@ -248,7 +221,7 @@ def send_due(
         if not found:
             return
         if claim is not None:
-            record_result(db, claim, _send(backend, claim), moment, settings, report)
+            record_result(db, claim, send_claim(backend, claim), moment, settings, report)
 
 
 def review_stalled_sends(db: Session, now: datetime, grace: timedelta) -> int:
@@ -276,210 +249,5 @@ def cancel_unneeded(db: Session, now: datetime) -> int:
         .with_for_update(skip_locked=True, of=Message)
     ).all()
     for message, invitation in rows:
-        transition(message, MessageStatus.CANCELLED, at=now, reason=_not_needed(invitation, now))
+        transition(message, MessageStatus.CANCELLED, at=now, reason=not_needed(invitation, now))
     return len(rows)
-
-
-def _not_needed(invitation: Invitation, now: datetime) -> str | None:
-    if invitation.status == InvitationStatus.COMPLETED:
-        return "completed"
-    if invitation.status == InvitationStatus.CANCELLED:
-        return "invitation_cancelled"
-    if invitation.is_expired(now):
-        return "expired"
-    return None
-
-
-def claim_next(
-    db: Session,
-    now: datetime,
-    settings: DispatchSettings,
-    report: DispatchReport,
-    claimed_at: datetime | None = None,
-    names: dict[int, str] | None = None,
-) -> tuple[bool, Claim | None]:
-    """Claim the next due message in a transaction of its own: whether one was found, and the
-    claim if it may go now (a message that must wait, or is not needed, is dealt with here).
-
-    One message per transaction, committed just before its own provider call: a dispatcher
-    killed mid-send leaves only the message in flight in `sending` (then review), never the
-    ones it had not reached yet."""
-    row = db.execute(
-        select(Message, Patient, Invitation)
-        .join(Patient, Message.patient_id == Patient.id)
-        .join(Invitation, Message.invitation_id == Invitation.id)
-        .where(
-            Message.status == MessageStatus.PENDING,
-            Message.due_at <= now,
-            Patient.status == PatientStatus.ACTIVE,
-            Patient.opted_out_at.is_(None),
-            # A paused channel claims nothing: its messages wait, unfailed, for the resume.
-            ~exists().where(
-                ChannelAlarm.site_id == Patient.site_id, ChannelAlarm.channel == Patient.channel
-            ),
-        )
-        .order_by(Message.due_at, Message.id)
-        .limit(1)
-        .with_for_update(skip_locked=True, of=(Message, Patient, Invitation))
-    ).first()
-    if row is None:
-        db.commit()
-        return False, None
-    message, patient, invitation = row
-    claim = None
-    if reason := _not_needed(invitation, now):
-        transition(message, MessageStatus.CANCELLED, at=now, reason=reason)
-        report.cancelled += 1
-    elif not patient.phone:
-        transition(message, MessageStatus.FAILED, at=now, reason="no_number")
-        report.failed += 1
-    elif wait := _wait(db, message, patient, now, settings.rules):
-        message.due_at, message.wait_reason = wait
-        report.waiting += 1
-    else:
-        claim = _claim(
-            db, message, patient, invitation, now, settings, claimed_at or now, names or {}
-        )
-    db.commit()
-    return True, claim
-
-
-def _wait(
-    db: Session, message: Message, patient: Patient, now: datetime, rules: SendingRules
-) -> tuple[datetime, str] | None:
-    """When a due message may go instead of now, and why; None if it may go now."""
-    if message.kind == MessageKind.REMINDER:
-        first = db.scalar(
-            select(Message)
-            .where(
-                Message.invitation_id == message.invitation_id,
-                Message.kind == MessageKind.INVITATION,
-                Message.status.in_(
-                    (MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.REVIEW)
-                ),
-                Message.resolved_at.is_(None),
-            )
-            .limit(1)
-        )
-        if first is not None:  # a reminder never arrives before the invitation it recalls
-            return max(first.due_at, now) + timedelta(hours=1), WAITING_FOR_INVITATION
-    allowed = next_allowed_time(now, patient.timezone, rules)
-    if allowed > now:
-        return allowed, QUIET_HOURS
-    if sending_time_left(now, patient.timezone, rules) < LAST_CALL:
-        return next_allowed_time(now + LAST_CALL, patient.timezone, rules), QUIET_HOURS
-    if db.get_bind().dialect.name == "postgresql":
-        # Two patients who share a phone are two rows: lock the number itself, so that two
-        # senders never both find it under its limits (released at this claim's commit).
-        db.execute(select(func.pg_advisory_xact_lock(func.hashtext(patient.phone))))
-    if held := limit_wait(db, patient.id, patient.phone, patient.timezone, now, rules):
-        day_starts, reason = held
-        return next_allowed_time(day_starts, patient.timezone, rules), reason
-    return None
-
-
-def _claim(db, message, patient, invitation, now, settings, claimed_at, names) -> Claim:
-    """Mark a message as being sent and mint the link it carries (in this transaction)."""
-    transition(message, MessageStatus.SENDING, at=claimed_at)
-    message.language = patient.language
-    message.phone = patient.phone
-    token = mint_link(db, invitation)
-    kind = link_text_kind(
-        reminder=message.kind == MessageKind.REMINDER,
-        before_treatment=asks_before_treatment(invitation),
-    )
-    if patient.site_id not in names:
-        names[patient.site_id] = chosen_sender_name(db, patient.site)
-    # Never the site's own name: until the site chooses a neutral one, a neutral default.
-    name = names[patient.site_id] or neutral_name(patient.language)
-    link = link_url(settings.public_url, token)
-    body = render(kind, patient.language, name, link)
-    left = sending_time_left(claimed_at, patient.timezone, settings.rules)
-    sms = OutgoingSms(
-        message.id,
-        patient.site_id,
-        patient.phone,
-        body,
-        settings.status_callback(message.id),
-        validity_seconds=max(1, int(left.total_seconds())),
-        channel=patient.channel or "sms",
-        variables={"1": name, "2": link} if patient.channel == "whatsapp" else None,
-    )
-    return Claim(message.id, message.attempts, sms)
-
-
-def _send(backend: SmsBackend, claim: Claim) -> SendResult:
-    try:
-        return backend.send(claim.sms)
-    except Exception as error:  # a bug or surprise after the claim: it may have gone
-        logger.error("SMS backend failed on message %s: %s", claim.message_id, type(error).__name__)
-        return SendResult(Outcome.UNKNOWN, reason="backend_error")
-
-
-def record_result(
-    db: Session,
-    claim: Claim,
-    result: SendResult,
-    now: datetime,
-    settings: DispatchSettings,
-    report: DispatchReport,
-) -> None:
-    """Record a send's outcome in a transaction of its own."""
-    message = db.scalar(select(Message).where(Message.id == claim.message_id).with_for_update())
-    if message.attempts != claim.attempt or message.status not in (
-        MessageStatus.SENDING,
-        MessageStatus.REVIEW,
-    ):
-        # The provider's status report came first and already moved the message on.
-        if result.outcome == Outcome.ACCEPTED and message.segments is None:
-            message.segments = result.segments
-        report.sent += result.outcome == Outcome.ACCEPTED
-        db.commit()
-        return
-    if result.outcome == Outcome.ACCEPTED:
-        message.provider_sid = result.provider_sid
-        message.provider_status = (result.provider_status or "")[:32] or None
-        message.segments = result.segments
-        transition(message, result.status or MessageStatus.QUEUED, at=now)
-        report.sent += 1
-    elif result.outcome == Outcome.CHANNEL:
-        # Not this message's fault: it waits, unfailed, until the channel is resumed.
-        transition(
-            message,
-            MessageStatus.PENDING,
-            at=now,
-            error_code=result.error_code,
-            reason=result.reason,
-        )
-        message.wait_reason = CHANNEL_PAUSED
-        raise_alarm(
-            db,
-            claim.sms.site_id,
-            error_code=result.error_code,
-            reason=result.reason,
-            now=now,
-            channel=claim.sms.channel,
-        )
-        report.waiting += 1
-    elif result.outcome == Outcome.RETRY and message.attempts < settings.max_attempts:
-        message.due_at = now + settings.retry_delay(message.attempts)
-        transition(
-            message,
-            MessageStatus.PENDING,
-            at=now,
-            error_code=result.error_code,
-            reason=result.reason,
-        )
-        report.retrying += 1
-    elif result.outcome in (Outcome.RETRY, Outcome.FAILED):
-        reason = result.reason if result.outcome == Outcome.FAILED else "gave_up"
-        transition(
-            message, MessageStatus.FAILED, at=now, error_code=result.error_code, reason=reason
-        )
-        if result.reason == "opted_out":
-            record_opt_out(db, claim.sms.to, now, source="provider")
-        report.failed += 1
-    else:
-        transition(message, MessageStatus.REVIEW, at=now, reason=result.reason)
-        report.review += 1
-    db.commit()

@@ -2,7 +2,7 @@
 provider error means and what to do about it."""
 
 from survey.models import MessageStatus
-from survey.outreach.i18n import lazy_gettext as _l
+from survey.translatable import lazy_gettext as _l
 
 STATUS = {
     MessageStatus.PENDING: _l("Scheduled"),

@@ -33,11 +33,11 @@ from survey.models import (
     Timepoint,
     utcnow,
 )
-from survey.outreach.i18n import lazy_gettext as _l
 from survey.outreach.message_status import transition
 from survey.outreach.policy import SendingRules, at_local
 from survey.phones import InvalidPhoneNumber, normalise_mobile
 from survey.timezones import InvalidTimezone, check_timezone
+from survey.translatable import lazy_gettext as _l
 
 
 @dataclass

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from survey.instruments import Instrument
 from survey.models import Invitation, Response
-from survey.wording import instruments_in_use
+from survey.wording_in_use import instruments_in_use
 
 
 @dataclass(frozen=True)

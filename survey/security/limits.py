@@ -29,7 +29,7 @@ from survey.security import limit_storage  # registers the database:// storage
 logger = logging.getLogger("survey.security")
 
 EXTENSION_KEY = "survey_limiter"
-WEBHOOK_BLUEPRINT = "outreach"  # survey/outreach/webhooks.py
+WEBHOOK_BLUEPRINT = "outreach"  # survey/sms_webhooks.py
 WEBHOOK_ENDPOINTS = ("outreach.status_callback", "outreach.inbound")
 
 

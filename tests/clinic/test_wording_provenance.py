@@ -16,7 +16,7 @@ from survey.instruments import get_instrument, shown_text
 from survey.invitations import create_invitation
 from survey.models import Response, ShownWording
 from survey.responses import store_response
-from survey.wording import instrument_in_use
+from survey.wording_in_use import instrument_in_use
 from tests.clinic.test_exports import download, read_csv
 from tests.clinic.test_pages import cells
 from tests.fixtures.clinic import add_history

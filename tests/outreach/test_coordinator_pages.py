@@ -22,7 +22,7 @@ from survey.models import (
     utcnow,
 )
 from survey.outreach.policy import next_allowed_time
-from survey.outreach.schedules import ensure_default_schedule
+from survey.outreach.schedule_definitions import ensure_default_schedule
 from survey.outreach.scheduling import enrol
 from tests.conftest import csrf_from
 from tests.fixtures.outreach import RULES, messages_of

@@ -16,7 +16,7 @@ from survey.invitations import create_invitation
 from survey.localtime import add_local_days, format_local, local_moment, local_wall
 from survey.models import MessageKind
 from survey.outreach.policy import at_local, next_allowed_time
-from survey.outreach.schedules import ScheduleSpec, TimepointSpec, create_schedule
+from survey.outreach.schedule_definitions import ScheduleSpec, TimepointSpec, create_schedule
 from survey.outreach.scheduling import enrol
 from tests.fixtures.outreach import RULES, messages_of
 
@@ -91,7 +91,7 @@ def test_every_planned_time_keeps_to_the_local_clock_across_the_change(
 def test_the_whole_default_schedule_opens_and_closes_at_nine_local(
     site, zone, change, direction, before, after
 ):
-    from survey.outreach.schedules import ensure_default_schedule
+    from survey.outreach.schedule_definitions import ensure_default_schedule
 
     # Index date on the change: baseline straddles it, later timepoints land in both seasons.
     patient = enrol_in(site, zone, change, ensure_default_schedule(db.session), utc(2026, 1, 1))
@@ -121,7 +121,7 @@ def test_the_whole_default_schedule_opens_and_closes_at_nine_local(
 def test_the_issue_example_madrid_three_months_opens_and_closes_at_nine(site):
     """Reported: "opens 2027-03-16 09:00 CET, closes 2027-04-06 10:00 CEST", last reminder
     "2027-03-30 10:00 CEST"."""
-    from survey.outreach.schedules import ensure_default_schedule
+    from survey.outreach.schedule_definitions import ensure_default_schedule
 
     patient = enrol_in(
         site,

@@ -17,7 +17,7 @@ from survey.models import (
     PatientStatus,
 )
 from survey.outreach import scheduling
-from survey.outreach.schedules import (
+from survey.outreach.schedule_definitions import (
     DEFAULT_SCHEDULE,
     ScheduleError,
     ScheduleSpec,

@@ -3,9 +3,9 @@ account out everywhere else, at once; and every step is in the audit trail."""
 
 from sqlalchemy import select
 
-from survey.auth.passwords import check_password
 from survey.extensions import db
 from survey.models import AuditEvent, StaffSession
+from survey.passwords import check_password
 from tests.conftest import PASSWORD, StaffActions, csrf_from
 
 NEW_PASSWORD = "a brand new passphrase of mine"  # noqa: S105 (test data)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from survey.extensions import db
 from survey.models import Message, MessageStatus, utcnow
 from survey.outreach.policy import SendingRules, parse_clock
-from survey.outreach.schedules import ensure_default_schedule
+from survey.outreach.schedule_definitions import ensure_default_schedule
 from survey.outreach.scheduling import enrol
 from tests.outreach import twilio_server
 

@@ -29,7 +29,7 @@ from survey.models import (
     StaffSession,
     utcnow,
 )
-from survey.outreach.schedules import ensure_default_schedule
+from survey.outreach.schedule_definitions import ensure_default_schedule
 from survey.outreach.scheduling import enrol
 from tests.conftest import PASSWORD, csrf_from
 from tests.fixtures.outreach import RULES

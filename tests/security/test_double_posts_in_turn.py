@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from survey.extensions import db
 from survey.models import Message, MessageKind, MessageStatus, Patient, Schedule, utcnow
-from survey.outreach.schedules import ensure_default_schedule
+from survey.outreach.schedule_definitions import ensure_default_schedule
 from tests.conftest import csrf_from
 
 FOLLOW_UP = "/clinic/follow-up"

@@ -68,7 +68,7 @@ def _backfill(connection):
     # The instruments package is plain Python (no Flask, no models): the same code that
     # hashed the wordings when the answers were stored.
     from survey.instruments import get_instrument, retired_instruments, shown_text
-    from survey.instruments.wording import wording_states
+    from survey.instruments.licensed_wording import wording_states
 
     responses = sa.table(
         "responses",

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from survey.models import MessageStatus, utcnow
-from survey.outreach.backends import Outcome, OutgoingSms, SendResult
+from survey.outreach.backends.interface import Outcome, OutgoingSms, SendResult
 from survey.outreach.segments import count_segments
 
 logger = logging.getLogger("survey.outreach.console")

@@ -22,7 +22,12 @@ from twilio.rest import Client
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError, SSLError
 
 from survey.models import MessageStatus
-from survey.outreach.backends import MAX_CONCURRENT_SENDS, Outcome, OutgoingSms, SendResult
+from survey.outreach.backends.interface import (
+    MAX_CONCURRENT_SENDS,
+    Outcome,
+    OutgoingSms,
+    SendResult,
+)
 from survey.outreach.backends.twilio_codes import ACCOUNT, OPTED_OUT, TRANSIENT, status_of
 
 logger = logging.getLogger("survey.outreach.twilio")

@@ -6,10 +6,10 @@ import click
 from flask.cli import with_appcontext
 
 from survey import audit, text
-from survey.auth.cli import BY_COMMAND
+from survey.cli.user_security import BY_COMMAND
 from survey.enrolment import EnrolmentError, check_language
 from survey.extensions import db
-from survey.staff import StaffSetupError, create_site, create_user, find_site, update_site
+from survey.staff_setup import StaffSetupError, create_site, create_user, find_site, update_site
 from survey.text import TextParam
 from survey.timezones import InvalidTimezone
 

@@ -3,13 +3,21 @@
 import time
 
 import click
+from flask import Flask
 from flask.cli import with_appcontext
 
+from benchmarks.seeding import seed_patients
+from survey.cli import refuse_database_errors_cleanly
 from survey.extensions import db
-from survey.seeding import seed_patients
-from survey.staff import StaffSetupError, find_site
+from survey.staff_setup import StaffSetupError, find_site
 
 MAX_PATIENTS = 1_000_000
+
+
+def init_app(app: Flask) -> None:
+    """Add `flask benchmark ...` to an app made by `create_app` (wsgi.py calls it)."""
+    refuse_database_errors_cleanly(benchmark)
+    app.cli.add_command(benchmark)
 
 
 @click.group()

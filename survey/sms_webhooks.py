@@ -33,7 +33,7 @@ try:  # twilio >= 9.13 signs with Webhooks SharedKeys too
 except ImportError:  # pragma: no cover
     SIGNATURE_SETTINGS_HEADER, get_signature_algorithm = None, None
 
-logger = logging.getLogger("survey.outreach.webhooks")
+logger = logging.getLogger("survey.outreach.webhooks")  # its name before the move: logs keep it
 IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
 
 

@@ -1,4 +1,4 @@
-"""Floor routes for the HTTP benchmarks (benchmarks/), registered only when
+"""Floor routes for the HTTP benchmarks, registered by `init_app` (wsgi.py calls it) only when
 SURVEY_BENCHMARK_ROUTES=1: what the cheapest write and the cheapest page cost on the same
 server, so a patient request's cost can be judged against them rather than in the abstract.
 
@@ -10,7 +10,7 @@ server, so a patient request's cost can be judged against them rather than in th
 - GET /_bench/page: the patient page layout rendered with no database work at all.
 """
 
-from flask import Blueprint, render_template
+from flask import Blueprint, Flask, render_template
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -25,7 +25,8 @@ from sqlalchemy import (
 
 from survey.extensions import csrf, db
 
-bp = Blueprint("benchmark", __name__, url_prefix="/_bench")
+# Its template lives beside it (benchmarks/templates/), outside the installed package.
+bp = Blueprint("benchmark", __name__, url_prefix="/_bench", template_folder="templates")
 
 # Its own metadata, so neither the migrations nor the test suite's table list ever see it.
 floor_metadata = MetaData()
@@ -35,6 +36,12 @@ floor_writes = Table(
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     Column("written_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+
+def init_app(app: Flask) -> None:
+    """Add the floor routes to an app made by `create_app`, if its settings ask for them."""
+    if app.config["BENCHMARK_ROUTES"]:
+        app.register_blueprint(bp)
 
 
 def create_floor_table(engine: Engine) -> None:

@@ -1,18 +1,18 @@
-"""Account security commands, added to the `users` group: require or reset a second factor,
-disable or enable an account, set a password, end sessions. Each is audited."""
+"""Account security commands, added to the `users` group (survey/cli/__init__.py): require or
+reset a second factor, disable or enable an account, set a password, end sessions. Each is
+audited."""
 
 import sys
 
 import click
-from flask import Flask
 from flask.cli import with_appcontext
 
 from survey import audit
-from survey.auth import accounts
-from survey.auth.passwords import hash_password, password_problem
+from survey.auth import account_changes
 from survey.auth.sessions import end_all_sessions
 from survey.extensions import db
 from survey.models import User, user_by_email, utcnow
+from survey.passwords import hash_password, password_problem
 
 BY_COMMAND = {"by": "command line"}
 
@@ -28,7 +28,7 @@ def record(action: str, user: User, **detail) -> None:
     audit.record(db.session, action, subject=user, detail={**BY_COMMAND, **detail})
 
 
-def commit(change: accounts.AccountChange, user: User) -> None:
+def commit(change: account_changes.AccountChange, user: User) -> None:
     record(change.action, user, **change.detail)
     db.session.commit()
 
@@ -40,7 +40,7 @@ def commit(change: accounts.AccountChange, user: User) -> None:
 def require_2fa(email, off):
     """Require (or stop requiring) a second factor for EMAIL at sign-in."""
     user = find_user(email)
-    commit(accounts.require_second_factor(user, required=not off), user)
+    commit(account_changes.require_second_factor(user, required=not off), user)
     if off:
         click.echo(f"{user.email} no longer needs a second factor.")
     elif user.totp_secret:
@@ -55,7 +55,7 @@ def require_2fa(email, off):
 def reset_2fa(email):
     """Remove EMAIL's second factor (a lost phone) and sign them out everywhere."""
     user = find_user(email)
-    change = accounts.reset_second_factor(db.session, user)
+    change = account_changes.reset_second_factor(db.session, user)
     commit(change, user)
     ended = change.detail["sessions_ended"]
     click.echo(f"Removed the second factor of {user.email}; ended {ended} session(s).")
@@ -67,7 +67,7 @@ def reset_2fa(email):
 def disable(email):
     """Disable EMAIL's account and end its sessions at once."""
     user = find_user(email)
-    change = accounts.disable(db.session, user)
+    change = account_changes.disable(db.session, user)
     commit(change, user)
     click.echo(f"Disabled {user.email}; ended {change.detail['sessions_ended']} session(s).")
 
@@ -78,7 +78,7 @@ def disable(email):
 def enable(email):
     """Enable EMAIL's account again."""
     user = find_user(email)
-    commit(accounts.enable(user), user)
+    commit(account_changes.enable(user), user)
     click.echo(f"Enabled {user.email}.")
 
 
@@ -109,17 +109,9 @@ def set_password(email, password_stdin):
 def end_sessions(email):
     """Sign EMAIL out of every browser."""
     user = find_user(email)
-    change = accounts.end_sessions(db.session, user)
+    change = account_changes.end_sessions(db.session, user)
     commit(change, user)
     click.echo(f"Ended {change.detail['sessions']} session(s) of {user.email}.")
 
 
 COMMANDS = (require_2fa, reset_2fa, disable, enable, set_password, end_sessions)
-
-
-def init_app(app: Flask) -> None:
-    """Add the commands to `flask users` (defined with account creation in survey/cli)."""
-    from survey.cli.staff import users
-
-    for command in COMMANDS:
-        users.add_command(command)

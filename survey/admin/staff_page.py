@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 from survey import audit
 from survey.admin import bp
 from survey.admin.forms import NewStaffForm
-from survey.auth import accounts, links, needs_second_factor, staff_required
+from survey.auth import account_changes, links, needs_second_factor, staff_required
 from survey.coordinate.forms import option
 from survey.extensions import db
 from survey.models import Role, User, site_memberships, user_by_email
@@ -77,17 +77,17 @@ def change(user_id: int, action: str):
     if not manages(g.user, user):
         abort(403)
     if action == "require-2fa":
-        done = accounts.require_second_factor(user, required=True)
+        done = account_changes.require_second_factor(user, required=True)
     elif action == "stop-requiring-2fa":
-        done = accounts.require_second_factor(user, required=False)
+        done = account_changes.require_second_factor(user, required=False)
     elif action == "reset-2fa":
-        done = accounts.reset_second_factor(db.session, user)
+        done = account_changes.reset_second_factor(db.session, user)
     elif action == "disable":
-        done = accounts.disable(db.session, user)
+        done = account_changes.disable(db.session, user)
     elif action == "enable":
-        done = accounts.enable(user)
+        done = account_changes.enable(user)
     else:
-        done = accounts.end_sessions(db.session, user)
+        done = account_changes.end_sessions(db.session, user)
     audit.log(done.action, subject=user, detail=done.detail)
     db.session.commit()
     flash(DONE[action] % {"email": user.email})

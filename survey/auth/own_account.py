@@ -14,11 +14,11 @@ from survey.auth.forms import (
     TwoFactorEnrolForm,
     TwoFactorRemoveForm,
 )
-from survey.auth.passwords import check_password, hash_password
 from survey.auth.sessions import end_all_sessions, end_session, open_sessions, start_session
 from survey.auth.views import claim_step
 from survey.extensions import db
 from survey.models import utcnow
+from survey.passwords import check_password, hash_password
 
 
 @bp.get("/account")

@@ -4,9 +4,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from survey import text
-from survey.auth.passwords import hash_password, password_problem
 from survey.languages import interface_languages
 from survey.models import Role, Site, User, user_by_email
+from survey.passwords import hash_password, password_problem
 from survey.phones import check_country
 from survey.timezones import check_timezone
 

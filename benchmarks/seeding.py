@@ -36,9 +36,9 @@ from survey.models import (
     utcnow,
 )
 from survey.outreach.policy import at_local
-from survey.outreach.schedules import ensure_default_schedule
+from survey.outreach.schedule_definitions import ensure_default_schedule
 from survey.summaries import refresh_summaries
-from survey.wording import instrument_in_use, keep_shown_wording
+from survey.wording_in_use import instrument_in_use, keep_shown_wording
 
 CHUNK = 2_000  # patients written per round: bounded memory whatever the number asked for
 UNANSWERED_EVERY = 10  # one patient in ten has the 12-month timepoint still to answer

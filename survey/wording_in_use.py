@@ -16,7 +16,7 @@ from survey.instruments import (
     get_instrument,
     shown_text,
 )
-from survey.instruments.wording import imported_version, wording_overlay, wording_states
+from survey.instruments.licensed_wording import imported_version, wording_overlay, wording_states
 from survey.models import ImportedWording, ShownWording
 
 # Applying an import re-checks a whole definition, too slow to repeat on every patient page:

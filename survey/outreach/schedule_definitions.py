@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from survey import text
 from survey.instruments import INSTRUMENT_IDS
 from survey.models import Patient, Schedule, Timepoint, User
-from survey.outreach.i18n import lazy_gettext as _l
+from survey.translatable import lazy_gettext as _l
 
 DEFAULT_SCHEDULE_NAME = "Standard follow-up"
 MAX_TIMEPOINTS = 20

@@ -10,7 +10,6 @@ shipped definition, so scores stay comparable across wordings.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from collections.abc import Iterable, Mapping
 
@@ -60,29 +59,6 @@ STRUCTURE_FIELDS: tuple[str, ...] = (
 #: version goes in `wording_version`. Not compared, so a file exported from an older
 #: definition still imports when only wording was changed since.
 IGNORED_FIELDS: tuple[str, ...] = ("version",)
-
-
-def shown_text(instrument: Instrument, lang: str) -> dict:
-    """Everything the patient sees in `lang`, as the dict that wording_hash fingerprints."""
-    return {
-        "title": instrument.title(lang),
-        "instructions": instrument.instructions(lang),
-        "recall_period": instrument.recall_period(lang),
-        "items": [item.text(lang) for item in instrument.items],
-        "options": [
-            {"value": option.value, "label": option.label(lang)} for option in instrument.options
-        ],
-    }
-
-
-def wording_hash(instrument: Instrument, lang: str) -> str:
-    """sha256 hex of shown_text as canonical JSON, stored with each response as proof of wording.
-
-    Canonical JSON is json.dumps(..., sort_keys=True, separators=(",", ":")) with the
-    default ASCII escaping, encoded as UTF-8, so any tool can recompute it.
-    """
-    canonical = json.dumps(shown_text(instrument, lang), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def imported_version(base_version: str, number: int) -> str:

@@ -1,0 +1,103 @@
+"""Which code may import which (docs/architecture.md): the import-linter contracts in
+pyproject.toml, run here so that CI checks them with the rest of the suite."""
+
+import tomllib
+from pathlib import Path
+
+import grimp
+import pytest
+from importlinter.cli import lint_imports
+
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+CONTRACTS = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["tool"]["importlinter"]
+
+
+def test_the_contracts_cover_the_layers_the_instruments_and_cycles():
+    kinds = {contract["id"]: contract["type"] for contract in CONTRACTS["contracts"]}
+    assert kinds == {
+        "layers": "layers",
+        "pure-instruments": "forbidden",
+        "acyclic": "acyclic_siblings",
+    }
+    acyclic = next(c for c in CONTRACTS["contracts"] if c["id"] == "acyclic")
+    assert acyclic["ancestors"] == ["survey"]  # every package, at every depth
+
+
+def test_every_module_of_the_package_has_a_layer():
+    """A new top-level module or package must be placed in a layer (docs/architecture.md says
+    which), or the layers contract would not check it."""
+    layers = next(c for c in CONTRACTS["contracts"] if c["id"] == "layers")["layers"]
+    placed = {name.strip() for layer in layers for name in layer.split(":")}
+    graph = grimp.build_graph("survey")
+    top_level = {m for m in graph.find_children("survey") if m != "survey.migrations"}
+    assert len(top_level) > 40
+    assert top_level - placed == set()
+    assert placed - top_level == set()
+
+
+@pytest.mark.parametrize("contract", [c["id"] for c in CONTRACTS["contracts"]])
+def test_the_code_keeps_the_contract(contract):
+    """A broken contract prints the imports that break it (pytest shows the output)."""
+    exit_code = lint_imports(
+        config_filename=str(PYPROJECT),
+        limit_to_contracts=(contract,),
+        no_cache=True,
+        no_logo=True,
+    )
+    assert exit_code == 0, f"contract {contract!r} is broken: see the output above"
+
+
+# Packages that define their blueprint in __init__.py and import their view modules at its
+# bottom, the views importing `bp` back: the one kind of cycle left (docs/architecture.md).
+BLUEPRINT_PACKAGES = (
+    "survey.admin",
+    "survey.auth",
+    "survey.clinic",
+    "survey.coordinate",
+    "survey.patient",
+)
+
+
+def cycles(graph: grimp.ImportGraph) -> list[set[str]]:
+    """The groups of modules that import each other in a circle (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for imported in graph.find_modules_directly_imported_by(module):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            group = set()
+            while True:
+                member = stack.pop()
+                group.add(member)
+                if member == module:
+                    break
+            if len(group) > 1:
+                found.append(group)
+
+    for module in sorted(graph.modules):
+        if module not in index:
+            visit(module)
+    return found
+
+
+def test_no_import_cycle_anywhere_but_a_blueprint_package_importing_its_views():
+    """Stricter than the siblings contract: a cycle through a package's own __init__.py (the
+    package and one of its modules importing each other) counts too. Late imports count."""
+    graph = grimp.build_graph("survey", exclude_type_checking_imports=True)
+    before = cycles(graph)
+    assert {min(group) for group in before} >= set(BLUEPRINT_PACKAGES)  # the exception is real
+    for package in BLUEPRINT_PACKAGES:
+        for module in graph.find_modules_directly_imported_by(package):
+            if module.startswith(package + "."):
+                graph.remove_import(importer=package, imported=module)
+    assert cycles(graph) == []
