@@ -5,6 +5,7 @@ emoji, SQL and template syntax, 1 MB values and invalid UTF-8. No 500, nothing u
 in a page, and nothing stored that no page could have accepted."""
 
 import inspect
+import itertools
 import json
 import re
 import unicodedata
@@ -291,14 +292,17 @@ def sweep(attack: Sweep, app, ids, corpus: list[str], everything_at_once: list[s
     assert pages, f"{attack.who} reached no page"
     for form in forms:
         fields = fields_of(form)
-        for target in form.targets:
-            for name in fields:
-                for value in corpus:
-                    attack.post_form(form, target, {name: value})
-                for raw in INVALID_UTF8:
-                    attack.post_raw(form, target, name, raw)
-            for value in everything_at_once:
-                attack.post_form(form, target, dict.fromkeys(fields, value))
+        # A form with several buttons (the export page's one per format) posts the same
+        # fields to each: the values take turns among its targets, so that every field gets
+        # every value and every target a share of them, not each value once per target.
+        targets = itertools.cycle(form.targets)
+        for name in fields:
+            for value in corpus:
+                attack.post_form(form, next(targets), {name: value})
+            for raw in INVALID_UTF8:
+                attack.post_raw(form, next(targets), name, raw)
+        for value in everything_at_once:
+            attack.post_form(form, next(targets), dict.fromkeys(fields, value))
     names = sorted(names)
     adapter = app.url_map.bind("localhost")
     for path in pages:

@@ -213,12 +213,13 @@ def test_hostile_notes_are_kept_as_typed_and_shown_escaped(site, make_patient, w
     submit_history(patient, RELAPSE)
     item = next(i for i in items_of(patient) if i.status == TriageStatus.OPEN)
     worklist.take(item.id)
-    stored = 0
-    for text in hostile_strings():
+    stored, texts = 0, hostile_strings()
+    for text in texts:
         response = worklist.step(item.id, "outcome", outcome="called", note=text)
         assert response.status_code in (303, 400), (text, response.status_code)
         stored += response.status_code == 303
-    assert stored > 400  # most are ordinary text; those with control characters are refused
+    # Most are ordinary text; those with control characters are refused.
+    assert stored > len(texts) * 3 // 4
     # Every stored note is on the page (the history shows each step's note): all escaped.
     page = worklist.item(item.id).text.split("Every step")[1]
     assert page.count("Outcome recorded") == stored
