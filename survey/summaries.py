@@ -5,6 +5,8 @@ recently submitted; previous is the one submitted just before the latest; best i
 total before the latest, in the direction the instrument declares (the rules of
 `survey.instruments.change` as `clinic.results.patient_course` applies them; the tests check
 they agree).
+Only the responses of the patient's current (latest) episode of care count: a new episode
+(a definitive repair after a seton) starts its own baseline, and the list shows its figures.
 The figures are worked out again from the responses each time, never adjusted step by step,
 so a summary is right whatever order answers arrive in.
 """
@@ -13,7 +15,7 @@ from sqlalchemy import ColumnElement, case, func, null, select, update
 from sqlalchemy.orm import Session
 
 from survey.instruments import get_instrument
-from survey.models import Invitation, PatientSummary, Response
+from survey.models import Episode, Invitation, PatientSummary, Response
 
 QOLAF, CCIS = "qolaf-q", "ccis"
 #: The summary's column prefix for each questionnaire.
@@ -23,11 +25,31 @@ BASELINE_TIMEPOINT = "baseline"
 OWNER = PatientSummary.patient_id
 
 
+def in_current_episode(owner=OWNER) -> ColumnElement:
+    """Per patient: whether a response belongs to their current (latest) episode of care.
+    An invitation without an episode is read as the first episode's (survey/episodes.py)."""
+    episodes = select(Episode.id).where(Episode.patient_id == owner).correlate(owner.table)
+    first = episodes.with_only_columns(func.min(Episode.id)).scalar_subquery()
+    current = episodes.with_only_columns(func.max(Episode.id)).scalar_subquery()
+    return Response.invitation_id.in_(
+        select(Invitation.id)
+        .where(
+            Invitation.patient_id == owner,
+            func.coalesce(Invitation.episode_id, first, 0) == func.coalesce(current, 0),
+        )
+        .correlate(owner.table)
+    )
+
+
 def latest(instrument_id: str, column=Response.total, owner=OWNER) -> ColumnElement:
     """Per patient (`owner` is their id column): `column` of the most recent response."""
     return (
         select(column)
-        .where(Response.patient_id == owner, Response.instrument_id == instrument_id)
+        .where(
+            Response.patient_id == owner,
+            Response.instrument_id == instrument_id,
+            in_current_episode(owner),
+        )
         .order_by(Response.submitted_at.desc(), Response.id.desc())
         .limit(1)
         .correlate(owner.table)
@@ -39,7 +61,11 @@ def previous(instrument_id: str, column=Response.total, owner=OWNER) -> ColumnEl
     """Per patient: `column` of the response submitted just before the latest one."""
     return (
         select(column)
-        .where(Response.patient_id == owner, Response.instrument_id == instrument_id)
+        .where(
+            Response.patient_id == owner,
+            Response.instrument_id == instrument_id,
+            in_current_episode(owner),
+        )
         .order_by(Response.submitted_at.desc(), Response.id.desc())
         .limit(1)
         .offset(1)
@@ -56,6 +82,7 @@ def best(instrument_id: str, owner=OWNER) -> ColumnElement:
         .where(
             Response.patient_id == owner,
             Response.instrument_id == instrument_id,
+            in_current_episode(owner),
             Response.id != latest(instrument_id, Response.id, owner),
         )
         .correlate(owner.table)
@@ -73,6 +100,7 @@ def baseline(instrument_id: str, column=Response.total, owner=OWNER) -> ColumnEl
             Invitation.patient_id == owner,
             Invitation.timepoint == BASELINE_TIMEPOINT,
             Response.instrument_id == instrument_id,
+            in_current_episode(owner),
         )
         .order_by(Response.submitted_at, Response.id)
         .limit(1)
@@ -81,7 +109,11 @@ def baseline(instrument_id: str, column=Response.total, owner=OWNER) -> ColumnEl
     )
     earliest = (
         select(column)
-        .where(Response.patient_id == owner, Response.instrument_id == instrument_id)
+        .where(
+            Response.patient_id == owner,
+            Response.instrument_id == instrument_id,
+            in_current_episode(owner),
+        )
         .order_by(Response.submitted_at, Response.id)
         .limit(1)
         .correlate(owner.table)
