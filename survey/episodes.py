@@ -30,6 +30,21 @@ def label_text(label: str | None) -> str:
     return str(LABELS[label]) if label in LABELS else label
 
 
+def episode_name(episode) -> str:
+    """An episode as staff read it: "Episode 2 (Definitive repair), index date 2026-03-02"
+    (`episode` is an Episode or a clinic EpisodeCourse: number, label, index_date)."""
+    name = (
+        _l("Episode %(number)d (%(label)s)", number=episode.number, label=label_text(episode.label))
+        if episode.label
+        else _l("Episode %(number)d", number=episode.number)
+    )
+    if episode.index_date is None:
+        return str(name)
+    return str(
+        _l("%(episode)s, index date %(date)s", episode=name, date=episode.index_date.isoformat())
+    )
+
+
 def check_label(label: str | None) -> str | None:
     """A fixed key, or free text (at most 60 characters, the text policy); None for none."""
     if label in LABELS:
