@@ -80,3 +80,15 @@ def episode_key(invitation: Invitation, episodes: list[Episode]) -> int | None:
     if invitation.episode_id is not None:
         return invitation.episode_id
     return episodes[0].id if episodes else None
+
+
+def invitations_by_episode(patient: Patient) -> list[tuple[Episode | None, list[Invitation]]]:
+    """The patient's invitations per episode, newest episode first (a patient without
+    episode rows: one group, None)."""
+    episodes = list(patient.episodes)
+    groups: dict[int | None, list[Invitation]] = {episode.id: [] for episode in episodes}
+    for invitation in patient.invitations:
+        groups.setdefault(episode_key(invitation, episodes), []).append(invitation)
+    if not episodes:
+        return [(None, groups.get(None, []))]
+    return [(episode, groups[episode.id]) for episode in reversed(episodes)]

@@ -13,7 +13,7 @@ given.
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from survey.enrolment import EnrolmentError, check_index_date, check_language, enrol_patient
@@ -247,6 +247,15 @@ def start_episode(
     # The list shows the current episode's figures: none until its first answers.
     refresh_summary(db, patient.id)
     return result
+
+
+def pending_in_episode(db: Session, episode: Episode) -> int:
+    """How many messages of an episode's invitations are waiting to be sent."""
+    return db.scalar(
+        select(func.count(Message.id))
+        .join(Invitation, Invitation.id == Message.invitation_id)
+        .where(Invitation.episode_id == episode.id, Message.status == MessageStatus.PENDING)
+    )
 
 
 def sync_invitations(
