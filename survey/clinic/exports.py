@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from survey.clinic import export_changes
@@ -32,7 +32,15 @@ from survey.instruments import (
     get_instrument,
     shipped_languages,
 )
-from survey.models import Answer, Invitation, InvitationStatus, Patient, Response, Site
+from survey.models import (
+    Answer,
+    Episode,
+    Invitation,
+    InvitationStatus,
+    Patient,
+    Response,
+    Site,
+)
 
 # Exports with no clinic setting at hand judge CCIS changes by the declared MIC.
 DECLARED_CCIS_POINTS = get_instrument("ccis").minimal_important_change.improvement
@@ -102,6 +110,19 @@ def prefix(instrument: Instrument) -> str:
     return instrument.id.replace("-", "_")
 
 
+# Appended after every other column, so existing analyses that read columns by position keep
+# working.
+EPISODE_COLUMN = Column(
+    "episode",
+    "integer",
+    _l(
+        "The episode of care the timepoint belongs to, from 1 (a new index date, e.g. a "
+        "definitive repair after a seton, starts the next). index_date, days_since_index and "
+        "the changes against baseline, previous and best are read within the episode."
+    ),
+)
+
+
 def long_columns(ccis_points: int | None = None) -> tuple[Column, ...]:
     """The long export's columns, in order (`ccis_points`: the clinic's CCIS MIC setting)."""
     return (
@@ -114,7 +135,10 @@ def long_columns(ccis_points: int | None = None) -> tuple[Column, ...]:
         Column(
             "index_date",
             "date",
-            _l("The patient's index date (procedure date), empty when not recorded."),
+            _l(
+                "The index date (procedure date) of the timepoint's episode of care, empty "
+                "when not recorded."
+            ),
             "YYYY-MM-DD",
         ),
         Column("timepoint", "text", _l("The timepoint's label, e.g. baseline, 3 months.")),
@@ -202,6 +226,7 @@ def long_columns(ccis_points: int | None = None) -> tuple[Column, ...]:
             _l("The answer's score on the questionnaire's scale."),
             "; ".join(f"{i.id}: {_scale(i)}" for i in all_instruments()),
         ),
+        EPISODE_COLUMN,
     )
 
 
@@ -323,6 +348,7 @@ def wide_columns(
                     _scale(instrument),
                 )
             )
+    columns.append(EPISODE_COLUMN)
     return tuple(columns)
 
 
@@ -374,6 +400,12 @@ def _mics(mics: dict | None) -> dict[str, MinimalImportantChange | None]:
     return mics if mics is not None else minimal_important_changes(DECLARED_CCIS_POINTS)
 
 
+# A timepoint's episode (an invitation without one is read as the patient's first episode,
+# from the patient's own index date: survey/episodes.py).
+EPISODE_INDEX_DATE = func.coalesce(Episode.index_date, Patient.index_date)
+EPISODE_NUMBER = func.coalesce(Episode.number, 1)
+
+
 def long_rows(db: Session, scope: ExportScope, mics: dict | None = None) -> Iterator[tuple]:
     """One row per answered item, in long_columns() order; `mics` per instrument (default:
     as declared, see `flags.minimal_important_changes`)."""
@@ -383,7 +415,7 @@ def long_rows(db: Session, scope: ExportScope, mics: dict | None = None) -> Iter
         select(
             Patient.reference,
             Site.name,
-            Patient.index_date,
+            EPISODE_INDEX_DATE,
             Patient.timezone,
             Invitation.timepoint,
             Invitation.id,
@@ -401,9 +433,11 @@ def long_rows(db: Session, scope: ExportScope, mics: dict | None = None) -> Iter
             Answer.position,
             Answer.value,
             Response.mode,
+            EPISODE_NUMBER,
         )
         .join(Response, Response.id == Answer.response_id)
         .join(Invitation, Invitation.id == Response.invitation_id)
+        .outerjoin(Episode, Episode.id == Invitation.episode_id)
         .join(Patient, Patient.id == Response.patient_id)
         .join(Site, Site.id == Patient.site_id)
         .join(earlier, earlier.c.response_id == Response.id)
@@ -418,7 +452,7 @@ def long_rows(db: Session, scope: ExportScope, mics: dict | None = None) -> Iter
         (reference, site, index_date, timezone, timepoint, invitation_id, response_id) = row[:7]
         instrument_id, version, wording_version, language, status, wording_hash = row[7:13]
         submitted_at, total = row[13:15]
-        item_id, position, value, mode = row[19:23]
+        item_id, position, value, mode, episode = row[19:24]
         if response_id not in changes:
             changes.clear()
             changes[response_id] = export_changes.change_cells(
@@ -449,6 +483,7 @@ def long_rows(db: Session, scope: ExportScope, mics: dict | None = None) -> Iter
             item_id,
             position,
             value,
+            episode,
         )
 
 
@@ -464,14 +499,16 @@ def wide_rows(
             Invitation,
             Patient.reference,
             Site.name,
-            Patient.index_date,
+            EPISODE_INDEX_DATE,
             Patient.timezone,
             Response,
             Answer.item_id,
             Answer.value,
             *export_changes.earlier_columns(earlier),
+            EPISODE_NUMBER,
         )
         .join(Patient, Patient.id == Invitation.patient_id)
+        .outerjoin(Episode, Episode.id == Invitation.episode_id)
         .join(Site, Site.id == Patient.site_id)
         .outerjoin(Response, Response.invitation_id == Invitation.id)
         .outerjoin(Answer, Answer.response_id == Response.id)
@@ -531,6 +568,7 @@ def wide_rows(
                 )
             )
             line += _response_cells(instrument, response, index_date, timezone, answers, changes)
+        line.append(group[0][12])  # the episode's number
         yield tuple(line)
 
 
