@@ -9,7 +9,7 @@ from survey.auth import staff_required
 from survey.coordinate import bp
 from survey.coordinate.common import COORDINATORS, load_patient, sending_rules
 from survey.coordinate.forms import NO_SCHEDULE, EditForm, EnrolForm, NewEpisodeForm, option
-from survey.coordinate.queries import patient_messages, patient_rows
+from survey.coordinate.queries import patient_messages, patient_replies, patient_rows
 from survey.enrolment import EnrolmentError, ReferenceTaken
 from survey.episodes import LABELS, invitations_by_episode
 from survey.extensions import db
@@ -124,11 +124,14 @@ def enrol():
 def patient(patient_id: int):
     """One patient's follow-up: details, invitations, and every message with its status."""
     found = load_patient(patient_id)
-    audit.log("followup.view", subject=found)
+    # The patient's replies are health data: the view that shows them is audited with them.
+    replies = patient_replies(db.session, found)
+    audit.log("followup.view", subject=found, detail={"replies": [r.id for r in replies]})
     db.session.commit()
     return render_template(
         "coordinate/patient.html",
         patient=found,
+        replies=replies,
         messages=patient_messages(db.session, found),
         groups=invitations_by_episode(found),
         now=utcnow(),
