@@ -174,6 +174,9 @@ class NewEpisodeForm(FlaskForm):
         validators=[InputRequired(_l("Choose whether to cancel or keep them."))],
     )
     confirmed = HiddenField(default="")
+    # The episode that was current when the form was shown: a second post of the same
+    # confirmation finds a newer one and starts nothing.
+    after = IntegerField(validators=[Optional()])
 
     def validate_index_date(self, field) -> None:
         try:

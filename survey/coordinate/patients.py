@@ -231,6 +231,8 @@ def new_episode(patient_id: int):
         form.schedule_id.data = found.schedule_id or (schedules[0].id if schedules else NO_SCHEDULE)
     earlier = found.current_episode
     pending = scheduling.pending_in_episode(db.session, earlier) if earlier else 0
+    if request.method == "GET":
+        form.after.data = earlier.number if earlier else None
     if not form.validate_on_submit():
         return render_template(
             "coordinate/episode.html", form=form, patient=found, pending=pending, confirm=False
@@ -257,7 +259,12 @@ def new_episode(patient_id: int):
             now=now,
             rules=sending_rules(),
             user=g.user,
+            after=form.after.data,
         )
+    except scheduling.EpisodeAlreadyStarted as error:
+        db.session.rollback()
+        flash(str(error))
+        return redirect(url_for("coordinate.patient", patient_id=found.id))
     except EnrolmentError as error:
         db.session.rollback()
         flash(str(error), "error")

@@ -165,6 +165,10 @@ def update_details(
     return changed, changes or ScheduleChanges()
 
 
+class EpisodeAlreadyStarted(EnrolmentError):
+    """Another episode was started since the form was shown (a confirmation posted twice)."""
+
+
 @dataclass
 class NewEpisode:
     """What starting an episode did: the episode, the new episode's invitations, and what
@@ -187,13 +191,17 @@ def start_episode(
     now: datetime,
     rules: SendingRules,
     user=None,
+    after: int | None = None,
 ) -> NewEpisode:
     """Start a new episode of care (a definitive repair after a seton, a recurrence): a new
     index date and schedule, with timepoints counted from the new date.
 
     The earlier episode's pending messages are kept (`keep_earlier`: its invitations go on as
     planned) or cancelled: its invitations nothing has reached yet are cancelled, and the
-    others lose their pending reminders (the patient may still answer by a link they have)."""
+    others lose their pending reminders (the patient may still answer by a link they have).
+
+    `after`: the number of the episode the coordinator saw as current; when another episode
+    has been started since (the same confirmation posted twice), `EpisodeAlreadyStarted`."""
     lock(db, patient)
     if patient.status == PatientStatus.WITHDRAWN:
         raise EnrolmentError(_l("This patient has withdrawn; their details cannot change."))
@@ -205,6 +213,10 @@ def start_episode(
     except ValueError as error:  # text.TextError
         raise EnrolmentError(str(error)) from None
     earlier = current_episode(db, patient)
+    if after is not None and earlier.number != after:
+        raise EpisodeAlreadyStarted(
+            _l("Episode %(number)d has already been started.", number=earlier.number)
+        )
     if earlier.index_date is not None and index_date < earlier.index_date:
         raise EnrolmentError(
             _l(

@@ -189,6 +189,7 @@ def test_a_coordinator_starts_a_new_episode_after_confirming(client, coordinator
     url = f"/clinic/follow-up/patients/{patient.id}/episode"
     form = client.get(url)
     assert form.status_code == 200 and "Messages of the earlier episode" in form.text
+    assert 'name="after" value="1"' in form.text
     new_date = date.today() + timedelta(days=60)
     data = {
         "csrf_token": csrf_from(form.text),
@@ -197,6 +198,7 @@ def test_a_coordinator_starts_a_new_episode_after_confirming(client, coordinator
         "label": "other",
         "other_label": "Fistulotomy",
         "earlier": "cancel",
+        "after": "1",
     }
     # Without a choice for the earlier messages, the form asks for one.
     missing = client.post(url, data={k: v for k, v in data.items() if k != "earlier"})
@@ -206,8 +208,13 @@ def test_a_coordinator_starts_a_new_episode_after_confirming(client, coordinator
     assert "Fistulotomy" in confirm.text
     db.session.expire_all()
     assert len(patient.episodes) == 1  # nothing changes before the confirmation
+    assert 'name="after" value="1"' in confirm.text
     done = client.post(url, data={**data, "confirmed": "yes"})
     assert done.status_code == 302
+    # The same confirmation posted again (a double-click) starts nothing more.
+    again = client.post(url, data={**data, "confirmed": "yes"})
+    assert again.status_code == 302
+    assert "Episode 2 has already been started." in client.get(again.location).text
     db.session.expire_all()
     assert [e.number for e in patient.episodes] == [1, 2]
     assert (patient.current_episode.label, patient.index_date) == ("Fistulotomy", new_date)
@@ -217,6 +224,11 @@ def test_a_coordinator_starts_a_new_episode_after_confirming(client, coordinator
     assert event.detail["cancelled_messages"] > 0
     shown = client.get(f"/clinic/follow-up/patients/{patient.id}").text
     assert "Episode 2 (Fistulotomy)" in shown and "Episode 1, index date" in shown
+
+
+def test_another_sites_patient_has_no_episode_page(client, coordinator, enrolled, other_site):
+    patient = enrolled(index_date=date.today() + timedelta(days=7), enrol_site=other_site)
+    assert client.get(f"/clinic/follow-up/patients/{patient.id}/episode").status_code == 404
 
 
 def test_starting_an_episode_needs_a_csrf_token(client, coordinator, enrolled):
