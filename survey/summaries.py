@@ -25,17 +25,32 @@ BASELINE_TIMEPOINT = "baseline"
 OWNER = PatientSummary.patient_id
 
 
+def _episode_id(owner, pick) -> ColumnElement:
+    return (
+        select(pick(Episode.id))
+        .where(Episode.patient_id == owner)
+        .correlate(owner.table)
+        .scalar_subquery()
+    )
+
+
 def in_current_episode(owner=OWNER) -> ColumnElement:
-    """Per patient: whether a response belongs to their current (latest) episode of care.
-    An invitation without an episode is read as the first episode's (survey/episodes.py)."""
-    episodes = select(Episode.id).where(Episode.patient_id == owner).correlate(owner.table)
-    first = episodes.with_only_columns(func.min(Episode.id)).scalar_subquery()
-    current = episodes.with_only_columns(func.max(Episode.id)).scalar_subquery()
-    return Response.invitation_id.in_(
-        select(Invitation.id)
+    """Per patient, on a query joined to `Invitation`: whether the row belongs to their
+    current (latest) episode of care. An invitation without an episode is read as the first
+    episode's (survey/episodes.py); a patient without episode rows has one, implicit."""
+    first, current = _episode_id(owner, func.min), _episode_id(owner, func.max)
+    return func.coalesce(Invitation.episode_id, first, 0) == func.coalesce(current, 0)
+
+
+def _responses(column, instrument_id: str, owner):
+    """The patient's responses to one instrument in their current episode."""
+    return (
+        select(column)
+        .join(Invitation, Invitation.id == Response.invitation_id)
         .where(
-            Invitation.patient_id == owner,
-            func.coalesce(Invitation.episode_id, first, 0) == func.coalesce(current, 0),
+            Response.patient_id == owner,
+            Response.instrument_id == instrument_id,
+            in_current_episode(owner),
         )
         .correlate(owner.table)
     )
@@ -44,15 +59,9 @@ def in_current_episode(owner=OWNER) -> ColumnElement:
 def latest(instrument_id: str, column=Response.total, owner=OWNER) -> ColumnElement:
     """Per patient (`owner` is their id column): `column` of the most recent response."""
     return (
-        select(column)
-        .where(
-            Response.patient_id == owner,
-            Response.instrument_id == instrument_id,
-            in_current_episode(owner),
-        )
+        _responses(column, instrument_id, owner)
         .order_by(Response.submitted_at.desc(), Response.id.desc())
         .limit(1)
-        .correlate(owner.table)
         .scalar_subquery()
     )
 
@@ -60,16 +69,10 @@ def latest(instrument_id: str, column=Response.total, owner=OWNER) -> ColumnElem
 def previous(instrument_id: str, column=Response.total, owner=OWNER) -> ColumnElement:
     """Per patient: `column` of the response submitted just before the latest one."""
     return (
-        select(column)
-        .where(
-            Response.patient_id == owner,
-            Response.instrument_id == instrument_id,
-            in_current_episode(owner),
-        )
+        _responses(column, instrument_id, owner)
         .order_by(Response.submitted_at.desc(), Response.id.desc())
         .limit(1)
         .offset(1)
-        .correlate(owner.table)
         .scalar_subquery()
     )
 
@@ -78,14 +81,8 @@ def best(instrument_id: str, owner=OWNER) -> ColumnElement:
     """Per patient: the best total before the latest response, in the declared direction."""
     pick = func.min if get_instrument(instrument_id).higher_is_worse else func.max
     return (
-        select(pick(Response.total))
-        .where(
-            Response.patient_id == owner,
-            Response.instrument_id == instrument_id,
-            in_current_episode(owner),
-            Response.id != latest(instrument_id, Response.id, owner),
-        )
-        .correlate(owner.table)
+        _responses(pick(Response.total), instrument_id, owner)
+        .where(Response.id != latest(instrument_id, Response.id, owner))
         .scalar_subquery()
     )
 
@@ -108,15 +105,9 @@ def baseline(instrument_id: str, column=Response.total, owner=OWNER) -> ColumnEl
         .scalar_subquery()
     )
     earliest = (
-        select(column)
-        .where(
-            Response.patient_id == owner,
-            Response.instrument_id == instrument_id,
-            in_current_episode(owner),
-        )
+        _responses(column, instrument_id, owner)
         .order_by(Response.submitted_at, Response.id)
         .limit(1)
-        .correlate(owner.table)
         .scalar_subquery()
     )
     return func.coalesce(at_baseline, earliest)
