@@ -166,7 +166,7 @@ class NewEpisodeForm(FlaskForm):
         description=_l("Only if you chose Other. A short name; no health details are needed."),
     )
     earlier = RadioField(
-        _l("Messages of the earlier episode not sent yet"),
+        _l("Messages of the earlier episodes not sent yet"),
         choices=[
             option("cancel", _l("Cancel them")),
             option("keep", _l("Keep them: its timepoints go on as planned")),

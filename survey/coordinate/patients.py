@@ -230,7 +230,7 @@ def new_episode(patient_id: int):
     if request.method == "GET":
         form.schedule_id.data = found.schedule_id or (schedules[0].id if schedules else NO_SCHEDULE)
     earlier = found.current_episode
-    pending = scheduling.pending_in_episode(db.session, earlier) if earlier else 0
+    pending = scheduling.pending_messages(db.session, found)
     if request.method == "GET":
         form.after.data = earlier.number if earlier else None
     if not form.validate_on_submit():

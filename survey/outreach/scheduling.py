@@ -196,8 +196,8 @@ def start_episode(
     """Start a new episode of care (a definitive repair after a seton, a recurrence): a new
     index date and schedule, with timepoints counted from the new date.
 
-    The earlier episode's pending messages are kept (`keep_earlier`: its invitations go on as
-    planned) or cancelled: its invitations nothing has reached yet are cancelled, and the
+    The earlier episodes' pending messages are kept (`keep_earlier`: their invitations go on
+    as planned) or cancelled: their invitations nothing has reached yet are cancelled, and the
     others lose their pending reminders (the patient may still answer by a link they have).
 
     `after`: the number of the episode the coordinator saw as current; when another episode
@@ -230,7 +230,8 @@ def start_episode(
         for invitation in db.scalars(
             select(Invitation)
             .where(
-                Invitation.episode_id == earlier.id,
+                # Every open invitation is an earlier episode's: the new one has none yet.
+                Invitation.patient_id == patient.id,
                 Invitation.status == InvitationStatus.OPEN,
             )
             .order_by(Invitation.opens_at, Invitation.id)
@@ -261,12 +262,12 @@ def start_episode(
     return result
 
 
-def pending_in_episode(db: Session, episode: Episode) -> int:
-    """How many messages of an episode's invitations are waiting to be sent."""
+def pending_messages(db: Session, patient: Patient) -> int:
+    """How many of the patient's messages are waiting to be sent."""
     return db.scalar(
-        select(func.count(Message.id))
-        .join(Invitation, Invitation.id == Message.invitation_id)
-        .where(Invitation.episode_id == episode.id, Message.status == MessageStatus.PENDING)
+        select(func.count(Message.id)).where(
+            Message.patient_id == patient.id, Message.status == MessageStatus.PENDING
+        )
     )
 
 

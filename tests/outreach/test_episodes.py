@@ -92,6 +92,17 @@ def test_cancelling_the_earlier_episode_cancels_what_has_not_gone(enrolled):
         }
 
 
+def test_cancelling_reaches_every_earlier_episode_kept_before(enrolled):
+    patient = enrolled(index_date=FIRST)
+    start(patient, keep_earlier=True)
+    started = start(patient, keep_earlier=False, index_date=SECOND + timedelta(days=60))
+    groups = by_episode(patient)
+    assert started.episode.number == 3 and len(started.cancelled) == 10
+    for number in (1, 2):
+        assert all(i.status == InvitationStatus.CANCELLED for i in groups[number])
+    assert all(i.status == InvitationStatus.OPEN for i in groups[3])
+
+
 def test_an_earlier_invitation_already_sent_stays_answerable_but_loses_its_reminders(enrolled):
     patient = enrolled(index_date=FIRST)
     baseline = patient.invitations[0]
@@ -188,7 +199,7 @@ def test_a_coordinator_starts_a_new_episode_after_confirming(client, coordinator
     assert "Start a new episode" in page.text
     url = f"/clinic/follow-up/patients/{patient.id}/episode"
     form = client.get(url)
-    assert form.status_code == 200 and "Messages of the earlier episode" in form.text
+    assert form.status_code == 200 and "Messages of the earlier episodes not sent yet" in form.text
     assert 'name="after" value="1"' in form.text
     new_date = date.today() + timedelta(days=60)
     data = {
