@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from survey.instruments import Instrument
 from survey.models import (
     Base,
+    Episode,
     Invitation,
     InvitationStatus,
     Patient,
@@ -45,7 +46,7 @@ UNANSWERED_EVERY = 10  # one patient in ten has the 12-month timepoint still to 
 # Seeded patients speak the first three languages shipped, whatever else a clinic has added,
 # so that seeded data (and the benchmarks measured on it) stay the same.
 LANGUAGES = ("en", "es", "tr")
-TABLES = ("patients", "patient_summaries", "invitations", "responses", "answers")
+TABLES = ("patients", "episodes", "patient_summaries", "invitations", "responses", "answers")
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def seed_patients(
     first_number = 1 + db.scalar(
         select(func.count()).where(Patient.site_id == site.id, Patient.reference.like(f"{prefix}%"))
     )
-    ids = {model: _next_id(db, model) for model in (Patient, Invitation, Response)}
+    ids = {model: _next_id(db, model) for model in (Patient, Episode, Invitation, Response)}
     # Reproducible made-up data, not secrets: the standard generator is the right tool.
     rng = random.Random(f"{seed}-{first_number}")  # noqa: S311
     written = dict.fromkeys(TABLES, 0)
@@ -101,7 +102,7 @@ def seed_patients(
     _advance_sequences(db)
     db.commit()
     _analyze(db)
-    del written["patient_summaries"]
+    del written["patient_summaries"], written["episodes"]
     return Seeded(**written)
 
 
@@ -141,6 +142,18 @@ def _patient(rows, ids, site, timepoints, instruments, rng, prefix, number, now)
             "created_at": enrolled_at,
         }
     )
+    # One episode of care, as enrolment makes (survey/enrolment.py).
+    episode_id = next(ids[Episode])
+    rows["episodes"].append(
+        {
+            "id": episode_id,
+            "patient_id": patient_id,
+            "number": 1,
+            "index_date": index_date,
+            "schedule_id": timepoints[0].schedule_id,
+            "started_at": enrolled_at,
+        }
+    )
     rows["patient_summaries"].append({"patient_id": patient_id})  # filled once answers are in
     # A course that usually improves after treatment, with noise, as in the published series.
     qolaf_total = rng.randint(30, 66)
@@ -165,6 +178,7 @@ def _patient(rows, ids, site, timepoints, instruments, rng, prefix, number, now)
                 "patient_id": patient_id,
                 "timepoint": timepoint.label,
                 "timepoint_id": timepoint.id,
+                "episode_id": episode_id,
                 "instrument_ids": list(timepoint.instrument_ids),
                 "opens_at": opens_at,
                 "expires_at": expires_at,
@@ -272,7 +286,7 @@ def _advance_sequences(db: Session) -> None:
     # The ids were given here, so PostgreSQL's sequences must be moved past them by hand.
     if db.connection().dialect.name != "postgresql":
         return
-    for table in ("patients", "invitations", "responses"):  # our own names, never input
+    for table in ("patients", "episodes", "invitations", "responses"):  # our names, not input
         db.execute(
             text(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from survey import extensions, text
 from survey.languages import patient_languages
-from survey.models import Patient, PatientSummary, Site
+from survey.models import Episode, Patient, PatientSummary, Site
 from survey.phones import InvalidPhoneNumber, normalise_mobile
 from survey.timezones import InvalidTimezone, check_timezone
 
@@ -98,6 +98,8 @@ def enrol_patient(
         index_date=index_date,
         # Empty until the first answers; every patient has one, so the list joins it plainly.
         summary=PatientSummary(),
+        # Their first episode of care, from the same index date (survey/episodes.py).
+        episodes=[Episode(number=1, index_date=index_date)],
     )
     try:
         # A savepoint: the same form posted twice at once passes the check above twice, and

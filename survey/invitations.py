@@ -44,9 +44,12 @@ def create_invitation(
 
     for instrument_id in instrument_ids:
         get_instrument(instrument_id)  # refuses unknown ids before anything is stored
+    from survey.episodes import current_episode
+
     opens_at = opens_at or utcnow()
     invitation = Invitation(
         patient=patient,
+        episode=current_episode(db, patient),
         timepoint=timepoint,
         instrument_ids=list(instrument_ids),
         opens_at=opens_at,
@@ -76,11 +79,13 @@ def find_link(db: Session, token: str) -> InvitationLink | None:
 
 def asks_before_treatment(invitation: Invitation) -> bool:
     """Whether the invitation asks how the patient is before their treatment: it opens on a
-    day (in the patient's time zone) before the index date, or, for a patient without an
+    day (in the patient's time zone) before its episode's index date, or, for a patient without an
     index date, it is the baseline timepoint. Every other invitation asks about the time
     since the treatment."""
     patient = invitation.patient
-    if patient.index_date is None:
+    # The index date of the invitation's own episode of care (a staged treatment has several).
+    index_date = invitation.episode.index_date if invitation.episode else patient.index_date
+    if index_date is None:
         return invitation.timepoint == BASELINE_TIMEPOINT
     opens_on = invitation.opens_at.astimezone(ZoneInfo(patient.timezone)).date()
-    return opens_on < patient.index_date
+    return opens_on < index_date

@@ -5,6 +5,8 @@ recently submitted; previous is the one submitted just before the latest; best i
 total before the latest, in the direction the instrument declares (the rules of
 `survey.instruments.change` as `clinic.results.patient_course` applies them; the tests check
 they agree).
+Only the responses of the patient's current (latest) episode of care count: a new episode
+(a definitive repair after a seton) starts its own baseline, and the list shows its figures.
 The figures are worked out again from the responses each time, never adjusted step by step,
 so a summary is right whatever order answers arrive in.
 """
@@ -13,7 +15,7 @@ from sqlalchemy import ColumnElement, case, func, null, select, update
 from sqlalchemy.orm import Session
 
 from survey.instruments import get_instrument
-from survey.models import Invitation, PatientSummary, Response
+from survey.models import Episode, Invitation, PatientSummary, Response
 
 QOLAF, CCIS = "qolaf-q", "ccis"
 #: The summary's column prefix for each questionnaire.
@@ -23,14 +25,43 @@ BASELINE_TIMEPOINT = "baseline"
 OWNER = PatientSummary.patient_id
 
 
+def _episode_id(owner, pick) -> ColumnElement:
+    return (
+        select(pick(Episode.id))
+        .where(Episode.patient_id == owner)
+        .correlate(owner.table)
+        .scalar_subquery()
+    )
+
+
+def in_current_episode(owner=OWNER) -> ColumnElement:
+    """Per patient, on a query joined to `Invitation`: whether the row belongs to their
+    current (latest) episode of care. An invitation without an episode is read as the first
+    episode's (survey/episodes.py); a patient without episode rows has one, implicit."""
+    first, current = _episode_id(owner, func.min), _episode_id(owner, func.max)
+    return func.coalesce(Invitation.episode_id, first, 0) == func.coalesce(current, 0)
+
+
+def _responses(column, instrument_id: str, owner):
+    """The patient's responses to one instrument in their current episode."""
+    return (
+        select(column)
+        .join(Invitation, Invitation.id == Response.invitation_id)
+        .where(
+            Response.patient_id == owner,
+            Response.instrument_id == instrument_id,
+            in_current_episode(owner),
+        )
+        .correlate(owner.table)
+    )
+
+
 def latest(instrument_id: str, column=Response.total, owner=OWNER) -> ColumnElement:
     """Per patient (`owner` is their id column): `column` of the most recent response."""
     return (
-        select(column)
-        .where(Response.patient_id == owner, Response.instrument_id == instrument_id)
+        _responses(column, instrument_id, owner)
         .order_by(Response.submitted_at.desc(), Response.id.desc())
         .limit(1)
-        .correlate(owner.table)
         .scalar_subquery()
     )
 
@@ -38,12 +69,10 @@ def latest(instrument_id: str, column=Response.total, owner=OWNER) -> ColumnElem
 def previous(instrument_id: str, column=Response.total, owner=OWNER) -> ColumnElement:
     """Per patient: `column` of the response submitted just before the latest one."""
     return (
-        select(column)
-        .where(Response.patient_id == owner, Response.instrument_id == instrument_id)
+        _responses(column, instrument_id, owner)
         .order_by(Response.submitted_at.desc(), Response.id.desc())
         .limit(1)
         .offset(1)
-        .correlate(owner.table)
         .scalar_subquery()
     )
 
@@ -52,13 +81,8 @@ def best(instrument_id: str, owner=OWNER) -> ColumnElement:
     """Per patient: the best total before the latest response, in the declared direction."""
     pick = func.min if get_instrument(instrument_id).higher_is_worse else func.max
     return (
-        select(pick(Response.total))
-        .where(
-            Response.patient_id == owner,
-            Response.instrument_id == instrument_id,
-            Response.id != latest(instrument_id, Response.id, owner),
-        )
-        .correlate(owner.table)
+        _responses(pick(Response.total), instrument_id, owner)
+        .where(Response.id != latest(instrument_id, Response.id, owner))
         .scalar_subquery()
     )
 
@@ -73,6 +97,7 @@ def baseline(instrument_id: str, column=Response.total, owner=OWNER) -> ColumnEl
             Invitation.patient_id == owner,
             Invitation.timepoint == BASELINE_TIMEPOINT,
             Response.instrument_id == instrument_id,
+            in_current_episode(owner),
         )
         .order_by(Response.submitted_at, Response.id)
         .limit(1)
@@ -80,11 +105,9 @@ def baseline(instrument_id: str, column=Response.total, owner=OWNER) -> ColumnEl
         .scalar_subquery()
     )
     earliest = (
-        select(column)
-        .where(Response.patient_id == owner, Response.instrument_id == instrument_id)
+        _responses(column, instrument_id, owner)
         .order_by(Response.submitted_at, Response.id)
         .limit(1)
-        .correlate(owner.table)
         .scalar_subquery()
     )
     return func.coalesce(at_baseline, earliest)

@@ -31,7 +31,7 @@ from wtforms import Field, Form
 from wtforms.validators import StopValidation
 
 from survey.characters import refused_characters
-from survey.models import Invitation, Patient, Schedule, Site, SmsSender, Timepoint, User
+from survey.models import Episode, Invitation, Patient, Schedule, Site, SmsSender, Timepoint, User
 
 
 class TextError(ValueError):
@@ -149,6 +149,7 @@ SCHEDULE_DESCRIPTION = TextRule.of(
 TIMEPOINT_LABEL = TextRule.of(Timepoint.label, _l("The timepoint"))
 INVITATION_TIMEPOINT = TextRule.of(Invitation.timepoint, _l("The timepoint"))
 SENDER_NAME = TextRule.of(SmsSender.name, _l("The name in text messages"))
+EPISODE_LABEL = TextRule.of(Episode.label, _l("The episode name"), required=False)
 
 RULES = (
     SITE_NAME,
@@ -160,4 +161,5 @@ RULES = (
     TIMEPOINT_LABEL,
     INVITATION_TIMEPOINT,
     SENDER_NAME,
+    EPISODE_LABEL,
 )

@@ -1,4 +1,4 @@
-"""`patients` commands (add, edit, pause, resume, withdraw, list) and `invite`."""
+"""`patients` commands (add, edit, new-episode, pause, resume, withdraw, list) and `invite`."""
 
 import click
 from flask import current_app
@@ -14,7 +14,14 @@ from survey.localtime import format_local
 from survey.models import Patient, PatientStatus, Site, utcnow
 from survey.outreach.policy import SendingRules
 from survey.outreach.schedule_definitions import DEFAULT_SCHEDULE_NAME, schedule_by_name
-from survey.outreach.scheduling import enrol, pause, resume, update_details, withdraw
+from survey.outreach.scheduling import (
+    enrol,
+    pause,
+    resume,
+    start_episode,
+    update_details,
+    withdraw,
+)
 from survey.staff_setup import StaffSetupError, find_site
 from survey.text import TextParam
 
@@ -113,6 +120,70 @@ def edit_patient(reference, site_name, phone, language, timezone, index_date, sc
     db.session.commit()
     click.echo(f"Updated {patient.reference}: {', '.join(sorted(changed)) or 'nothing changed'}.")
     _echo_changes(changes)
+
+
+@patients.command("new-episode")
+@click.argument("reference")
+@click.option("--site", "site_name", help="Needed when several sites use the same reference.")
+@click.option(
+    "--index-date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    required=True,
+    help="The new procedure date (YYYY-MM-DD); the new timepoints count from it.",
+)
+@click.option("--schedule", "schedule_name", help="Follow this schedule (default: the current).")
+@click.option("--no-schedule", is_flag=True, help="No schedule: invitations by hand.")
+@click.option(
+    "--label",
+    help="A short name: seton, repair, recurrence, or free text (at most 60 characters).",
+)
+@click.option(
+    "--earlier",
+    type=click.Choice(["cancel", "keep"]),
+    required=True,
+    help="What becomes of the earlier episode's messages not yet sent.",
+)
+@with_appcontext
+def new_episode(reference, site_name, index_date, schedule_name, no_schedule, label, earlier):
+    """Start a new episode of care (a definitive repair after a seton, a recurrence)."""
+    patient = _find_patient(reference, site_name)
+    schedule = patient.schedule
+    try:
+        if no_schedule or schedule_name:
+            schedule = None if no_schedule else _schedule(schedule_name)
+        started = start_episode(
+            db.session,
+            patient,
+            index_date=index_date.date(),
+            schedule=schedule,
+            label=label,
+            keep_earlier=earlier == "keep",
+            now=utcnow(),
+            rules=SendingRules.from_config(current_app.config),
+        )
+    except EnrolmentError as error:
+        raise click.ClickException(str(error)) from None
+    record(
+        db.session,
+        "patient.new_episode",
+        subject=patient,
+        detail={
+            "via": "cli",
+            "episode": started.episode.number,
+            "index_date": str(started.episode.index_date),
+            "earlier": earlier,
+            "cancelled": started.cancelled,
+            "cancelled_messages": started.cancelled_messages,
+            "created": started.changes.created,
+        },
+    )
+    db.session.commit()
+    click.echo(
+        f"Started episode {started.episode.number} of {patient.reference} "
+        f"(index date {started.episode.index_date.isoformat()}); "
+        f"{started.cancelled_messages} earlier messages cancelled."
+    )
+    _echo_changes(started.changes)
 
 
 @patients.command("pause")

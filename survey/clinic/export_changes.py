@@ -2,8 +2,8 @@
 
 The earlier totals come from the database in the export's one query (window functions over
 each patient's responses to one instrument, in the order they were submitted), taken over
-all of the patient's responses, so a date range that leaves out the earlier answers never
-changes a change. The judgement by the minimal important change is
+all of the patient's responses in the same episode of care, so a date range that leaves out
+the earlier answers never changes a change. The judgement by the minimal important change is
 `survey.instruments.change.compare`, the code every page uses.
 """
 
@@ -31,7 +31,12 @@ def earlier_totals(site_ids) -> Subquery:
     """Per response of the sites' patients: the baseline total, the total just before it and
     the best total before it (in the instrument's declared direction)."""
     response = aliased(Response)
-    series = (response.patient_id, response.instrument_id)
+    # Within each episode of care: a new index date starts a new baseline.
+    series = (
+        response.patient_id,
+        func.coalesce(Invitation.episode_id, 0),
+        response.instrument_id,
+    )
     in_order = (response.submitted_at, response.id)
     before = {"partition_by": series, "order_by": in_order, "rows": (None, -1)}
     best = case(

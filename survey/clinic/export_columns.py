@@ -40,6 +40,19 @@ def prefix(instrument: Instrument) -> str:
     return instrument.id.replace("-", "_")
 
 
+# Appended after every other column, so existing analyses that read columns by position keep
+# working.
+EPISODE_COLUMN = Column(
+    "episode",
+    "integer",
+    _l(
+        "The episode of care the timepoint belongs to, from 1 (a new index date, e.g. a "
+        "definitive repair after a seton, starts the next). index_date, days_since_index and "
+        "the changes against baseline, previous and best are read within the episode."
+    ),
+)
+
+
 def long_columns(ccis_points: int | None = None) -> tuple[Column, ...]:
     """The long export's columns, in order (`ccis_points`: the clinic's CCIS MIC setting)."""
     return (
@@ -52,7 +65,10 @@ def long_columns(ccis_points: int | None = None) -> tuple[Column, ...]:
         Column(
             "index_date",
             "date",
-            _l("The patient's index date (procedure date), empty when not recorded."),
+            _l(
+                "The index date (procedure date) of the timepoint's episode of care, empty "
+                "when not recorded."
+            ),
             "YYYY-MM-DD",
         ),
         Column("timepoint", "text", _l("The timepoint's label, e.g. baseline, 3 months.")),
@@ -140,6 +156,7 @@ def long_columns(ccis_points: int | None = None) -> tuple[Column, ...]:
             _l("The answer's score on the questionnaire's scale."),
             "; ".join(f"{i.id}: {_scale(i)}" for i in all_instruments()),
         ),
+        EPISODE_COLUMN,
     )
 
 
@@ -261,6 +278,7 @@ def wide_columns(
                     _scale(instrument),
                 )
             )
+    columns.append(EPISODE_COLUMN)
     return tuple(columns)
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from survey.clinic import export_changes
@@ -30,7 +30,15 @@ from survey.instruments import (
     all_instruments,
     get_instrument,
 )
-from survey.models import Answer, Invitation, InvitationStatus, Patient, Response, Site
+from survey.models import (
+    Answer,
+    Episode,
+    Invitation,
+    InvitationStatus,
+    Patient,
+    Response,
+    Site,
+)
 
 # Exports with no clinic setting at hand judge CCIS changes by the declared MIC.
 DECLARED_CCIS_POINTS = get_instrument("ccis").minimal_important_change.improvement
@@ -129,6 +137,12 @@ def _mics(mics: dict | None) -> dict[str, MinimalImportantChange | None]:
     return mics if mics is not None else minimal_important_changes(DECLARED_CCIS_POINTS)
 
 
+# A timepoint's episode (an invitation without one is read as the patient's first episode,
+# from the patient's own index date: survey/episodes.py).
+EPISODE_INDEX_DATE = func.coalesce(Episode.index_date, Patient.index_date)
+EPISODE_NUMBER = func.coalesce(Episode.number, 1)
+
+
 def long_rows(db: Session, scope: ExportScope, mics: dict | None = None) -> Iterator[tuple]:
     """One row per answered item, in long_columns() order; `mics` per instrument (default:
     as declared, see `flags.minimal_important_changes`)."""
@@ -138,7 +152,7 @@ def long_rows(db: Session, scope: ExportScope, mics: dict | None = None) -> Iter
         select(
             Patient.reference,
             Site.name,
-            Patient.index_date,
+            EPISODE_INDEX_DATE,
             Patient.timezone,
             Invitation.timepoint,
             Invitation.id,
@@ -156,9 +170,11 @@ def long_rows(db: Session, scope: ExportScope, mics: dict | None = None) -> Iter
             Answer.position,
             Answer.value,
             Response.mode,
+            EPISODE_NUMBER,
         )
         .join(Response, Response.id == Answer.response_id)
         .join(Invitation, Invitation.id == Response.invitation_id)
+        .outerjoin(Episode, Episode.id == Invitation.episode_id)
         .join(Patient, Patient.id == Response.patient_id)
         .join(Site, Site.id == Patient.site_id)
         .join(earlier, earlier.c.response_id == Response.id)
@@ -173,7 +189,7 @@ def long_rows(db: Session, scope: ExportScope, mics: dict | None = None) -> Iter
         (reference, site, index_date, timezone, timepoint, invitation_id, response_id) = row[:7]
         instrument_id, version, wording_version, language, status, wording_hash = row[7:13]
         submitted_at, total = row[13:15]
-        item_id, position, value, mode = row[19:23]
+        item_id, position, value, mode, episode = row[19:24]
         if response_id not in changes:
             changes.clear()
             changes[response_id] = export_changes.change_cells(
@@ -204,6 +220,7 @@ def long_rows(db: Session, scope: ExportScope, mics: dict | None = None) -> Iter
             item_id,
             position,
             value,
+            episode,
         )
 
 
@@ -219,14 +236,16 @@ def wide_rows(
             Invitation,
             Patient.reference,
             Site.name,
-            Patient.index_date,
+            EPISODE_INDEX_DATE,
             Patient.timezone,
             Response,
             Answer.item_id,
             Answer.value,
             *export_changes.earlier_columns(earlier),
+            EPISODE_NUMBER,
         )
         .join(Patient, Patient.id == Invitation.patient_id)
+        .outerjoin(Episode, Episode.id == Invitation.episode_id)
         .join(Site, Site.id == Patient.site_id)
         .outerjoin(Response, Response.invitation_id == Invitation.id)
         .outerjoin(Answer, Answer.response_id == Response.id)
@@ -286,6 +305,7 @@ def wide_rows(
                 )
             )
             line += _response_cells(instrument, response, index_date, timezone, answers, changes)
+        line.append(group[0][12])  # the episode's number
         yield tuple(line)
 
 

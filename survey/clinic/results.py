@@ -13,6 +13,10 @@ the tests check its figures by hand.
 - **Day**: days from the patient's index date (the procedure) to the day, in the patient's
   time zone, the answers were submitted (or, unanswered, the timepoint opened). Without an
   index date, days count from the first answered timepoint.
+- **Episodes**: a patient treated in stages (a seton, then a definitive repair; a recurrence)
+  has an episode of care per index date. Baseline, previous, best and days are read within
+  each episode, from its own index date; the course's own fields are the current (latest)
+  episode's, and `Course.episodes` holds every episode's.
 - **Wording**: each response carries the texts its patient was shown (kept by wording hash),
   never today's wording.
 """
@@ -29,6 +33,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from survey.clinic import followup
 from survey.clinic.flags import Flag, minimal_important_changes, raise_flags
+from survey.episodes import episode_key
 from survey.instruments import INSTRUMENT_IDS, Band, Instrument, get_instrument
 from survey.instruments.change import (
     Comparison,
@@ -186,6 +191,13 @@ class Course:
     next_dates: InvitationDates | None  # its stage and dates, as every page describes them
     overdue: Invitation | None
     threshold: int
+    # Every episode of care, oldest first; the fields above are the last (current) one's.
+    episodes: list[EpisodeCourse] = field(default_factory=list)
+
+    @property
+    def earlier_episodes(self) -> list[EpisodeCourse]:
+        """The episodes before the current one, newest first."""
+        return self.episodes[-2::-1]
 
     @property
     def latest_flags(self) -> list[Flag]:
@@ -233,6 +245,27 @@ def local_date(moment: datetime, timezone: str) -> date:
     return moment.astimezone(ZoneInfo(timezone)).date()
 
 
+@dataclass
+class EpisodeCourse:
+    """One episode of care's results: timepoints counted from its own index date, and each
+    instrument's baseline, previous and best read within it."""
+
+    number: int
+    label: str | None  # survey.episodes.label_text words it
+    index_date: date | None
+    started_at: datetime | None
+    origin: date | None
+    origin_is_index_date: bool
+    timepoints: list[TimelineEntry]
+    instruments: dict[str, InstrumentCourse]
+    flags: list[Flag]
+    latest_timepoint: TimelineEntry | None
+
+    @property
+    def responses(self) -> int:
+        return sum(len(course.results) for course in self.instruments.values())
+
+
 def patient_course(
     db: Session,
     patient: Patient,
@@ -240,7 +273,8 @@ def patient_course(
     now: datetime | None = None,
     grace: timedelta = followup.DEFAULT_GRACE,
 ) -> Course:
-    """Build a patient's course from their invitations and stored responses."""
+    """Build a patient's course from their invitations and stored responses: one
+    `EpisodeCourse` per episode of care, and the current (latest) one's figures at the top."""
     now = now or utcnow()
     invitations = db.scalars(
         select(Invitation)
@@ -248,21 +282,53 @@ def patient_course(
         .options(selectinload(Invitation.responses).selectinload(Response.answers))
         .order_by(Invitation.opens_at, Invitation.id)
     ).all()
+    responses = [response for invitation in invitations for response in invitation.responses]
+    kept = shown_wordings(db, {(r.instrument_id, r.language, r.wording_hash) for r in responses})
+    mics = minimal_important_changes(threshold)
+    episodes = list(patient.episodes)
+    grouped: dict[int | None, list[Invitation]] = {}
+    for invitation in invitations:
+        grouped.setdefault(episode_key(invitation, episodes), []).append(invitation)
+    courses = [
+        _episode_course(patient, episode, grouped.get(episode.id, []), kept, mics, threshold, now)
+        for episode in episodes
+    ] or [_episode_course(patient, None, list(invitations), kept, mics, threshold, now)]
+    current = courses[-1]
+    return Course(
+        patient=patient,
+        origin=current.origin,
+        origin_is_index_date=current.origin_is_index_date,
+        timepoints=current.timepoints,
+        instruments=current.instruments,
+        flags=current.flags,
+        latest_timepoint=current.latest_timepoint,
+        next_invitation=(next_invitation := followup.next_invitation(invitations, now)),
+        next_due=next_invitation.opens_at if next_invitation else None,
+        next_dates=InvitationDates.of(next_invitation, now) if next_invitation else None,
+        overdue=followup.overdue_invitation(patient, invitations, now, grace),
+        threshold=threshold,
+        episodes=courses,
+    )
+
+
+def _episode_course(
+    patient: Patient, episode, invitations: list[Invitation], kept, mics, threshold, now
+) -> EpisodeCourse:
+    """One episode's timepoints and instrument courses (`episode` None: a patient without
+    episode rows, read as one episode from their own index date)."""
+    index_date = episode.index_date if episode is not None else patient.index_date
     responses = sorted(
         (response for invitation in invitations for response in invitation.responses),
         key=lambda response: (response.submitted_at, response.id),
     )
-
-    origin, origin_is_index_date = patient.index_date, patient.index_date is not None
+    origin, origin_is_index_date = index_date, index_date is not None
     if origin is None and responses:
         origin = local_date(responses[0].submitted_at, patient.timezone)
 
     def day_of(moment: datetime) -> int | None:
         return None if origin is None else (local_date(moment, patient.timezone) - origin).days
 
-    kept = shown_wordings(db, {(r.instrument_id, r.language, r.wording_hash) for r in responses})
     results = {response.id: _result(response, day_of, kept) for response in responses}
-    mics = minimal_important_changes(threshold)
     instruments = {
         instrument_id: _instrument_course(
             instrument_id,
@@ -284,19 +350,17 @@ def patient_course(
         ),
         default=None,
     )
-    return Course(
-        patient=patient,
+    return EpisodeCourse(
+        number=episode.number if episode is not None else 1,
+        label=episode.label if episode is not None else None,
+        index_date=index_date,
+        started_at=episode.started_at if episode is not None else None,
         origin=origin,
         origin_is_index_date=origin_is_index_date,
         timepoints=timepoints,
         instruments=instruments,
         flags=flags,
         latest_timepoint=latest,
-        next_invitation=(next_invitation := followup.next_invitation(invitations, now)),
-        next_due=next_invitation.opens_at if next_invitation else None,
-        next_dates=InvitationDates.of(next_invitation, now) if next_invitation else None,
-        overdue=followup.overdue_invitation(patient, invitations, now, grace),
-        threshold=threshold,
     )
 
 

@@ -18,6 +18,7 @@ from survey.clinic.flags import (
 )
 from survey.clinic.listing import patient_page
 from survey.clinic.results import change_text, local_date, patient_course, signed
+from survey.episodes import episode_name
 from survey.extensions import db
 from survey.instruments import INSTRUMENT_IDS, Instrument, all_instruments, get_instrument
 from survey.languages import SOURCE_LANGUAGE
@@ -30,6 +31,7 @@ def clinic_helpers() -> dict:
     """Formatting helpers the clinic templates share."""
     return {
         "change_text": change_text,
+        "episode_name": episode_name,
         "reference_text": reference_text,
         "references_text": lambda comparisons: ", ".join(
             reference_text(comparison.reference) for comparison in comparisons

@@ -5,6 +5,7 @@ from flask import abort, current_app, g, redirect, request, url_for
 from survey.clinic.access import patient_for
 from survey.coordinate import bp
 from survey.coordinate.forms import COMMON_ZONES
+from survey.episodes import episode_name, label_text
 from survey.extensions import db
 from survey.invitation_dates import describe as describe_invitation
 from survey.localtime import format_local
@@ -64,6 +65,8 @@ def coordinator_helpers() -> dict:
         # The channel field appears only where WhatsApp is set up.
         "whatsapp": bool(current_app.config.get("TWILIO_WHATSAPP_FROM")),
         "local_time": local_time,
+        "episode_name": episode_name,
+        "episode_label": label_text,
         "describe_invitation": describe_invitation,
         "status_label": explain.status_label,
         "kind_label": lambda kind: str(explain.KIND.get(kind, kind)),

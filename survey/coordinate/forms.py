@@ -8,7 +8,9 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
+    HiddenField,
     IntegerField,
+    RadioField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -142,6 +144,58 @@ class EditForm(PatientDetails):
     resend_failed = BooleanField(
         _l("Send the messages that failed again, to the number above"), default=True
     )
+
+
+OTHER_LABEL = "other"
+
+
+class NewEpisodeForm(FlaskForm):
+    """A new episode of care: index date, schedule, a short name, and what becomes of the
+    earlier episode's messages not yet sent."""
+
+    index_date = DateField(
+        _l("Index date of the new episode"),
+        validators=[InputRequired()],
+        description=_l("The new procedure date. The new timepoints count from it."),
+    )
+    schedule_id = SelectField(_l("Follow-up schedule"), coerce=int)
+    label = SelectField(_l("Name of the episode (optional)"), default="")
+    other_label = StringField(
+        _l("Other name"),
+        validators=[PlainText(text.EPISODE_LABEL)],
+        description=_l("Only if you chose Other. A short name; no health details are needed."),
+    )
+    earlier = RadioField(
+        _l("Messages of the earlier episodes not sent yet"),
+        choices=[
+            option("cancel", _l("Cancel them")),
+            option("keep", _l("Keep them: its timepoints go on as planned")),
+        ],
+        validators=[InputRequired(_l("Choose whether to cancel or keep them."))],
+    )
+    confirmed = HiddenField(default="")
+    # The episode that was current when the form was shown: a second post of the same
+    # confirmation finds a newer one and starts nothing.
+    after = IntegerField(validators=[Optional()])
+
+    def validate_index_date(self, field) -> None:
+        try:
+            check_index_date(field.data)
+        except EnrolmentError as error:
+            raise ValidationError(str(error)) from None
+
+    def set_choices(self, schedules, labels) -> None:
+        self.schedule_id.choices = [option(schedule.id, schedule.name) for schedule in schedules]
+        self.schedule_id.choices.append(option(NO_SCHEDULE, _l("None (invitations by hand)")))
+        self.label.choices = [option("", _l("No name"))]
+        self.label.choices += [option(key, name) for key, name in labels.items()]
+        self.label.choices.append(option(OTHER_LABEL, _l("Other")))
+
+    @property
+    def chosen_label(self) -> str | None:
+        if self.label.data == OTHER_LABEL:
+            return self.other_label.data or None
+        return self.label.data or None
 
 
 class MultiCheckboxField(SelectMultipleField):

@@ -151,7 +151,8 @@ def _same_site(address: str | None) -> str | None:
 @bp.post("/replies/<int:reply_id>/handled")
 @staff_required(*COORDINATORS)
 def reply_handled(reply_id: int):
-    """Take a patient's reply off Needs attention: someone read it and did what it needed."""
+    """Take a patient's reply off Needs attention: someone read it and did what it needed.
+    Back to the page it was marked on: Needs attention, or the patient's page."""
     reply = db.session.get(Reply, reply_id, with_for_update=True)
     if reply is None or reply.site_id not in g.user.site_ids:
         abort(404)
@@ -163,4 +164,6 @@ def reply_handled(reply_id: int):
     else:
         db.session.rollback()
         flash(_("Someone has already handled this reply."))
+    if request.form.get("back") == "patient":
+        return redirect(url_for("coordinate.patient", patient_id=reply.patient_id) + "#replies")
     return redirect(url_for("coordinate.attention"))

@@ -8,9 +8,10 @@ from survey import audit
 from survey.auth import staff_required
 from survey.coordinate import bp
 from survey.coordinate.common import COORDINATORS, load_patient, sending_rules
-from survey.coordinate.forms import NO_SCHEDULE, EditForm, EnrolForm, option
-from survey.coordinate.queries import patient_messages, patient_rows
+from survey.coordinate.forms import NO_SCHEDULE, EditForm, EnrolForm, NewEpisodeForm, option
+from survey.coordinate.queries import patient_messages, patient_replies, patient_rows
 from survey.enrolment import EnrolmentError, ReferenceTaken
+from survey.episodes import LABELS, invitations_by_episode
 from survey.extensions import db
 from survey.models import MessageStatus, Patient, PatientStatus, Schedule, utcnow
 from survey.outreach import actions, scheduling
@@ -123,12 +124,16 @@ def enrol():
 def patient(patient_id: int):
     """One patient's follow-up: details, invitations, and every message with its status."""
     found = load_patient(patient_id)
-    audit.log("followup.view", subject=found)
+    # The patient's replies are health data: the view that shows them is audited with them.
+    replies = patient_replies(db.session, found)
+    audit.log("followup.view", subject=found, detail={"replies": [r.id for r in replies]})
     db.session.commit()
     return render_template(
         "coordinate/patient.html",
         patient=found,
+        replies=replies,
         messages=patient_messages(db.session, found),
+        groups=invitations_by_episode(found),
         now=utcnow(),
         Status=MessageStatus,
         PatientStatus=PatientStatus,
@@ -204,6 +209,94 @@ def edit(patient_id: int):
                 )
             return redirect(url_for("coordinate.patient", patient_id=found.id))
     return render_template("coordinate/edit.html", form=form, patient=found)
+
+
+@bp.route("/patients/<int:patient_id>/episode", methods=["GET", "POST"])
+@staff_required(*COORDINATORS)
+def new_episode(patient_id: int):
+    """Start a new episode of care (a definitive repair after a seton, a recurrence): a new
+    index date and schedule, the earlier episode's pending messages cancelled or kept. The
+    form is checked, then shown again to confirm before anything changes."""
+    found = load_patient(patient_id)
+    if found.status == PatientStatus.WITHDRAWN:
+        flash(_("This patient has withdrawn; their details cannot change."), "error")
+        return redirect(url_for("coordinate.patient", patient_id=found.id))
+    schedules = active_schedules(db.session)
+    if request.method == "GET":
+        audit.log("patient.episode_form", subject=found)
+    db.session.commit()  # the shipped default schedule, stored on first use
+    form = NewEpisodeForm()
+    form.set_choices(schedules, LABELS)
+    if request.method == "GET":
+        form.schedule_id.data = found.schedule_id or (schedules[0].id if schedules else NO_SCHEDULE)
+    earlier = found.current_episode
+    pending = scheduling.pending_messages(db.session, found)
+    if request.method == "GET":
+        form.after.data = earlier.number if earlier else None
+    if not form.validate_on_submit():
+        return render_template(
+            "coordinate/episode.html", form=form, patient=found, pending=pending, confirm=False
+        )
+    if form.confirmed.data != "yes":
+        form.confirmed.data = "yes"
+        return render_template(
+            "coordinate/episode.html",
+            form=form,
+            patient=found,
+            pending=pending,
+            confirm=True,
+            schedule=_chosen_schedule(form.schedule_id.data),
+        )
+    now = utcnow()
+    try:
+        started = scheduling.start_episode(
+            db.session,
+            found,
+            index_date=form.index_date.data,
+            schedule=_chosen_schedule(form.schedule_id.data),
+            label=form.chosen_label,
+            keep_earlier=form.earlier.data == "keep",
+            now=now,
+            rules=sending_rules(),
+            user=g.user,
+            after=form.after.data,
+        )
+    except scheduling.EpisodeAlreadyStarted as error:
+        db.session.rollback()
+        flash(str(error))
+        return redirect(url_for("coordinate.patient", patient_id=found.id))
+    except EnrolmentError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        form.confirmed.data = ""
+        return render_template(
+            "coordinate/episode.html", form=form, patient=found, pending=pending, confirm=False
+        )
+    audit.log(
+        "patient.new_episode",
+        subject=found,
+        detail={
+            "episode": started.episode.number,
+            "index_date": str(started.episode.index_date),
+            "schedule_id": started.episode.schedule_id,
+            "earlier": form.earlier.data,
+            "cancelled": started.cancelled,
+            "cancelled_messages": started.cancelled_messages,
+            "created": started.changes.created,
+        },
+    )
+    db.session.commit()
+    flash(_("Episode %(number)d has started.", number=started.episode.number))
+    if started.cancelled_messages:
+        flash(
+            ngettext(
+                "%(num)d message of the earlier episode was cancelled.",
+                "%(num)d messages of the earlier episode were cancelled.",
+                started.cancelled_messages,
+            )
+        )
+    _flash_changes(started.changes)
+    return redirect(url_for("coordinate.patient", patient_id=found.id))
 
 
 def _retry_failed(patient, now) -> int:

@@ -140,6 +140,18 @@ def open_replies(db: Session, user: User) -> list[Reply]:
     )
 
 
+def patient_replies(db: Session, patient: Patient, limit: int = 200) -> list[Reply]:
+    """A patient's free-text replies, handled or not, newest first."""
+    return list(
+        db.scalars(
+            select(Reply)
+            .where(Reply.patient_id == patient.id)
+            .order_by(Reply.received_at.desc(), Reply.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 def opted_out_patients(db: Session, user: User) -> list[tuple[Patient, int]]:
     """Patients in follow-up who replied STOP, with how many messages are held for them."""
     held = (

@@ -190,7 +190,23 @@ def sms_texts():
             for name in named
         },
         max_segments=texts.MAX_SEGMENTS,
+        whatsapp_setup=_whatsapp_setup(),
     )
+
+
+def _whatsapp_setup() -> dict:
+    """What the WhatsApp template section shows: which settings are set (never their values),
+    the variables the template receives, and the text to submit in each language."""
+    config = current_app.config
+    return {
+        "from_set": bool(config.get("TWILIO_WHATSAPP_FROM")),
+        "content_sid_set": bool(config.get("TWILIO_WHATSAPP_CONTENT_SID")),
+        "variables": [f"{{{{{number}}}}}" for number, _name in texts.WHATSAPP_VARIABLES],
+        "texts": [
+            (language, language_name(language), texts.whatsapp_template_text(language))
+            for language in patient_languages(db.session)
+        ],
+    }
 
 
 def _save_sender_name(form: SenderForm) -> None:

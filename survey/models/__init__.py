@@ -2,6 +2,7 @@
 
 from survey.models.audit import AuditEvent, AuditTrailIsInsertOnly
 from survey.models.base import Base, utcnow
+from survey.models.episode import Episode
 from survey.models.invitation import (
     Answer,
     DraftAnswer,
@@ -56,6 +57,7 @@ __all__ = [
     "ChannelAlarm",
     "ContactRequest",
     "DraftAnswer",
+    "Episode",
     "ImportedWording",
     "Invitation",
     "InvitationLink",

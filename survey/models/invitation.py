@@ -37,6 +37,9 @@ class Invitation(Base):
     timepoint: Mapped[str] = mapped_column(String(64))  # "baseline", "3 months", ...
     # The schedule timepoint it was made for, so a new index date can move it (None: by hand).
     timepoint_id: Mapped[int | None] = mapped_column(ForeignKey("timepoints.id"))
+    # The episode of care it belongs to (None only for rows written outside the application,
+    # read as the patient's first episode).
+    episode_id: Mapped[int | None] = mapped_column(ForeignKey("episodes.id"), index=True)
     instrument_ids: Mapped[list[str]] = mapped_column(JSON)  # answered in this order
     opens_at: Mapped[datetime]
     expires_at: Mapped[datetime]
@@ -48,6 +51,7 @@ class Invitation(Base):
     completed_at: Mapped[datetime | None]
 
     patient: Mapped[Patient] = relationship(back_populates="invitations")
+    episode: Mapped["Episode | None"] = relationship()  # noqa: F821
     links: Mapped[list["InvitationLink"]] = relationship(back_populates="invitation")
     draft_answers: Mapped[list["DraftAnswer"]] = relationship(
         back_populates="invitation", cascade="all, delete-orphan"

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from survey.models.base import Base, utcnow
 from survey.models.invitation import Invitation
 from survey.models.patient import Patient
-from survey.models.sites_and_staff import Site
+from survey.models.sites_and_staff import Site, User
 
 
 class Schedule(Base):
@@ -206,6 +206,7 @@ class Reply(Base):
     handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     patient: Mapped[Patient] = relationship()
+    handled_by: Mapped[User | None] = relationship()
 
 
 # Patients' replies are matched by number.

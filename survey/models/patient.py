@@ -31,7 +31,9 @@ class Patient(Base):
     # How texts reach the patient: "sms" (the default) or "whatsapp" (SURVEY_TWILIO_WHATSAPP_FROM).
     channel: Mapped[str] = mapped_column(String(16), default="sms", server_default="sms")
     timezone: Mapped[str] = mapped_column(String(64))
-    index_date: Mapped[date | None]  # the procedure date that timepoints count from
+    # The procedure date that timepoints count from, and (below) the schedule: those of the
+    # current episode of care (survey/models/episode.py), kept here for every query to read.
+    index_date: Mapped[date | None]
     status: Mapped[PatientStatus] = mapped_column(String(16), default=PatientStatus.ACTIVE)
     opted_out_at: Mapped[datetime | None]
     # The follow-up schedule its invitations come from (None: invitations made by hand).
@@ -46,6 +48,14 @@ class Patient(Base):
     invitations: Mapped[list["Invitation"]] = relationship(  # noqa: F821
         back_populates="patient", order_by="Invitation.opens_at"
     )
+    episodes: Mapped[list["Episode"]] = relationship(  # noqa: F821
+        back_populates="patient", order_by="Episode.number", passive_deletes=True
+    )
+
+    @property
+    def current_episode(self) -> "Episode | None":  # noqa: F821
+        """The latest episode of care: the one the index date and schedule belong to."""
+        return self.episodes[-1] if self.episodes else None
 
     @property
     def opted_out(self) -> bool:

@@ -43,6 +43,7 @@ REASON = {
     "window_closed": _l("Not sent: the new dates put this timepoint in the past."),
     "schedule_changed": _l("Not needed: the patient's schedule changed."),
     "withdrawn": _l("Not sent: the patient withdrew from follow-up."),
+    "new_episode": _l("Not sent: a coordinator started a new episode of care."),
     "cancelled_by_staff": _l("Cancelled by a coordinator."),
     "cancelled_with_invitation": _l("Not sent: a coordinator cancelled the invitation."),
     "no_number": _l("The patient has no mobile number. Add one, then retry."),

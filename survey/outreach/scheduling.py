@@ -13,13 +13,15 @@ given.
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from survey.enrolment import EnrolmentError, check_index_date, check_language, enrol_patient
+from survey.episodes import check_label, current_episode
 from survey.invitations import create_invitation
 from survey.localtime import add_local_days
 from survey.models import (
+    Episode,
     Invitation,
     InvitationStatus,
     Message,
@@ -36,6 +38,7 @@ from survey.models import (
 from survey.outreach.message_status import transition
 from survey.outreach.policy import SendingRules, at_local
 from survey.phones import InvalidPhoneNumber, normalise_mobile
+from survey.summaries import refresh_summary
 from survey.timezones import InvalidTimezone, check_timezone
 from survey.translatable import lazy_gettext as _l
 
@@ -68,7 +71,7 @@ def enrol(
     if schedule is not None and index_date is None:
         raise EnrolmentError(_l("An index date is needed to follow a schedule."))
     patient = enrol_patient(db, site, reference, phone, language, timezone, index_date)
-    patient.schedule = schedule
+    patient.schedule = patient.episodes[0].schedule = schedule
     db.flush()
     return patient, sync_invitations(db, patient, now, rules)
 
@@ -152,23 +155,136 @@ def update_details(
         if name != "schedule_id":
             setattr(patient, name, value)
     patient.schedule = schedule
+    # A corrected index date or another schedule is the current episode's (a new procedure
+    # is a new episode: `start_episode`).
+    episode = current_episode(db, patient)
+    episode.index_date, episode.schedule = patient.index_date, schedule
     db.flush()
     moves = {"timezone", "index_date", "schedule_id"}
     changes = sync_invitations(db, patient, now, rules) if moves & changed.keys() else None
     return changed, changes or ScheduleChanges()
 
 
+class EpisodeAlreadyStarted(EnrolmentError):
+    """Another episode was started since the form was shown (a confirmation posted twice)."""
+
+
+@dataclass
+class NewEpisode:
+    """What starting an episode did: the episode, the new episode's invitations, and what
+    happened to the earlier episode's (timepoint labels)."""
+
+    episode: Episode
+    changes: ScheduleChanges
+    cancelled: list[str] = field(default_factory=list)  # earlier invitations not yet sent
+    cancelled_messages: int = 0  # earlier messages (including reminders) not sent
+
+
+def start_episode(
+    db: Session,
+    patient: Patient,
+    *,
+    index_date: date | None,
+    schedule: Schedule | None,
+    label: str | None,
+    keep_earlier: bool,
+    now: datetime,
+    rules: SendingRules,
+    user=None,
+    after: int | None = None,
+) -> NewEpisode:
+    """Start a new episode of care (a definitive repair after a seton, a recurrence): a new
+    index date and schedule, with timepoints counted from the new date.
+
+    The earlier episodes' pending messages are kept (`keep_earlier`: their invitations go on
+    as planned) or cancelled: their invitations nothing has reached yet are cancelled, and the
+    others lose their pending reminders (the patient may still answer by a link they have).
+
+    `after`: the number of the episode the coordinator saw as current; when another episode
+    has been started since (the same confirmation posted twice), `EpisodeAlreadyStarted`."""
+    lock(db, patient)
+    if patient.status == PatientStatus.WITHDRAWN:
+        raise EnrolmentError(_l("This patient has withdrawn; their details cannot change."))
+    if index_date is None:
+        raise EnrolmentError(_l("A new episode needs its index date."))
+    check_index_date(index_date)
+    try:
+        label = check_label(label)
+    except ValueError as error:  # text.TextError
+        raise EnrolmentError(str(error)) from None
+    earlier = current_episode(db, patient)
+    if after is not None and earlier.number != after:
+        raise EpisodeAlreadyStarted(
+            _l("Episode %(number)d has already been started.", number=earlier.number)
+        )
+    if earlier.index_date is not None and index_date < earlier.index_date:
+        raise EnrolmentError(
+            _l(
+                "The new episode's index date cannot be before the current episode's "
+                "(%(date)s). To correct the current index date, edit the patient.",
+                date=earlier.index_date.isoformat(),
+            )
+        )
+    result = NewEpisode(episode=earlier, changes=ScheduleChanges())
+    if not keep_earlier:
+        for invitation in db.scalars(
+            select(Invitation)
+            .where(
+                # Every open invitation is an earlier episode's: the new one has none yet.
+                Invitation.patient_id == patient.id,
+                Invitation.status == InvitationStatus.OPEN,
+            )
+            .order_by(Invitation.opens_at, Invitation.id)
+            .with_for_update()
+        ):
+            if not touched(db, invitation):
+                invitation.status = InvitationStatus.CANCELLED
+                result.cancelled.append(invitation.timepoint)
+            result.cancelled_messages += cancel_pending(
+                db, "new_episode", invitation_id=invitation.id, now=now
+            )
+    episode = Episode(
+        patient=patient,
+        number=earlier.number + 1,
+        index_date=index_date,
+        schedule=schedule,
+        label=label,
+        started_at=now,
+        started_by_id=user.id if user is not None else None,
+    )
+    db.add(episode)
+    patient.index_date, patient.schedule = index_date, schedule
+    db.flush()
+    result.episode = episode
+    result.changes = sync_invitations(db, patient, now, rules)
+    # The list shows the current episode's figures: none until its first answers.
+    refresh_summary(db, patient.id)
+    return result
+
+
+def pending_messages(db: Session, patient: Patient) -> int:
+    """How many of the patient's messages are waiting to be sent."""
+    return db.scalar(
+        select(func.count(Message.id)).where(
+            Message.patient_id == patient.id, Message.status == MessageStatus.PENDING
+        )
+    )
+
+
 def sync_invitations(
     db: Session, patient: Patient, now: datetime, rules: SendingRules
 ) -> ScheduleChanges:
-    """Make the patient's untouched invitations match their schedule, index date and zone."""
+    """Make the untouched invitations of the patient's current episode match their schedule,
+    index date and zone (earlier episodes' invitations are left as they are)."""
     changes = ScheduleChanges()
+    episode = current_episode(db, patient)
     scheduled = {
         invitation.timepoint_id: invitation
         for invitation in db.scalars(
             select(Invitation)
             .where(
                 Invitation.patient_id == patient.id,
+                Invitation.episode_id == episode.id,
                 Invitation.timepoint_id.is_not(None),
                 Invitation.status != InvitationStatus.CANCELLED,
             )

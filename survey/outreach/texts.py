@@ -166,6 +166,17 @@ def render(kind: str, language: str, clinic: str, link: str = "", contact: str =
     return template(kind, language).format(clinic=clinic, link=link, contact=contact)
 
 
+# What an approved WhatsApp template receives (survey/outreach/dispatch.py sends them as the
+# Content API's ContentVariables): {{1}} the name texts start with, {{2}} the private link.
+WHATSAPP_VARIABLES = (("1", "clinic"), ("2", "link"))
+
+
+def whatsapp_template_text(language: str, kind: str = INVITATION) -> str:
+    """The text to submit to WhatsApp for approval in `language`: the SMS wording with the
+    template's variables where the name and the link go."""
+    return template(kind, language).format(clinic="{{1}}", link="{{2}}", contact="")
+
+
 def is_right_to_left(language: str) -> bool:
     try:
         return Locale.parse(language).character_order == "right-to-left"

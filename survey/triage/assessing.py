@@ -66,9 +66,10 @@ def configured_points() -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def patient_history(db: Session, patient_id: int) -> list[Answered]:
+def patient_history(db: Session, patient_id: int, episode_id: int | None = None) -> list[Answered]:
     """The patient's answered timepoints, oldest first (by their first stored answers), each
-    with its totals, the CCIS pad answer and whether the patient asked to be contacted."""
+    with its totals, the CCIS pad answer and whether the patient asked to be contacted; with
+    `episode_id`, only that episode of care's (each episode has its own baseline)."""
     pad = aliased(Answer)
     rows = db.execute(
         select(
@@ -88,7 +89,10 @@ def patient_history(db: Session, patient_id: int) -> list[Answered]:
                 Response.instrument_id == CCIS,
             ),
         )
-        .where(Response.patient_id == patient_id)
+        .where(
+            Response.patient_id == patient_id,
+            True if episode_id is None else Invitation.episode_id == episode_id,
+        )
         .order_by(Response.submitted_at, Response.id)
     ).all()
     asked = set(
@@ -123,9 +127,9 @@ def history_from_rows(rows, asked: set[int]) -> list[Answered]:
 
 
 def assessment_of(db: Session, invitation: Invitation) -> Assessment | None:
-    """The level and findings of one answered invitation, judged on the history up to it
-    (never on later answers); None when it has no stored answers."""
-    history = patient_history(db, invitation.patient_id)
+    """The level and findings of one answered invitation, judged on its episode of care's
+    history up to it (never on later answers); None when it has no stored answers."""
+    history = patient_history(db, invitation.patient_id, invitation.episode_id)
     place = next((i for i, e in enumerate(history) if e.invitation_id == invitation.id), None)
     if place is None:
         return None

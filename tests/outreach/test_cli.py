@@ -237,3 +237,52 @@ def test_dispatch_now_judges_quiet_hours_and_due_times_by_the_given_clock(
         assert result.exit_code == 2 and "ISO 8601" in result.output
     result = runner.invoke(args=["outreach", "dispatch", "--now", "2026-03-02T10:00", "--loop"])
     assert result.exit_code != 0 and "--loop" in result.output
+
+
+def test_patients_new_episode_restarts_the_clock_and_says_what_it_did(runner, site):
+    index = date.today() + timedelta(days=30)
+    run(
+        runner,
+        "patients",
+        "add",
+        "CLI-EP",
+        "--site",
+        site.name,
+        "--phone",
+        "+34612345678",
+        "--language",
+        "es",
+        "--index-date",
+        index.isoformat(),
+        "--schedule",
+        "Standard follow-up",
+    )
+    repair = index + timedelta(days=120)
+    output = run(
+        runner,
+        "patients",
+        "new-episode",
+        "CLI-EP",
+        "--index-date",
+        repair.isoformat(),
+        "--label",
+        "repair",
+        "--earlier",
+        "cancel",
+    )
+    assert f"Started episode 2 of CLI-EP (index date {repair.isoformat()})" in output
+    assert "Scheduled: baseline, 3 weeks, 3 months, 6 months, 12 months." in output
+    patient = db.session.scalar(select(Patient).where(Patient.reference == "CLI-EP"))
+    assert [e.number for e in patient.episodes] == [1, 2] and patient.index_date == repair
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "patient.new_episode"))
+    assert event.detail["via"] == "cli" and event.detail["earlier"] == "cancel"
+    refused = runner.invoke(
+        args=["patients", "new-episode", "CLI-EP", "--index-date", index.isoformat()]
+        + ["--earlier", "keep"]
+    )
+    assert refused.exit_code == 1 and "cannot be before" in refused.output
+    unknown = runner.invoke(
+        args=["patients", "new-episode", "CLI-EP", "--index-date", repair.isoformat()]
+        + ["--earlier", "keep", "--schedule", "Nope"]
+    )
+    assert unknown.exit_code == 1 and "no schedule called" in unknown.output

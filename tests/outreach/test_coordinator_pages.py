@@ -511,3 +511,22 @@ def test_the_development_outbox_lists_what_would_have_been_sent(
     assert page.headers["Cache-Control"] == "no-store"
     assert 'href="https://survey.example.org/s/' in page.text
     assert "+34 612 34 56 78" in page.text
+
+
+def test_the_texts_page_explains_the_whatsapp_template_without_showing_settings(
+    app, client, coordinator
+):
+    page = client.get("/clinic/follow-up/texts").text
+    section = page[page.index('id="whatsapp-template"') :]
+    assert "not set: WhatsApp is off" in section
+    assert "{{1}}" in section and "{{2}}" in section
+    # The text to submit: the SMS wording with the variables in place of the name and link.
+    assert "{{1}}: how have you been since your treatment? {{2}}" in section
+    content_sid = "HX" + "a" * 32
+    app.config.update(TWILIO_WHATSAPP_FROM="+34600000000", TWILIO_WHATSAPP_CONTENT_SID=content_sid)
+    try:
+        section = client.get("/clinic/follow-up/texts").text.split('id="whatsapp-template"')[1]
+    finally:
+        app.config.update(TWILIO_WHATSAPP_FROM=None, TWILIO_WHATSAPP_CONTENT_SID=None)
+    assert "not set" not in section.split("</dl>")[0]
+    assert content_sid not in section and "+34600000000" not in section

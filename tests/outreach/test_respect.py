@@ -170,6 +170,33 @@ def test_free_text_reaches_needs_attention_and_is_marked_handled_with_an_audit(
     assert "Tengo dolor" not in client.get("/clinic/follow-up/attention").text
 
 
+def test_the_patient_page_keeps_the_history_of_replies_handled_or_not(
+    client, sign, enrolled, twilio_app, coordinator
+):
+    patient = enrolled("P-HISTORY")
+    inbound(client, sign, "Me duele al sentarme")
+    inbound(client, sign, "Ya estoy mejor", sid="SM" + "b" * 32)
+    first, second = db.session.scalars(select(Reply).order_by(Reply.id)).all()
+    url = f"/clinic/follow-up/patients/{patient.id}"
+    page = client.get(url).text
+    assert page.index("Ya estoy mejor") < page.index("Me duele al sentarme")  # newest first
+    assert page.count("Not handled") == 2
+    viewed = db.session.scalar(
+        select(AuditEvent)
+        .where(AuditEvent.action == "followup.view")
+        .order_by(AuditEvent.id.desc())
+    )
+    assert viewed.detail["replies"] == [second.id, first.id]
+    response = post_form(
+        client, f"/clinic/follow-up/replies/{first.id}/handled", url, back="patient"
+    )
+    assert response.status_code == 302 and response.location.endswith(f"{url}#replies")
+    page = client.get(url).text
+    assert page.count("Not handled") == 1
+    assert f"by {coordinator.email}" in page and "Me duele al sentarme" in page
+    assert "Me duele" not in client.get("/clinic/follow-up/attention").text
+
+
 def test_a_reply_is_shown_only_to_its_patients_site(
     client, sign, enrolled, twilio_app, staff, make_user, site, other_site
 ):
