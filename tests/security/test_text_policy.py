@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from survey import text
 from survey.extensions import db
 from survey.models import (
+    Episode,
     ImportedWording,
     Invitation,
     Patient,
@@ -116,13 +117,14 @@ def test_each_limit_is_what_its_column_holds():
         (text.SCHEDULE_DESCRIPTION, Schedule.description),
         (text.INVITATION_TIMEPOINT, Invitation.timepoint),
         (text.SENDER_NAME, SmsSender.name),
+        (text.EPISODE_LABEL, Episode.label),
     ):
         longest = column.property.columns[0].type.length
         assert rule.longest == longest
         assert rule.clean("é" * longest) == "é" * longest
         with pytest.raises(text.TextError, match=f"at most {longest} fit"):
             rule.clean("é" * (longest + 1))
-    assert len(text.RULES) == 9
+    assert len(text.RULES) == 10
 
 
 def test_machine_supplied_text_is_scrubbed_not_refused():
