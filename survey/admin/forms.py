@@ -88,3 +88,12 @@ class NewStaffForm(FlaskForm):
     def validate_site_ids(self, field) -> None:
         if not field.data:
             raise ValidationError(_l("Choose at least one site."))
+
+
+class EditStaffForm(FlaskForm):
+    role = SelectField(_l("Role"))
+    site_ids = MultiCheckboxField(_l("Sites"), coerce=int)
+
+    def validate_site_ids(self, field) -> None:
+        if not field.data:
+            raise ValidationError(_l("Choose at least one site."))
