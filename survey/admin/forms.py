@@ -63,6 +63,13 @@ class SiteForm(FlaskForm):
             "site's name."
         ),
     )
+    patient_results = BooleanField(
+        _l("Patients may see their own totals after sending"),
+        description=_l(
+            "Off unless you turn it on. Patients then see their own totals over time in plain "
+            "words: no band names, no comparison with other patients."
+        ),
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
