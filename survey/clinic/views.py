@@ -17,8 +17,9 @@ from survey.clinic.flags import (
     reference_text,
 )
 from survey.clinic.listing import patient_page
-from survey.clinic.results import change_text, local_date, patient_course, signed
+from survey.clinic.results import change_text, patient_course, signed
 from survey.extensions import db
+from survey.i18n import local_day
 from survey.instruments import INSTRUMENT_IDS, Instrument, all_instruments, get_instrument
 from survey.languages import SOURCE_LANGUAGE
 from survey.models import utcnow
@@ -37,9 +38,7 @@ def clinic_helpers() -> dict:
         "signed": signed,
         "describe_flag": lambda flag: describe(flag, _lang()),
         "flag_citation": citation,
-        "patient_date": lambda moment, timezone: (
-            local_date(moment, timezone).isoformat() if moment else ""
-        ),
+        "patient_date": local_day,  # the day where the patient lives, the reader's way
         "labels": labels,
         "lang": _lang(),
         "get_instrument": get_instrument,
