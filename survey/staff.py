@@ -142,6 +142,10 @@ def sites_left_without_admin(
     losing = [site for site in user.sites if site.id not in kept]
     if not losing:
         return []
+    # Two admins demoting each other at once must not both pass: the sites' rows are locked
+    # (PostgreSQL) before their administrators are counted, so the second change counts
+    # after the first has committed.
+    db.execute(select(Site.id).where(Site.id.in_([site.id for site in losing])).with_for_update())
     others = set(
         db.scalars(
             select(site_memberships.c.site_id)

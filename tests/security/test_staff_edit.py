@@ -2,12 +2,16 @@
 offered or accepted), disable and enable. Every change is audited, a refused form says why on
 its field, and nobody can edit their own account here or leave a site without an administrator."""
 
+import threading
+
 import pytest
+from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
 
 from survey.extensions import db
 from survey.models import AuditEvent, Role, Site, User
-from survey.staff import create_site, sites_left_without_admin
+from survey.staff import change_staff, create_site, sites_left_without_admin
 
 
 @pytest.fixture
@@ -181,3 +185,36 @@ def test_no_change_leaves_a_site_without_an_active_administrator(site, other_sit
     coordinator = make_user("coordinator", [site])
     assert sites_left_without_admin(db.session, coordinator, Role.CLINICIAN, [], False) == []
     assert db.session.scalar(select(Site).where(Site.id == site.id)) is not None
+
+
+@pytest.mark.postgres_only
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(needs_postgresql, site, make_user):
+    """The check locks the site's row: the second change counts admins after the first has
+    committed, so it is refused rather than leaving the site with none."""
+    first, second = make_user("admin", [site]), make_user("admin", [site])
+    Session = sessionmaker(bind=db.engine, expire_on_commit=False)  # noqa: N806
+    one, two = Session(), Session()
+    found = {}
+    try:
+        demoted = one.get(User, second.id)
+        assert sites_left_without_admin(one, demoted, Role.CLINICIAN, [], True) == []
+        # `one` holds the lock until it commits; `two` checks meanwhile, from another thread.
+        app = current_app._get_current_object()
+
+        def meanwhile():
+            with app.app_context():
+                other = two.get(User, first.id)
+                found["lonely"] = sites_left_without_admin(two, other, Role.CLINICIAN, [], True)
+
+        thread = threading.Thread(target=meanwhile)
+        thread.start()
+        thread.join(timeout=1)
+        assert thread.is_alive()  # waiting for the lock
+        change_staff(demoted, Role.CLINICIAN, list(demoted.sites))
+        one.commit()
+        thread.join(timeout=10)
+        assert [s.id for s in found["lonely"]] == [site.id]
+    finally:
+        two.rollback()
+        one.close()
+        two.close()
