@@ -218,3 +218,16 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(needs_postgresql
         two.rollback()
         one.close()
         two.close()
+
+
+def test_each_row_button_of_the_staff_page_names_whose_account_it_acts_on(admin, site, make_user):
+    emails = ["ana@clinic.example", "bora@clinic.example"]
+    for email in emails:
+        make_user("clinician", [site], email=email)
+    page = admin.client.get("/clinic/admin/staff")
+    assert page.status_code == 200
+    for email in emails:
+        row = page.text.split(f'data-user="{email}"')[1].split("</tr>")[0]
+        assert 'href="/clinic/admin/staff/' in row and f"Edit {email}" in row
+        assert f'Disable<span class="visually-hidden"> ({email})</span>' in row
+        assert f'Link to set the password<span class="visually-hidden"> ({email})</span>' in row
