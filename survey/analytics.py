@@ -10,12 +10,15 @@ work stays in the database however many patients there are. Definitions (docs/ad
 - completion rate: completed / (completed + expired), the invitations whose outcome is known,
   so invitations still open do not pull a rate down;
 - channel: "text" when a text was sent, else "no text" (a link given in clinic);
+- mode: how the answers were given (web, tablet, paper, phone: the responses' `mode`); for an
+  invitation not answered, "tablet" once a clinic tablet opened it with a coordinator's code,
+  else "web" (its link). Paper and phone answers exist only once entered, so those groups
+  have no expired invitations: what they show is how many completions came that way;
 - month: the UTC month its window opened;
 - time to complete: from the first text handed to the provider to the answers;
 - reminders needed: reminders sent before the answers came.
 
-A new breakdown is one more column in `facts` and one entry in DIMENSIONS (e.g. the mode of
-answering, once responses record it: `"mode": <an expression on the invitation's response>`).
+A new breakdown is one more column in `facts` and one entry in DIMENSIONS.
 """
 
 from __future__ import annotations
@@ -33,10 +36,15 @@ from survey.models import (
     Message,
     MessageKind,
     Patient,
+    Response,
+    ResponseMode,
+    TabletHandoff,
     utcnow,
 )
 
-DIMENSIONS = ("timepoint", "language", "channel", "month")
+DIMENSIONS = ("timepoint", "language", "channel", "mode", "month")
+# Breakdowns shown in a fixed order rather than by their key's spelling.
+ORDER = {"mode": [mode.value for mode in ResponseMode]}
 TEXT, NO_TEXT = "text", "no text"
 REMINDER_CAP = 3  # "3 or more"
 
@@ -106,6 +114,28 @@ def facts(db: Session, site_ids: list[int], now: datetime):
         .group_by(Message.invitation_id)
         .subquery("texts")
     )
+    # How each answered invitation was answered (its responses share one mode), and which
+    # invitations a clinic tablet opened: each grouped once per invitation, not per row.
+    answered = (
+        select(Response.invitation_id.label("invitation_id"), func.min(Response.mode).label("mode"))
+        .join(Patient, Patient.id == Response.patient_id)
+        .where(Patient.site_id.in_(site_ids))
+        .group_by(Response.invitation_id)
+        .subquery("answered")
+    )
+    on_tablet = (
+        select(TabletHandoff.invitation_id.label("invitation_id"))
+        .join(Invitation, Invitation.id == TabletHandoff.invitation_id)
+        .join(Patient, Patient.id == Invitation.patient_id)
+        .where(TabletHandoff.used_at.is_not(None), Patient.site_id.in_(site_ids))
+        .group_by(TabletHandoff.invitation_id)
+        .subquery("on_tablet")
+    )
+    mode = case(
+        (answered.c.mode.is_not(None), answered.c.mode),
+        (on_tablet.c.invitation_id.is_not(None), literal(ResponseMode.TABLET.value)),
+        else_=literal(ResponseMode.WEB.value),
+    )
     completed = Invitation.status == InvitationStatus.COMPLETED
     expired = and_(Invitation.status == InvitationStatus.OPEN, Invitation.expires_at <= now)
     return (
@@ -117,6 +147,7 @@ def facts(db: Session, site_ids: list[int], now: datetime):
             case((texts.c.first_sent.is_not(None), literal(TEXT)), else_=literal(NO_TEXT)).label(
                 "channel"
             ),
+            mode.label("mode"),
             _month(db, Invitation.opens_at).label("month"),
             case((texts.c.first_sent.is_not(None), 1), else_=0).label("texted"),
             case((Invitation.started_at.is_not(None), 1), (completed, 1), else_=0).label("opened"),
@@ -128,6 +159,8 @@ def facts(db: Session, site_ids: list[int], now: datetime):
         )
         .join(Patient, Patient.id == Invitation.patient_id)
         .outerjoin(texts, texts.c.invitation_id == Invitation.id)
+        .outerjoin(answered, answered.c.invitation_id == Invitation.id)
+        .outerjoin(on_tablet, on_tablet.c.invitation_id == Invitation.id)
         .where(
             Patient.site_id.in_(site_ids),
             Invitation.status != InvitationStatus.CANCELLED,
@@ -156,7 +189,11 @@ def completion_figures(db: Session, site_ids: list[int], now: datetime | None = 
     for dimension in DIMENSIONS:
         key = f.c[dimension]
         rows = db.execute(select(key, *_tally_columns(f)).group_by(key).order_by(key)).all()
-        breakdowns[dimension] = [Tally(str(row[0]), *map(int, row[1:])) for row in rows]
+        tallies = [Tally(str(row[0]), *map(int, row[1:])) for row in rows]
+        if dimension in ORDER:
+            known = ORDER[dimension]
+            tallies.sort(key=lambda t: known.index(t.key) if t.key in known else len(known))
+        breakdowns[dimension] = tallies
     median, timed = _median_hours(db, f)
     reminders = dict(
         db.execute(

@@ -8,6 +8,7 @@ episode's. Pages that only read never write: they treat invitations without an e
 the first episode's (`episode_key`).
 """
 
+from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -31,7 +32,7 @@ def label_text(label: str | None) -> str:
 
 
 def episode_name(episode) -> str:
-    """An episode as staff read it: "Episode 2 (Definitive repair), index date 2026-03-02"
+    """An episode as staff read it: "Episode 2 (Definitive repair), index date 2 Mar 2026"
     (`episode` is an Episode or a clinic EpisodeCourse: number, label, index_date)."""
     name = (
         _l("Episode %(number)d (%(label)s)", number=episode.number, label=label_text(episode.label))
@@ -41,7 +42,11 @@ def episode_name(episode) -> str:
     if episode.index_date is None:
         return str(name)
     return str(
-        _l("%(episode)s, index date %(date)s", episode=name, date=episode.index_date.isoformat())
+        _l(
+            "%(episode)s, index date %(date)s",
+            episode=name,
+            date=format_date(episode.index_date, "medium"),
+        )
     )
 
 

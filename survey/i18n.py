@@ -4,6 +4,7 @@ from babel import Locale
 from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import get_locale
 
+from survey.date_text import day_text, local_datetime, local_day, utc_datetime
 from survey.languages import html_lang
 
 
@@ -33,6 +34,13 @@ def language_name(code: str) -> str:
 
 
 def init_app(app: Flask) -> None:
+    # Dates on pages in the reader's language (Flask-Babel also gives `dateformat` and
+    # `datetimeformat`; these add the patient's clock and the zone's name).
+    app.jinja_env.filters["day"] = day_text
+    app.jinja_env.filters["utc_datetime"] = utc_datetime
+    app.jinja_env.globals["local_datetime"] = local_datetime
+    app.jinja_env.globals["local_day"] = local_day
+
     @app.context_processor
     def locale_context() -> dict:
         locale = str(get_locale())

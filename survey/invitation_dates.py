@@ -18,7 +18,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from survey.localtime import format_local
+from survey.date_text import local_datetime
 from survey.models import Invitation, InvitationStatus
 from survey.translatable import lazy_gettext as _l
 
@@ -81,8 +81,9 @@ class InvitationDates:
         )
 
     def describe(self) -> str:
-        """The stage and its dates in words, e.g. "open until 2026-12-11 09:00 CET"."""
-        opens, closes = (format_local(t, self.zone) for t in (self.opens_at, self.closes_at))
+        """The stage and its dates in words, in the reader's language, e.g. "open until
+        Dec 11, 2026, 9:00 AM CET"."""
+        opens, closes = (local_datetime(t, self.zone) for t in (self.opens_at, self.closes_at))
         if self.stage == Stage.UPCOMING:
             return str(_l("opens %(opens)s, closes %(closes)s", opens=opens, closes=closes))
         if self.stage == Stage.OPEN:
@@ -90,7 +91,7 @@ class InvitationDates:
         if self.stage == Stage.CLOSED:
             return str(_l("closed unanswered on %(time)s", time=closes))
         if self.stage == Stage.ANSWERED and self.answered_at is not None:
-            return str(_l("answered %(time)s", time=format_local(self.answered_at, self.zone)))
+            return str(_l("answered %(time)s", time=local_datetime(self.answered_at, self.zone)))
         if self.stage == Stage.ANSWERED:
             return str(_l("answered"))
         return str(_l("cancelled"))

@@ -5,7 +5,7 @@ from sqlalchemy.orm import Session
 
 from survey import text
 from survey.languages import interface_languages
-from survey.models import Role, Site, User, user_by_email
+from survey.models import Role, Site, User, site_memberships, user_by_email
 from survey.passwords import hash_password, password_problem
 from survey.phones import check_country
 from survey.timezones import check_timezone
@@ -128,3 +128,49 @@ def create_user(db: Session, email: str, password: str, role: str, sites: list[S
     user = User(email=email, password_hash=hash_password(password), role=Role(role), sites=sites)
     db.add(user)
     return user
+
+
+def sites_left_without_admin(
+    db: Session, user: User, role: Role, sites: list[Site], active: bool
+) -> list[Site]:
+    """The sites that would have no active administrator left if `user` became an account
+    with this role, these sites and this state: such a change is refused, so that every
+    site always has someone who can manage its staff."""
+    if not (user.active and user.role == Role.ADMIN):
+        return []  # not an administrator now: nothing to lose
+    kept = {site.id for site in sites} if role == Role.ADMIN and active else set()
+    losing = [site for site in user.sites if site.id not in kept]
+    if not losing:
+        return []
+    # Two admins demoting each other at once must not both pass: the sites' rows are locked
+    # (PostgreSQL) before their administrators are counted, so the second change counts
+    # after the first has committed.
+    db.execute(select(Site.id).where(Site.id.in_([site.id for site in losing])).with_for_update())
+    others = set(
+        db.scalars(
+            select(site_memberships.c.site_id)
+            .join(User, User.id == site_memberships.c.user_id)
+            .where(
+                site_memberships.c.site_id.in_([site.id for site in losing]),
+                User.id != user.id,
+                User.role == Role.ADMIN,
+                User.active.is_(True),
+            )
+        )
+    )
+    return [site for site in losing if site.id not in others]
+
+
+def change_staff(user: User, role: Role, sites: list[Site]) -> dict[str, list]:
+    """Give the account this role and these sites; returns {field: [old, new]} of what
+    changed (sites by name), for the audit trail. The caller checks who may do it and
+    `sites_left_without_admin` first."""
+    changed: dict[str, list] = {}
+    if user.role != role:
+        changed["role"] = [str(user.role), str(role)]
+        user.role = role
+    before, after = sorted(site.name for site in user.sites), sorted(site.name for site in sites)
+    if before != after:
+        changed["sites"] = [before, after]
+        user.sites = sorted(sites, key=lambda site: site.name)
+    return changed

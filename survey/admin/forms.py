@@ -63,6 +63,13 @@ class SiteForm(FlaskForm):
             "site's name."
         ),
     )
+    patient_results = BooleanField(
+        _l("Patients may see their own totals after sending"),
+        description=_l(
+            "Off unless you turn it on. Patients then see their own totals over time in plain "
+            "words: no band names, no comparison with other patients."
+        ),
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -84,6 +91,15 @@ class NewStaffForm(FlaskForm):
         address = (field.data or "").strip()
         if "@" not in address or any(c.isspace() for c in address):
             raise ValidationError(_l("Enter an email address, e.g. name@hospital.example."))
+
+    def validate_site_ids(self, field) -> None:
+        if not field.data:
+            raise ValidationError(_l("Choose at least one site."))
+
+
+class EditStaffForm(FlaskForm):
+    role = SelectField(_l("Role"))
+    site_ids = MultiCheckboxField(_l("Sites"), coerce=int)
 
     def validate_site_ids(self, field) -> None:
         if not field.data:

@@ -1,5 +1,6 @@
 """The sites page: an admin adds sites and edits the details of their own (name, country,
-time zone, default language, contact, the neutral name texts start with). A site an admin
+time zone, default language, contact, the neutral name texts start with, whether patients
+see their own totals). A site an admin
 adds is one of theirs at once; another admin's site is not found here (404). Every change is
 audited with what it was and what it became."""
 
@@ -56,6 +57,7 @@ def new_site():
             db.session.rollback()
             form.name.errors.append(_("A site with this name already exists."))
         else:
+            site.patient_results = form.patient_results.data
             g.user.sites.append(site)
             db.session.flush()
             if form.sms_name.data:
@@ -86,6 +88,7 @@ def edit_site(site_id: int):
             "default_language": site.default_language,
             "contact": site.contact,
             "sms_name": sender.name if sender else "",
+            "patient_results": site.patient_results,
         }
         if not _posted()
         else None
@@ -112,6 +115,9 @@ def edit_site(site_id: int):
             else:
                 db.session.delete(sender)
             changed["sms_name"] = (old_sms, form.sms_name.data)
+        if form.patient_results.data != site.patient_results:
+            changed["patient_results"] = (site.patient_results, form.patient_results.data)
+            site.patient_results = form.patient_results.data
         if changed:
             audit.log(
                 "site.changed",
@@ -167,6 +173,7 @@ def _fields_of(site: Site, sms_name: str) -> dict:
         "default_language": site.default_language,
         "contact": site.contact,
         "sms_name": sms_name,
+        "patient_results": site.patient_results,
     }
 
 

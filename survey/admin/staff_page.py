@@ -1,23 +1,27 @@
-"""The staff page: an admin sees the accounts of their sites and looks after their security
-(require or reset a second factor, disable or enable, sign out everywhere).
+"""The staff page: an admin sees the accounts of their sites, changes their role and sites,
+and looks after their security (require or reset a second factor, disable or enable, sign out
+everywhere).
 
 An admin manages an account only when every site it belongs to is one of theirs: disabling
 someone also shuts them out of their other sites, which is for an admin of those sites too.
 An admin does not manage their own account here (the account page does that), so that
-nobody disables or locks themselves out by a slip."""
+nobody disables or locks themselves out by a slip. No change leaves a site without an
+active administrator."""
 
-from flask import abort, current_app, flash, g, redirect, render_template, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from survey import audit
 from survey.admin import bp
-from survey.admin.forms import NewStaffForm
+from survey.admin.forms import EditStaffForm, NewStaffForm
 from survey.auth import account_changes, links, needs_second_factor, staff_required
 from survey.coordinate.forms import option
 from survey.extensions import db
-from survey.models import Role, User, site_memberships, user_by_email
+from survey.models import Role, Site, User, site_memberships, user_by_email
+from survey.staff_setup import change_staff, sites_left_without_admin
 
 ROLE_LABELS = {
     Role.ADMIN: _l("Administrator"),
@@ -53,6 +57,26 @@ def manages(admin: User, user: User) -> bool:
     return user.id != admin.id and set(user.site_ids) <= set(admin.site_ids)
 
 
+def managed_account(user_id: int) -> User:
+    """An account of the admin's sites they may manage: 404 when it shares none of their
+    sites, 403 when it is their own or also belongs to a site that is not theirs."""
+    user = next((u for u in colleagues(db.session, g.user) if u.id == user_id), None)
+    if user is None:
+        abort(404)
+    if not manages(g.user, user):
+        abort(403)
+    return user
+
+
+def last_admin_message(user: User, sites: list[Site]) -> str:
+    return _(
+        "%(email)s is the only active administrator of %(sites)s. Make someone else an "
+        "administrator there first.",
+        email=user.email,
+        sites=", ".join(site.name for site in sites),
+    )
+
+
 @bp.get("/staff")
 @staff_required(Role.ADMIN)
 def staff():
@@ -61,6 +85,8 @@ def staff():
         "admin/staff.html",
         accounts=colleagues(db.session, g.user),
         manages=lambda user: manages(g.user, user),
+        # Only the sites the admin administers are named; others are counted.
+        own_sites=lambda user: [site for site in user.sites if site.id in g.user.site_ids],
         role_label=lambda role: ROLE_LABELS.get(role, role),
         needs_second_factor=needs_second_factor,
         open_link=lambda user: links.open_link(db.session, user),
@@ -71,11 +97,17 @@ def staff():
 @staff_required(Role.ADMIN)
 def change(user_id: int, action: str):
     """Apply one change to an account the admin manages; audited with the admin's name."""
-    user = next((u for u in colleagues(db.session, g.user) if u.id == user_id), None)
-    if user is None:
-        abort(404)
-    if not manages(g.user, user):
-        abort(403)
+    user = managed_account(user_id)
+    back = (
+        url_for("admin.edit_staff", user_id=user.id)
+        if request.form.get("back") == "edit"
+        else url_for("admin.staff")
+    )
+    if action == "disable" and (
+        lonely := sites_left_without_admin(db.session, user, user.role, user.sites, active=False)
+    ):
+        flash(last_admin_message(user, lonely), "error")
+        return redirect(back)
     if action == "require-2fa":
         done = account_changes.require_second_factor(user, required=True)
     elif action == "stop-requiring-2fa":
@@ -91,7 +123,47 @@ def change(user_id: int, action: str):
     audit.log(done.action, subject=user, detail=done.detail)
     db.session.commit()
     flash(DONE[action] % {"email": user.email})
-    return redirect(url_for("admin.staff"))
+    return redirect(back)
+
+
+@bp.route("/staff/<int:user_id>", methods=["GET", "POST"])
+@staff_required(Role.ADMIN)
+def edit_staff(user_id: int):
+    """Change an account's role and sites (only the admin's own sites are offered), and
+    disable or enable it. Audited as `user.changed` with each change's old and new value."""
+    user = managed_account(user_id)
+    form = EditStaffForm(
+        data={"role": str(user.role), "site_ids": user.site_ids}
+        if request.method != "POST"
+        else None
+    )
+    form.role.choices = [option(role.value, label) for role, label in ROLE_LABELS.items()]
+    form.site_ids.choices = [option(site.id, site.name) for site in g.user.sites]
+    if form.validate_on_submit():
+        role = Role(form.role.data)
+        # The admin's sites as ticked, and any other site the account keeps (none while an
+        # admin manages only accounts wholly of their sites).
+        sites = [site for site in g.user.sites if site.id in form.site_ids.data] + [
+            site for site in user.sites if site.id not in g.user.site_ids
+        ]
+        lonely = sites_left_without_admin(db.session, user, role, sites, active=user.active)
+        if lonely:
+            form.role.errors.append(last_admin_message(user, lonely))
+        else:
+            changed = change_staff(user, role, sites)
+            if changed:
+                audit.log("user.changed", subject=user, detail={"changed": changed})
+                db.session.commit()
+                flash(_("The changes to %(email)s are saved.", email=user.email))
+            else:
+                flash(_("Nothing was changed."))
+            return redirect(url_for("admin.staff"), code=303)
+    return render_template(
+        "admin/staff_edit.html",
+        form=form,
+        user=user,
+        role_label=ROLE_LABELS.get(user.role, user.role),
+    ), (200 if not form.errors else 422)
 
 
 @bp.route("/staff/new", methods=["GET", "POST"])

@@ -16,20 +16,28 @@ from survey.clinic.analytics_chart import rate_chart, rate_text
 from survey.clinic.exports import safe_cell
 from survey.extensions import db
 from survey.i18n import language_name
-from survey.models import Role, utcnow
+from survey.models import ResponseMode, Role, utcnow
 
 VIEWERS = (Role.ADMIN, Role.CLINICIAN)
 HEADINGS = {
     "timepoint": _l("Completion by timepoint"),
     "language": _l("Completion by language"),
     "channel": _l("Completion by channel"),
+    "mode": _l("Completion by way of answering"),
     "month": _l("Completion by month the window opened"),
 }
 GROUP_HEADINGS = {
     "timepoint": _l("Timepoint"),
     "language": _l("Language"),
     "channel": _l("Channel"),
+    "mode": _l("Way of answering"),
     "month": _l("Month"),
+}
+MODE_LABELS = {
+    ResponseMode.WEB: _l("Own phone (text link)"),
+    ResponseMode.TABLET: _l("Clinic tablet"),
+    ResponseMode.PAPER: _l("Paper, entered by staff"),
+    ResponseMode.PHONE: _l("Phone call, entered by staff"),
 }
 CSV_COLUMNS = ("breakdown", "group", "measure", "value")
 TALLY_MEASURES = ("invitations", "texted", "opened", "completed", "expired", "still_open", "rate")
@@ -52,6 +60,8 @@ def group_label(dimension: str, key: str) -> str:
         return language_name(key) if key else key
     if dimension == "channel":
         return {TEXT: _("Text message"), NO_TEXT: _("No text (link given in clinic)")}.get(key, key)
+    if dimension == "mode":
+        return str(MODE_LABELS.get(key, key))
     return key
 
 

@@ -17,7 +17,8 @@ from survey.clinic.flags import (
     reference_text,
 )
 from survey.clinic.listing import patient_page
-from survey.clinic.results import change_text, local_date, patient_course, signed
+from survey.clinic.results import change_text, patient_course, signed
+from survey.date_text import local_day
 from survey.episodes import episode_name
 from survey.extensions import db
 from survey.instruments import INSTRUMENT_IDS, Instrument, all_instruments, get_instrument
@@ -39,9 +40,7 @@ def clinic_helpers() -> dict:
         "signed": signed,
         "describe_flag": lambda flag: describe(flag, _lang()),
         "flag_citation": citation,
-        "patient_date": lambda moment, timezone: (
-            local_date(moment, timezone).isoformat() if moment else ""
-        ),
+        "patient_date": local_day,  # the day where the patient lives, the reader's way
         "labels": labels,
         "lang": _lang(),
         "get_instrument": get_instrument,

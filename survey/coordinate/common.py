@@ -5,10 +5,10 @@ from flask import abort, current_app, g, redirect, request, url_for
 from survey.clinic.access import patient_for
 from survey.coordinate import bp
 from survey.coordinate.forms import COMMON_ZONES
+from survey.date_text import local_datetime
 from survey.episodes import episode_name, label_text
 from survey.extensions import db
 from survey.invitation_dates import describe as describe_invitation
-from survey.localtime import format_local
 from survey.models import Invitation, Message, Role
 from survey.outreach import actions, explain
 from survey.outreach.alarms import alarms_for
@@ -51,8 +51,9 @@ def back_to(patient_id: int):
     return redirect(url_for("coordinate.patient", patient_id=patient_id))
 
 
-# A moment as the clock reads where the patient lives, e.g. 2026-03-02 09:00 CET.
-local_time = format_local
+# A moment as the clock reads where the patient lives, in the reader's language, e.g.
+# "Mar 2, 2026, 9:00 AM CET" (survey/i18n.py).
+local_time = local_datetime
 
 
 @bp.context_processor

@@ -176,3 +176,50 @@ def test_the_analytics_page_is_accessible_and_draws_its_tables_figures(
     with page.expect_download() as download:
         page.locator("a[download]").click()
     assert download.value.suggested_filename.startswith("completion-")
+
+
+def test_the_staff_edit_page_is_accessible_in_each_language_and_width(
+    open_browser, site, make_user
+):
+    """One browser context per width, the three languages in turn within it (cheaper than a
+    context per language): the page, its refused form and a saved change."""
+    admin = make_user("admin", [site], email="lead@clinic.example")
+    colleague = make_user("coordinator", [site], email="nurse@clinic.example")
+    headings = {"en": "Edit nurse@clinic.example", "es": "Editar nurse@clinic.example"}
+    headings["tr"] = "nurse@clinic.example hesabını düzenle"
+    checked = []
+    speaks = {"language": "en"}  # what the browser asks for, changed between languages
+
+    def in_language(route):
+        route.continue_(headers={**route.request.headers, "accept-language": speaks["language"]})
+
+    for viewport in (PHONE, DESK):
+        page = open_browser(viewport)
+        page.route(re.compile(r"/clinic/"), in_language)
+        sign_in(page, admin.email)
+        page.wait_for_url(re.compile(r"/clinic/$"))
+        for language in ("en", "es", "tr"):
+            speaks["language"] = language
+            page.goto(f"/clinic/admin/staff/{colleague.id}")
+            assert page.locator("html").get_attribute("lang") == language
+            assert page.get_by_role("heading", level=1).inner_text() == headings[language]
+            assert_accessible(page)
+            assert_no_sideways_scroll(page)
+            # Untick the only site: refused, with a summary and the message on the field.
+            page.get_by_label(site.name).uncheck()
+            page.locator("form.stack button[type=submit]").click()
+            assert page.locator(".error-summary").is_visible()
+            assert page.locator("#site_ids-error").is_visible()
+            assert_accessible(page)
+            assert_no_sideways_scroll(page)
+            checked.append((viewport["width"], language))
+        speaks["language"] = "en"
+        page.goto(f"/clinic/admin/staff/{colleague.id}")
+        role = "clinician" if viewport is PHONE else "coordinator"
+        page.get_by_label("Role").select_option(role)
+        page.get_by_role("button", name="Save the changes").click()
+        page.wait_for_url(re.compile(r"/clinic/admin/staff$"))
+        assert page.get_by_text("The changes to nurse@clinic.example are saved.").is_visible()
+        db.session.expire_all()
+        assert db.session.get(User, colleague.id).role == role
+    assert len(checked) == 6

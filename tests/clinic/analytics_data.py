@@ -10,6 +10,9 @@ from survey.models import (
     Message,
     MessageKind,
     MessageStatus,
+    Response,
+    ResponseMode,
+    TabletHandoff,
 )
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -115,4 +118,78 @@ def seed(make_patient, site, other_site) -> None:
         at(1, 10, 11),
     )
     text(theirs, at(1, 10))
+    db.session.commit()
+
+
+def answered(invitation_, mode: ResponseMode, instruments=("qolaf-q", "ccis")) -> None:
+    """The invitation answered `mode`: completed, with one stored response per questionnaire
+    (the figures must count the invitation once however many questionnaires it holds)."""
+    invitation_.status = InvitationStatus.COMPLETED
+    invitation_.completed_at = invitation_.opens_at + H
+    for instrument in instruments:
+        db.session.add(
+            Response(
+                invitation_id=invitation_.id,
+                patient_id=invitation_.patient_id,
+                instrument_id=instrument,
+                instrument_version="1",
+                wording_version="1",
+                wording_hash="0" * 64,
+                wording_status="test",
+                language="es",
+                total=20,
+                submitted_at=invitation_.completed_at,
+                mode=mode,
+            )
+        )
+
+
+def handed_to_tablet(invitation_, creator, opened: bool = True) -> None:
+    """A coordinator made a tablet code for the invitation; `opened`: a tablet used it."""
+    db.session.add(
+        TabletHandoff(
+            invitation_id=invitation_.id,
+            code_hash=f"{invitation_.id:064d}",
+            created_at=invitation_.opens_at,
+            expires_at=invitation_.opens_at + timedelta(minutes=15),
+            created_by_id=creator.id,
+            used_at=invitation_.opens_at + timedelta(minutes=1) if opened else None,
+        )
+    )
+    if opened:
+        invitation_.started_at = invitation_.opens_at + timedelta(minutes=1)
+
+
+def seed_modes(make_patient, make_user, site) -> None:
+    """Eleven counted invitations at `site` whose way of answering is known by hand:
+
+    web:    5 (W1, W2 answered on the phone; W3 expired; W4 expired with a tablet code made
+            but never opened, so still the phone's; W5 still open): rate 2/4 = 0.5
+    tablet: 3 (T1, T2 answered on a tablet; T3 opened on a tablet, then expired): rate 2/3
+    paper:  1 (P1 opened on a tablet, then answered on paper after all): rate 1
+    phone:  2 (H1, H2 answered by phone): rate 1
+    """
+    coordinator = make_user("coordinator", [site], email="modes.coordinator@clinic.example")
+    patient = make_patient(site, "MODES-1", language="es")
+    other = make_patient(site, "MODES-2", language="es")
+    opens, closes = at(3, 1), at(3, 15)
+
+    def made(who, timepoint):
+        return invitation(who, timepoint, opens, closes)
+
+    answered(made(patient, "W1"), ResponseMode.WEB)
+    answered(made(other, "W2"), ResponseMode.WEB)
+    made(patient, "W3")
+    handed_to_tablet(made(other, "W4"), coordinator, opened=False)
+    invitation(patient, "W5", opens, datetime(2099, 1, 1, tzinfo=UTC))
+    for timepoint in ("T1", "T2"):
+        tablet = made(patient, timepoint)
+        handed_to_tablet(tablet, coordinator)
+        answered(tablet, ResponseMode.TABLET)
+    handed_to_tablet(made(other, "T3"), coordinator)
+    paper = made(other, "P1")
+    handed_to_tablet(paper, coordinator)
+    answered(paper, ResponseMode.PAPER)
+    answered(made(patient, "H1"), ResponseMode.PHONE, instruments=("ccis",))
+    answered(made(other, "H2"), ResponseMode.PHONE)
     db.session.commit()

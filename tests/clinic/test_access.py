@@ -58,6 +58,8 @@ RULES = {
     "/clinic/admin/sites/<int:site_id>": ("GET", "/clinic/admin/sites"),
     "/clinic/admin/staff/new": ("GET", "/clinic/admin/staff/new"),
     "/clinic/admin/staff/<int:user_id>/password-link": ("GET", "/clinic/admin/staff"),
+    # Editing an account, by role, site and whose: tests/security/test_staff_edit.py.
+    "/clinic/admin/staff/<int:user_id>": ("GET", "/clinic/admin/staff"),
     "/clinic/analytics": ("GET", "/clinic/analytics"),
     "/clinic/analytics.csv": ("GET", "/clinic/analytics.csv"),
 }

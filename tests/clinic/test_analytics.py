@@ -10,7 +10,7 @@ from sqlalchemy import select
 from survey.analytics import completion_figures
 from survey.extensions import db
 from survey.models import AuditEvent
-from tests.clinic.analytics_data import NOW, seed
+from tests.clinic.analytics_data import NOW, seed, seed_modes
 from tests.fixtures import security
 
 sign_in = security.sign_in  # the security tests' fixture: staff signed in on a client
@@ -55,6 +55,49 @@ def test_the_figures_match_the_hand_counted_history(seeded):
     assert figures.completions_timed == 2
     assert figures.reminders_needed == [("0", 2), ("1", 1), ("2", 0), ("3+", 0)]
     assert figures.patients_missing_two == 1
+
+
+def test_completion_by_way_of_answering_matches_the_hand_counted_history(
+    make_patient, make_user, site
+):
+    seed_modes(make_patient, make_user, site)
+    figures = completion_figures(db.session, [site.id], NOW)
+    assert (figures.totals.invitations, figures.totals.completed) == (11, 7)
+    assert (figures.totals.expired, figures.totals.still_open) == (3, 1)
+    modes = figures.breakdowns["mode"]
+    assert [tally.key for tally in modes] == ["web", "tablet", "paper", "phone"]
+    assert by_key(modes) == {
+        "web": (5, 2, 2, 0.5),
+        "tablet": (3, 2, 1, pytest.approx(2 / 3)),
+        "paper": (1, 1, 0, 1.0),
+        "phone": (2, 2, 0, 1.0),
+    }
+    assert [tally.opened for tally in modes] == [2, 3, 1, 2]
+    assert sum(tally.invitations for tally in modes) == figures.totals.invitations
+
+
+def test_the_hand_counted_history_without_tablets_or_paper_is_all_web(seeded):
+    figures = completion_figures(db.session, [seeded.id], NOW)
+    assert by_key(figures.breakdowns["mode"]) == {"web": (7, 3, 3, 0.5)}
+
+
+def test_the_page_and_csv_compare_the_ways_of_answering(sign_in, make_patient, make_user, site):
+    seed_modes(make_patient, make_user, site)
+    staff = sign_in("clinician", [site])
+    page = staff.client.get(f"/clinic/analytics?site={site.id}")
+    assert page.status_code == 200
+    assert 'id="chart-mode"' in page.text and 'id="table-mode"' in page.text
+    table = page.text.split('id="table-mode"')[1].split("</table>")[0]
+    assert '<th scope="row">Clinic tablet</th><td>3</td>' in table
+    assert "Clinic tablet: 67% (2 of 3)" in page.text  # the chart's description
+    assert "Own phone (text link): 50% (2 of 4)" in page.text
+    rows = list(csv.DictReader(io.StringIO(staff.client.get("/clinic/analytics.csv").text)))
+    value = {(row["breakdown"], row["group"], row["measure"]): row["value"] for row in rows}
+    assert value[("mode", "web", "rate")] == "0.5"
+    assert value[("mode", "tablet", "rate")] == "0.6667"
+    assert value[("mode", "tablet", "expired")] == "1"
+    assert value[("mode", "paper", "completed")] == "1"
+    assert value[("mode", "phone", "completed")] == "2"
 
 
 def test_no_history_gives_no_rates_rather_than_errors(site):

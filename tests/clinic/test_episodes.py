@@ -4,6 +4,7 @@ best read within each; the list's figures from the current episode; the export's
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from babel.dates import format_date
 
 from survey.clinic import exports
 from survey.clinic.exports import ExportScope
@@ -19,6 +20,11 @@ from tests.fixtures.clinic import INDEX_DATE, add_history
 SETON = [("baseline", -7, 51, (1, 3, 3, 2, 1)), ("3 months", 91, 28, (0, 0, 0, 0, 0))]
 REPAIR = [("baseline", -3, 45, (0, 1, 1, 1, 0)), ("3 months", 91, 30, (0, 0, 0, 0, 0))]
 SECOND = INDEX_DATE + timedelta(days=200)
+
+
+def medium(day) -> str:
+    """A date as English pages write it (Flask-Babel's "medium" format)."""
+    return format_date(day, "medium", locale="en")
 
 
 def new_episode(patient, label="repair"):
@@ -91,8 +97,8 @@ def test_the_patient_page_groups_results_by_episode(client, staff, clinician, st
     assert page.status_code == 200
     text = page.text
     assert "Earlier episodes of care" in text
-    assert f"Episode 2 (Definitive repair), index date {SECOND.isoformat()}" in text
-    assert f"Episode 1, index date {INDEX_DATE.isoformat()}" in text
+    assert f"Episode 2 (Definitive repair), index date {medium(SECOND)}" in text
+    assert f"Episode 1, index date {medium(INDEX_DATE)}" in text
     assert 'id="baseline-latest-episode-1"' in text and 'id="timeline-episode-1"' in text
     assert 'id="items-episode-1-qolaf-q-1"' in text
 

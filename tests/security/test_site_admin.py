@@ -99,6 +99,32 @@ def test_an_admin_edits_their_site_and_the_change_is_audited(admin, site):
     assert actions("site.changed")[0].site_id == site.id
 
 
+def test_patients_see_their_own_totals_only_once_an_admin_turns_it_on(admin, site):
+    added = post(admin, "/clinic/admin/sites/new", site_form())
+    assert added.status_code == 303
+    new = db.session.scalar(select(Site).where(Site.name == "Hospital Norte"))
+    assert new.patient_results is False  # off by default
+    assert actions("site.created")[0].detail["patient_results"] is False
+    path = f"/clinic/admin/sites/{site.id}"
+    form = admin.client.get(path).text
+    assert 'id="patient_results"' in form and 'aria-describedby="patient_results-hint"' in form
+    assert "checked" not in form.split('id="patient_results"')[0].rsplit("<input", 1)[1]
+
+    same = site_form(name=site.name, timezone=site.timezone, default_language="es")
+    assert post(admin, path, {**same, "patient_results": "y"}).status_code == 303
+    db.session.refresh(site)
+    assert site.patient_results is True
+    assert actions("site.changed")[-1].detail["changed"]["patient_results"] == [False, True]
+    assert 'checked id="patient_results"' in admin.client.get(path).text
+    assert "<td>yes</td>" in admin.client.get("/clinic/admin/sites").text
+
+    assert post(admin, path, same).status_code == 303  # an unticked box is not sent: off
+    db.session.refresh(site)
+    assert site.patient_results is False
+    changes = [event.detail["changed"] for event in actions("site.changed")]
+    assert changes[-1] == {"patient_results": [True, False]}
+
+
 def test_an_admin_of_site_a_cannot_see_or_edit_site_b(admin, other_site):
     assert admin.client.get(f"/clinic/admin/sites/{other_site.id}").status_code == 404
     response = admin.client.post(
