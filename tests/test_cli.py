@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from survey.extensions import db
 from survey.models import Patient, Site, User
+from tests.conftest import make_app
 
 
 def fails_cleanly(result, message: str) -> None:
@@ -315,3 +316,15 @@ def test_an_index_date_at_the_end_of_the_calendar_is_refused(runner, site):
         ]
     )
     fails_cleanly(result, "The index date must be between")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["translate", "status"], ["sites", "list"], ["patients", "list"]],
+)
+def test_a_database_never_migrated_gets_one_line_saying_what_to_run(tmp_path, command):
+    empty = make_app(f"sqlite:///{tmp_path / 'empty.sqlite'}")
+    result = empty.test_cli_runner().invoke(args=command)
+    assert result.exit_code == 1, result.output
+    assert "run `flask --app wsgi db upgrade` first" in result.output
+    assert "Traceback" not in result.output

@@ -4,7 +4,7 @@ import functools
 
 import click
 from flask import Flask
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 
 
 def init_app(app: Flask) -> None:
@@ -57,6 +57,20 @@ def refuse_database_errors_cleanly(command: click.Command) -> None:
                 f"The database refused a value ({error.orig.__class__.__name__}); "
                 "nothing was stored."
             ) from None
+        except (OperationalError, ProgrammingError) as error:
+            if not missing_table(error):
+                raise
+            raise click.ClickException(
+                "The database has no tables yet, or is behind this version: "
+                "run `flask --app wsgi db upgrade` first."
+            ) from None
 
     guarded._refuses_cleanly = True
     command.callback = guarded
+
+
+def missing_table(error: Exception) -> bool:
+    """Whether the database said a table does not exist (SQLite's "no such table",
+    PostgreSQL's SQLSTATE 42P01): a database never migrated, or migrated by an older version."""
+    orig = getattr(error, "orig", None)
+    return "no such table" in str(orig) or getattr(orig, "sqlstate", None) == "42P01"
