@@ -307,7 +307,10 @@ def sweep(attack: Sweep, app, ids, corpus: list[str], everything_at_once: list[s
     adapter = app.url_map.bind("localhost")
     for path in pages:
         reader = reads_query(app, adapter.match(path, "GET")[0])
-        values = corpus[:-1] + INVALID_UTF8 + ["x" * 16_000]  # a 1 MB query string is no URL
+        # A page whose view never reads the query string gets the sharp values only (what
+        # reads it there is the app's own hooks, the same on every page).
+        values = corpus[:-1] if reader else SHARP[:-1]
+        values = values + INVALID_UTF8 + ["x" * 16_000]  # a 1 MB query string is no URL
         for value in values + (everything_at_once if reader else []):
             attack.get_queries(path, names, value)
         for name in names if reader else []:
