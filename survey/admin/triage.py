@@ -12,7 +12,8 @@ from survey.auth import staff_required
 from survey.extensions import db
 from survey.freetext import FreeTextRefused, clean_free_text
 from survey.instruments import get_instrument
-from survey.models import Role, TriageLevel
+from survey.models import TriageLevel
+from survey.staff_areas import Area
 from survey.triage import labels
 from survey.triage.assessing import configured_points
 from survey.triage.rules import (
@@ -99,14 +100,14 @@ class SettingsPost:
 
 
 @bp.get("/triage")
-@staff_required(Role.ADMIN)
+@staff_required(Area.ADMINISTRATION)
 def triage_rules():
     """Each site's triage rules with their sources, and the form to set its own."""
     return _page()
 
 
 @bp.post("/triage")
-@staff_required(Role.ADMIN)
+@staff_required(Area.ADMINISTRATION)
 def save_triage_rules():
     """Save one site's triage settings, or show what is wrong with them (nothing saved)."""
     raw_site = request.form.get("site_id", "")

@@ -10,7 +10,8 @@ from survey.auth import staff_required
 from survey.clinic import bp
 from survey.extensions import db
 from survey.instruments import INSTRUMENT_IDS
-from survey.models import AuditEvent, Role, TriageOutcome, utcnow
+from survey.models import AuditEvent, TriageOutcome, utcnow
+from survey.staff_areas import Area
 from survey.triage import labels
 from survey.triage.contact import request_for
 from survey.triage.worklist import (
@@ -26,7 +27,6 @@ from survey.triage.worklist import (
     worklist,
 )
 
-WORKLIST_ROLES = (Role.ADMIN, Role.CLINICIAN)
 VIEW_NAMES = {"open": _l("To act on"), "mine": _l("Mine"), "closed": _l("Closed items")}
 CONFLICTS = {
     "taken": _l("Someone else took this item first. Nothing was changed."),
@@ -49,7 +49,7 @@ def triage_helpers() -> dict:
 
 
 @bp.route("/worklist")
-@staff_required(*WORKLIST_ROLES)
+@staff_required(Area.CLINICAL)
 def worklist_index():
     """What needs action at the user's sites, red first, overdue first within a level."""
     now, ignored = utcnow(), []
@@ -83,7 +83,7 @@ def worklist_index():
 
 
 @bp.route("/worklist/<int:item_id>")
-@staff_required(*WORKLIST_ROLES)
+@staff_required(Area.CLINICAL)
 def worklist_item(item_id: int):
     """One item: the evidence and its sources, the patient's request, the steps so far."""
     item = item_for(db.session, g.user, item_id)
@@ -126,7 +126,7 @@ def _item_page(item, status: int = 200, note: str | None = None):
 
 
 @bp.post("/worklist/<int:item_id>/<any(take, outcome, close):step>")
-@staff_required(*WORKLIST_ROLES)
+@staff_required(Area.CLINICAL)
 def worklist_step(item_id: int, step: str):
     """Take the item, record its outcome, or close it; each step audited."""
     item = item_for(db.session, g.user, item_id, lock=True)
