@@ -107,8 +107,8 @@ class Guard:
     """One limit: its setting (e.g. RATELIMIT_LOGIN_ACCOUNT, read at request time), whom it
     counts (`key`; the limiter's default is the client's address), which responses count and
     which requests it leaves alone. `shared_scope` makes one count across every view the guard
-    is on; `across_blueprint` one count across the blueprint of the views it is on, which
-    guards only those views."""
+    is on. `across_blueprint` puts it on the views' blueprint instead (checked before any of
+    the blueprint's views runs), exempting the blueprint's other views; counts stay per view."""
 
     setting: str
     key: Callable[[], str] | None = None
