@@ -17,6 +17,7 @@ from survey.clinic.exports import safe_cell
 from survey.extensions import db
 from survey.i18n import language_name
 from survey.models import ResponseMode, utcnow
+from survey.querystring import parse_whole_number
 from survey.staff_areas import Area
 
 HEADINGS = {
@@ -48,7 +49,7 @@ def chosen_sites():
     raw = request.args.get("site", "")
     if not raw:
         return list(g.user.sites), None
-    wanted = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 12 else None
+    wanted = parse_whole_number(raw, longest=11)
     site = next((s for s in g.user.sites if s.id == wanted), None)
     if site is None:
         abort(404)

@@ -26,6 +26,7 @@ from survey.clinic.flags import meaningful_change, minimal_important_changes
 from survey.extensions import db
 from survey.instruments import INSTRUMENT_IDS
 from survey.models import User, utcnow
+from survey.querystring import parse_whole_number
 from survey.staff_areas import Area
 from survey.wording_in_use import instruments_in_use
 
@@ -227,10 +228,11 @@ def parse_scope(form) -> tuple[exports.ExportScope, dict[str, str]]:
     errors, sites = {}, g.user.site_ids
     site = form.get("site", "")
     if site:
-        if not (site.isascii() and site.isdecimal() and int(site) in sites):
+        chosen = parse_whole_number(site)
+        if chosen is None or chosen not in sites:
             errors["site"] = _("Choose one of your sites.")
         else:
-            sites = [int(site)]
+            sites = [chosen]
     dates = {}
     for name in ("from", "to"):
         value = form.get(name, "").strip()

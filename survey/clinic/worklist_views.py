@@ -11,6 +11,7 @@ from survey.clinic import bp
 from survey.extensions import db
 from survey.instruments import INSTRUMENT_IDS
 from survey.models import AuditEvent, TriageOutcome, utcnow
+from survey.querystring import parse_whole_number
 from survey.staff_areas import Area
 from survey.triage import labels
 from survey.triage.contact import request_for
@@ -59,8 +60,8 @@ def worklist_index():
         ignored.append(str(_("View")))
     site_id = None
     if raw_site := request.args.get("site", ""):
-        if raw_site.isascii() and raw_site.isdigit() and int(raw_site) in g.user.site_ids:
-            site_id = int(raw_site)
+        if (wanted := parse_whole_number(raw_site)) in g.user.site_ids:
+            site_id = wanted
         else:
             ignored.append(str(_("Site")))
     rows = worklist(db.session, g.user, view, now, site_id=site_id)
@@ -169,6 +170,7 @@ def _seen_assignee() -> int | None:
     raw = request.form.get("assignee", "")
     if raw == "":
         return None
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
+    seen = parse_whole_number(raw, longest=12)
+    if seen is None:
         raise BadStep("assignee")
-    return int(raw)
+    return seen
