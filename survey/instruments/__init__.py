@@ -35,6 +35,7 @@ __all__ = [
     "CCIS",
     "CUTOFF_KINDS",
     "INSTRUMENT_IDS",
+    "LANGUAGES",
     "QOLAF",
     "SHORT_NAMES",
     "WORDING_STATUSES",
@@ -107,6 +108,14 @@ def shipped_languages() -> tuple[str, ...]:
     for instrument in all_instruments():
         found.update(dict.fromkeys(instrument.languages))
     return tuple(found)
+
+
+def __getattr__(name: str):
+    # `LANGUAGES` was once a list in code; it is now whatever the shipped files give. The
+    # package's code calls shipped_languages(); the name stays importable.
+    if name == "LANGUAGES":
+        return shipped_languages()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def all_instruments() -> tuple[Instrument, ...]:
