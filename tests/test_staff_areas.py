@@ -46,3 +46,17 @@ def test_the_navigation_links_exactly_the_pages_each_role_may_open(app, make_use
             assert (path in linked) == (status == 200), (role, endpoint, status)
             checked += 1
     assert checked == len(ROLE_NAMES) * len(STAFF_PAGES)
+
+
+def test_only_those_who_may_change_schedules_and_texts_see_the_controls(app, make_user, site):
+    controls = {
+        "/clinic/follow-up/schedules": "/clinic/follow-up/schedules/new",
+        "/clinic/follow-up/texts": "Name in text messages",
+    }
+    for role, shown in (("coordinator", False), ("admin", True)):
+        client = app.test_client()
+        assert StaffActions(client).login(make_user(role, [site]).email).status_code == 302
+        for path, control in controls.items():
+            page = client.get(path)
+            assert page.status_code == 200, (role, path)
+            assert (control in page.text) is shown, (role, path)

@@ -47,6 +47,7 @@ def schedules():
     )
     return render_template(
         "coordinate/schedules.html",
+        may_edit=may_use(g.user.role, Area.ADMINISTRATION),
         schedules=found,
         counts=counts,
         default_name=DEFAULT_SCHEDULE_NAME,
@@ -176,6 +177,7 @@ def sms_texts():
     named = [name for _site, name in sites if name]
     return render_template(
         "coordinate/texts.html",
+        may_edit=may_use(g.user.role, Area.ADMINISTRATION),
         tables=tables,
         form=form,
         link=link,
