@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from survey.enrolment import enrol_patient
-from survey.instruments import Instrument, get_instrument
+from survey.instruments import CCIS, QOLAF, Instrument, get_instrument
 from survey.invitations import create_invitation, link_url, mint_link
 from survey.localtime import local_moment
 from survey.models import (
@@ -184,7 +184,7 @@ def _reset_demo_user(db: Session, site: Site, role: Role) -> DemoLogin:
 
 
 def _add_history(db: Session, patient: Patient, history) -> None:
-    qolaf, ccis = get_instrument("qolaf-q"), get_instrument("ccis")
+    qolaf, ccis = get_instrument(QOLAF), get_instrument(CCIS)
     for timepoint, day, qolaf_total, ccis_answers in history:
         opens_at = local_moment(patient.index_date + timedelta(days=day), time(9), patient.timezone)
         invitation = create_invitation(db, patient, timepoint, opens_at=opens_at)

@@ -13,10 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from survey import text
+from survey.instruments import INSTRUMENT_IDS
 from survey.localtime import add_local_days
 from survey.models import Invitation, InvitationLink, Patient, utcnow
 
-DEFAULT_INSTRUMENTS = ("qolaf-q", "ccis")
+DEFAULT_INSTRUMENTS = INSTRUMENT_IDS
 BASELINE_TIMEPOINT = "baseline"
 DEFAULT_WINDOW_DAYS = 14
 TOKEN_BYTES = 16  # 128 bits; 22 characters in base64url, short enough for an SMS

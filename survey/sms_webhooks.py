@@ -27,6 +27,7 @@ from survey.outreach import callbacks
 from survey.outreach.backends import config_text, dev_outbox_enabled, outbox_path
 from survey.outreach.backends.console import read_outbox
 from survey.phones import display
+from survey.security.limits import REFUSED_WEBHOOKS, WEBHOOKS, limited
 
 try:  # twilio >= 9.13 signs with Webhooks SharedKeys too
     from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, get_signature_algorithm
@@ -92,6 +93,7 @@ def first_time(signed_key: str) -> bool:
 
 
 @csrf.exempt
+@limited(WEBHOOKS, REFUSED_WEBHOOKS)
 def status_callback():
     """A message's status changed at Twilio."""
     if not signed_by_twilio():
@@ -114,6 +116,7 @@ def status_callback():
 
 
 @csrf.exempt
+@limited(WEBHOOKS, REFUSED_WEBHOOKS)
 def inbound():
     """A patient texted the clinic's number: STOP, START, HELP, or anything else."""
     if not signed_by_twilio():

@@ -14,10 +14,9 @@ so a summary is right whatever order answers arrive in.
 from sqlalchemy import ColumnElement, case, func, null, select, update
 from sqlalchemy.orm import Session
 
-from survey.instruments import get_instrument
+from survey.instruments import CCIS, QOLAF, get_instrument
 from survey.models import Episode, Invitation, PatientSummary, Response
 
-QOLAF, CCIS = "qolaf-q", "ccis"
 #: The summary's column prefix for each questionnaire.
 PREFIXES = {QOLAF: "qolaf", CCIS: "ccis"}
 PROVISIONAL = "provisional"

@@ -3,7 +3,7 @@
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from survey.querystring import search_text, whole_number
+from survey.querystring import parse_whole_number, search_text, whole_number
 
 
 @pytest.mark.parametrize(
@@ -32,3 +32,24 @@ def test_only_plain_whole_numbers_in_range_are_taken(text, expected):
 )
 def test_search_terms_without_control_characters_are_taken(text, expected):
     assert search_text(MultiDict({"q": text}), "q") == expected
+
+
+@pytest.mark.parametrize(
+    "text, longest, expected",
+    [
+        ("7", 10, 7),
+        ("0042", 4, 42),
+        ("00042", 4, None),
+        ("9" * 10, 10, 9_999_999_999),
+        ("9" * 11, 10, None),
+        ("", 10, None),
+        ("-1", 10, None),
+        ("+1", 10, None),
+        ("1_000", 10, None),
+        (" 1", 10, None),
+        ("١", 10, None),
+        ("²", 10, None),
+    ],
+)
+def test_one_reading_of_a_typed_whole_number(text, longest, expected):
+    assert parse_whole_number(text, longest=longest) == expected

@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from survey.models import AuditEvent, Patient, Site, User, site_memberships
+from survey.querystring import parse_whole_number
 
 MAX_TEXT = 254
 
@@ -65,8 +66,8 @@ def parse_filters(args) -> AuditFilters:
         if filters.day is None:
             filters.ignored.append("day")
     if value := args.get("before", ""):
-        if value.isascii() and value.isdecimal() and len(value) <= 18:
-            filters.before = int(value)
+        if (before := parse_whole_number(value, longest=18)) is not None:
+            filters.before = before
         else:
             filters.ignored.append("before")
     return filters

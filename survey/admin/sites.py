@@ -15,8 +15,9 @@ from survey.admin.forms import SiteForm
 from survey.auth import staff_required
 from survey.coordinate.forms import COMMON_ZONES
 from survey.extensions import db
-from survey.models import Role, Site, SmsSender
+from survey.models import Site, SmsSender
 from survey.outreach import texts
+from survey.staff_areas import Area
 from survey.staff_setup import StaffSetupError, create_site, update_site
 
 
@@ -28,7 +29,7 @@ def my_site(site_id: int) -> Site:
 
 
 @bp.get("/sites")
-@staff_required(Role.ADMIN)
+@staff_required(Area.ADMINISTRATION)
 def sites():
     """The admin's sites and their details."""
     return render_template(
@@ -39,7 +40,7 @@ def sites():
 
 
 @bp.route("/sites/new", methods=["GET", "POST"])
-@staff_required(Role.ADMIN)
+@staff_required(Area.ADMINISTRATION)
 def new_site():
     """Add a site, which the admin then looks after."""
     form = SiteForm()
@@ -75,7 +76,7 @@ def new_site():
 
 
 @bp.route("/sites/<int:site_id>", methods=["GET", "POST"])
-@staff_required(Role.ADMIN)
+@staff_required(Area.ADMINISTRATION)
 def edit_site(site_id: int):
     """Change one of the admin's sites; patients enrolled keep their own zone and language."""
     site = my_site(site_id)

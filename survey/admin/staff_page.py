@@ -21,6 +21,7 @@ from survey.auth import account_changes, links, needs_second_factor, staff_requi
 from survey.coordinate.forms import option
 from survey.extensions import db
 from survey.models import Role, Site, User, site_memberships, user_by_email
+from survey.staff_areas import Area
 from survey.staff_setup import change_staff, sites_left_without_admin
 
 ROLE_LABELS = {
@@ -78,7 +79,7 @@ def last_admin_message(user: User, sites: list[Site]) -> str:
 
 
 @bp.get("/staff")
-@staff_required(Role.ADMIN)
+@staff_required(Area.ADMINISTRATION)
 def staff():
     """The accounts of the admin's sites and the state of their security."""
     return render_template(
@@ -94,7 +95,7 @@ def staff():
 
 
 @bp.post("/staff/<int:user_id>/<any(" + ", ".join(f"'{a}'" for a in DONE) + "):action>")
-@staff_required(Role.ADMIN)
+@staff_required(Area.ADMINISTRATION)
 def change(user_id: int, action: str):
     """Apply one change to an account the admin manages; audited with the admin's name."""
     user = managed_account(user_id)
@@ -127,7 +128,7 @@ def change(user_id: int, action: str):
 
 
 @bp.route("/staff/<int:user_id>", methods=["GET", "POST"])
-@staff_required(Role.ADMIN)
+@staff_required(Area.ADMINISTRATION)
 def edit_staff(user_id: int):
     """Change an account's role and sites (only the admin's own sites are offered), and
     disable or enable it. Audited as `user.changed` with each change's old and new value."""
@@ -167,7 +168,7 @@ def edit_staff(user_id: int):
 
 
 @bp.route("/staff/new", methods=["GET", "POST"])
-@staff_required(Role.ADMIN)
+@staff_required(Area.ADMINISTRATION)
 def new_staff():
     """Add an account at some of the admin's sites; its password is set through a one-time
     link that this page shows once, for the admin to hand over."""
@@ -206,7 +207,7 @@ def new_staff():
 
 
 @bp.post("/staff/<int:user_id>/password-link")
-@staff_required(Role.ADMIN)
+@staff_required(Area.ADMINISTRATION)
 def password_link(user_id: int):
     """A new one-time link to set the account's password (forgotten, or activation link
     lost or expired). The current password keeps working until the link is used."""

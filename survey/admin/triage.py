@@ -11,8 +11,10 @@ from survey.admin import bp
 from survey.auth import staff_required
 from survey.extensions import db
 from survey.freetext import FreeTextRefused, clean_free_text
-from survey.instruments import get_instrument
-from survey.models import Role, TriageLevel
+from survey.instruments import CCIS, get_instrument
+from survey.models import TriageLevel
+from survey.querystring import parse_whole_number
+from survey.staff_areas import Area
 from survey.triage import labels
 from survey.triage.assessing import configured_points
 from survey.triage.rules import (
@@ -92,25 +94,26 @@ class SettingsPost:
     def _whole(self, raw: str, least: int, most: int, problem: str) -> int | None:
         if raw == "":
             return None
-        if raw.isascii() and raw.isdigit() and len(raw) <= 4 and least <= int(raw) <= most:
-            return int(raw)
+        value = parse_whole_number(raw, longest=4)
+        if value is not None and least <= value <= most:
+            return value
         self.problems.append(problem)
         return None
 
 
 @bp.get("/triage")
-@staff_required(Role.ADMIN)
+@staff_required(Area.ADMINISTRATION)
 def triage_rules():
     """Each site's triage rules with their sources, and the form to set its own."""
     return _page()
 
 
 @bp.post("/triage")
-@staff_required(Role.ADMIN)
+@staff_required(Area.ADMINISTRATION)
 def save_triage_rules():
     """Save one site's triage settings, or show what is wrong with them (nothing saved)."""
     raw_site = request.form.get("site_id", "")
-    wanted = int(raw_site) if raw_site.isascii() and raw_site.isdigit() else None
+    wanted = parse_whole_number(raw_site)
     site = next((s for s in g.user.sites if s.id == wanted), None)
     if site is None:
         abort(404)
@@ -155,7 +158,7 @@ def _page(failed_site: int | None = None, post: SettingsPost | None = None):
         reply_max=REPLY_MAX,
         default_replies=default_replies(current_app.config["LANGUAGES"]),
         default_points=configured_points()
-        or get_instrument("ccis").minimal_important_change.deterioration,
+        or get_instrument(CCIS).minimal_important_change.deterioration,
     )
 
 

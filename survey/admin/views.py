@@ -12,18 +12,18 @@ from survey.clinic.labels import WORDING_STATUS
 from survey.extensions import db
 from survey.i18n import language_name
 from survey.languages import language_statuses
-from survey.models import Role
+from survey.staff_areas import Area
 
 
 @bp.route("/")
-@staff_required(Role.ADMIN)
+@staff_required(Area.ADMINISTRATION)
 def index():
     """What an admin can look after here."""
     return render_template("admin/index.html")
 
 
 @bp.route("/audit")
-@staff_required(Role.ADMIN)
+@staff_required(Area.ADMINISTRATION)
 def audit():
     """Who viewed, exported and changed what, when: newest first, filtered, read-only."""
     filters = parse_filters(request.args)
@@ -37,7 +37,7 @@ def audit():
 
 
 @bp.route("/languages")
-@staff_required(Role.ADMIN, Role.CLINICIAN, Role.COORDINATOR)
+@staff_required(Area.STAFF)
 def languages():
     """Each language: how complete its interface catalog is, each questionnaire's wording in
     it and that wording's status, and whether staff and patients are offered it. Service-wide

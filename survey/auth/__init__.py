@@ -18,7 +18,8 @@ from flask_babel import gettext as _
 
 from survey.auth.sessions import find_session
 from survey.extensions import db
-from survey.models import Role, User
+from survey.models import User
+from survey.staff_areas import Area, may_use
 
 bp = Blueprint("auth", __name__)
 
@@ -78,21 +79,28 @@ def require_second_factor():
     return redirect(url_for("auth.two_factor"))
 
 
-def staff_required(*roles: Role):
-    """Let only signed-in staff (and, if roles are named, only those roles) use a view."""
+def staff_required(area: Area = Area.STAFF):
+    """Let only signed-in staff whose role may use this area (survey/staff_areas.py) use a
+    view. The view keeps its area as `staff_area`, which the navigation bar reads."""
 
     def decorator(view):
         @functools.wraps(view)
         def wrapped(*args, **kwargs):
             if g.user is None:
                 return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-            if roles and not g.user.has_role(*roles):
+            if not may_use(g.user.role, area):
                 abort(403)
             return view(*args, **kwargs)
 
+        wrapped.staff_area = area
         return wrapped
 
     return decorator
+
+
+def staff_area(view) -> Area | None:
+    """The area a view's `staff_required` puts it in; None for a view open to anyone."""
+    return getattr(view, "staff_area", None)
 
 
 def init_app(app: Flask) -> None:

@@ -19,6 +19,7 @@ from survey.auth.views import claim_step
 from survey.extensions import db
 from survey.models import utcnow
 from survey.passwords import check_password, hash_password
+from survey.security.limits import FAILED_OWN_CHECKS, limited
 
 
 @bp.get("/account")
@@ -47,6 +48,7 @@ def end_other_sessions():
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
+@limited(FAILED_OWN_CHECKS)
 @staff_required()
 def password():
     """Change one's own password (the current one first)."""
@@ -70,6 +72,7 @@ def password():
 
 
 @bp.route("/account/two-factor", methods=["GET", "POST"])
+@limited(FAILED_OWN_CHECKS)
 @staff_required()
 def two_factor():
     """Set up a second factor (an authenticator app), or remove it."""

@@ -10,9 +10,11 @@ from survey import audit
 from survey.auth import bp, links
 from survey.auth.forms import SetPasswordForm
 from survey.extensions import db
+from survey.security.limits import PASSWORD_LINK_GUESSES, limited
 
 
 @bp.route("/account/set-password/<token>", methods=["GET", "POST"])
+@limited(PASSWORD_LINK_GUESSES)
 def set_password(token: str):
     """Set a password with a link an admin handed over, then sign in with it."""
     link = links.find(db.session, token)

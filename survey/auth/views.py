@@ -20,6 +20,12 @@ from survey.auth.sessions import end_session, start_session
 from survey.extensions import db
 from survey.models import Role, User, user_by_email, utcnow
 from survey.passwords import check_password, hash_password, needs_rehash
+from survey.security.limits import (
+    FAILED_CODES,
+    FAILED_SIGN_INS,
+    FAILED_SIGN_INS_TO_ACCOUNT,
+    limited,
+)
 
 PENDING_KEY = "pending_login"
 # Time to type the code after the password was accepted.
@@ -27,6 +33,7 @@ PENDING_SECONDS = 300
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limited(FAILED_SIGN_INS, FAILED_SIGN_INS_TO_ACCOUNT)
 def login():
     """Sign a member of staff in with email and password."""
     if g.user is not None:
@@ -66,6 +73,7 @@ def login():
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
+@limited(FAILED_SIGN_INS, FAILED_CODES)
 def login_code():
     """The second step for staff with a second factor: the code from their app."""
     if g.user is not None:

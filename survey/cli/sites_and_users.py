@@ -9,6 +9,7 @@ from survey import audit, text
 from survey.cli.user_security import BY_COMMAND
 from survey.enrolment import EnrolmentError, check_language
 from survey.extensions import db
+from survey.languages import SOURCE_LANGUAGE
 from survey.staff_setup import StaffSetupError, create_site, create_user, find_site, update_site
 from survey.text import TextParam
 from survey.timezones import InvalidTimezone
@@ -23,7 +24,10 @@ def sites():
 @click.argument("name", type=TextParam(text.SITE_NAME))
 @click.option("--timezone", default="UTC", show_default=True, help="IANA name, e.g. Europe/Madrid.")
 @click.option(
-    "--language", default="en", show_default=True, help="A language patients can answer in."
+    "--language",
+    default=SOURCE_LANGUAGE,
+    show_default=True,
+    help="A language patients can answer in.",
 )
 @click.option(
     "--contact",

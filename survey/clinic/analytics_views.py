@@ -16,9 +16,10 @@ from survey.clinic.analytics_chart import rate_chart, rate_text
 from survey.clinic.exports import safe_cell
 from survey.extensions import db
 from survey.i18n import language_name
-from survey.models import ResponseMode, Role, utcnow
+from survey.models import ResponseMode, utcnow
+from survey.querystring import parse_whole_number
+from survey.staff_areas import Area
 
-VIEWERS = (Role.ADMIN, Role.CLINICIAN)
 HEADINGS = {
     "timepoint": _l("Completion by timepoint"),
     "language": _l("Completion by language"),
@@ -48,7 +49,7 @@ def chosen_sites():
     raw = request.args.get("site", "")
     if not raw:
         return list(g.user.sites), None
-    wanted = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 12 else None
+    wanted = parse_whole_number(raw, longest=11)
     site = next((s for s in g.user.sites if s.id == wanted), None)
     if site is None:
         abort(404)
@@ -82,7 +83,7 @@ def bars(dimension: str, tallies: list[Tally]) -> list[tuple[str, float | None, 
 
 
 @bp.get("/analytics")
-@staff_required(*VIEWERS)
+@staff_required(Area.CLINICAL)
 def analytics():
     """Completion figures of the user's sites, or one of them."""
     sites, site = chosen_sites()
@@ -112,7 +113,7 @@ def analytics():
 
 
 @bp.get("/analytics.csv")
-@staff_required(*VIEWERS)
+@staff_required(Area.CLINICAL)
 def analytics_csv():
     """The same figures as a CSV file (audited)."""
     sites, site = chosen_sites()

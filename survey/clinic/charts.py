@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
-from survey.instruments import Instrument
+from survey.instruments import SHORT_NAMES, Instrument
 
 WIDTH, HEIGHT = 640, 300
 LEFT, RIGHT, TOP, BOTTOM = 48, 40, 16, 52  # the right margin holds cut-off labels
@@ -252,9 +252,6 @@ def course_chart(course, from_index_date: bool, lang: str, chart_id: str) -> Mar
         lang=lang,
         from_index_date=from_index_date,
     )
-
-
-SHORT_NAMES = {"qolaf-q": "QoLAF-Q", "ccis": "CCIS"}
 
 
 def short_name(instrument: Instrument) -> str:

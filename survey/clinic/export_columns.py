@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 
 from survey.clinic.export_changes import VERDICTS
 from survey.instruments import (
+    CCIS,
     INSTRUMENT_IDS,
     WORDING_STATUSES,
     Instrument,
@@ -285,7 +286,7 @@ def wide_columns(
 def change_columns(name_prefix: str = "", ccis_points: int | None = None) -> tuple:
     """The change columns (see export_changes.py), for the long export (no prefix) or one
     instrument of the wide; `ccis_points` is the clinic's CCIS_MEANINGFUL_CHANGE."""
-    mic = get_instrument("ccis").minimal_important_change
+    mic = get_instrument(CCIS).minimal_important_change
     verdict_text = _l(
         "Judged by the minimal important change: CCIS %(points)d points (setting "
         "CCIS_MEANINGFUL_CHANGE; %(source)s). For worsening the same threshold is an "

@@ -13,7 +13,10 @@ from dataclasses import dataclass, field
 
 from survey.clinic import export_labels as labels
 from survey.clinic.export_columns import Column, prefix
-from survey.instruments import LANGUAGES, Instrument
+from survey.instruments import Instrument, shipped_languages
+
+# The languages the shipped definitions carry wording in (survey.instruments).
+LANGUAGES = shipped_languages()
 
 # The dictionary CSV's columns: the first five as before, then the details.
 CSV_HEADER = (

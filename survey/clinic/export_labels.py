@@ -13,10 +13,9 @@ import re
 
 from flask_babel import gettext
 
-from survey.instruments import WORDING_STATUSES, Instrument, Subscale
+from survey.instruments import SHORT_NAMES, WORDING_STATUSES, Instrument, Subscale
 from survey.instruments.change import Verdict
 
-SHORT_NAMES = {"qolaf-q": "QoLAF-Q", "ccis": "CCIS"}
 TIMEPOINT_STATUSES = ("completed", "partial", "open", "missed", "cancelled")
 
 # Coded text columns and their codes, in the order the dictionary lists them (export_changes'

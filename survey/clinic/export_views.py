@@ -25,10 +25,11 @@ from survey.clinic import (
 from survey.clinic.flags import meaningful_change, minimal_important_changes
 from survey.extensions import db
 from survey.instruments import INSTRUMENT_IDS
-from survey.models import Role, User, utcnow
+from survey.models import User, utcnow
+from survey.querystring import parse_whole_number
+from survey.staff_areas import Area
 from survey.wording_in_use import instruments_in_use
 
-EXPORTERS = (Role.ADMIN, Role.CLINICIAN)
 CSV = "text/csv; charset=utf-8"
 KINDS = {
     "long": (CSV, "csv"),
@@ -45,14 +46,14 @@ FOR_ONE_PROGRAM = {"redcap-dictionary", "redcap"}
 
 
 @bp.route("/exports", endpoint="exports")  # the endpoint the navigation bar links to
-@staff_required(*EXPORTERS)
+@staff_required(Area.CLINICAL)
 def export_form():
     """The export form: kind, site and date range."""
     return render_template("clinic/exports.html", errors={}, values={})
 
 
 @bp.post("/exports/<kind>")
-@staff_required(*EXPORTERS)
+@staff_required(Area.CLINICAL)
 def download(kind: str):
     """Stream one export of the user's sites; audited before the first byte and at the end."""
     if kind not in KINDS:
@@ -227,10 +228,11 @@ def parse_scope(form) -> tuple[exports.ExportScope, dict[str, str]]:
     errors, sites = {}, g.user.site_ids
     site = form.get("site", "")
     if site:
-        if not (site.isascii() and site.isdecimal() and int(site) in sites):
+        chosen = parse_whole_number(site)
+        if chosen is None or chosen not in sites:
             errors["site"] = _("Choose one of your sites.")
         else:
-            sites = [int(site)]
+            sites = [chosen]
     dates = {}
     for name in ("from", "to"):
         value = form.get(name, "").strip()
@@ -249,7 +251,7 @@ def parse_scope(form) -> tuple[exports.ExportScope, dict[str, str]]:
 
 
 @bp.route("/exports/dictionary")
-@staff_required(*EXPORTERS)
+@staff_required(Area.CLINICAL)
 def dictionary():
     """What every CSV column means; `?format=csv` downloads it as CSV (`&for=spreadsheet`:
     with a byte-order mark, for Excel)."""

@@ -26,6 +26,7 @@ from survey.clinic.export_columns import Column, long_columns, prefix, wide_colu
 from survey.clinic.flags import minimal_important_changes
 from survey.clinic.results import local_date, timepoint_status
 from survey.instruments import (
+    CCIS,
     MinimalImportantChange,
     all_instruments,
     get_instrument,
@@ -41,7 +42,7 @@ from survey.models import (
 )
 
 # Exports with no clinic setting at hand judge CCIS changes by the declared MIC.
-DECLARED_CCIS_POINTS = get_instrument("ccis").minimal_important_change.improvement
+DECLARED_CCIS_POINTS = get_instrument(CCIS).minimal_important_change.improvement
 
 BATCH = 1000
 FLUSH_AT = 64 * 1024  # characters of CSV held before they are sent

@@ -23,7 +23,7 @@ from survey.clinic import export_labels as labels
 from survey.clinic.export_columns import prefix, wide_columns
 from survey.clinic.exports import ExportScope, wide_rows
 from survey.i18n import language_name
-from survey.instruments import LANGUAGES, WORDING_STATUSES, Instrument
+from survey.instruments import WORDING_STATUSES, Instrument, shipped_languages
 
 # REDCap's data dictionary columns, exactly as its "Upload data dictionary" expects them.
 DICTIONARY_HEADER = (
@@ -171,7 +171,7 @@ def dictionary_fields(instruments: Iterable[Instrument], lang: str) -> list[dict
                 described[f"{p}_language"],
                 **{
                     "Choices, Calculations, OR Slider Labels": _choices(
-                        (code, language_name(code)) for code in LANGUAGES
+                        (code, language_name(code)) for code in shipped_languages()
                     )
                 },
             ),  # fmt: skip

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from survey.instruments import Instrument
+from survey.instruments import SHORT_NAMES, Instrument
 from survey.languages import html_lang
 from survey.models import Response
 
@@ -22,7 +22,6 @@ ORDINAL_VALUE = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
 # FHIR R4: http://hl7.org/fhir/uv/sdc/STU3
 SDC_QUESTIONNAIRE = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire|3.0.0"
 SDC_RESPONSE = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaireresponse|3.0.0"
-SHORT_NAMES = {"qolaf-q": "QoLAF-Q", "ccis": "CCIS"}
 
 
 def _short(instrument_id: str) -> str:

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
 
-from survey.instruments import get_instrument
+from survey.instruments import QOLAF, get_instrument
 from survey.models import User
+from survey.querystring import parse_whole_number
 
 SORTS = (
     "reference",
@@ -81,7 +82,7 @@ class ListFilters:
 def parse_filters(args: Mapping[str, str], user: User, languages: tuple[str, ...]) -> ListFilters:
     """Read the list's parameters from a request's query string."""
     filters = ListFilters()
-    band_ids = {band.id for band in get_instrument("qolaf-q").bands}
+    band_ids = {band.id for band in get_instrument(QOLAF).bands}
 
     def refuse(name: str) -> None:
         filters.ignored.append(name)
@@ -97,7 +98,7 @@ def parse_filters(args: Mapping[str, str], user: User, languages: tuple[str, ...
     if value := args.get("language", ""):
         filters.language = value if value in languages else refuse("language")
     if value := args.get("site", ""):
-        site = _whole_number(value)
+        site = parse_whole_number(value, longest=9)
         filters.site = site if site is not None and site in user.site_ids else refuse("site")
     if value := args.get("q", "").strip():
         if len(value) <= MAX_REFERENCE and value.isprintable():
@@ -111,13 +112,6 @@ def parse_filters(args: Mapping[str, str], user: User, languages: tuple[str, ...
             else (refuse("sort") or "reference")
         )
     if value := args.get("page", ""):
-        page = _whole_number(value)
+        page = parse_whole_number(value, longest=9)
         filters.page = page if page is not None and 1 <= page <= MAX_PAGE else (refuse("page") or 1)
     return filters
-
-
-def _whole_number(text: str) -> int | None:
-    # isdecimal() alone accepts other scripts' digits; int() would then read them.
-    if text.isascii() and text.isdecimal() and len(text) <= 9:
-        return int(text)
-    return None

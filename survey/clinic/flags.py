@@ -31,13 +31,12 @@ from typing import TYPE_CHECKING
 from flask_babel import gettext as _
 from flask_babel import pgettext
 
-from survey.instruments import INSTRUMENT_IDS, MinimalImportantChange, get_instrument
+from survey.instruments import CCIS, INSTRUMENT_IDS, QOLAF, MinimalImportantChange, get_instrument
 from survey.instruments.change import Comparison, Direction, Reference
 
 if TYPE_CHECKING:
     from survey.clinic.results import InstrumentCourse, TimelineEntry
 
-QOLAF, CCIS = "qolaf-q", "ccis"
 
 CCIS_IMPROVED = "ccis-improved"
 CCIS_WORSENED = "ccis-worsened"

@@ -34,13 +34,18 @@ from sqlalchemy.orm import Session
 from survey.clinic import followup
 from survey.clinic.filters import ListFilters
 from survey.clinic.flags import minimal_important_changes
-from survey.instruments import INSTRUMENT_IDS, Instrument, MinimalImportantChange, get_instrument
+from survey.instruments import (
+    CCIS,
+    INSTRUMENT_IDS,
+    QOLAF,
+    Instrument,
+    MinimalImportantChange,
+    get_instrument,
+)
 from survey.instruments.change import Comparison, Reference, compare
 from survey.invitation_dates import InvitationDates
 from survey.models import Message, MessageStatus, Patient, PatientSummary, Site, User
 from survey.summaries import PREFIXES
-
-QOLAF, CCIS = "qolaf-q", "ccis"
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,14 @@ from survey.clinic.results import change_text, patient_course, signed
 from survey.date_text import local_day
 from survey.episodes import episode_name
 from survey.extensions import db
-from survey.instruments import INSTRUMENT_IDS, Instrument, all_instruments, get_instrument
+from survey.instruments import (
+    CCIS,
+    INSTRUMENT_IDS,
+    QOLAF,
+    Instrument,
+    all_instruments,
+    get_instrument,
+)
 from survey.languages import SOURCE_LANGUAGE
 from survey.models import utcnow
 from survey.wording_in_use import instruments_in_use
@@ -72,8 +79,8 @@ def index():
         page=page,
         filters=filters,
         sorts=SORTS,
-        qolaf=get_instrument("qolaf-q"),
-        ccis=get_instrument("ccis"),
+        qolaf=get_instrument(QOLAF),
+        ccis=get_instrument(CCIS),
         threshold=meaningful_change(config),
         grace_days=followup.grace_period(config).days,
         now=now,

@@ -10,7 +10,9 @@ from survey.auth import staff_required
 from survey.clinic import bp
 from survey.extensions import db
 from survey.instruments import INSTRUMENT_IDS
-from survey.models import AuditEvent, Role, TriageOutcome, utcnow
+from survey.models import AuditEvent, TriageOutcome, utcnow
+from survey.querystring import parse_whole_number
+from survey.staff_areas import Area
 from survey.triage import labels
 from survey.triage.contact import request_for
 from survey.triage.worklist import (
@@ -26,7 +28,6 @@ from survey.triage.worklist import (
     worklist,
 )
 
-WORKLIST_ROLES = (Role.ADMIN, Role.CLINICIAN)
 VIEW_NAMES = {"open": _l("To act on"), "mine": _l("Mine"), "closed": _l("Closed items")}
 CONFLICTS = {
     "taken": _l("Someone else took this item first. Nothing was changed."),
@@ -49,7 +50,7 @@ def triage_helpers() -> dict:
 
 
 @bp.route("/worklist")
-@staff_required(*WORKLIST_ROLES)
+@staff_required(Area.CLINICAL)
 def worklist_index():
     """What needs action at the user's sites, red first, overdue first within a level."""
     now, ignored = utcnow(), []
@@ -59,8 +60,8 @@ def worklist_index():
         ignored.append(str(_("View")))
     site_id = None
     if raw_site := request.args.get("site", ""):
-        if raw_site.isascii() and raw_site.isdigit() and int(raw_site) in g.user.site_ids:
-            site_id = int(raw_site)
+        if (wanted := parse_whole_number(raw_site)) in g.user.site_ids:
+            site_id = wanted
         else:
             ignored.append(str(_("Site")))
     rows = worklist(db.session, g.user, view, now, site_id=site_id)
@@ -83,7 +84,7 @@ def worklist_index():
 
 
 @bp.route("/worklist/<int:item_id>")
-@staff_required(*WORKLIST_ROLES)
+@staff_required(Area.CLINICAL)
 def worklist_item(item_id: int):
     """One item: the evidence and its sources, the patient's request, the steps so far."""
     item = item_for(db.session, g.user, item_id)
@@ -126,7 +127,7 @@ def _item_page(item, status: int = 200, note: str | None = None):
 
 
 @bp.post("/worklist/<int:item_id>/<any(take, outcome, close):step>")
-@staff_required(*WORKLIST_ROLES)
+@staff_required(Area.CLINICAL)
 def worklist_step(item_id: int, step: str):
     """Take the item, record its outcome, or close it; each step audited."""
     item = item_for(db.session, g.user, item_id, lock=True)
@@ -169,6 +170,7 @@ def _seen_assignee() -> int | None:
     raw = request.form.get("assignee", "")
     if raw == "":
         return None
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
+    seen = parse_whole_number(raw, longest=12)
+    if seen is None:
         raise BadStep("assignee")
-    return int(raw)
+    return seen

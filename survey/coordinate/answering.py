@@ -13,11 +13,12 @@ from werkzeug.datastructures import MultiDict
 from survey import audit, handoff, submission
 from survey.auth import staff_required
 from survey.coordinate import bp
-from survey.coordinate.common import COORDINATORS, load_invitation
+from survey.coordinate.common import load_invitation
 from survey.extensions import db
 from survey.instruments import Instrument
 from survey.languages import patient_languages
 from survey.models import PatientStatus, ResponseMode, utcnow
+from survey.staff_areas import Area
 from survey.submission import Incomplete, InvitationClosed, InvitationState
 
 ENTRY_MODES = (ResponseMode.PAPER, ResponseMode.PHONE)
@@ -33,7 +34,7 @@ def answerable(invitation) -> bool:
 
 
 @bp.post("/invitations/<int:invitation_id>/tablet")
-@staff_required(*COORDINATORS)
+@staff_required(Area.FOLLOW_UP)
 def tablet_handoff(invitation_id: int):
     """A single-use code (and its QR code) that opens this invitation on a clinic tablet."""
     invitation = load_invitation(invitation_id)
@@ -111,7 +112,7 @@ def parse_entry(form: MultiDict, instruments: list[Instrument]) -> Entry:
 
 
 @bp.route("/invitations/<int:invitation_id>/enter", methods=["GET", "POST"])
-@staff_required(*COORDINATORS)
+@staff_required(Area.FOLLOW_UP)
 def enter_answers(invitation_id: int):
     """Type in answers a patient gave on paper or by phone, all questionnaires on one page."""
     invitation = load_invitation(invitation_id)

@@ -9,13 +9,11 @@ from survey.date_text import local_datetime
 from survey.episodes import episode_name, label_text
 from survey.extensions import db
 from survey.invitation_dates import describe as describe_invitation
-from survey.models import Invitation, Message, Role
+from survey.models import Invitation, Message
 from survey.outreach import actions, explain
 from survey.outreach.alarms import alarms_for
 from survey.outreach.policy import SendingRules
 from survey.phones import display
-
-COORDINATORS = (Role.COORDINATOR, Role.ADMIN)
 
 
 def sending_rules() -> SendingRules:

@@ -15,15 +15,16 @@ from survey.bulk_enrolment import (
     enrol_list,
 )
 from survey.coordinate import bp
-from survey.coordinate.common import COORDINATORS, sending_rules
+from survey.coordinate.common import sending_rules
 from survey.enrolment import EnrolmentError
 from survey.extensions import db
 from survey.models import utcnow
 from survey.outreach.schedule_definitions import active_schedules
+from survey.staff_areas import Area
 
 
 @bp.route("/enrol/list", methods=["GET", "POST"])
-@staff_required(*COORDINATORS)
+@staff_required(Area.FOLLOW_UP)
 def enrol_list_page():
     """Upload a list (preview), then confirm to enrol its good rows in one transaction. The
     list travels back with the confirmation and is checked again: what is enrolled is what

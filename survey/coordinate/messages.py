@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from survey import audit
 from survey.auth import staff_required
 from survey.coordinate import bp
-from survey.coordinate.common import COORDINATORS, back_to, load_invitation, load_message
+from survey.coordinate.common import back_to, load_invitation, load_message
 from survey.coordinate.queries import (
     attention_messages,
     late_messages,
@@ -16,10 +16,11 @@ from survey.coordinate.queries import (
 from survey.extensions import db
 from survey.models import Reply, utcnow
 from survey.outreach import actions, alarms
+from survey.staff_areas import Area
 
 
 @bp.route("/attention")
-@staff_required(*COORDINATORS)
+@staff_required(Area.FOLLOW_UP)
 def attention():
     """Messages that failed, were not delivered or whose outcome is unknown, and patients
     who opted out: each with what went wrong in plain words and what can be done."""
@@ -76,7 +77,7 @@ MESSAGE_ACTIONS = {
     "/messages/<int:message_id>/"
     "<any('send-now', 'cancel', 'undo-cancel', 'retry', 'dismiss'):action>"
 )
-@staff_required(*COORDINATORS)
+@staff_required(Area.FOLLOW_UP)
 def message_action(message_id: int, action: str):
     """Send now, cancel, retry or dismiss one message."""
     message = load_message(message_id)
@@ -100,7 +101,7 @@ def message_action(message_id: int, action: str):
 
 
 @bp.post("/invitations/<int:invitation_id>/resend")
-@staff_required(*COORDINATORS)
+@staff_required(Area.FOLLOW_UP)
 def resend(invitation_id: int):
     """Send an open timepoint's link again, as a new message."""
     invitation = load_invitation(invitation_id)
@@ -122,7 +123,7 @@ def resend(invitation_id: int):
 
 
 @bp.post("/channel/<int:site_id>/resume")
-@staff_required(*COORDINATORS)
+@staff_required(Area.FOLLOW_UP)
 def resume_channel(site_id: int):
     """Lift a site's channel alarm once its cause is fixed: the waiting messages go at the
     next dispatch, each once (they never left the outbox)."""
@@ -149,7 +150,7 @@ def _same_site(address: str | None) -> str | None:
 
 
 @bp.post("/replies/<int:reply_id>/handled")
-@staff_required(*COORDINATORS)
+@staff_required(Area.FOLLOW_UP)
 def reply_handled(reply_id: int):
     """Take a patient's reply off Needs attention: someone read it and did what it needed.
     Back to the page it was marked on: Needs attention, or the patient's page."""

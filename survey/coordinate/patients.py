@@ -7,7 +7,7 @@ from flask_babel import ngettext
 from survey import audit
 from survey.auth import staff_required
 from survey.coordinate import bp
-from survey.coordinate.common import COORDINATORS, load_patient, sending_rules
+from survey.coordinate.common import load_patient, sending_rules
 from survey.coordinate.forms import NO_SCHEDULE, EditForm, EnrolForm, NewEpisodeForm, option
 from survey.coordinate.queries import patient_messages, patient_replies, patient_rows
 from survey.enrolment import EnrolmentError, ReferenceTaken
@@ -18,12 +18,13 @@ from survey.outreach import actions, scheduling
 from survey.outreach.schedule_definitions import active_schedules
 from survey.outreach.scheduling import ScheduleChanges
 from survey.querystring import search_text, whole_number
+from survey.staff_areas import Area
 
 PER_PAGE = 50
 
 
 @bp.route("/")
-@staff_required(*COORDINATORS)
+@staff_required(Area.FOLLOW_UP)
 def index():
     """The user's patients, with their next invitation and how the last message went."""
     search = search_text(request.args, "q")
@@ -47,7 +48,7 @@ def index():
 
 
 @bp.route("/enrol", methods=["GET", "POST"])
-@staff_required(*COORDINATORS)
+@staff_required(Area.FOLLOW_UP)
 def enrol():
     """Enrol a patient: details, schedule, and their invitations planned at once."""
     schedules = active_schedules(db.session)
@@ -120,7 +121,7 @@ def enrol():
 
 
 @bp.route("/patients/<int:patient_id>")
-@staff_required(*COORDINATORS)
+@staff_required(Area.FOLLOW_UP)
 def patient(patient_id: int):
     """One patient's follow-up: details, invitations, and every message with its status."""
     found = load_patient(patient_id)
@@ -141,7 +142,7 @@ def patient(patient_id: int):
 
 
 @bp.route("/patients/<int:patient_id>/edit", methods=["GET", "POST"])
-@staff_required(*COORDINATORS)
+@staff_required(Area.FOLLOW_UP)
 def edit(patient_id: int):
     """Change a patient's number, language, time zone, index date or schedule."""
     found = load_patient(patient_id)
@@ -212,7 +213,7 @@ def edit(patient_id: int):
 
 
 @bp.route("/patients/<int:patient_id>/episode", methods=["GET", "POST"])
-@staff_required(*COORDINATORS)
+@staff_required(Area.FOLLOW_UP)
 def new_episode(patient_id: int):
     """Start a new episode of care (a definitive repair after a seton, a recurrence): a new
     index date and schedule, the earlier episode's pending messages cancelled or kept. The
@@ -318,21 +319,21 @@ def _retry_failed(patient, now) -> int:
 
 
 @bp.post("/patients/<int:patient_id>/pause")
-@staff_required(*COORDINATORS)
+@staff_required(Area.FOLLOW_UP)
 def pause(patient_id: int):
     """Hold a patient's messages (e.g. while in hospital); the schedule is kept."""
     return _change_status(patient_id, "pause")
 
 
 @bp.post("/patients/<int:patient_id>/resume")
-@staff_required(*COORDINATORS)
+@staff_required(Area.FOLLOW_UP)
 def resume(patient_id: int):
     """Let a paused patient's messages go again."""
     return _change_status(patient_id, "resume")
 
 
 @bp.route("/patients/<int:patient_id>/withdraw", methods=["GET", "POST"])
-@staff_required(*COORDINATORS)
+@staff_required(Area.FOLLOW_UP)
 def withdraw(patient_id: int):
     """Confirm, then end a patient's follow-up."""
     found = load_patient(patient_id)

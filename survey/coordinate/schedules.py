@@ -8,12 +8,11 @@ from sqlalchemy import func, select
 from survey import audit
 from survey.auth import staff_required
 from survey.coordinate import bp
-from survey.coordinate.common import COORDINATORS
 from survey.coordinate.forms import ScheduleForm, SenderForm, option
 from survey.extensions import db
 from survey.i18n import language_name
 from survey.languages import patient_languages
-from survey.models import Patient, Role, Schedule
+from survey.models import Patient, Schedule
 from survey.outreach import texts
 from survey.outreach.schedule_definitions import (
     DEFAULT_SCHEDULE_NAME,
@@ -27,10 +26,11 @@ from survey.outreach.schedule_definitions import (
 )
 from survey.outreach.segments import count_segments
 from survey.querystring import whole_number
+from survey.staff_areas import Area, may_use
 
 
 @bp.route("/schedules")
-@staff_required(*COORDINATORS)
+@staff_required(Area.FOLLOW_UP)
 def schedules():
     """Every schedule with its timepoints, and how many patients follow it."""
     ensure_default_schedule(db.session)
@@ -47,6 +47,7 @@ def schedules():
     )
     return render_template(
         "coordinate/schedules.html",
+        may_edit=may_use(g.user.role, Area.ADMINISTRATION),
         schedules=found,
         counts=counts,
         default_name=DEFAULT_SCHEDULE_NAME,
@@ -54,7 +55,7 @@ def schedules():
 
 
 @bp.route("/schedules/new", methods=["GET", "POST"])
-@staff_required(Role.ADMIN)
+@staff_required(Area.ADMINISTRATION)
 def new_schedule():
     """Define a schedule (optionally starting from a copy of another)."""
     form = ScheduleForm()
@@ -123,7 +124,7 @@ def _timepoint(entry) -> TimepointSpec:
 
 
 @bp.post("/schedules/<int:schedule_id>/<any('retire', 'restore'):action>")
-@staff_required(Role.ADMIN)
+@staff_required(Area.ADMINISTRATION)
 def retire_schedule(schedule_id: int, action: str):
     """Stop (or start again) offering a schedule for new enrolments."""
     schedule = db.session.get(Schedule, schedule_id) or abort(404)
@@ -144,14 +145,14 @@ def retire_schedule(schedule_id: int, action: str):
 
 
 @bp.route("/texts", methods=["GET", "POST"])
-@staff_required(*COORDINATORS)
+@staff_required(Area.FOLLOW_UP)
 def sms_texts():
     """The texts patients receive in each language, with their encoding and segment count
     (what each one costs), and the name each site's texts start with."""
     form = SenderForm()
     form.site_id.choices = [option(site.id, site.name) for site in g.user.sites]
     if request.method == "POST":
-        if g.user.role != Role.ADMIN:
+        if not may_use(g.user.role, Area.ADMINISTRATION):
             abort(403)
         if form.validate_on_submit():
             _save_sender_name(form)
@@ -176,6 +177,7 @@ def sms_texts():
     named = [name for _site, name in sites if name]
     return render_template(
         "coordinate/texts.html",
+        may_edit=may_use(g.user.role, Area.ADMINISTRATION),
         tables=tables,
         form=form,
         link=link,

@@ -32,9 +32,12 @@ from survey.instruments.loading import load_definition, read_definition_file
 from survey.instruments.scoring import Score
 
 __all__ = [
+    "CCIS",
     "CUTOFF_KINDS",
     "INSTRUMENT_IDS",
     "LANGUAGES",
+    "QOLAF",
+    "SHORT_NAMES",
     "WORDING_STATUSES",
     "AnswersError",
     "Band",
@@ -57,8 +60,12 @@ __all__ = [
     "wording_overlay",
 ]
 
+#: The shipped instruments' ids: the only place they are spelled out.
+QOLAF, CCIS = "qolaf-q", "ccis"
 #: The shipped instruments, in the order staff screens list them.
-INSTRUMENT_IDS: tuple[str, ...] = ("qolaf-q", "ccis")
+INSTRUMENT_IDS: tuple[str, ...] = (QOLAF, CCIS)
+#: The names staff, exports and charts call them by.
+SHORT_NAMES: dict[str, str] = {QOLAF: "QoLAF-Q", CCIS: "CCIS"}
 
 
 @functools.cache
@@ -104,7 +111,8 @@ def shipped_languages() -> tuple[str, ...]:
 
 
 def __getattr__(name: str):
-    # `LANGUAGES` was once a list in code; it is now whatever the shipped files give.
+    # `LANGUAGES` was once a list in code; it is now whatever the shipped files give. The
+    # package's code calls shipped_languages(); the name stays importable.
     if name == "LANGUAGES":
         return shipped_languages()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

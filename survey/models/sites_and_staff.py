@@ -77,9 +77,6 @@ class User(Base):
     def site_ids(self) -> list[int]:
         return [site.id for site in self.sites]
 
-    def has_role(self, *roles: Role) -> bool:
-        return self.role in roles
-
     def __repr__(self) -> str:
         return f"<User {self.email!r} {self.role}>"
 

@@ -12,11 +12,13 @@ from survey.extensions import db
 from survey.patient import bp
 from survey.patient.context import remember_invitation
 from survey.patient.forms import BadPost
+from survey.security.limits import TABLET_CODE_GUESSES, limited
 
 TABLET_FIELDS = frozenset({"csrf_token", "code"})
 
 
 @bp.route("/t", methods=["GET", "POST"])
+@limited(TABLET_CODE_GUESSES)
 def tablet():
     """The page a tablet opens to type the code a coordinator shows."""
     if request.method == "GET":
@@ -34,6 +36,7 @@ def tablet():
 
 
 @bp.get("/t/<code>")
+@limited(TABLET_CODE_GUESSES)
 def tablet_code(code: str):
     """The address in the QR code a coordinator shows: opens the questionnaires at once."""
     return open_with(code)

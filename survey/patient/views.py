@@ -18,6 +18,7 @@ from survey.patient import bp
 from survey.patient.context import MODE_KEY, remember_invitation, require_invitation
 from survey.patient.forms import BadPost, parse_contact, parse_page
 from survey.patient.own_results import own_results
+from survey.security.limits import LINK_GUESSES, limited
 from survey.submission import Incomplete, InvitationClosed, InvitationState
 from survey.triage import contact
 from survey.triage import settings as triage_settings
@@ -93,6 +94,7 @@ HTTP_PROBLEMS = {400: "bad post", 403: "no session", 404: "not found", 413: "too
 
 @bp.get("/s/", defaults={"token": ""})
 @bp.get("/s/<path:token>")
+@limited(LINK_GUESSES)
 def open_link(token: str):
     """Swap the private link for a session bound to its invitation, then drop the token."""
     invitation = submission.open_link(db.session, token)

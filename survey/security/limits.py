@@ -8,14 +8,18 @@ checked before the view runs, so once it is reached even a right guess is refuse
 window moves on: that is what makes guessing pointless. Windows are short (minutes), so a
 patient who mistypes a link or a clinician who mistypes a password waits a minute, not a day.
 
-One limiter per application (kept in `app.extensions`), not a module-wide singleton: its
-storage and on/off switch belong to the app's settings. Limits are put on views after every
-blueprint is registered, so new views of the same names are covered without edits elsewhere.
+Each limit is a `Guard` defined here and declared on the views it guards, under their route:
+`@limited(FAILED_SIGN_INS, ...)`. One limiter per application (kept in `app.extensions`), not
+a module-wide singleton: its storage and on/off switch belong to the app's settings, so
+`init_app` (after every blueprint is registered) puts each view's declared guards on it. No
+view is named here: a view renamed or moved keeps its limits.
 """
 
 import hashlib
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from flask import Flask, Response, current_app, g, request, session
@@ -29,8 +33,6 @@ from survey.security import limit_storage  # registers the database:// storage
 logger = logging.getLogger("survey.security")
 
 EXTENSION_KEY = "survey_limiter"
-WEBHOOK_BLUEPRINT = "outreach"  # survey/sms_webhooks.py
-WEBHOOK_ENDPOINTS = ("outreach.status_callback", "outreach.inbound")
 
 
 def limiter_of(app: Flask) -> Limiter:
@@ -93,16 +95,80 @@ def setting(name: str):
     return lambda: current_app.config[name]
 
 
-def is_webhook() -> bool:
-    return request.endpoint in WEBHOOK_ENDPOINTS
-
-
-def not_webhook() -> bool:
-    return not is_webhook()
-
-
 def not_a_post() -> bool:
     return request.method != "POST"
+
+
+# The limits, each declared on the views it guards with `@limited(...)`.
+
+
+@dataclass(frozen=True, eq=False)
+class Guard:
+    """One limit: its setting (e.g. RATELIMIT_LOGIN_ACCOUNT, read at request time), whom it
+    counts (`key`; the limiter's default is the client's address), which responses count and
+    which requests it leaves alone. `shared_scope` makes one count across every view the guard
+    is on. `across_blueprint` puts it on the views' blueprint instead (checked before any of
+    the blueprint's views runs), exempting the blueprint's other views; counts stay per view."""
+
+    setting: str
+    key: Callable[[], str] | None = None
+    deduct_when: Callable[[Response], bool] | None = None
+    exempt_when: Callable[[], bool] | None = None
+    shared_scope: str | None = None
+    across_blueprint: bool = False
+
+
+def limited(*guards: Guard):
+    """Declare the limits that guard a view, under its route: `@limited(LINK_GUESSES)`."""
+
+    def mark(view):
+        view.rate_limits = (*getattr(view, "rate_limits", ()), *guards)
+        return view
+
+    return mark
+
+
+# Wrong guesses at a patient's private link; a malformed one is not a guess.
+LINK_GUESSES = Guard("RATELIMIT_LINK_GUESSES", key=client_address, deduct_when=link_guessed_wrong)
+# Tablet codes are shorter than link tokens: wrong ones count per address, across the typed
+# and the scanned page.
+TABLET_CODE_GUESSES = Guard(
+    "RATELIMIT_LINK_GUESSES",
+    key=client_address,
+    deduct_when=handoff_guessed_wrong,
+    shared_scope="tablet-code",
+)
+# A set-password link that opens nothing is a guess, counted as a patient link's is.
+PASSWORD_LINK_GUESSES = Guard(
+    "RATELIMIT_LINK_GUESSES", key=client_address, deduct_when=attempt_failed
+)
+# Failed sign-ins: one count per address across the password and the code pages, and one per
+# account (as typed, known or not) and per account whose code is being entered.
+FAILED_SIGN_INS = Guard(
+    "RATELIMIT_LOGIN_ADDRESS",
+    key=client_address,
+    deduct_when=attempt_failed,
+    exempt_when=not_a_post,
+    shared_scope="sign-in",
+)
+FAILED_SIGN_INS_TO_ACCOUNT = Guard(
+    "RATELIMIT_LOGIN_ACCOUNT", key=login_account, deduct_when=attempt_failed, exempt_when=not_a_post
+)
+FAILED_CODES = Guard(
+    "RATELIMIT_CODE_ACCOUNT",
+    key=pending_account,
+    deduct_when=attempt_failed,
+    exempt_when=not_a_post,
+)
+# A signed-in user's wrong current password or code on their own account's pages.
+FAILED_OWN_CHECKS = Guard(
+    "RATELIMIT_CODE_ACCOUNT", key=signed_in_user, deduct_when=attempt_failed, exempt_when=not_a_post
+)
+# The SMS provider's webhooks: a flood, and posts with a bad signature.
+WEBHOOKS = Guard("RATELIMIT_WEBHOOKS", across_blueprint=True)
+REFUSED_WEBHOOKS = Guard(
+    "RATELIMIT_WEBHOOK_FAILURES", deduct_when=signature_refused, across_blueprint=True
+)
 
 
 # What happens when a limit is reached.
@@ -155,86 +221,47 @@ def init_app(app: Flask) -> None:
 
 
 def apply_limits(app: Flask, limiter: Limiter) -> None:
-    """Put each limit on its view or blueprint, where that exists in this application."""
-
-    def on_view(endpoint: str, *limits) -> None:
-        view = app.view_functions.get(endpoint)
-        if view is None:
-            return
-        for limit in limits:
-            view = limit(view)
-        app.view_functions[endpoint] = view
-
-    on_view(
-        "patient.open_link",
-        limiter.limit(
-            setting("RATELIMIT_LINK_GUESSES"),
-            key_func=client_address,
-            deduct_when=link_guessed_wrong,
-        ),
-    )
-    # Tablet codes are shorter than link tokens: wrong ones count per address, across the
-    # typed and the scanned page.
-    tablet_guesses = limiter.shared_limit(
-        setting("RATELIMIT_LINK_GUESSES"),
-        scope="tablet-code",
-        key_func=client_address,
-        deduct_when=handoff_guessed_wrong,
-    )
-    on_view("patient.tablet", tablet_guesses)
-    on_view("patient.tablet_code", tablet_guesses)
-    # A set-password link that opens nothing is a guess, counted as a patient link's is.
-    on_view(
-        "auth.set_password",
-        limiter.limit(
-            setting("RATELIMIT_LINK_GUESSES"),
-            key_func=client_address,
-            deduct_when=attempt_failed,
-        ),
-    )
-    # One count per address across the password and the code pages.
-    failed_sign_ins = limiter.shared_limit(
-        setting("RATELIMIT_LOGIN_ADDRESS"),
-        scope="sign-in",
-        key_func=client_address,
-        deduct_when=attempt_failed,
-        exempt_when=not_a_post,
-    )
-    on_view(
-        "auth.login",
-        failed_sign_ins,
-        limiter.limit(
-            setting("RATELIMIT_LOGIN_ACCOUNT"),
-            key_func=login_account,
-            deduct_when=attempt_failed,
-            exempt_when=not_a_post,
-        ),
-    )
-    on_view(
-        "auth.login_code",
-        failed_sign_ins,
-        limiter.limit(
-            setting("RATELIMIT_CODE_ACCOUNT"),
-            key_func=pending_account,
-            deduct_when=attempt_failed,
-            exempt_when=not_a_post,
-        ),
-    )
-    for endpoint in ("auth.password", "auth.two_factor"):
-        on_view(
-            endpoint,
+    """Put on each view of this application the guards declared on it, in their order."""
+    shared: dict[Guard, Callable] = {}
+    across_blueprint: dict[Guard, list[str]] = {}
+    for endpoint, view in list(app.view_functions.items()):
+        for guard in getattr(view, "rate_limits", ()):
+            if guard.across_blueprint:
+                across_blueprint.setdefault(guard, []).append(endpoint)
+                continue
+            if guard.shared_scope is None:
+                limit = limiter.limit(
+                    setting(guard.setting),
+                    key_func=guard.key,
+                    deduct_when=guard.deduct_when,
+                    exempt_when=guard.exempt_when,
+                )
+            else:
+                if guard not in shared:
+                    shared[guard] = limiter.shared_limit(
+                        setting(guard.setting),
+                        scope=guard.shared_scope,
+                        key_func=guard.key,
+                        deduct_when=guard.deduct_when,
+                        exempt_when=guard.exempt_when,
+                    )
+                limit = shared[guard]
+            app.view_functions[endpoint] = limit(app.view_functions[endpoint])
+    for guard, endpoints in across_blueprint.items():
+        for blueprint in dict.fromkeys(endpoint.rpartition(".")[0] for endpoint in endpoints):
             limiter.limit(
-                setting("RATELIMIT_CODE_ACCOUNT"),
-                key_func=signed_in_user,
-                deduct_when=attempt_failed,
-                exempt_when=not_a_post,
-            ),
-        )
-    if WEBHOOK_BLUEPRINT in app.blueprints:
-        webhooks = app.blueprints[WEBHOOK_BLUEPRINT]
-        limiter.limit(setting("RATELIMIT_WEBHOOKS"), exempt_when=not_webhook)(webhooks)
-        limiter.limit(
-            setting("RATELIMIT_WEBHOOK_FAILURES"),
-            deduct_when=signature_refused,
-            exempt_when=not_webhook,
-        )(webhooks)
+                setting(guard.setting),
+                key_func=guard.key,
+                deduct_when=guard.deduct_when,
+                exempt_when=_not_one_of(endpoints, guard.exempt_when),
+            )(app.blueprints[blueprint])
+
+
+def _not_one_of(endpoints: list[str], exempt_when: Callable[[], bool] | None):
+    """Exempt the blueprint's other views (and what the guard itself exempts)."""
+    guarded = frozenset(endpoints)
+
+    def exempt() -> bool:
+        return request.endpoint not in guarded or bool(exempt_when and exempt_when())
+
+    return exempt

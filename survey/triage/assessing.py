@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from survey import audit
+from survey.instruments import CCIS
 from survey.models import (
     Answer,
     ContactRequest,
@@ -29,7 +30,6 @@ from survey.models import (
 from survey.triage.findings import assess
 from survey.triage.rules import (
     ACTION_LEVELS,
-    CCIS,
     Answered,
     Assessment,
     RulesError,

@@ -12,16 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from survey.instruments import Instrument, get_instrument
+from survey.instruments import CCIS, QOLAF, Instrument, get_instrument
 from survey.instruments.change import Direction, Reference, compare, compare_series
 from survey.triage.rules import (
     BASELINE_TIMEPOINT,
-    CCIS,
     CCIS_DETERIORATION,
     CCIS_PAD_ONLY,
     CONTACT_REQUEST,
     QOL_BETTER_CONTINENCE_WORSE,
-    QOLAF,
     QOLAF_WORSE_BAND,
     Answered,
     Assessment,

@@ -14,6 +14,7 @@ from itertools import groupby
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
+from survey.instruments import CCIS
 from survey.models import (
     Answer,
     ContactRequest,
@@ -25,7 +26,6 @@ from survey.models import (
 )
 from survey.triage.assessing import PAD_ITEM, history_from_rows, rules_for
 from survey.triage.findings import assess
-from survey.triage.rules import CCIS
 
 BATCH = 10_000
 

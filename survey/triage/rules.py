@@ -27,10 +27,9 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from importlib import resources
 
-from survey.instruments import get_instrument
+from survey.instruments import CCIS, get_instrument
 from survey.models.triage import LEVEL_ORDER, TriageLevel
 
-QOLAF, CCIS = "qolaf-q", "ccis"
 BASELINE_TIMEPOINT = "baseline"
 
 CONTACT_REQUEST = "contact-request"
