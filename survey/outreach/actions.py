@@ -5,7 +5,7 @@ open invitation's link again. Each returns nothing and raises ActionError
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from survey.models import (
@@ -156,10 +156,13 @@ def resend_link(db: Session, invitation: Invitation, user: User, now: datetime) 
     _check_can_receive(invitation, now)
     if invitation.opens_at > now:
         raise ActionError(_l("This timepoint has not opened yet; its link would not work."))
+    # Any link waiting to go counts, whatever its due time: the request that locked first
+    # may have read the clock after this one did, so its message can be "due" a moment after
+    # this request's `now`.
     waiting = select(Message.id).where(
         Message.invitation_id == invitation.id,
         Message.status.in_((MessageStatus.PENDING, MessageStatus.SENDING)),
-        Message.due_at <= now,
+        or_(Message.kind == MessageKind.INVITATION, Message.due_at <= now),
     )
     if db.scalar(waiting.limit(1)) is not None:
         raise ActionError(_l("A message for this timepoint is already on its way."))

@@ -125,3 +125,30 @@ def test_send_the_link_again_twice_sends_one_message(client, admin, site):
         Message.invitation_id == message.invitation_id, Message.kind == MessageKind.INVITATION
     )
     assert db.session.scalar(sent) == 2
+
+
+def test_a_second_press_that_read_the_clock_first_still_finds_the_link_on_its_way(
+    client, admin, site
+):
+    """Two presses at once: the one that takes the lock first may have read the clock a
+    moment after the other, so its new message is due after the waiting press's `now`."""
+    from survey.outreach.actions import ActionError, resend_link
+
+    twice(
+        client,
+        f"{FOLLOW_UP}/enrol",
+        enrolment(site, index_date=str((utcnow() + timedelta(days=7)).date())),
+    )
+    first = db.session.scalar(select(Message).where(Message.kind == MessageKind.INVITATION))
+    first.status, first.attempts = MessageStatus.DELIVERED, 1
+    db.session.commit()
+    earlier = utcnow()
+    resend_link(db.session, first.invitation, admin, earlier + timedelta(milliseconds=5))
+    db.session.commit()
+    with pytest.raises(ActionError, match="already on its way"):
+        resend_link(db.session, first.invitation, admin, earlier)
+    db.session.rollback()
+    sent = select(func.count(Message.id)).where(
+        Message.invitation_id == first.invitation_id, Message.kind == MessageKind.INVITATION
+    )
+    assert db.session.scalar(sent) == 2
