@@ -1,7 +1,8 @@
 """Completion analytics: how invitations fare, per site a member of staff may see.
 
-Every figure is one aggregate query (GROUP BY) over a per-invitation "facts" subquery, so the
-work stays in the database however many patients there are. Definitions (docs/administration.md):
+Every figure is one aggregate (GROUP BY) over a per-invitation "facts" CTE, worked out once, and
+all of them come back from ONE statement (their aggregates joined by UNION ALL), so the work
+stays in the database however many patients there are. Definitions (docs/administration.md):
 
 - an invitation counts once its window has opened and unless it was cancelled;
 - texted: at least one of its texts was handed to the SMS provider;
@@ -27,7 +28,7 @@ import statistics
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import Float, String, and_, case, cast, func, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
 from survey.models import (
@@ -47,6 +48,8 @@ DIMENSIONS = ("timepoint", "language", "channel", "mode", "month")
 ORDER = {"mode": [mode.value for mode in ResponseMode]}
 TEXT, NO_TEXT = "text", "no text"
 REMINDER_CAP = 3  # "3 or more"
+# The figures query's rows other than the breakdowns: what each row is (its `figure` column).
+ALL, REMINDERS, MISSING_TWO, TIMED = "all", "reminders", "missing two", "timed"
 
 
 @dataclass(frozen=True)
@@ -166,77 +169,132 @@ def facts(db: Session, site_ids: list[int], now: datetime):
             Invitation.status != InvitationStatus.CANCELLED,
             Invitation.opens_at <= now,
         )
-        .subquery("facts")
     )
 
 
 def _tally_columns(f):
     return (
         func.count().label("invitations"),
-        func.coalesce(func.sum(f.c.texted), 0),
-        func.coalesce(func.sum(f.c.opened), 0),
-        func.coalesce(func.sum(f.c.completed), 0),
-        func.coalesce(func.sum(f.c.expired), 0),
+        func.coalesce(func.sum(f.c.texted), 0).label("texted"),
+        func.coalesce(func.sum(f.c.opened), 0).label("opened"),
+        func.coalesce(func.sum(f.c.completed), 0).label("completed"),
+        func.coalesce(func.sum(f.c.expired), 0).label("expired"),
     )
 
 
-def completion_figures(db: Session, site_ids: list[int], now: datetime | None = None) -> Figures:
-    """Every figure of the analytics page for these sites."""
-    now = now or utcnow()
-    f = facts(db, site_ids, now)
-    total = db.execute(select(*_tally_columns(f))).one()
-    breakdowns = {}
+def _row(figure: str, key, counts, value=None):
+    """One row of the figures query: (figure, key, five counts, value), the same columns in
+    every part of the UNION ALL (keys as text, whatever the column they come from)."""
+    return (
+        literal(figure, String).label("figure"),
+        cast(key if key is not None else null(), String).label("key"),
+        *counts,
+        cast(value if value is not None else null(), Float).label("value"),
+    )
+
+
+def _count_only(count):
+    zero = literal(0)
+    return (count.label("invitations"), zero, zero, zero, zero)
+
+
+def figures_query(db: Session, site_ids: list[int], now: datetime):
+    """Every figure of the page as rows of ONE statement: the per-invitation facts are worked
+    out once (a CTE, which PostgreSQL and SQLite materialise because it is used several
+    times) and each figure is one aggregate over them, joined by UNION ALL."""
+    f = facts(db, site_ids, now).cte("facts")
+    parts = [select(*_row(ALL, None, _tally_columns(f)))]
     for dimension in DIMENSIONS:
         key = f.c[dimension]
-        rows = db.execute(select(key, *_tally_columns(f)).group_by(key).order_by(key)).all()
-        tallies = [Tally(str(row[0]), *map(int, row[1:])) for row in rows]
-        if dimension in ORDER:
-            known = ORDER[dimension]
-            tallies.sort(key=lambda t: known.index(t.key) if t.key in known else len(known))
-        breakdowns[dimension] = tallies
-    median, timed = _median_hours(db, f)
-    reminders = dict(
-        db.execute(
-            select(f.c.reminders_before, func.count())
-            .where(f.c.completed == 1)
-            .group_by(f.c.reminders_before)
-        ).all()
-    )
-    needed = [(str(n), int(reminders.get(n, 0))) for n in range(REMINDER_CAP)]
-    needed.append(
-        (
-            f"{REMINDER_CAP}+",
-            sum(int(count) for n, count in reminders.items() if n >= REMINDER_CAP),
-        )
+        parts.append(select(*_row(dimension, key, _tally_columns(f))).group_by(key))
+    parts.append(
+        select(*_row(REMINDERS, f.c.reminders_before, _count_only(func.count())))
+        .where(f.c.completed == 1)
+        .group_by(f.c.reminders_before)
     )
     missing = (
         select(f.c.patient_id)
         .where(f.c.expired == 1)
         .group_by(f.c.patient_id)
         .having(func.count() >= 2)
-        .subquery()
+        .subquery("missing")
     )
+    parts.append(select(*_row(MISSING_TWO, None, _count_only(func.count()))).select_from(missing))
+    parts.append(_median_part(db, f))
+    figures = union_all(*parts).subquery("figures")
+    return select(figures).order_by(figures.c.figure, figures.c.key)
+
+
+def _median_part(db: Session, f):
+    """PostgreSQL: one row, the median in seconds (`percentile_cont`). SQLite has no
+    percentile: the one or two middle durations (in days) come back, picked by their rank,
+    and the median is taken of them here."""
+    timed = and_(f.c.completed == 1, f.c.first_sent.is_not(None), f.c.completed_at.is_not(None))
+    if db.get_bind().dialect.name == "postgresql":
+        seconds = func.extract("epoch", f.c.completed_at - f.c.first_sent)
+        median = func.percentile_cont(0.5).within_group(seconds)
+        return select(*_row(TIMED, None, _count_only(func.count()), median)).where(timed)
+    days = func.julianday(f.c.completed_at) - func.julianday(f.c.first_sent)
+    ranked = (
+        select(
+            days.label("days"),
+            func.row_number().over(order_by=days).label("rank"),
+            func.count().over().label("timed"),
+        )
+        .where(timed)
+        .subquery("ranked")
+    )
+    middle = ranked.c.rank * 2
+    return select(*_row(TIMED, None, _count_only(ranked.c.timed), ranked.c.days)).where(
+        middle >= ranked.c.timed, middle <= ranked.c.timed + 2
+    )
+
+
+def completion_figures(db: Session, site_ids: list[int], now: datetime | None = None) -> Figures:
+    """Every figure of the analytics page for these sites, from one query."""
+    now = now or utcnow()
+    rows: dict[str, list] = {}
+    for row in db.execute(figures_query(db, site_ids, now)):
+        rows.setdefault(row.figure, []).append(row)
+    breakdowns = {}
+    for dimension in DIMENSIONS:
+        tallies = [_tally(row) for row in rows.get(dimension, [])]
+        if dimension in ORDER:
+            known = ORDER[dimension]
+            tallies.sort(key=lambda t: known.index(t.key) if t.key in known else len(known))
+        breakdowns[dimension] = tallies
+    reminders = {int(row.key): int(row.invitations) for row in rows.get(REMINDERS, [])}
+    needed = [(str(n), reminders.get(n, 0)) for n in range(REMINDER_CAP)]
+    needed.append(
+        (f"{REMINDER_CAP}+", sum(count for n, count in reminders.items() if n >= REMINDER_CAP))
+    )
+    median, timed = _median_hours(db, rows.get(TIMED, []))
     return Figures(
-        totals=Tally("all", *map(int, total)),
+        totals=_tally(rows[ALL][0], "all"),
         breakdowns=breakdowns,
         median_hours_to_complete=median,
         completions_timed=timed,
         reminders_needed=needed,
-        patients_missing_two=int(db.scalar(select(func.count()).select_from(missing))),
+        patients_missing_two=int(rows[MISSING_TWO][0].invitations),
     )
 
 
-def _median_hours(db: Session, f) -> tuple[float | None, int]:
-    timed = and_(f.c.completed == 1, f.c.first_sent.is_not(None), f.c.completed_at.is_not(None))
-    if db.get_bind().dialect.name == "postgresql":
-        seconds = func.extract("epoch", f.c.completed_at - f.c.first_sent)
-        median, count = db.execute(
-            select(func.percentile_cont(0.5).within_group(seconds), func.count()).where(timed)
-        ).one()
-        return (float(median) / 3600 if median is not None else None), int(count)
-    # SQLite has no percentile: the durations come back (in days) and the median is taken here.
-    days = func.julianday(f.c.completed_at) - func.julianday(f.c.first_sent)
-    durations = list(db.scalars(select(days).where(timed)))
-    if not durations:
+def _tally(row, key: str | None = None) -> Tally:
+    return Tally(
+        key if key is not None else str(row.key),
+        int(row.invitations),
+        int(row.texted),
+        int(row.opened),
+        int(row.completed),
+        int(row.expired),
+    )
+
+
+def _median_hours(db: Session, rows) -> tuple[float | None, int]:
+    if not rows:  # SQLite, nothing timed
         return None, 0
-    return statistics.median(durations) * 24, len(durations)
+    timed = int(rows[0].invitations)
+    if db.get_bind().dialect.name == "postgresql":
+        median = rows[0].value
+        return (float(median) / 3600 if median is not None else None), timed
+    return statistics.median(row.value for row in rows) * 24, timed
