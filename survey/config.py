@@ -63,6 +63,11 @@ DEFAULTS = {
     # messages need; its variables are {{1}} the clinic's name in texts and {{2}} the link.
     "TWILIO_WHATSAPP_FROM": None,
     "TWILIO_WHATSAPP_CONTENT_SID": None,
+    # Twilio Lookup's line type for the numbers phonenumbers cannot place as mobile or
+    # landline (+1): off by default, since it costs per lookup and tells Twilio the number
+    # (survey/line_types.py, docs/outreach.md). Same account settings as the SMS backend.
+    "TWILIO_LOOKUP": False,
+    "TWILIO_LOOKUP_URL": "https://lookups.twilio.com",
     "TWILIO_WEBHOOK_SIGNING_KEY": None,  # a Webhooks SharedKey secret, if one signs webhooks
     # Clinic results and exports (docs/clinicians.md, docs/exports.md).
     "CCIS_MEANINGFUL_CHANGE": 3,  # points from baseline that raise a CCIS change flag
@@ -154,6 +159,16 @@ def load(app: Flask, overrides: dict | None) -> None:
                 '(python -c "import secrets; print(secrets.token_hex(32))") before starting.'
             )
         app.config["SECRET_KEY"] = development_secret_key(app)
+
+
+def config_text(config, key: str) -> str | None:
+    """A setting that must stay text. `from_prefixed_env` reads values that look like JSON
+    numbers as numbers (a token such as "123e4..." would become a float), so take those from
+    the environment as written."""
+    value = config.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    return os.environ.get(f"SURVEY_{key}", str(value))
 
 
 def database_uri(app: Flask, configured: str | None) -> str:

@@ -7,9 +7,11 @@ in international format (+ and the country code).
 Which numbers are refused, by what `phonenumbers.number_type` says of them:
 - MOBILE is accepted.
 - FIXED_LINE_OR_MOBILE is accepted: some numbering plans (the United States and Canada, +1)
-  do not tell landlines from mobiles, so nothing here can. A carrier lookup (Twilio Lookup's
-  line type) could; it is not done (it costs per number and sends the number to a third
-  party), so such a landline is only found when its first text fails.
+  do not tell landlines from mobiles, so nothing here can. With SURVEY_TWILIO_LOOKUP=1, and
+  for these numbers only, Twilio Lookup's line type decides (survey/line_types.py): mobile
+  passes, a landline or service number is refused with the same words as below. Off (the
+  default, since it costs per number and sends the number to a third party), or when Lookup
+  cannot answer, such a landline is only found when its first text fails.
 - FIXED_LINE (a landline), TOLL_FREE, PREMIUM_RATE, SHARED_COST, UAN (service numbers),
   VOIP, PERSONAL_NUMBER, PAGER, VOICEMAIL and UNKNOWN are refused. VOIP ranges mostly cannot
   receive SMS from an alphanumeric sender, and a personal (follow-me) number may ring a
@@ -19,6 +21,8 @@ Which numbers are refused, by what `phonenumbers.number_type` says of them:
 import phonenumbers
 from flask_babel import lazy_gettext as _l
 from phonenumbers import NumberParseException, PhoneNumberType
+
+from survey import line_types
 
 # Numbers that can receive an SMS. FIXED_LINE_OR_MOBILE covers countries (such as the US)
 # whose numbering does not tell the two apart.
@@ -31,6 +35,17 @@ SERVICE = {
 }
 # Countries a site may be in: every region whose numbering plan phonenumbers knows.
 COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS)
+
+# Why a number is refused, whether phonenumbers or Twilio Lookup found it out.
+LANDLINE = _l("That is a landline, not a mobile number: SMS needs the patient's mobile.")
+SERVICE_NUMBER = _l(
+    "That is a service number (free-phone, premium-rate or shared-cost), not a "
+    "mobile number: SMS needs the patient's mobile."
+)
+NOT_MOBILE = _l(
+    "That is not a mobile number (it looks like a landline or a service number); "
+    "SMS needs a mobile number."
+)
 
 
 class InvalidPhoneNumber(ValueError):
@@ -86,24 +101,28 @@ def normalise_mobile(raw: str, region: str | None = None) -> str:
         )
     kind = phonenumbers.number_type(number)
     if kind == PhoneNumberType.FIXED_LINE:
-        raise InvalidPhoneNumber(
-            _l("That is a landline, not a mobile number: SMS needs the patient's mobile.")
-        )
+        raise InvalidPhoneNumber(LANDLINE)
     if kind in SERVICE:
-        raise InvalidPhoneNumber(
-            _l(
-                "That is a service number (free-phone, premium-rate or shared-cost), not a "
-                "mobile number: SMS needs the patient's mobile."
-            )
-        )
+        raise InvalidPhoneNumber(SERVICE_NUMBER)
     if kind not in TEXTABLE:
-        raise InvalidPhoneNumber(
-            _l(
-                "That is not a mobile number (it looks like a landline or a service number); "
-                "SMS needs a mobile number."
-            )
-        )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        raise InvalidPhoneNumber(NOT_MOBILE)
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if kind == PhoneNumberType.FIXED_LINE_OR_MOBILE:
+        check_line_type(e164)
+    return e164
+
+
+def check_line_type(e164: str) -> None:
+    """Refuse a number Twilio Lookup knows is not a mobile (SURVEY_TWILIO_LOOKUP); a number
+    Lookup was not asked about, or could not answer for, passes."""
+    found = line_types.line_type(e164)
+    if found is None or found == line_types.MOBILE:
+        return
+    if found == "landline":
+        raise InvalidPhoneNumber(LANDLINE)
+    if found in line_types.SERVICE:
+        raise InvalidPhoneNumber(SERVICE_NUMBER)
+    raise InvalidPhoneNumber(NOT_MOBILE)
 
 
 def display(e164: str | None) -> str:

@@ -1,10 +1,14 @@
-"""A local stand-in for Twilio's Messages API, for the real `twilio` SDK to talk to.
+"""A local stand-in for Twilio's Messages and Lookup APIs, for the real `twilio` SDK to talk to.
 
 It speaks POST /2010-04-01/Accounts/{AccountSid}/Messages.json (form-encoded To, From or
 MessagingServiceSid, Body, StatusCallback) with Basic auth, answers with Twilio-shaped JSON,
 and can be told how to answer the next requests: 429, 500, a 400 with a Twilio error code,
 a reply slower than the client's read timeout (the message *was* accepted), or a dropped
 connection.
+
+It also speaks Lookup v2, GET /v2/PhoneNumbers/{number}?Fields=line_type_intelligence, answering
+the line type set for the number in `line_types` ("mobile" for any other), and following the
+same plan (e.g. ("http", 503) for an outage).
 """
 
 import base64
@@ -16,13 +20,14 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from survey.outreach.segments import count_segments
 
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"  # noqa: S105 (a test server's)
 MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-f]{32})/Messages\.json$")
+LOOKUP_PATH = re.compile(r"^/v2/PhoneNumbers/([^/]+)$")
 
 
 @dataclass
@@ -47,6 +52,8 @@ class FakeTwilio:
     plan: deque = field(default_factory=deque)  # behaviours for the next requests, in order
     delay: float = 0.0  # added to every answer, to widen race windows
     lock: threading.Lock = field(default_factory=threading.Lock)
+    line_types: dict[str, str] = field(default_factory=dict)  # Lookup's answer per number
+    lookups: list[str] = field(default_factory=list)  # numbers looked up, in order
 
     def answer_next(self, *behaviours) -> None:
         """e.g. answer_next(("http", 429), ("http", 500), ("error", 21211), ("slow", 2))"""
@@ -74,14 +81,58 @@ def _handler(server_state: FakeTwilio):
             self.end_headers()
             self.wfile.write(body)
 
+        def _authorised(self) -> bool:
+            expected = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+            return self.headers.get("Authorization") == f"Basic {expected}"
+
+        def do_GET(self):  # noqa: N802
+            url = urlsplit(self.path)
+            match = LOOKUP_PATH.match(url.path)
+            if not match:
+                return self._reply(404, {"code": 20404, "message": "Not found", "status": 404})
+            if not self._authorised():
+                return self._reply(401, {"code": 20003, "message": "Authenticate", "status": 401})
+            number = unquote(match.group(1))
+            fields = parse_qs(url.query).get("Fields", [""])[0].split(",")
+            with server_state.lock:
+                server_state.requests += 1
+                server_state.lookups.append(number)
+                behaviour = server_state.plan.popleft() if server_state.plan else ("ok",)
+            if behaviour[0] == "http":
+                status = behaviour[1]
+                return self._reply(
+                    status, {"code": 20000 + status, "status": status, "message": "Unavailable"}
+                )
+            line = None
+            if "line_type_intelligence" in fields:
+                line = {
+                    "type": server_state.line_types.get(number, "mobile"),
+                    "carrier_name": "Stand-in Carrier",
+                    "mobile_country_code": None,
+                    "mobile_network_code": None,
+                    "error_code": None,
+                }
+            return self._reply(
+                200,
+                {
+                    "calling_country_code": "1",
+                    "country_code": "US",
+                    "phone_number": number,
+                    "national_format": number,
+                    "valid": True,
+                    "validation_errors": [],
+                    "line_type_intelligence": line,
+                    "url": f"https://lookups.twilio.com/v2/PhoneNumbers/{number}",
+                },
+            )
+
         def do_POST(self):  # noqa: N802
             length = int(self.headers.get("Content-Length", 0))
             form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
             match = MESSAGES_PATH.match(self.path)
             if not match:
                 return self._reply(404, {"code": 20404, "message": "Not found", "status": 404})
-            expected = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
-            if self.headers.get("Authorization") != f"Basic {expected}":
+            if not self._authorised():
                 return self._reply(401, {"code": 20003, "message": "Authenticate", "status": 401})
             with server_state.lock:
                 server_state.requests += 1

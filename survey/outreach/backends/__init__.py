@@ -7,10 +7,10 @@ A backend may be called
 from up to `MAX_CONCURRENT_SENDS` threads at once (SURVEY_SMS_DISPATCH_CONCURRENCY).
 """
 
-import os
 from pathlib import Path
 
-from survey.config import ConfigurationError
+# config_text is survey.config's (domain code reads Twilio settings too); imported from here too.
+from survey.config import ConfigurationError, config_text  # noqa: F401
 
 # The interface is in interface.py (the backends import it from there); callers import it from here.
 from survey.outreach.backends.interface import (  # noqa: F401
@@ -20,16 +20,6 @@ from survey.outreach.backends.interface import (  # noqa: F401
     SendResult,
     SmsBackend,
 )
-
-
-def config_text(config, key: str) -> str | None:
-    """A setting that must stay text. `from_prefixed_env` reads values that look like JSON
-    numbers as numbers (a token such as "123e4..." would become a float), so take those from
-    the environment as written."""
-    value = config.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    return os.environ.get(f"SURVEY_{key}", str(value))
 
 
 def backend_from_config(config, instance_path: str) -> SmsBackend:
