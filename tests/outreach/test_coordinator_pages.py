@@ -27,6 +27,7 @@ from survey.outreach.scheduling import enrol
 from tests.conftest import csrf_from
 from tests.fixtures.outreach import RULES, messages_of
 from tests.fixtures.patients import BLNS_PATH
+from tests.outreach.twilio_server import ACCOUNT_SID, AUTH_TOKEN
 
 HOSTILE = [text for text in json.loads(BLNS_PATH.read_text(encoding="utf-8")) if text]
 
@@ -530,3 +531,29 @@ def test_the_texts_page_explains_the_whatsapp_template_without_showing_settings(
         app.config.update(TWILIO_WHATSAPP_FROM=None, TWILIO_WHATSAPP_CONTENT_SID=None)
     assert "not set" not in section.split("</dl>")[0]
     assert content_sid not in section and "+34600000000" not in section
+
+
+def test_with_twilio_lookup_a_us_landline_is_refused_on_the_form_after_one_lookup(
+    app, client, coordinator, site, fake_twilio
+):
+    """The form's own check and the enrolment share one Lookup per request."""
+    app.config.update(
+        TWILIO_LOOKUP=1,
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        TWILIO_LOOKUP_URL=fake_twilio.url,
+    )
+    fake_twilio.line_types["+12125550123"] = "landline"
+    schedule_id = ensure_default_schedule(db.session).id
+    db.session.commit()
+    form = enrol_form(phone="+1 212 555 0123", schedule_id=schedule_id, site_id=site.id)
+    response = submit(client, "/clinic/follow-up/enrol", form)
+    assert response.status_code == 200
+    assert "That is a landline, not a mobile number" in response.text
+    assert fake_twilio.lookups == ["+12125550123"]
+    form = enrol_form(phone="+1 646 555 0142", schedule_id=schedule_id, site_id=site.id)
+    response = submit(client, "/clinic/follow-up/enrol", form)
+    assert response.status_code == 302
+    assert fake_twilio.lookups == ["+12125550123", "+16465550142"]
+    patient = db.session.scalar(select(Patient).where(Patient.reference == "ES-42"))
+    assert patient.phone == "+16465550142"
