@@ -116,7 +116,7 @@ def check_list(
     rows = [Row(line, cells) for line, cells in read_list(data)]
     seen: dict[str, int] = {}
     for row in rows:
-        _check_row(row, by_name, default)
+        _check_row(row, by_name, default, site.country)
         if "reference" not in row.problems:
             key = row.reference.casefold()
             if key in seen:
@@ -156,7 +156,10 @@ def check_list(
     return rows
 
 
-def _check_row(row: Row, schedules: dict[str, Schedule], default: Schedule | None) -> None:
+def _check_row(
+    row: Row, schedules: dict[str, Schedule], default: Schedule | None, region: str | None
+) -> None:
+    """`region`: the site's country, in which a number written the national way is read."""
     cells = {name: (row.cells.get(name) or "").strip() for name in COLUMNS}
     for name, value in cells.items():
         if len(value) > MAX_CELL:
@@ -171,7 +174,7 @@ def _check_row(row: Row, schedules: dict[str, Schedule], default: Schedule | Non
             row.problems["mobile"] = str(_l("A mobile number is required to send invitations."))
         else:
             try:
-                row.phone = normalise_mobile(cells["mobile"])
+                row.phone = normalise_mobile(cells["mobile"], region)
             except InvalidPhoneNumber as error:
                 row.problems["mobile"] = str(error.args[0])
     if "language" not in row.problems:

@@ -65,6 +65,13 @@ COMMON_ZONES = (
 class PatientDetails(FlaskForm):
     """What a coordinator can change about a patient after enrolment."""
 
+    # The country a number written the national way is read in: the patient's site's, set by
+    # the view (None: only international numbers).
+    region: str | None = None
+
+    def phone_region(self) -> str | None:
+        return self.region
+
     phone = TelField(
         _l("Mobile number"),
         validators=[InputRequired(), Length(max=32)],
@@ -97,7 +104,7 @@ class PatientDetails(FlaskForm):
     # once, each on its field, instead of one at a time after the form passed.
     def validate_phone(self, field) -> None:
         try:
-            normalise_mobile(field.data)
+            normalise_mobile(field.data, self.phone_region())
         except InvalidPhoneNumber as error:
             raise ValidationError(str(error.args[0])) from None
 
@@ -131,6 +138,12 @@ class PatientDetails(FlaskForm):
 
 class EnrolForm(PatientDetails):
     site_id = SelectField(_l("Site"), coerce=int)
+    # Each site's country by id, set by the view: the number is read in the chosen site's.
+    site_countries: dict[int, str | None] = {}
+
+    def phone_region(self) -> str | None:
+        return self.site_countries.get(self.site_id.data)
+
     reference = StringField(
         _l("Reference"),
         validators=[PlainText(text.PATIENT_REFERENCE)],

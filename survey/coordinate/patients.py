@@ -54,6 +54,7 @@ def enrol():
     schedules = active_schedules(db.session)
     db.session.commit()  # the shipped default schedule, stored on first use
     form = EnrolForm()
+    form.site_countries = {site.id: site.country for site in g.user.sites}
     form.set_choices(schedules)
     form.site_id.choices = [option(site.id, site.name) for site in g.user.sites]
     if request.method == "GET":
@@ -156,6 +157,7 @@ def edit(patient_id: int):
     if found.schedule is not None and found.schedule not in schedules:
         schedules.append(found.schedule)  # a retired schedule stays selectable for its patients
     form = EditForm(obj=found)
+    form.region = found.site.country
     form.set_choices(schedules)
     if request.method == "GET":
         form.schedule_id.data = found.schedule_id or NO_SCHEDULE

@@ -557,3 +557,23 @@ def test_with_twilio_lookup_a_us_landline_is_refused_on_the_form_after_one_looku
     assert fake_twilio.lookups == ["+12125550123", "+16465550142"]
     patient = db.session.scalar(select(Patient).where(Patient.reference == "ES-42"))
     assert patient.phone == "+16465550142"
+
+
+def test_the_forms_read_a_national_number_in_the_sites_country(client, coordinator, site):
+    site.country = "ES"
+    db.session.commit()
+    response = submit(
+        client, "/clinic/follow-up/enrol", enrol_form(phone="612 345 678", site_id=site.id)
+    )
+    assert response.status_code == 302, response.text
+    patient = db.session.scalar(select(Patient).where(Patient.reference == "ES-42"))
+    assert patient.phone == "+34612345678"
+    edit = f"/clinic/follow-up/patients/{patient.id}/edit"
+    page = submit(client, edit, enrol_form(phone="622 111 222", schedule_id="0"))
+    assert page.status_code == 302, page.text
+    db.session.refresh(patient)
+    assert patient.phone == "+34622111222"
+    # A Spanish landline written the national way is still a landline.
+    refused = submit(client, edit, enrol_form(phone="950 123 456", schedule_id="0"))
+    assert refused.status_code == 200
+    assert "not a mobile number" in refused.text

@@ -182,3 +182,14 @@ def test_a_coordinator_without_the_site_cannot_enrol_into_it(
         },
     )
     assert db.session.scalar(select(func.count()).where(Patient.site_id == site.id)) == 0
+
+
+def test_a_list_may_write_numbers_the_way_the_sites_country_does(client, coordinator, site):
+    site.country = "ES"
+    db.session.commit()
+    body = HEADER + "N-001,612 345 678,es,2026-12-20,\nN-002,950 123 456,es,2026-12-20,\n"
+    page = upload(client, body)
+    assert page.status_code == 200
+    assert "not a mobile number" in page.text  # the landline, on its row
+    confirm(client, body)
+    assert db.session.scalars(select(Patient.phone)).all() == ["+34612345678"]
