@@ -69,14 +69,23 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(app: Flask) -> None:
+    """The loggers are the process's, not the app's: each app made in one process (a test
+    run makes many) leaves them as its own settings say, never as an earlier app left them."""
     redacting = RedactingFilter()
     for name in ("werkzeug", "gunicorn.access", app.logger.name):
-        logging.getLogger(name).addFilter(redacting)
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, RedactingFilter) for existing in logger.filters):
+            logger.addFilter(redacting)
+    ours = [h for h in app.logger.handlers if isinstance(h.formatter, JsonFormatter)]
+    for handler in ours:
+        app.logger.removeHandler(handler)
+    app.logger.propagate = True
     if app.config["LOG_FORMAT"] == "json":
         handler = logging.StreamHandler()
         handler.setFormatter(JsonFormatter())
         handler.addFilter(redacting)
         app.logger.handlers[:] = [handler]
+        # JSON lines on stderr only: not again through the root logger.
         app.logger.propagate = False
     app.logger.setLevel(app.config["LOG_LEVEL"])
 

@@ -309,7 +309,7 @@ def sweep(attack: Sweep, app, ids, corpus: list[str], everything_at_once: list[s
         reader = reads_query(app, adapter.match(path, "GET")[0])
         # A page whose view never reads the query string gets the sharp values only (what
         # reads it there is the app's own hooks, the same on every page).
-        values = corpus[:-1] if reader else SHARP[:-1]
+        values = [v for v in corpus if v is not MEGABYTE] if reader else SHARP[:-1]
         values = values + INVALID_UTF8 + ["x" * 16_000]  # a 1 MB query string is no URL
         for value in values + (everything_at_once if reader else []):
             attack.get_queries(path, names, value)
@@ -375,14 +375,16 @@ def signed_in(app, user):
     return client
 
 
+# The curated list in two halves too: the admin's sweep alone was the suite's longest test.
+@pytest.mark.parametrize("half", [0, 1])
 @pytest.mark.parametrize("role", ROLES)
 def test_every_staff_form_and_parameter_survives_hostile_input(
-    sweep_app, world, site, make_user, role
+    sweep_app, world, site, make_user, role, half
 ):
     """Each role, on every page it reaches: the curated list in each field alone."""
     ids, _link = world
     attack = Sweep(signed_in(sweep_app, make_user(role, [site])), role, sweep_app)
-    forms, pages = sweep(attack, sweep_app, ids, CURATED, [])
+    forms, pages = sweep(attack, sweep_app, ids, CURATED[half::2], [])
     assert forms >= 1 and pages >= 3, (role, forms, pages)
     assert_no_new_findings(attack.findings)
     assert stored_text_problems() == []
