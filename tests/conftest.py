@@ -4,9 +4,11 @@ Set SURVEY_TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/test) to
 suite against PostgreSQL; without it every test runs on a throwaway SQLite file."""
 
 import contextvars
+import logging
 import os
 import re
 import time
+from contextlib import contextmanager
 from datetime import date
 from urllib.parse import urlsplit, urlunsplit
 
@@ -342,3 +344,20 @@ def clock(monkeypatch) -> Clock:
     clock = Clock(time.time)
     monkeypatch.setattr(time, "time", clock.time)
     return clock
+
+
+@contextmanager
+def logged_by(caplog, name: str, level: int = logging.DEBUG):
+    """Records of logger `name` (and its children) into `caplog`, caught on that logger
+    itself: whatever earlier tests in this process did to the loggers above it (a level, no
+    propagation, a logging config applied by migrations or a server) cannot hide them."""
+    logger = logging.getLogger(name)
+    saved = logger.level, logger.disabled
+    logger.addHandler(caplog.handler)
+    logger.setLevel(level)
+    logger.disabled = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(caplog.handler)
+        logger.level, logger.disabled = saved

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from survey.enrolment import EnrolmentError, enrol_patient
 from survey.extensions import db
 from survey.models import Patient
+from tests.conftest import logged_by
 from tests.outreach.twilio_server import ACCOUNT_SID, AUTH_TOKEN
 
 LANDLINE = "+12125550123"  # New York: FIXED_LINE_OR_MOBILE to phonenumbers
@@ -76,7 +77,7 @@ def test_a_number_phonenumbers_knows_as_mobile_is_not_looked_up(app, site, looku
 
 def test_a_lookup_outage_accepts_the_number_and_logs_a_warning(app, site, lookup, caplog):
     lookup.answer_next(("http", 503))
-    with caplog.at_level(logging.WARNING, logger="survey.line_types"):
+    with logged_by(caplog, "survey.line_types", logging.WARNING):
         patient = enrol_patient(db.session, site, "US-1", "+1 212 555 0123", "en")
     assert patient.phone == LANDLINE  # a landline, but Lookup could not say so
     assert lookup.lookups == [LANDLINE]
@@ -91,7 +92,7 @@ def test_an_unreachable_lookup_accepts_the_number_and_logs_a_warning(app, site, 
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
     app.config["TWILIO_LOOKUP_URL"] = f"http://127.0.0.1:{port}"
-    with caplog.at_level(logging.WARNING, logger="survey.line_types"):
+    with logged_by(caplog, "survey.line_types", logging.WARNING):
         patient = enrol_patient(db.session, site, "US-1", "+1 212 555 0123", "en")
     assert patient.phone == LANDLINE
     assert "could not be reached (ConnectionError)" in caplog.text
@@ -99,7 +100,7 @@ def test_an_unreachable_lookup_accepts_the_number_and_logs_a_warning(app, site, 
 
 def test_refused_credentials_accept_the_number_and_log_a_warning(app, site, lookup, caplog):
     app.config["TWILIO_AUTH_TOKEN"] = "not-the-token"  # noqa: S105
-    with caplog.at_level(logging.WARNING, logger="survey.line_types"):
+    with logged_by(caplog, "survey.line_types", logging.WARNING):
         patient = enrol_patient(db.session, site, "US-1", "+1 212 555 0123", "en")
     assert patient.phone == LANDLINE
     assert "HTTP 401, code 20003" in caplog.text

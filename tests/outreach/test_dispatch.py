@@ -22,6 +22,7 @@ from survey.models import (
 from survey.outreach.backends import Outcome, SendResult
 from survey.outreach.backends.console import read_outbox
 from survey.outreach.dispatch import DispatchSettings, dispatch_due
+from tests.conftest import logged_by
 from tests.fixtures.outreach import NOW, invitation_for_body, later, messages_of
 
 SIDS = itertools.count(1)  # provider ids are unique across backends, as Twilio's are
@@ -67,7 +68,7 @@ def test_the_text_and_its_link_are_never_stored_or_logged(enrolled, console, dis
     # Alembic's fileConfig (the schema fixture ran the migrations in this process) disables
     # loggers that already existed; a real dispatcher process never runs migrations.
     logging.getLogger("survey.outreach.console").disabled = False
-    with caplog.at_level(logging.DEBUG, logger="survey"):
+    with logged_by(caplog, "survey"):
         dispatch(console)
     [entry] = read_outbox(console.outbox, [patient.site_id])
     token = re.search(r"/s/([A-Za-z0-9_-]{22})", entry["body"]).group(1)

@@ -384,13 +384,19 @@ def test_every_staff_form_and_parameter_survives_hostile_input(
     """Each role, on every page it reaches: the curated list in each field alone."""
     ids, _link = world
     attack = Sweep(signed_in(sweep_app, make_user(role, [site])), role, sweep_app)
-    forms, pages = sweep(attack, sweep_app, ids, CURATED[half::2], [])
+    # The admin reaches every staff form and page and gets the whole curated list; the other
+    # roles, whose forms are the admin's, get the sharp values on everything they reach.
+    values = CURATED if role == "admin" else [*SHARP[:-1], MEGABYTE]
+    forms, pages = sweep(attack, sweep_app, ids, values[half::2], [])
     assert forms >= 1 and pages >= 3, (role, forms, pages)
     assert_no_new_findings(attack.findings)
     assert stored_text_problems() == []
 
 
-# The corpus in two halves, so that two workers share the longest sweep.
+# The corpus in two halves, so that two workers share the longest sweep. `corpus`: what it
+# finds (parsing, escaping) is the same on any database, so CI runs it on SQLite only; NUL
+# characters and over-long values, which PostgreSQL refuses, are in the curated list above.
+@pytest.mark.corpus
 @pytest.mark.parametrize("half", [0, 1])
 def test_every_staff_form_and_page_survives_the_naughty_list_in_every_field_at_once(
     sweep_app, world, site, make_user, half

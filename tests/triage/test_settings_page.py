@@ -1,15 +1,13 @@
 """An admin sets their site's own triage rules: levels, thresholds, due times and what
 patients read after asking to be contacted. Checked, audited, and used from then on."""
 
-import logging
-
 import pytest
 from sqlalchemy import select
 
 from survey.extensions import db
 from survey.models import AuditEvent, TriageSettings
 from survey.triage.assessing import rules_for
-from tests.conftest import StaffActions, csrf_from
+from tests.conftest import StaffActions, csrf_from, logged_by
 from tests.fixtures.triage import items_of, submit_history
 
 DEFAULTS = {
@@ -158,14 +156,8 @@ def test_a_save_without_the_pages_token_is_refused(admin_client, site):
 def test_stored_settings_that_no_longer_fit_fall_back_to_the_shipped_rules(site, caplog):
     db.session.add(TriageSettings(site_id=site.id, rules={"retired-rule": {"level": "red"}}))
     db.session.commit()
-    # Caught on the module's own logger: what other tests of the run did to the loggers
-    # above it (levels, propagation) cannot hide the line.
-    logger = logging.getLogger("survey.triage.assessing")
-    logger.addHandler(caplog.handler)
-    try:
+    with logged_by(caplog, "survey.triage.assessing"):
         rules = rules_for(db.session, site.id)
-    finally:
-        logger.removeHandler(caplog.handler)
     assert rules.rule("ccis-deterioration").level == "yellow"
     assert "triage settings ignored" in caplog.text
 

@@ -10,6 +10,7 @@ from survey.extensions import db
 from survey.models import InvitationStatus, Response, TriageItem, TriageStatus, utcnow
 from survey.triage import assessing
 from survey.triage.assessing import assess_invitation
+from tests.conftest import logged_by
 from tests.fixtures.triage import (
     RELAPSE,
     STAYS_IMPROVED,
@@ -68,7 +69,7 @@ def test_a_failing_triage_never_makes_the_submit_fail(site, make_patient, monkey
         raise RuntimeError("a bug in a rule")
 
     monkeypatch.setattr(assessing, "assessment_of", broken)
-    with caplog.at_level(logging.ERROR, logger="survey.triage.assessing"):
+    with logged_by(caplog, "survey.triage.assessing", logging.ERROR):
         invitation = submit_timepoint(patient, "baseline", 51, (2, 2, 2, 2, 2))
     db.session.expire_all()
     assert db.session.get(type(invitation), invitation.id).status == InvitationStatus.COMPLETED
