@@ -210,6 +210,7 @@ def test_no_background_dispatcher_outside_development_with_the_console(app, sett
         BackgroundDispatcher(app)
 
 
+@pytest.mark.any_database  # the demo runs on its own SQLite file
 def test_the_demo_command_serves_and_sends_texts_by_itself(tmp_path):
     """`flask --app wsgi demo` itself, in a process of its own: sign in with the printed
     coordinator password, enrol a patient due now, and the text arrives in the outbox."""

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# Builds and installs the wheel on its own SQLite file: CI runs it once, on SQLite.
+pytestmark = pytest.mark.any_database
+
 CHECKOUT = Path(__file__).resolve().parents[1]
 
 SMOKE = """
