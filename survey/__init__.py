@@ -2,7 +2,16 @@
 
 from flask import Flask
 
-from survey import config, errors, i18n, languages, navigation, operations, security
+from survey import (
+    config,
+    connection_health,
+    errors,
+    i18n,
+    languages,
+    navigation,
+    operations,
+    security,
+)
 from survey.extensions import babel, csrf, db, migrate
 
 
@@ -26,6 +35,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
+    with app.app_context():
+        connection_health.init_app(app, db.engine)
     migrate.init_app(app, db, directory=str(config.MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)
     languages.init_app(app)
