@@ -208,14 +208,21 @@ def _check_log(log: Path) -> None:
         raise RuntimeError(f"the server logged errors; see {log}")
 
 
-def wrk(base: str, path: str, args: argparse.Namespace, script: str, *script_args: str) -> dict:
+def wrk(
+    base: str,
+    path: str,
+    args: argparse.Namespace,
+    script: str,
+    *script_args: str,
+    seconds: int | None = None,
+) -> dict:
     """Run wrk with one of benchmarks/wrk/*.lua against base + path; the script's JSON summary."""
     command = [
         "wrk",
         "--latency",
         f"-t{args.wrk_threads}",
         f"-c{args.connections}",
-        f"-d{args.seconds}s",
+        f"-d{seconds or args.seconds}s",
         "--timeout",
         "30s",
         "-s",

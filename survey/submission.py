@@ -8,10 +8,11 @@ two submits of one invitation run one after the other (PostgreSQL; SQLite serial
 """
 
 import enum
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by, array_agg
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -112,20 +113,10 @@ def load_invitation(db: Session, invitation_id: int) -> Invitation | None:
     the same statement its saved answers and the wording imports in use too (kept for this
     transaction, so the page costs one round trip). SQLite, in process, reads them when
     asked."""
-    options = [joinedload(Invitation.patient).joinedload(Patient.site)]
     if db.get_bind().dialect.name != "postgresql":
+        options = [joinedload(Invitation.patient).joinedload(Patient.site)]
         return db.get(Invitation, invitation_id, options=options)
-    drafts = select(DraftAnswer).where(DraftAnswer.invitation_id == Invitation.id)
-    imports = import_keys_rows()
-    row = db.execute(
-        select(
-            Invitation,
-            *[_array_of(drafts, column) for column in _DRAFT_COLUMNS],
-            *[_array_of(imports, column) for column in _IMPORT_COLUMNS],
-        )
-        .where(Invitation.id == invitation_id)
-        .options(*options)
-    ).one_or_none()
+    row = db.execute(_page_statement(), {"page_invitation_id": invitation_id}).one_or_none()
     if row is None:
         return None
     invitation, instrument_ids, item_ids, values, wording_ids, import_ids, imported_ats = row
@@ -138,6 +129,23 @@ def load_invitation(db: Session, invitation_id: int) -> Invitation | None:
         saved.setdefault(instrument_id, {})[item_id] = value
     _remember_saved(db, invitation.id, saved)
     return invitation
+
+
+@functools.cache
+def _page_statement():
+    """load_invitation's statement, built once per process (building it cost more CPU than
+    running it)."""
+    drafts = select(DraftAnswer).where(DraftAnswer.invitation_id == Invitation.id)
+    imports = import_keys_rows()
+    return (
+        select(
+            Invitation,
+            *[_array_of(drafts, column) for column in _DRAFT_COLUMNS],
+            *[_array_of(imports, column) for column in _IMPORT_COLUMNS],
+        )
+        .where(Invitation.id == bindparam("page_invitation_id"))
+        .options(joinedload(Invitation.patient).joinedload(Patient.site))
+    )
 
 
 _DRAFT_COLUMNS = (DraftAnswer.instrument_id, DraftAnswer.item_id, DraftAnswer.value)
