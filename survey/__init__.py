@@ -2,7 +2,8 @@
 
 from flask import Flask
 
-from survey import config, errors, i18n, languages, navigation, operations, security
+from survey import config, errors, i18n, navigation, operations, security
+from survey.domain import languages
 from survey.extensions import babel, csrf, db, migrate
 
 

@@ -16,7 +16,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from survey.auth.sessions import find_session
+from survey.domain.staff_sessions import find_session
 from survey.extensions import db
 from survey.models import User
 from survey.staff_areas import Area, may_use

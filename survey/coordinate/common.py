@@ -6,9 +6,9 @@ from survey.clinic.access import patient_for
 from survey.coordinate import bp
 from survey.coordinate.forms import COMMON_ZONES
 from survey.date_text import local_datetime
-from survey.episodes import episode_name, label_text
+from survey.domain.episodes import episode_name, label_text
+from survey.domain.invitation_dates import describe as describe_invitation
 from survey.extensions import db
-from survey.invitation_dates import describe as describe_invitation
 from survey.models import Invitation, Message
 from survey.outreach import actions, explain
 from survey.outreach.alarms import alarms_for
