@@ -9,7 +9,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from survey.admin import bp
+from survey.admin.blueprint import bp
 from survey.admin.forms import SiteForm
 from survey.auth import staff_required
 from survey.coordinate.forms import COMMON_ZONES

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from survey.admin import bp
+from survey.admin.blueprint import bp
 from survey.admin.forms import EditStaffForm, NewStaffForm
 from survey.auth import needs_second_factor, staff_required
 from survey.coordinate.forms import option

@@ -7,7 +7,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from survey.admin import bp
+from survey.admin.blueprint import bp
 from survey.auth import staff_required
 from survey.domain.freetext import FreeTextRefused, clean_free_text
 from survey.domain.triage import labels

@@ -5,8 +5,8 @@ import json
 
 from flask import current_app, g, render_template, request
 
-from survey.admin import bp
 from survey.admin.audit_log import audit_page, parse_filters
+from survey.admin.blueprint import bp
 from survey.auth import staff_required
 from survey.clinic.labels import WORDING_STATUS
 from survey.domain.languages import language_statuses

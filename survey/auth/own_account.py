@@ -6,7 +6,8 @@ this browser a new session token, so a stolen session or password stops working 
 from flask import current_app, flash, g, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 
-from survey.auth import bp, needs_second_factor, staff_required
+from survey.auth import needs_second_factor, staff_required
+from survey.auth.blueprint import bp
 from survey.auth.forms import (
     ConfirmForm,
     PasswordChangeForm,

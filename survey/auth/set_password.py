@@ -6,7 +6,7 @@ the same words whichever it is, and counts as a guess against the address's limi
 from flask import flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from survey.auth import bp
+from survey.auth.blueprint import bp
 from survey.auth.forms import SetPasswordForm
 from survey.domain import audit_trail, password_links
 from survey.extensions import db

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from survey.auth import bp
+from survey.auth.blueprint import bp
 from survey.auth.forms import CodeForm, LoginForm
 from survey.domain import audit_trail, totp
 from survey.domain.staff_sessions import end_session, start_session

@@ -9,8 +9,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from survey.auth import staff_required
-from survey.clinic import bp
 from survey.clinic.analytics_chart import rate_chart, rate_text
+from survey.clinic.blueprint import bp
 from survey.clinic.exports import safe_cell
 from survey.domain import audit_trail
 from survey.domain.analytics import DIMENSIONS, NO_TEXT, TEXT, Figures, Tally, completion_figures

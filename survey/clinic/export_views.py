@@ -12,7 +12,6 @@ from flask_babel import gettext as _
 
 from survey.auth import staff_required
 from survey.clinic import (
-    bp,
     export_columns,
     export_dictionary,
     exports,
@@ -21,6 +20,7 @@ from survey.clinic import (
     exports_stats,
     fhir,
 )
+from survey.clinic.blueprint import bp
 from survey.clinic.flags import meaningful_change, minimal_important_changes
 from survey.domain import audit_trail
 from survey.domain.wording_in_use import instruments_in_use

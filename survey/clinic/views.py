@@ -5,8 +5,9 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from survey.auth import staff_required
-from survey.clinic import bp, charts, followup, labels
+from survey.clinic import charts, followup, labels
 from survey.clinic.access import patient_for
+from survey.clinic.blueprint import bp
 from survey.clinic.filters import SORTS, parse_filters
 from survey.clinic.flags import (
     MEANINGFUL_CHANGE_CITATION,
@@ -161,10 +162,3 @@ def _lang() -> str:
     if any(lang not in instrument.languages for instrument in all_instruments()):
         return SOURCE_LANGUAGE
     return lang
-
-
-from survey.clinic import (  # noqa: E402,F401  (registers routes)
-    analytics_views,
-    export_views,
-    worklist_views,
-)

@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from survey.auth import staff_required
-from survey.clinic import bp
+from survey.clinic.blueprint import bp
 from survey.domain import audit_trail
 from survey.domain.triage import labels
 from survey.domain.triage.contact import request_for

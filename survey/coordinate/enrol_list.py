@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from survey.auth import staff_required
-from survey.coordinate import bp
+from survey.coordinate.blueprint import bp
 from survey.coordinate.common import sending_rules
 from survey.domain import audit_trail
 from survey.domain.enrolment import EnrolmentError

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from survey.auth import staff_required
-from survey.coordinate import bp
+from survey.coordinate.blueprint import bp
 from survey.coordinate.forms import ScheduleForm, SenderForm, option
 from survey.domain import audit_trail
 from survey.domain.languages import patient_languages

@@ -9,7 +9,7 @@ from flask import current_app, g, redirect, render_template, request, session, u
 from survey.domain import audit_trail, handoff
 from survey.domain.staff_sessions import end_session
 from survey.extensions import db
-from survey.patient import bp
+from survey.patient.blueprint import bp
 from survey.patient.context import remember_invitation
 from survey.patient.forms import BadPost
 from survey.security.limits import TABLET_CODE_GUESSES, limited

@@ -18,7 +18,7 @@ from survey.domain.triage import settings as triage_settings
 from survey.extensions import db
 from survey.instruments import Instrument
 from survey.models import ResponseMode, utcnow
-from survey.patient import bp
+from survey.patient.blueprint import bp
 from survey.patient.context import MODE_KEY, remember_invitation, require_invitation
 from survey.patient.forms import BadPost, parse_contact, parse_page
 from survey.patient.own_results import own_results
