@@ -26,6 +26,7 @@ from survey.models import WebhookReceipt, utcnow
 from survey.outreach import callbacks
 from survey.outreach.backends import dev_outbox_enabled, outbox_path
 from survey.outreach.backends.console import read_outbox
+from survey.outreach.backends.twilio import provider_integer
 from survey.phones import display
 from survey.security.limits import REFUSED_WEBHOOKS, WEBHOOKS, limited
 from survey.settings import settings
@@ -101,7 +102,7 @@ def status_callback():
         abort(403)
     sid = _field("MessageSid", 64)
     status = _field("MessageStatus", 32) or _field("SmsStatus", 32)
-    error_code = _integer(request.form.get("ErrorCode"))
+    error_code = provider_integer(request.form.get("ErrorCode"))
     if not sid or not status:
         return "", 204
     if first_time(f"status:{sid}:{status}"):
@@ -111,7 +112,7 @@ def status_callback():
             provider_status=status,
             error_code=error_code,
             now=utcnow(),
-            message_id=_integer(request.args.get("message")),
+            message_id=provider_integer(request.args.get("message")),
         )
     return _committed("", 204)
 
@@ -169,10 +170,3 @@ def _field(name: str, longest: int) -> str:
     (PostgreSQL refuses NUL in text outright, so it must never reach a query)."""
     value = request.form.get(name, "")[:longest]
     return value if value.isprintable() else ""
-
-
-def _integer(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
