@@ -66,8 +66,6 @@ REFERENCES = {
     BAND_WORSE: ALL,
 }
 
-DEFAULT_THRESHOLD = 3
-
 
 def _mic_citation() -> str:
     mic = get_instrument(CCIS).minimal_important_change

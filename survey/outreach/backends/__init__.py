@@ -9,8 +9,7 @@ from up to `MAX_CONCURRENT_SENDS` threads at once (SURVEY_SMS_DISPATCH_CONCURREN
 
 from pathlib import Path
 
-# config_text is survey.config's (domain code reads Twilio settings too); imported from here too.
-from survey.config import ConfigurationError, config_text  # noqa: F401
+from survey.config import ConfigurationError
 
 # The interface is in interface.py (the backends import it from there); callers import it from here.
 from survey.outreach.backends.interface import (  # noqa: F401
