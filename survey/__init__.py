@@ -4,19 +4,21 @@ import importlib
 
 from flask import Flask
 
-from survey import config, errors, i18n, navigation, operations, security
+from survey import config, errors, i18n, navigation, operations, security, settings
 from survey.domain import languages
 from survey.extensions import babel, csrf, db, migrate
+from survey.settings import SurveyFlask
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the application: settings, extensions, blueprints, commands."""
-    app = Flask(
+    app = SurveyFlask(
         __name__,
         instance_relative_config=True,
         template_folder=str(config.resource_dir("templates")),
     )
     config.load(app, test_config)
+    settings.check(app)  # one typed value of the settings: a bad one stops the start here
     operations.init_app(app)
     register_extensions(app)
     register_blueprints(app)
