@@ -299,7 +299,11 @@ def main() -> None:
 
     n, threads = options.messages, options.concurrency
     print(f"{n} messages, {threads} sending thread(s) per dispatcher, server at {api_url}")
-    body = render(INVITATION, "es", "Benchmark clinic", link_url(PUBLIC_URL, "x" * 22))
+    from survey import create_app
+
+    # The texts come from the catalogs: render the floor's body as the dispatcher would.
+    with create_app(app_config(options.database_url, api_url, threads)).app_context():
+        body = render(INVITATION, "es", "Benchmark clinic", link_url(PUBLIC_URL, "x" * 22))
     ask("reset")
     ceiling = measure_server(api_url, threads, n, body)
     print(f"server alone (Twilio SDK, {threads} threads): {ceiling:8.0f} requests/s")
