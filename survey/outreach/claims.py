@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import exists, func, insert, select, update
+from sqlalchemy import String, bindparam, exists, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from survey.invitations import link_url, new_link, opens_before
@@ -42,7 +42,7 @@ from survey.models import (
 from survey.outreach.alarms import raise_alarm
 from survey.outreach.backends import Outcome, OutgoingSms, SendResult, SmsBackend
 from survey.outreach.consent import record_opt_out
-from survey.outreach.message_status import move
+from survey.outreach.message_status import PROVIDER_REPORTS, Step
 from survey.outreach.policy import (
     QUIET_HOURS,
     SendingRules,
@@ -130,46 +130,87 @@ _INVITATION_NOT_GONE = (
 )
 
 
-def _due(now: datetime):
-    """The next due message that may be claimed, with all a claim reads, locked."""
-    return (
-        select(
-            Message.id,
-            Message.kind,
-            Message.attempts,
-            Message.invitation_id,
-            Patient.id.label("patient_id"),
-            Patient.site_id,
-            Patient.phone,
-            Patient.language,
-            Patient.timezone,
-            Patient.channel,
-            Patient.index_date.label("patient_index_date"),
-            Invitation.status.label("invitation_status"),
-            Invitation.expires_at,
-            Invitation.opens_at,
-            Invitation.timepoint,
-            Invitation.episode_id,
-            Episode.index_date.label("episode_index_date"),
-            _INVITATION_NOT_GONE.label("invitation_due_at"),
-        )
-        .join(Patient, Message.patient_id == Patient.id)
-        .join(Invitation, Message.invitation_id == Invitation.id)
-        .outerjoin(Episode, Invitation.episode_id == Episode.id)
-        .where(
-            Message.status == MessageStatus.PENDING,
-            Message.due_at <= now,
-            Patient.status == PatientStatus.ACTIVE,
-            Patient.opted_out_at.is_(None),
-            # A paused channel claims nothing: its messages wait, unfailed, for the resume.
-            ~exists().where(
-                ChannelAlarm.site_id == Patient.site_id, ChannelAlarm.channel == Patient.channel
-            ),
-        )
-        .order_by(Message.due_at, Message.id)
-        .limit(1)
-        .with_for_update(skip_locked=True, of=(Message, Patient, Invitation))
+# The next due message that may be claimed (at `now`), with all a claim reads, locked.
+NEXT_DUE = (
+    select(
+        Message.id,
+        Message.kind,
+        Message.attempts,
+        Message.invitation_id,
+        Patient.id.label("patient_id"),
+        Patient.site_id,
+        Patient.phone,
+        Patient.language,
+        Patient.timezone,
+        Patient.channel,
+        Patient.index_date.label("patient_index_date"),
+        Invitation.status.label("invitation_status"),
+        Invitation.expires_at,
+        Invitation.opens_at,
+        Invitation.timepoint,
+        Invitation.episode_id,
+        Episode.index_date.label("episode_index_date"),
+        _INVITATION_NOT_GONE.label("invitation_due_at"),
     )
+    .join(Patient, Message.patient_id == Patient.id)
+    .join(Invitation, Message.invitation_id == Invitation.id)
+    .outerjoin(Episode, Invitation.episode_id == Episode.id)
+    .where(
+        Message.status == MessageStatus.PENDING,
+        Message.due_at <= bindparam("now"),
+        Patient.status == PatientStatus.ACTIVE,
+        Patient.opted_out_at.is_(None),
+        # A paused channel claims nothing: its messages wait, unfailed, for the resume.
+        ~exists().where(
+            ChannelAlarm.site_id == Patient.site_id, ChannelAlarm.channel == Patient.channel
+        ),
+    )
+    .order_by(Message.due_at, Message.id)
+    .limit(1)
+    .with_for_update(skip_locked=True, of=(Message, Patient, Invitation))
+)
+# The statements each claim runs, built once (building and hashing them for every message
+# cost more than the send itself).
+THIS = Message.id == bindparam("message_id")
+LOCK_NUMBER = select(func.pg_advisory_xact_lock(func.hashtext(bindparam("phone", type_=String))))
+WAIT = (
+    update(Message.__table__)
+    .where(THIS)
+    .values(due_at=bindparam("due_at"), wait_reason=bindparam("why"))
+)
+CANCEL = Step(MessageStatus.CANCELLED, where=THIS, only_from=(MessageStatus.PENDING,))
+NO_NUMBER = Step(MessageStatus.FAILED, where=THIS, only_from=(MessageStatus.PENDING,))
+CLAIM = Step(
+    MessageStatus.SENDING,
+    where=THIS,
+    values=("language", "phone"),
+    also=insert(InvitationLink).values(
+        # Named apart from the messages' columns: a parameter named as one would set it.
+        invitation_id=bindparam("link_invitation_id"),
+        token_hash=bindparam("link_token_hash"),
+        created_at=bindparam("link_created_at", type_=InvitationLink.created_at.type),
+    ),
+)
+# A send's outcome: only a message still in this attempt's `sending` (or `review`) moves; a
+# status report that came first has moved it on, and it stays.
+THIS_ATTEMPT = THIS & (Message.attempts == bindparam("attempt"))
+IN_HAND = (MessageStatus.SENDING, MessageStatus.REVIEW)
+OUTCOMES = {
+    status: Step(
+        status,
+        where=THIS_ATTEMPT,
+        only_from=IN_HAND,
+        values=("provider_sid", "provider_status", "segments"),
+    )
+    for status in PROVIDER_REPORTS
+}
+PAUSED = Step(MessageStatus.PENDING, where=THIS_ATTEMPT, only_from=IN_HAND, values=("wait_reason",))
+RETRY = Step(MessageStatus.PENDING, where=THIS_ATTEMPT, only_from=IN_HAND, values=("due_at",))
+FAILED = Step(MessageStatus.FAILED, where=THIS_ATTEMPT, only_from=IN_HAND)
+REVIEW = Step(MessageStatus.REVIEW, where=THIS_ATTEMPT, only_from=IN_HAND)
+FILL_SEGMENTS = (
+    update(Message).where(THIS, Message.segments.is_(None)).values(segments=bindparam("segments"))
+)
 
 
 def claim_next(
@@ -186,20 +227,19 @@ def claim_next(
     One message per transaction, committed just before its own provider call: a dispatcher
     killed mid-send leaves only the message in flight in `sending` (then review), never the
     ones it had not reached yet."""
-    row = db.execute(_due(now)).first()
+    row = db.execute(NEXT_DUE, {"now": now}).first()
     if row is None:
         db.commit()
         return False, None
     claim = None
-    this = Message.id == row.id
     if reason := _not_needed(row.invitation_status, row.expires_at, now):
-        move(db, MessageStatus.CANCELLED, where=this, at=now, reason=reason)
+        CANCEL.run(db, at=now, reason=reason, message_id=row.id)
         report.cancelled += 1
     elif not row.phone:
-        move(db, MessageStatus.FAILED, where=this, at=now, reason="no_number")
+        NO_NUMBER.run(db, at=now, reason="no_number", message_id=row.id)
         report.failed += 1
     elif wait := _wait(db, row, now, settings.rules):
-        db.execute(update(Message).where(this).values(due_at=wait[0], wait_reason=wait[1]))
+        db.execute(WAIT, {"message_id": row.id, "due_at": wait[0], "why": wait[1]})
         report.waiting += 1
     else:
         claim = _claim(db, row, settings, claimed_at or now, cache or PassCache())
@@ -221,7 +261,7 @@ def _wait(db: Session, row, now: datetime, rules: SendingRules) -> tuple[datetim
         # Two patients who share a phone are two rows: lock the number itself, so that two
         # senders never both find it under its limits (released at this claim's commit).
         # Its own statement: the count below must see what the lock's holder committed.
-        db.execute(select(func.pg_advisory_xact_lock(func.hashtext(row.phone))))
+        db.execute(LOCK_NUMBER, {"phone": row.phone})
     if held := limit_wait(db, row.patient_id, row.phone, row.timezone, now, rules):
         day_starts, reason = held
         return next_allowed_time(day_starts, row.timezone, rules), reason
@@ -231,13 +271,13 @@ def _wait(db: Session, row, now: datetime, rules: SendingRules) -> tuple[datetim
 def _claim(db: Session, row, settings: DispatchSettings, claimed_at: datetime, cache: PassCache):
     """Mark a message as being sent and mint the link it carries (in this transaction)."""
     token, link_row = new_link(row.invitation_id)
-    moved = move(
+    moved = CLAIM.run(
         db,
-        MessageStatus.SENDING,
-        where=Message.id == row.id,
         at=claimed_at,
-        values={"language": row.language, "phone": row.phone},
-        also=insert(InvitationLink).values(link_row),
+        message_id=row.id,
+        language=row.language,
+        phone=row.phone,
+        **{f"link_{column}": value for column, value in link_row.items()},
     )
     if moved != [row.id]:  # the row is locked by this claim: nothing else can move it
         raise RuntimeError(f"message {row.id} could not be claimed")
@@ -282,81 +322,46 @@ def record_result(
 ) -> None:
     """Record a send's outcome in a transaction of its own, in one guarded statement: only a
     message still in this attempt's `sending` (or `review`) moves."""
-    # The provider's status report may come first and move the message on: then it stays.
-    this = (Message.id == claim.message_id) & (Message.attempts == claim.attempt)
-    in_hand = (MessageStatus.SENDING, MessageStatus.REVIEW)
-    outcome = result.outcome
+    params = {"message_id": claim.message_id, "attempt": claim.attempt}
+    outcome, code, why = result.outcome, result.error_code, result.reason
     if outcome == Outcome.ACCEPTED:
-        moved = move(
+        moved = OUTCOMES[result.status or MessageStatus.QUEUED].run(
             db,
-            result.status or MessageStatus.QUEUED,
-            where=this,
             at=now,
-            only_from=in_hand,
-            values={
-                "provider_sid": result.provider_sid,
-                "provider_status": (result.provider_status or "")[:32] or None,
-                "segments": result.segments,
-            },
+            **params,
+            provider_sid=result.provider_sid,
+            provider_status=(result.provider_status or "")[:32] or None,
+            segments=result.segments,
         )
         if not moved:
-            db.execute(
-                update(Message)
-                .where(Message.id == claim.message_id, Message.segments.is_(None))
-                .values(segments=result.segments)
-            )
+            db.execute(FILL_SEGMENTS, {**params, "segments": result.segments})
         report.sent += 1
     elif outcome == Outcome.CHANNEL:
         # Not this message's fault: it waits, unfailed, until the channel is resumed.
-        moved = move(
-            db,
-            MessageStatus.PENDING,
-            where=this,
-            at=now,
-            only_from=in_hand,
-            error_code=result.error_code,
-            reason=result.reason,
-            values={"wait_reason": CHANNEL_PAUSED},
+        moved = PAUSED.run(
+            db, at=now, error_code=code, reason=why, wait_reason=CHANNEL_PAUSED, **params
         )
         if moved:
             raise_alarm(
                 db,
                 claim.sms.site_id,
-                error_code=result.error_code,
-                reason=result.reason,
+                error_code=code,
+                reason=why,
                 now=now,
                 channel=claim.sms.channel,
             )
             report.waiting += 1
     elif outcome == Outcome.RETRY and claim.attempt < settings.max_attempts:
-        moved = move(
-            db,
-            MessageStatus.PENDING,
-            where=this,
-            at=now,
-            only_from=in_hand,
-            error_code=result.error_code,
-            reason=result.reason,
-            values={"due_at": now + settings.retry_delay(claim.attempt)},
-        )
+        due_at = now + settings.retry_delay(claim.attempt)
+        moved = RETRY.run(db, at=now, error_code=code, reason=why, due_at=due_at, **params)
         report.retrying += bool(moved)
     elif outcome in (Outcome.RETRY, Outcome.FAILED):
-        reason = result.reason if outcome == Outcome.FAILED else "gave_up"
-        moved = move(
-            db,
-            MessageStatus.FAILED,
-            where=this,
-            at=now,
-            only_from=in_hand,
-            error_code=result.error_code,
-            reason=reason,
-        )
-        if moved and result.reason == "opted_out":
+        reason = why if outcome == Outcome.FAILED else "gave_up"
+        moved = FAILED.run(db, at=now, error_code=code, reason=reason, **params)
+        if moved and why == "opted_out":
             record_opt_out(db, claim.sms.to, now, source="provider")
         report.failed += bool(moved)
     else:
-        moved = move(
-            db, MessageStatus.REVIEW, where=this, at=now, only_from=in_hand, reason=result.reason
-        )
+        moved = REVIEW.run(db, at=now, reason=why, **params)
         report.review += bool(moved)
     db.commit()

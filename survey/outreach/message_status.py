@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, insert, literal, select, update
+from sqlalchemy import ColumnElement, bindparam, insert, literal, select, update
 from sqlalchemy.orm import Session, object_session
 
 from survey.models import Message, MessageEvent, MessageStatus
@@ -117,6 +117,137 @@ def transition(
     _event(message, at, to, source, error_code=error_code, reason=reason)
 
 
+# The steps are Core statements on the tables: no ORM objects, no session synchronising.
+MESSAGES, EVENTS = Message.__table__, MessageEvent.__table__
+
+
+class _Slot:
+    """A value `bookkeeping` passes through unchanged, standing for a step's own argument:
+    what a prepared `Step` binds at each run."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+AT, REASON, ERROR_CODE = _Slot("at"), _Slot("reason"), _Slot("error_code")
+
+
+class Step:
+    """A set-based status step, prepared once: every message `where` selects whose status may
+    step to `to` (and is in `only_from`, if given) moves to `to`, with the same bookkeeping and
+    event as `transition`, in one statement on PostgreSQL.
+
+    `where` may hold bind parameters (`bindparam("message_id")`), given at each `run`;
+    `values` names the columns the step learnt (EXTRA_COLUMNS), also given at each run; `also`
+    is a further INSERT run with it (PostgreSQL: in the same statement, so one round trip
+    claims a message and mints its link) whether or not a row moved: a caller passing one
+    holds the row's lock, and rolls back if the message did not move after all.
+
+    The statements are built on the first run and kept (the dispatcher runs the same few
+    steps for every message: building and hashing them each time cost more than the send)."""
+
+    def __init__(
+        self,
+        to: MessageStatus,
+        *,
+        where: ColumnElement[bool],
+        source: str = "dispatcher",
+        only_from: Iterable[MessageStatus] | None = None,
+        values: Iterable[str] = (),
+        also=None,
+    ) -> None:
+        self.to, self.where, self.source, self.also = to, where, source, also
+        self.values = tuple(values)
+        if unknown := set(self.values) - EXTRA_COLUMNS:
+            raise ValueError(f"a Step does not set {sorted(unknown)}: the status step does")
+        allowed = sources_of(to)
+        if only_from is not None:
+            allowed &= frozenset(only_from)
+        # States whose step to `to` keeps the same books move together, in one statement.
+        self.groups: dict[tuple, list[MessageStatus]] = {}
+        for before in sorted(allowed):
+            books = bookkeeping(
+                before, to, at=AT, reason=REASON, source=source, error_code=ERROR_CODE
+            )
+            key = tuple(sorted(books.items(), key=lambda item: item[0]))
+            self.groups.setdefault(key, []).append(before)
+        self.statements: dict[str, list] = {}
+
+    def _build(self, postgresql: bool) -> list:
+        built = []
+        also = self.also
+        for books, befores in self.groups.items():
+            columns: dict[str, Any] = {}
+            for column, value in books:
+                if value is NEXT_ATTEMPT:
+                    columns[column] = MESSAGES.c.attempts + 1
+                elif isinstance(value, _Slot):
+                    columns[column] = bindparam(value.name, type_=MESSAGES.c[column].type)
+                else:
+                    columns[column] = value
+            for column in self.values:
+                columns[column] = bindparam(column, type_=MESSAGES.c[column].type)
+            step = (
+                update(MESSAGES)
+                .where(self.where, MESSAGES.c.status.in_(befores))
+                .values(columns)
+                .returning(MESSAGES.c.id)
+            )
+            event = {
+                "occurred_at": bindparam("at", type_=EVENTS.c.occurred_at.type),
+                "status": literal(str(self.to)[:16], EVENTS.c.status.type),
+                "source": literal(self.source, EVENTS.c.source.type),
+                "error_code": bindparam("error_code", type_=EVENTS.c.error_code.type),
+                "reason": bindparam("reason", type_=EVENTS.c.reason.type),
+            }
+            if postgresql:
+                stepped = step.cte("moved")
+                record = (
+                    insert(EVENTS)
+                    .from_select(["message_id", *event], select(stepped.c.id, *event.values()))
+                    .returning(EVENTS.c.message_id)
+                )
+                if also is not None:
+                    record, also = record.add_cte(also.cte("also")), None
+                built.append((record, None))
+            else:
+                event_row = insert(EVENTS).values(message_id=bindparam("message_id_moved"), **event)
+                built.append((step, event_row))
+        if also is not None:
+            built.append((also, None))
+        return built
+
+    def run(
+        self,
+        db: Session,
+        *,
+        at: datetime,
+        reason: str | None = None,
+        error_code: int | None = None,
+        **params: Any,
+    ) -> list[int]:
+        """Move the messages; returns the ids moved, which a caller that did not lock the rows
+        must take as the truth. Messages loaded in `db` are not refreshed: commit (which
+        expires them) before reading them again."""
+        dialect = db.get_bind().dialect.name
+        if dialect not in self.statements:
+            self.statements[dialect] = self._build(dialect == "postgresql")
+        params.update(at=at, reason=reason, error_code=error_code)
+        moved: list[int] = []
+        for statement, event_row in self.statements[dialect]:
+            result = db.execute(statement, params)
+            if event_row is None:
+                if statement is not self.also:
+                    moved += result.scalars().all()
+                continue
+            ids = result.scalars().all()
+            if ids:  # SQLite: the events follow in a second statement
+                event = {key: params[key] for key in ("at", "reason", "error_code")}
+                db.execute(event_row, [{**event, "message_id_moved": i} for i in ids])
+            moved += ids
+        return moved
+
+
 def move(
     db: Session,
     to: MessageStatus,
@@ -126,76 +257,11 @@ def move(
     reason: str | None = None,
     source: str = "dispatcher",
     error_code: int | None = None,
-    values: dict[str, Any] | None = None,
     only_from: Iterable[MessageStatus] | None = None,
-    also=None,
 ) -> list[int]:
-    """Move every message `where` selects, and whose status may step to `to` (and is in
-    `only_from`, if given), to `to`: the same bookkeeping and event as `transition`, in one
-    statement on PostgreSQL. `values` sets columns the step learnt (EXTRA_COLUMNS). Returns
-    the ids moved, which a caller that did not lock the rows must take as the truth.
-
-    `also` is a further INSERT run with it (PostgreSQL: in the same statement, so one round
-    trip claims a message and mints its link) whether or not a row moved: a caller passing
-    one holds the row's lock, and rolls back if the message did not move after all.
-
-    Messages loaded in `db` are not refreshed: commit (which expires them) before reading
-    them again."""
-    values = dict(values or {})
-    if unknown := set(values) - EXTRA_COLUMNS:
-        raise ValueError(f"move() does not set {sorted(unknown)}: the status step does")
-    allowed = sources_of(to)
-    if only_from is not None:
-        allowed &= frozenset(only_from)
-    # States whose step to `to` keeps the same books move together, in one statement.
-    groups: dict[tuple, list[MessageStatus]] = {}
-    for before in sorted(allowed):
-        books = bookkeeping(before, to, at=at, reason=reason, source=source, error_code=error_code)
-        groups.setdefault(tuple(sorted(books.items(), key=lambda item: item[0])), []).append(before)
-    postgresql = db.get_bind().dialect.name == "postgresql"
-    moved: list[int] = []
-    for books, befores in groups.items():
-        columns = {**dict(books), **values}
-        if columns.get("attempts") is NEXT_ATTEMPT:
-            columns["attempts"] = Message.attempts + 1
-        step = (
-            update(Message)
-            .where(where, Message.status.in_(befores))
-            .values(columns)
-            .returning(Message.id)
-        )
-        event = {
-            "occurred_at": at,
-            "status": str(to)[:16],
-            "source": source,
-            "error_code": error_code,
-            "reason": reason,
-        }
-        if postgresql:
-            stepped = step.cte("moved")
-            record = (
-                insert(MessageEvent)
-                .from_select(
-                    ["message_id", *event],
-                    select(
-                        stepped.c.id,
-                        *(literal(v, MessageEvent.__table__.c[k].type) for k, v in event.items()),
-                    ),
-                )
-                .returning(MessageEvent.message_id)
-            )
-            if also is not None:
-                record, also = record.add_cte(also.cte("also")), None
-            moved += db.execute(record).scalars().all()
-        else:
-            ids = db.execute(step, execution_options={"synchronize_session": False}).scalars()
-            ids = ids.all()
-            if ids:
-                db.execute(insert(MessageEvent), [{"message_id": i, **event} for i in ids])
-            moved += ids
-    if also is not None:
-        db.execute(also)
-    return moved
+    """A `Step` run once (the sweeps, which run once a pass): the ids moved."""
+    step = Step(to, where=where, source=source, only_from=only_from)
+    return step.run(db, at=at, reason=reason, error_code=error_code)
 
 
 def note(
