@@ -319,9 +319,11 @@ def record_result(
     now: datetime,
     settings: DispatchSettings,
     report: DispatchReport,
+    commit: bool = True,
 ) -> None:
-    """Record a send's outcome in a transaction of its own, in one guarded statement: only a
-    message still in this attempt's `sending` (or `review`) moves."""
+    """Record a send's outcome in one guarded statement: only a message still in this
+    attempt's `sending` (or `review`) moves. Committed here, or (commit=False) with the next
+    claim, which commits before its own send: one durable commit a message, not two."""
     params = {"message_id": claim.message_id, "attempt": claim.attempt}
     outcome, code, why = result.outcome, result.error_code, result.reason
     if outcome == Outcome.ACCEPTED:
@@ -364,4 +366,5 @@ def record_result(
     else:
         moved = REVIEW.run(db, at=now, reason=why, **params)
         report.review += bool(moved)
-    db.commit()
+    if commit:
+        db.commit()

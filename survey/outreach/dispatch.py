@@ -210,18 +210,36 @@ def send_due(
     budget: Budget,
     report: DispatchReport,
 ) -> None:
-    """Claim, send and record due messages one by one until none is left or the budget is."""
+    """Claim, send and record due messages one by one until none is left or the budget is.
+
+    A send's outcome is recorded in the transaction of the next claim, which is committed
+    before that claim's own send (or alone, when no claim follows): one durable commit a
+    message. A dispatcher killed meanwhile leaves only the message in flight unrecorded, as
+    before; a claim that fails (a bug, a lost connection) still records the outcome alone."""
     cache = PassCache()  # each site's chosen name and each text, read once per pass
-    while budget.take():
-        # Each claim is judged (quiet hours, limits, validity) and stamped at its own moment,
-        # not the pass's start: a long pass must not send after quiet hours begin, and a claim
-        # stamped with the pass's start could look stale to another dispatcher's recovery.
-        moment = budget.moment()
-        found, claim = claim_next(db, moment, settings, report, moment, cache)
-        if not found:
-            return
-        if claim is not None:
-            record_result(db, claim, send_claim(backend, claim), moment, settings, report)
+    outcome = None  # the last send's (claim, result, moment), not yet committed
+    try:
+        while budget.take():
+            # Each claim is judged (quiet hours, limits, validity) and stamped at its own
+            # moment, not the pass's start: a long pass must not send after quiet hours
+            # begin, and a claim stamped with the pass's start could look stale to another
+            # dispatcher's recovery.
+            moment = budget.moment()
+            if outcome is not None:
+                record_result(db, *outcome, settings, report, commit=False)
+            found, claim = claim_next(db, moment, settings, report, moment, cache)
+            outcome = None  # committed with the claim
+            if not found:
+                return
+            if claim is not None:
+                outcome = (claim, send_claim(backend, claim), moment)
+    except Exception:
+        db.rollback()
+        if outcome is not None:  # the claim that failed took this outcome's record with it
+            record_result(db, *outcome, settings, DispatchReport())  # counted already
+        raise
+    if outcome is not None:
+        record_result(db, *outcome, settings, report)
 
 
 def review_stalled_sends(db: Session, now: datetime, grace: timedelta) -> int:
