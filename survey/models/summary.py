@@ -11,7 +11,7 @@ from survey.models.base import Base
 class PatientSummary(Base):
     """The latest, baseline, previous and best totals per questionnaire and the last answer
     time of one patient, written in the same transaction as every stored response
-    (`survey.summaries.refresh_summary`), so they can never disagree with the answers.
+    (`survey.domain.summaries.refresh_summary`), so they can never disagree with the answers.
 
     They exist for speed alone: sorting 100,000 patients by a figure worked out per patient
     reads every patient's responses, while an index on a stored figure reads one page."""

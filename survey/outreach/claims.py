@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import String, bindparam, exists, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
-from survey.invitations import link_url, new_link, opens_before
+from survey.domain.invitations import link_url, new_link, opens_before
 from survey.models import (
     ChannelAlarm,
     Episode,
