@@ -16,7 +16,8 @@ A pass runs in short transactions:
    its own provider call, so a dispatcher killed mid-pass leaves only the message in flight
    in `sending`;
 4. the claimed message is rendered (in memory only) and sent with a validity period that ends
-   when quiet hours start, and its outcome recorded in a transaction of its own. A refusal of
+   when quiet hours start, and its outcome recorded in one guarded statement, committed with
+   the next claim (before that claim's own send), or alone when none follows. A refusal of
    the site's account or sender pauses the site's channel (`alarms`): the message waits, and
    nothing more of the site is claimed until an administrator resumes.
 
