@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from _common import captured_sql, machine, make_app, median_seconds, raw_sql_runner
 from sqlalchemy import func, insert, select, text
 
-from survey.analytics import completion_figures
+from survey.analytics import completion_figures, refresh_invitation_facts
 from survey.extensions import db
 from survey.models import (
     Invitation,
@@ -106,6 +106,9 @@ def populate(site: Site, count: int, coordinator: User) -> None:
         db.session.execute(insert(Message), messages)
         db.session.execute(insert(Response), responses)
         db.session.execute(insert(TabletHandoff), handoffs)
+        # Bulk inserts pass the session's listeners by: the facts each invitation keeps, as
+        # the application writes them when texts go and answers arrive.
+        refresh_invitation_facts(db.session, [row[0] for row in rows])
         db.session.commit()
         print(f"  {min(first + BATCH, count)} patients", flush=True)
 
