@@ -20,7 +20,8 @@ from datetime import UTC, datetime, timedelta
 from _common import captured_sql, machine, make_app, median_seconds, raw_sql_runner
 from sqlalchemy import func, insert, select, text
 
-from survey.analytics import completion_figures, refresh_invitation_facts
+from survey.domain.analytics import completion_figures, refresh_invitation_facts
+from survey.domain.staff_setup import create_site
 from survey.extensions import db
 from survey.models import (
     Invitation,
@@ -35,7 +36,6 @@ from survey.models import (
     utcnow,
 )
 from survey.passwords import hash_password
-from survey.staff_setup import create_site
 
 SITE = "Analytics Bench Clinic"
 BATCH = 5_000

@@ -147,9 +147,9 @@ def seed(database_url: str, count: int, first: int) -> list[int]:
     """`count` patients, each with an open invitation whose message is due now, inserted in
     bulk (a few statements, not `count` enrolments); returns the messages' ids."""
     from survey import create_app
+    from survey.domain.staff_setup import create_site
     from survey.extensions import db
     from survey.models import Invitation, Message, MessageKind, MessageStatus, Patient, Site
-    from survey.staff_setup import create_site
 
     app = create_app(app_config(database_url, "http://unused", 1))
     with app.app_context():
@@ -284,7 +284,7 @@ def main() -> None:
     if not options.database_url.startswith("postgresql"):
         raise SystemExit("PostgreSQL only: two dispatchers at once need its row locks")
 
-    from survey.invitations import link_url
+    from survey.domain.invitations import link_url
     from survey.outreach.texts import INVITATION, render
 
     context = multiprocessing.get_context("spawn")

@@ -5,7 +5,7 @@ from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import get_locale
 
 from survey.date_text import day_text, local_datetime, local_day, utc_datetime
-from survey.languages import html_lang
+from survey.domain.languages import html_lang
 
 
 def select_locale() -> str:

@@ -19,8 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from survey import audit
 from survey.auth import staff_required
+from survey.domain import audit_trail
 from survey.extensions import csrf, db
 from survey.models import WebhookReceipt, utcnow
 from survey.outreach import callbacks
@@ -153,7 +153,7 @@ def dev_outbox():
     """Development only: the texts the console backend would have sent, with working links."""
     path = outbox_path(current_app.config, current_app.instance_path)
     entries = read_outbox(path, g.user.site_ids)
-    audit.log("outbox.view", detail={"entries": len(entries)})
+    audit_trail.log("outbox.view", detail={"entries": len(entries)})
     db.session.commit()
     response = current_app.make_response(
         render_template("outreach/dev_outbox.html", entries=entries, display=display)

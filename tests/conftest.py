@@ -20,12 +20,12 @@ from sqlalchemy.engine import Engine
 
 from survey import config, create_app
 from survey.cli.translate import TRANSLATIONS, compile_catalogs
-from survey.enrolment import enrol_patient
+from survey.domain.enrolment import enrol_patient
+from survey.domain.staff_setup import create_site
 from survey.extensions import db
 from survey.models import Role, User
 from survey.passwords import hash_password
 from survey.security.limits import limiter_of
-from survey.staff_setup import create_site
 
 PASSWORD = "correct horse battery staple"
 

@@ -1,15 +1,16 @@
 """Upgrading a database that already follows patients: each summary gains its next due and
 overdue, each invitation its first text, reminders before the answers and way of answering,
-equal to what the application itself works out (`survey.summaries`, `survey.analytics`)."""
+equal to what the application itself works out (`survey.domain.summaries`,
+`survey.domain.analytics`)."""
 
 from datetime import UTC, datetime, timedelta
 
 import flask_migrate
 from sqlalchemy import text
 
-from survey.analytics import refresh_invitation_facts
+from survey.domain.analytics import refresh_invitation_facts
+from survey.domain.summaries import refresh_follow_up
 from survey.extensions import db
-from survey.summaries import refresh_follow_up
 from tests.conftest import make_app
 from tests.test_migration_backfill import database, insert  # noqa: F401  (the fixture)
 

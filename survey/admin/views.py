@@ -5,13 +5,13 @@ import json
 
 from flask import current_app, g, render_template, request
 
-from survey.admin import bp
 from survey.admin.audit_log import audit_page, parse_filters
+from survey.admin.blueprint import bp
 from survey.auth import staff_required
 from survey.clinic.labels import WORDING_STATUS
+from survey.domain.languages import language_statuses
 from survey.extensions import db
 from survey.i18n import language_name
-from survey.languages import language_statuses
 from survey.staff_areas import Area
 
 

@@ -12,8 +12,8 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from survey.config import ConfigurationError
+from survey.domain.languages import patient_languages
 from survey.extensions import db
-from survey.languages import patient_languages
 from survey.models import Schedule, Site
 from survey.outreach import texts
 from survey.outreach.backends import backend_from_config

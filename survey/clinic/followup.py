@@ -4,9 +4,9 @@ Defined once, in words, in SQL (for the patient list) and in Python (for the pat
 the tests check that the two agree.
 
 - **Next due**: the earliest invitation (by opening time, then id) that is still open and has
-  not expired. Pages describe it with `survey.invitation_dates`: "opens ..., closes ..." before
-  its window, "open until ..." during it, on the patient's clock. The list sorts by its
-  opening time.
+  not expired. Pages describe it with `survey.domain.invitation_dates`: "opens ...,
+  closes ..." before its window, "open until ..." during it, on the patient's clock. The list
+  sorts by its opening time.
 - **Overdue**: an invitation opened more than `OVERDUE_GRACE_DAYS` ago (default 7) is still
   unanswered (status open: inside its window or expired) and no later timepoint has been
   completed since. A missed timepoint followed by an answered one is shown as missed on the
@@ -32,7 +32,7 @@ def grace_period(config) -> timedelta:
 
 
 # -- SQL, for the list ---------------------------------------------------------------------------
-# Next due and overdue are also kept on the patient's summary row (`survey.summaries` works
+# Next due and overdue are also kept on the patient's summary row (`survey.domain.summaries` works
 # these definitions out in SQL there), so that sorting and filtering 100,000 patients by them
 # read an index. Overdue does not depend on the clock once stored; next due does, through
 # expiry, so the list calls `summaries.refresh_stale_follow_up(now)` before sorting by it.

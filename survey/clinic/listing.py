@@ -2,8 +2,8 @@
 
 The figures that come from answers (latest and baseline totals per instrument, last response)
 are read from each patient's summary row, kept up to date in the transaction that stores
-answers (`survey.summaries`) and indexed in both directions, so sorting 100,000 patients by
-one reads a page of an index. Next due and overdue are kept there too (`survey.summaries`):
+answers (`survey.domain.summaries`) and indexed in both directions, so sorting 100,000 patients by
+one reads a page of an index. Next due and overdue are kept there too (`survey.domain.summaries`):
 overdue needs no clock once stored; next due moves with the clock through expiry, so sorting
 by it first moves the rows whose stored step of it has closed to their next step (an index
 range scan, usually finding none); the page's rows show it worked out live. The query
@@ -13,7 +13,7 @@ over a stable order (the sort key, then the patient id) and fetch one row more t
 to know whether there is a next page, so no count of all patients is needed.
 
 Baseline, latest, previous and best follow the same rules as `results.patient_course` (the
-tests check that list and patient page agree; `survey/summaries.py` writes them in SQL):
+tests check that list and patient page agree; `survey/domain/summaries.py` writes them in SQL):
 baseline is the response at the `baseline` timepoint when there is one, else the earliest;
 latest is the most recently submitted; previous the one before it; best the best total before
 it in the instrument's declared direction. Changes are judged by `survey.instruments.change`.
@@ -36,6 +36,8 @@ from sqlalchemy.orm import Session
 from survey.clinic import followup
 from survey.clinic.filters import ListFilters
 from survey.clinic.flags import minimal_important_changes
+from survey.domain.invitation_dates import InvitationDates
+from survey.domain.summaries import PREFIXES, refresh_stale_follow_up
 from survey.instruments import (
     CCIS,
     INSTRUMENT_IDS,
@@ -45,9 +47,7 @@ from survey.instruments import (
     get_instrument,
 )
 from survey.instruments.change import Comparison, Reference, compare
-from survey.invitation_dates import InvitationDates
 from survey.models import Message, MessageStatus, Patient, PatientSummary, Site, User
-from survey.summaries import PREFIXES, refresh_stale_follow_up
 
 
 @dataclass(frozen=True)
@@ -223,7 +223,7 @@ def failed_contact_condition() -> ColumnElement[bool]:
 def _figures(now: datetime, grace: timedelta) -> dict[str, Callable[[], ColumnElement]]:
     """Every per-patient figure of the list, by name, built on demand. Those that come from
     answers are read from the patient's summary row, kept with the answers
-    (`survey.summaries`), so sorting by them reads an index instead of every response."""
+    (`survey.domain.summaries`), so sorting by them reads an index instead of every response."""
     return {
         **{name: partial(getattr, PatientSummary, name) for name in SUMMARY_FIGURES},
         "next_due": lambda: followup.next_due_column(now),

@@ -3,12 +3,11 @@
 from flask import abort, current_app, g, redirect, request, url_for
 
 from survey.clinic.access import patient_for
-from survey.coordinate import bp
 from survey.coordinate.forms import COMMON_ZONES
 from survey.date_text import local_datetime
-from survey.episodes import episode_name, label_text
+from survey.domain.episodes import episode_name, label_text
+from survey.domain.invitation_dates import describe as describe_invitation
 from survey.extensions import db
-from survey.invitation_dates import describe as describe_invitation
 from survey.models import Invitation, Message
 from survey.outreach import actions, explain
 from survey.outreach.alarms import alarms_for
@@ -54,8 +53,8 @@ def back_to(patient_id: int):
 local_time = local_datetime
 
 
-@bp.context_processor
 def coordinator_helpers() -> dict:
+    """What every coordinator page's template may use (the blueprint's context processor)."""
     user = g.get("user")
     return {
         # Every coordinator page shows a paused channel of the user's sites.

@@ -5,13 +5,13 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from survey import audit
 from survey.auth import staff_required
-from survey.coordinate import bp
+from survey.coordinate.blueprint import bp
 from survey.coordinate.forms import ScheduleForm, SenderForm, option
+from survey.domain import audit_trail
+from survey.domain.languages import patient_languages
 from survey.extensions import db
 from survey.i18n import language_name
-from survey.languages import patient_languages
 from survey.models import Patient, Schedule
 from survey.outreach import texts
 from survey.outreach.schedule_definitions import (
@@ -91,7 +91,7 @@ def new_schedule():
             problems = [str(problem) for problem in error.problems]
         else:
             db.session.flush()
-            audit.log("schedule.create", subject=schedule, detail={"name": schedule.name})
+            audit_trail.log("schedule.create", subject=schedule, detail={"name": schedule.name})
             db.session.commit()
             flash(_("The schedule %(name)s is ready for enrolments.", name=schedule.name))
             return redirect(url_for("coordinate.schedules"))
@@ -129,7 +129,7 @@ def retire_schedule(schedule_id: int, action: str):
     """Stop (or start again) offering a schedule for new enrolments."""
     schedule = db.session.get(Schedule, schedule_id) or abort(404)
     schedule.active = action == "restore"
-    audit.log(f"schedule.{action}", subject=schedule, detail={"name": schedule.name})
+    audit_trail.log(f"schedule.{action}", subject=schedule, detail={"name": schedule.name})
     db.session.commit()
     if schedule.active:
         flash(_("%(name)s is offered for enrolments again.", name=schedule.name))
@@ -240,6 +240,6 @@ def _save_sender_name(form: SenderForm) -> None:
         return
     site = next(site for site in g.user.sites if site.id == form.site_id.data)
     texts.set_sender_name(db.session, site, name)
-    audit.log("site.sms_name", site_id=site.id, detail={"name": name})
+    audit_trail.log("site.sms_name", site_id=site.id, detail={"name": name})
     db.session.commit()
     flash(_("Texts from %(site)s now start with %(name)s.", site=site.name, name=name))

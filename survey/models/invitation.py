@@ -49,7 +49,7 @@ class Invitation(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
-    # What the completion analytics count, kept as it happens (`survey.analytics`, after
+    # What the completion analytics count, kept as it happens (`survey.domain.analytics`, after
     # every flush that sends a text, stores a response, uses a tablet code or completes it):
     # when its first text was handed to the provider, how many reminders went before its
     # answers, and how it was answered (for one not answered: "tablet" once a clinic tablet

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from survey.invitations import asks_before_treatment, link_url, mint_link
+from survey.domain.invitations import asks_before_treatment, link_url, mint_link
 from survey.models import (
     ChannelAlarm,
     Invitation,

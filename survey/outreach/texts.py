@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from survey import text
-from survey.invitations import TOKEN_BYTES, link_url
+from survey.domain.invitations import TOKEN_BYTES, link_url
 from survey.models import Site, SmsSender
 from survey.outreach.segments import count_segments
 
@@ -236,8 +236,8 @@ def segments_by_language(
     """The most segments any text costs in each language patients can answer in when it
     starts with `name` (None: the neutral name of each language)."""
     if languages is None:
+        from survey.domain.languages import patient_languages
         from survey.extensions import db
-        from survey.languages import patient_languages
 
         languages = patient_languages(db.session)
     most: dict[str, int] = {}

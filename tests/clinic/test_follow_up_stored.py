@@ -10,12 +10,12 @@ from sqlalchemy import select
 from survey import submission
 from survey.clinic import followup
 from survey.demo import answers_for_total
+from survey.domain.summaries import refresh_stale_follow_up
 from survey.extensions import db
 from survey.instruments import get_instrument
 from survey.models import Invitation, InvitationStatus, PatientStatus, PatientSummary
 from survey.outreach import scheduling
 from survey.outreach.schedule_definitions import ensure_default_schedule
-from survey.summaries import refresh_stale_follow_up
 from tests.clinic.test_listing import page_of
 from tests.fixtures.clinic import CCIS_ITEMS
 from tests.fixtures.outreach import RULES

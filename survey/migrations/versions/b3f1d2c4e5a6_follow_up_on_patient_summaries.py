@@ -5,7 +5,7 @@ every patient's invitations (a full scan: 4.2 s at 100,000 patients, 13x the tim
 Each summary gains the next-due invitation's opening and closing, the moment from which that
 next due holds (next due depends on the clock through expiry alone), and the opening of the
 earliest open invitation not followed by a completed one (overdue once the grace period has
-passed; NULL for withdrawn patients); survey/summaries.py keeps them from now on. Filled here
+passed; NULL for withdrawn patients); survey/domain/summaries.py keeps them from now on. Filled here
 as of the upgrade's clock with the same definitions.
 
 Revision ID: b3f1d2c4e5a6

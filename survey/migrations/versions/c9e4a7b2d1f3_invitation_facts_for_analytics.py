@@ -3,7 +3,7 @@
 The analytics worked out per invitation, on every page view, its first text and reminders
 (aggregating every text), its way of answering (aggregating its responses) and whether a
 clinic tablet opened it: most of the query's time, growing with every site's history. Each
-invitation now keeps them (survey/analytics.py writes them as texts go, answers arrive and
+invitation now keeps them (survey/domain/analytics.py writes them as texts go, answers arrive and
 tablet codes are used); filled here with the same definitions.
 
 Revision ID: c9e4a7b2d1f3

@@ -4,10 +4,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from survey.domain.summaries import refresh_summary
+from survey.domain.wording_in_use import keep_shown_wording
 from survey.instruments import Instrument
 from survey.models import Answer, Invitation, Response, ResponseMode, utcnow
-from survey.summaries import refresh_summary
-from survey.wording_in_use import keep_shown_wording
 
 
 def store_response(

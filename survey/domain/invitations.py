@@ -45,7 +45,7 @@ def create_invitation(
 
     for instrument_id in instrument_ids:
         get_instrument(instrument_id)  # refuses unknown ids before anything is stored
-    from survey.episodes import current_episode
+    from survey.domain.episodes import current_episode
 
     opens_at = opens_at or utcnow()
     invitation = Invitation(

@@ -68,7 +68,7 @@ def _episode_id(owner, pick) -> ColumnElement:
 def in_current_episode(owner=OWNER) -> ColumnElement:
     """Per patient, on a query joined to `Invitation`: whether the row belongs to their
     current (latest) episode of care. An invitation without an episode is read as the first
-    episode's (survey/episodes.py); a patient without episode rows has one, implicit."""
+    episode's (survey/domain/episodes.py); a patient without episode rows has one, implicit."""
     first, current = _episode_id(owner, func.min), _episode_id(owner, func.max)
     return func.coalesce(Invitation.episode_id, first, 0) == func.coalesce(current, 0)
 
