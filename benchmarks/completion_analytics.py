@@ -18,10 +18,11 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from _common import captured_sql, machine, make_app, median_seconds, raw_sql_runner
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select, text, update
 
 from survey.domain.analytics import completion_figures, refresh_invitation_facts
 from survey.domain.staff_setup import create_site
+from survey.domain.summaries import follow_up_figures
 from survey.extensions import db
 from survey.models import (
     Invitation,
@@ -204,6 +205,14 @@ def populate_in_sql(site: Site, have: int, count: int, coordinator: User) -> Non
     db.session.commit()
     db.session.execute(text("ANALYZE"))
     refresh_invitation_facts(db.session)
+    # The patients' next due and overdue, as the session's listener keeps them, so the
+    # clinic list can be measured on this data too (`clinic_pages.py --site SITE`).
+    db.session.execute(
+        update(PatientSummary)
+        .where(PatientSummary.patient_id >= first)
+        .values(**follow_up_figures(utcnow()))
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
     print(f"  {count - have} patients", flush=True)
 

@@ -22,9 +22,11 @@ has left to their next step before the list reads them.
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import (
     ColumnElement,
+    bindparam,
     case,
     event,
     exists,
@@ -253,15 +255,35 @@ def stale_follow_up(now: datetime) -> ColumnElement[bool]:
     )
 
 
+# Both statements are built once, with the time and the patients as parameters: building
+# the follow-up's subqueries took longer than running the statement when nothing is stale,
+# and one statement object keeps SQLAlchemy's compiled form cached.
+_NOW = bindparam("now", type_=PatientSummary.next_due_at.type)
+
+
+@cache
+def _stale_update():
+    return (
+        update(PatientSummary.__table__)
+        .where(stale_follow_up(_NOW))
+        .values(**follow_up_figures(_NOW))
+    )
+
+
+@cache
+def _patients_update():
+    return (
+        update(PatientSummary.__table__)
+        .where(PatientSummary.patient_id.in_(bindparam("ids", expanding=True)))
+        .values(**follow_up_figures(_NOW))
+    )
+
+
 def refresh_stale_follow_up(db: Session, now: datetime) -> None:
     """Move the summaries the clock has left to the step of next due that holds at `now`
     (an index range scan that usually finds nothing: run before the list reads them)."""
-    db.execute(
-        update(PatientSummary)
-        .where(stale_follow_up(now))
-        .values(**follow_up_figures(now))
-        .execution_options(synchronize_session=False)
-    )
+    db.flush()
+    db.connection().execute(_stale_update(), {"now": now})
 
 
 def refresh_follow_up(connection, patient_ids: Iterable[int], now: datetime | None = None) -> None:
@@ -269,11 +291,7 @@ def refresh_follow_up(connection, patient_ids: Iterable[int], now: datetime | No
     ids = sorted(set(patient_ids))
     if not ids:
         return
-    connection.execute(
-        update(PatientSummary.__table__)
-        .where(PatientSummary.patient_id.in_(ids))
-        .values(**follow_up_figures(now or utcnow()))
-    )
+    connection.execute(_patients_update(), {"now": now or utcnow(), "ids": ids})
 
 
 # What, when it changes, moves a patient's next due or overdue.

@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 
-from survey import submission
 from survey.clinic import followup
 from survey.demo import answers_for_total
+from survey.domain import submission
 from survey.domain.summaries import refresh_stale_follow_up
 from survey.extensions import db
 from survey.instruments import get_instrument
