@@ -4,23 +4,25 @@ import importlib
 
 from flask import Flask
 
-from survey import config, errors, i18n, navigation, operations, security
+from survey import config, errors, i18n, navigation, operations, security, settings
 
 # analytics and summaries: their session listeners keep the figures stored for speed (each
 # invitation's analytics facts, each patient's next due and overdue) in every process that
 # changes them, the dispatcher and the command line included, not only where they are read.
 from survey.domain import analytics, languages, summaries  # noqa: F401
 from survey.extensions import babel, csrf, db, migrate
+from survey.settings import SurveyFlask
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the application: settings, extensions, blueprints, commands."""
-    app = Flask(
+    app = SurveyFlask(
         __name__,
         instance_relative_config=True,
         template_folder=str(config.resource_dir("templates")),
     )
     config.load(app, test_config)
+    settings.check(app)  # one typed value of the settings: a bad one stops the start here
     operations.init_app(app)
     register_extensions(app)
     register_blueprints(app)

@@ -8,7 +8,7 @@ An admin does not manage their own account here (the account page does that), so
 nobody disables or locks themselves out by a slip. No change leaves a site without an
 active administrator."""
 
-from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -22,6 +22,7 @@ from survey.domain import account_changes, audit_trail, password_links
 from survey.domain.staff_setup import change_staff, sites_left_without_admin
 from survey.extensions import db
 from survey.models import Role, Site, User, site_memberships, user_by_email
+from survey.settings import settings
 from survey.staff_areas import Area
 
 ROLE_LABELS = {
@@ -231,7 +232,7 @@ def password_link(user_id: int):
 
 def _link_page(user: User, token: str, purpose: str):
     """The link, shown this once (never stored, and the response is not cached)."""
-    url = current_app.config["PUBLIC_URL"].rstrip("/") + url_for("auth.set_password", token=token)
+    url = settings().public_url.rstrip("/") + url_for("auth.set_password", token=token)
     return render_template(
         "admin/password_link.html",
         user=user,

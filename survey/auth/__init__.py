@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from survey.domain.staff_sessions import find_session
 from survey.extensions import db
 from survey.models import User
+from survey.settings import settings
 from survey.staff_areas import Area, may_use
 
 # What a member of staff who must still set up a second factor may use meanwhile.
@@ -52,12 +53,7 @@ def load_signed_in_user() -> None:
 
 def needs_second_factor(user: User) -> bool:
     """Whether the user must use a second factor: required for them, or for their role."""
-    roles = {
-        role.strip()
-        for role in str(current_app.config.get("TOTP_REQUIRED_ROLES") or "").split(",")
-        if role.strip()
-    }
-    return bool(user.totp_required) or str(user.role) in roles
+    return bool(user.totp_required) or str(user.role) in settings().totp_required_roles
 
 
 def require_second_factor():

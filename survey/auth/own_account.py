@@ -3,7 +3,7 @@
 Changing the password or the second factor ends every other session of the account and gives
 this browser a new session token, so a stolen session or password stops working at once."""
 
-from flask import current_app, flash, g, redirect, render_template, session, url_for
+from flask import flash, g, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 
 from survey.auth import needs_second_factor, staff_required
@@ -21,6 +21,7 @@ from survey.extensions import db
 from survey.models import utcnow
 from survey.passwords import check_password, hash_password
 from survey.security.limits import FAILED_OWN_CHECKS, limited
+from survey.settings import settings
 
 
 @bp.get("/account")
@@ -98,7 +99,7 @@ def two_factor():
             renew_session(because="second factor set up", action="2fa.enrolled")
             flash(_("Your second factor is set up. You will be asked for a code at sign-in."))
             return redirect(url_for(".account"), code=303)
-    issuer = current_app.config["TOTP_ISSUER"]
+    issuer = settings().totp_issuer
     uri = totp.provisioning_uri(candidate, g.user.email, issuer)
     return render_template(
         "auth/two_factor.html",

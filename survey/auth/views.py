@@ -18,7 +18,7 @@ from survey.auth.forms import CodeForm, LoginForm
 from survey.domain import audit_trail, totp
 from survey.domain.staff_sessions import end_session, start_session
 from survey.extensions import db
-from survey.models import Role, User, user_by_email, utcnow
+from survey.models import User, user_by_email, utcnow
 from survey.passwords import check_password, hash_password, needs_rehash
 from survey.security.limits import (
     FAILED_CODES,
@@ -26,6 +26,7 @@ from survey.security.limits import (
     FAILED_SIGN_INS_TO_ACCOUNT,
     limited,
 )
+from survey.staff_areas import home_page
 
 PENDING_KEY = "pending_login"
 # Time to type the code after the password was accepted.
@@ -130,8 +131,7 @@ def finish_login(user: User, next_url: str | None, second_factor: bool):
     audit_trail.log("login", subject=user, detail={"second_factor": second_factor})
     db.session.commit()
     # A coordinator's day starts with follow-up; everyone else's with the clinic list.
-    home = "coordinate.index" if user.role == Role.COORDINATOR else "clinic.index"
-    return redirect(next_url or url_for(home))
+    return redirect(next_url or url_for(home_page(user.role)))
 
 
 def pending_login() -> tuple[User | None, str | None]:

@@ -23,6 +23,7 @@ from survey.outreach.scheduling import (
     update_details,
     withdraw,
 )
+from survey.settings import settings
 from survey.text import TextParam
 
 
@@ -319,4 +320,4 @@ def invite(reference, site_name, timepoint, days):
         f"Invitation {invitation.id} for {patient.reference} ({timepoint}), "
         f"open until {format_local(invitation.expires_at, patient.timezone)}:"
     )
-    click.echo(link_url(current_app.config["PUBLIC_URL"], token))
+    click.echo(link_url(settings().public_url, token))

@@ -28,6 +28,7 @@ from survey.extensions import db
 from survey.instruments import INSTRUMENT_IDS
 from survey.models import User, utcnow
 from survey.querystring import parse_whole_number
+from survey.settings import settings
 from survey.staff_areas import Area
 
 CSV = "text/csv; charset=utf-8"
@@ -81,7 +82,7 @@ def download(kind: str):
             errors["site"] = _(
                 "This export is too large for one file (more than %(rows)d timepoints). "
                 "Choose one site or a shorter date range.",
-                rows=current_app.config["EXPORT_STATS_MAX_ROWS"],
+                rows=settings().export_stats_max_rows,
             )
             return render_template("clinic/exports.html", errors=errors, values=request.form), 400
     elif kind == "long":
@@ -100,7 +101,7 @@ def download(kind: str):
         )
     elif kind == "fhir":
         chunks = fhir.bundle_chunks(
-            db.session, scope, current_app.config["FHIR_BASE_URL"].rstrip("/"), now, counter
+            db.session, scope, settings().fhir_base_url.rstrip("/"), now, counter
         )
     else:
         chunks = _redcap(kind, scope, now, counter)
@@ -135,7 +136,7 @@ def _stats_file(kind: str, scope, now, mics, counter: list[int], requested_id: i
             instruments,
             str(get_locale()),
             mics,
-            current_app.config["EXPORT_STATS_MAX_ROWS"],
+            settings().export_stats_max_rows,
         )
         stream = open(path, "rb")  # noqa: SIM115 - closed by _file_chunks
     except exports_stats.StatsTooLarge:

@@ -19,16 +19,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, select
 
 from survey.models import Invitation, InvitationStatus, Patient, PatientStatus, PatientSummary
+from survey.settings import settings_of
 
 DEFAULT_GRACE = timedelta(days=7)
 
 
 def grace_period(config) -> timedelta:
     """The configured grace before an unanswered invitation counts as overdue."""
-    days = int(config.get("OVERDUE_GRACE_DAYS", DEFAULT_GRACE.days))
-    if days < 0:
-        raise ValueError("OVERDUE_GRACE_DAYS cannot be negative")
-    return timedelta(days=days)
+    return timedelta(days=settings_of(config).overdue_grace_days)  # checked at start: >= 0
 
 
 # -- SQL, for the list ---------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from survey.instruments import (
     get_instrument,
 )
 from survey.models import utcnow
+from survey.settings import settings
 
 
 @bp.context_processor
@@ -71,7 +72,7 @@ def index():
         now=now,
         threshold=meaningful_change(config),
         grace=followup.grace_period(config),
-        page_size=int(config["CLINIC_PAGE_SIZE"]),
+        page_size=settings().clinic_page_size,
     )
     audit_trail.log("patients.list", detail={"filters": filters.as_args(), "rows": len(page.rows)})
     db.session.commit()
@@ -158,7 +159,7 @@ def _lang() -> str:
     """The staff member's interface language, for instrument texts (which have their own). A
     language staff may use before every questionnaire has wording in it shows questionnaire
     names in the source language rather than failing."""
-    lang = str(get_locale() or current_app.config["DEFAULT_LANGUAGE"])
+    lang = str(get_locale() or settings().default_language)
     if any(lang not in instrument.languages for instrument in all_instruments()):
         return SOURCE_LANGUAGE
     return lang

@@ -13,6 +13,7 @@ from survey.outreach import actions, explain
 from survey.outreach.alarms import alarms_for
 from survey.outreach.policy import SendingRules
 from survey.phones import display
+from survey.settings import settings
 
 
 def sending_rules() -> SendingRules:
@@ -61,7 +62,7 @@ def coordinator_helpers() -> dict:
         "channel_alarms": alarms_for(db.session, user.site_ids) if user else [],
         "alarm_text": explain.alarm_text,
         # The channel field appears only where WhatsApp is set up.
-        "whatsapp": bool(current_app.config.get("TWILIO_WHATSAPP_FROM")),
+        "whatsapp": bool(settings().twilio_whatsapp_from),
         "local_time": local_time,
         "episode_name": episode_name,
         "episode_label": label_text,

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from survey.localtime import local_moment
 from survey.models import Message, MessageStatus
+from survey.settings import settings_of
 
 # Statuses of messages that reached (or may have reached) the provider.
 COUNTED = (
@@ -61,10 +62,10 @@ class SendingRules:
     @classmethod
     def from_config(cls, config) -> "SendingRules":
         return cls(
-            parse_clock(config["SMS_SEND_FROM"]),
-            parse_clock(config["SMS_SEND_UNTIL"]),
-            int(config["SMS_MAX_PER_DAY"]),
-            int(config["SMS_MAX_PER_WEEK"]),
+            parse_clock(settings_of(config).sms_send_from),
+            parse_clock(settings_of(config).sms_send_until),
+            settings_of(config).sms_max_per_day,
+            settings_of(config).sms_max_per_week,
         )
 
 
