@@ -5,7 +5,11 @@ import importlib
 from flask import Flask
 
 from survey import config, errors, i18n, navigation, operations, security, settings
-from survey.domain import languages
+
+# analytics and summaries: their session listeners keep the figures stored for speed (each
+# invitation's analytics facts, each patient's next due and overdue) in every process that
+# changes them, the dispatcher and the command line included, not only where they are read.
+from survey.domain import analytics, languages, summaries  # noqa: F401
 from survey.extensions import babel, csrf, db, migrate
 from survey.settings import SurveyFlask
 
