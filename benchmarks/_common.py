@@ -101,14 +101,16 @@ def captured_sql(engine):
         event.remove(engine, "before_cursor_execute", keep)
 
 
-def raw_sql_runner(engine, statements) -> Callable[[], None]:
+def raw_sql_runner(
+    engine, statements, kinds: tuple[str, ...] = ("SELECT", "WITH")
+) -> Callable[[], None]:
     """Send the statements straight to the driver and fetch every row: the floor no code
-    above the database can beat."""
+    above the database can beat. `kinds`: the statements replayed, by their first word (the
+    whole run is rolled back, so an UPDATE the function needs may be replayed too)."""
     selects = [
-        (sql, params)
-        for sql, params in statements
-        if sql.lstrip().upper().startswith(("SELECT", "WITH"))
+        (sql, params) for sql, params in statements if sql.lstrip().upper().startswith(kinds)
     ]
+    writes = any(not sql.lstrip().upper().startswith(("SELECT", "WITH")) for sql, _ in selects)
 
     def run() -> None:
         connection = engine.raw_connection()
@@ -116,7 +118,8 @@ def raw_sql_runner(engine, statements) -> Callable[[], None]:
             cursor = connection.cursor()
             for sql, params in selects:
                 cursor.execute(sql, params)
-                cursor.fetchall()
+                if not writes or cursor.description is not None:
+                    cursor.fetchall()
             connection.rollback()
         finally:
             connection.close()
@@ -125,8 +128,10 @@ def raw_sql_runner(engine, statements) -> Callable[[], None]:
 
 
 def machine() -> str:
-    """nproc, memory and the database server's version, for the results file."""
+    """nproc, memory, the load average (the machine may be shared) and the database server's
+    version, for the results file."""
     memory = subprocess.run(["free", "-g"], capture_output=True, text=True).stdout  # noqa: S607
     total = next(line.split()[1] for line in memory.splitlines() if line.startswith("Mem:"))
     version = db.session.execute(db.text("select version()")).scalar().split(" on ")[0]
-    return f"{os.cpu_count()} CPUs, {total} GB memory, {version}"
+    load = " ".join(f"{value:.1f}" for value in os.getloadavg())
+    return f"{os.cpu_count()} CPUs, {total} GB memory, load average {load}, {version}"

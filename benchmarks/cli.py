@@ -8,8 +8,8 @@ from flask.cli import with_appcontext
 
 from benchmarks.seeding import seed_patients
 from survey.cli import refuse_database_errors_cleanly
+from survey.domain.staff_setup import StaffSetupError, find_site
 from survey.extensions import db
-from survey.staff_setup import StaffSetupError, find_site
 
 MAX_PATIENTS = 1_000_000
 

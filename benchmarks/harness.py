@@ -28,11 +28,11 @@ sys.path.insert(0, str(ROOT))  # run as a script from the checkout, like the tes
 
 from benchmarks.floor import create_floor_table  # noqa: E402
 from survey import config, create_app  # noqa: E402
-from survey.enrolment import enrol_patient  # noqa: E402
+from survey.domain.enrolment import enrol_patient  # noqa: E402
+from survey.domain.invitations import create_invitation, mint_link  # noqa: E402
+from survey.domain.staff_setup import create_site  # noqa: E402
 from survey.extensions import db  # noqa: E402
 from survey.instruments import get_instrument  # noqa: E402
-from survey.invitations import create_invitation, mint_link  # noqa: E402
-from survey.staff_setup import create_site  # noqa: E402
 from tests.servers import Phone, gunicorn  # noqa: E402
 
 WRK_SCRIPTS = Path(__file__).resolve().parent / "wrk"

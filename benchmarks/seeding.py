@@ -24,6 +24,8 @@ from datetime import UTC, datetime, time, timedelta
 from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from survey.domain.summaries import refresh_summaries
+from survey.domain.wording_in_use import instrument_in_use, keep_shown_wording
 from survey.instruments import Instrument
 from survey.models import (
     Base,
@@ -38,8 +40,6 @@ from survey.models import (
 )
 from survey.outreach.policy import at_local
 from survey.outreach.schedule_definitions import ensure_default_schedule
-from survey.summaries import refresh_summaries
-from survey.wording_in_use import instrument_in_use, keep_shown_wording
 
 CHUNK = 2_000  # patients written per round: bounded memory whatever the number asked for
 UNANSWERED_EVERY = 10  # one patient in ten has the 12-month timepoint still to answer
@@ -142,7 +142,7 @@ def _patient(rows, ids, site, timepoints, instruments, rng, prefix, number, now)
             "created_at": enrolled_at,
         }
     )
-    # One episode of care, as enrolment makes (survey/enrolment.py).
+    # One episode of care, as enrolment makes (survey/domain/enrolment.py).
     episode_id = next(ids[Episode])
     rows["episodes"].append(
         {

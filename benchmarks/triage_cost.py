@@ -20,15 +20,15 @@ from datetime import UTC, datetime, timedelta
 from _common import clinician_of, make_app, signed_in_client
 from sqlalchemy import func, select
 
-from survey import submission
 from survey.demo import answers_for_total
-from survey.enrolment import enrol_patient
+from survey.domain import submission
+from survey.domain.enrolment import enrol_patient
+from survey.domain.invitations import create_invitation
+from survey.domain.responses import store_response
+from survey.domain.triage.load import replayed_load
 from survey.extensions import db
 from survey.instruments import get_instrument
-from survey.invitations import create_invitation
 from survey.models import Site, TriageItem, utcnow
-from survey.responses import store_response
-from survey.triage.load import replayed_load
 
 CCIS_ITEMS = ("solid", "liquid", "gas", "pad", "lifestyle")
 # A course that relapses at the fifth timepoint for one patient in three.

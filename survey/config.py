@@ -18,7 +18,7 @@ MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
 DEFAULTS = {
     "PUBLIC_URL": "http://127.0.0.1:5000",
     # Interface languages are found, not listed: English and every complete catalog
-    # (survey/languages.py). A comma-separated list here can only narrow them.
+    # (survey/domain/languages.py). A comma-separated list here can only narrow them.
     "LANGUAGES": None,
     # A clinic's own catalogs (<dir>/<code>/LC_MESSAGES/messages.po and .mo), ';'-separated,
     # read after the shipped ones: docs/translations.md.

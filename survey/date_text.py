@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_time, get_datetime_format
-from flask import current_app
 from flask_babel import format_date, get_locale
+
+from survey.settings import settings
 
 
 def day_text(day: date | None) -> str:
@@ -31,7 +32,7 @@ def local_datetime(moment: datetime | None, zone: str, with_zone: bool = True) -
     if moment is None:
         return ""
     local = moment.astimezone(ZoneInfo(zone))
-    locale = get_locale() or Locale.parse(current_app.config["DEFAULT_LANGUAGE"])
+    locale = get_locale() or Locale.parse(settings().default_language)
     clock = format_time(local.time(), "short", locale=locale)
     pattern = str(get_datetime_format("medium", locale=locale)).replace("'", "")
     text = pattern.replace("{1}", day_text(local.date())).replace("{0}", clock)

@@ -10,9 +10,13 @@ from datetime import date, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from survey.enrolment import enrol_patient
+from survey.domain.enrolment import enrol_patient
+from survey.domain.invitations import create_invitation, link_url, mint_link
+from survey.domain.responses import store_response
+from survey.domain.staff_setup import create_site
+from survey.domain.triage.assessing import assess_invitation
+from survey.domain.triage.contact import raise_for_contact
 from survey.instruments import CCIS, QOLAF, Instrument, get_instrument
-from survey.invitations import create_invitation, link_url, mint_link
 from survey.localtime import local_moment
 from survey.models import (
     ContactRequest,
@@ -28,10 +32,6 @@ from survey.outreach.policy import SendingRules
 from survey.outreach.schedule_definitions import ensure_default_schedule
 from survey.outreach.scheduling import enrol
 from survey.passwords import hash_password
-from survey.responses import store_response
-from survey.staff_setup import create_site
-from survey.triage.assessing import assess_invitation
-from survey.triage.contact import raise_for_contact
 
 SITE_NAME = "Demo Colorectal Clinic"
 ROLES = (Role.ADMIN, Role.CLINICIAN, Role.COORDINATOR)

@@ -7,7 +7,8 @@ from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import get_locale
 
 from survey.date_text import day_text, local_datetime, local_day, utc_datetime
-from survey.languages import html_lang
+from survey.domain.languages import html_lang
+from survey.settings import settings
 
 
 def select_locale() -> str:
@@ -17,12 +18,12 @@ def select_locale() -> str:
     otherwise a staff member's own choice, then the browser's Accept-Language, then the
     site default. Outside a request (CLI, dispatcher) there is no reader: the default."""
     if not has_request_context():
-        return current_app.config["DEFAULT_LANGUAGE"]
+        return settings().default_language
     languages = current_app.config["LANGUAGES"]
     chosen = g.get("locale") or session.get("locale")
     if chosen in languages:
         return chosen
-    return request.accept_languages.best_match(languages) or current_app.config["DEFAULT_LANGUAGE"]
+    return request.accept_languages.best_match(languages) or settings().default_language
 
 
 @functools.cache

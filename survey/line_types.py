@@ -23,7 +23,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from survey.config import config_text
+from survey.settings import settings_of
 
 logger = logging.getLogger("survey.line_types")
 LOOKUP_API = "https://lookups.twilio.com"
@@ -49,10 +49,7 @@ class LookupUrlHttpClient(TwilioHttpClient):
 
 def enabled(config) -> bool:
     """Whether SURVEY_TWILIO_LOOKUP is on (1, true, yes or on)."""
-    value = config.get("TWILIO_LOOKUP")
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
+    return settings_of(config).twilio_lookup
 
 
 def line_type(e164: str) -> str | None:
@@ -68,8 +65,8 @@ def line_type(e164: str) -> str | None:
 
 def look_up(config, e164: str) -> str | None:
     """Ask Twilio Lookup v2; None (logged) when it cannot answer."""
-    account_sid = config_text(config, "TWILIO_ACCOUNT_SID")
-    auth_token = config_text(config, "TWILIO_AUTH_TOKEN")
+    found = settings_of(config)
+    account_sid, auth_token = found.twilio_account_sid, found.twilio_auth_token
     # Logs name the country code only: a phone number is a patient's personal data.
     country = e164[:2] if e164.startswith("+1") else e164[:3]
     if not (account_sid and auth_token):
@@ -83,9 +80,9 @@ def look_up(config, e164: str) -> str | None:
         account_sid,
         auth_token,
         http_client=LookupUrlHttpClient(
-            config_text(config, "TWILIO_LOOKUP_URL") or LOOKUP_API,
-            float(config["TWILIO_CONNECT_TIMEOUT"]),
-            float(config["TWILIO_READ_TIMEOUT"]),
+            found.twilio_lookup_url or LOOKUP_API,
+            found.twilio_connect_timeout,
+            found.twilio_read_timeout,
         ),
     )
     try:

@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from survey.extensions import db
+from survey.settings import settings
 
 bp = Blueprint("operations", __name__)
 
@@ -80,18 +81,18 @@ def configure_logging(app: Flask) -> None:
     for handler in ours:
         app.logger.removeHandler(handler)
     app.logger.propagate = True
-    if app.config["LOG_FORMAT"] == "json":
+    if settings(app).log_format == "json":
         handler = logging.StreamHandler()
         handler.setFormatter(JsonFormatter())
         handler.addFilter(redacting)
         app.logger.handlers[:] = [handler]
         # JSON lines on stderr only: not again through the root logger.
         app.logger.propagate = False
-    app.logger.setLevel(app.config["LOG_LEVEL"])
+    app.logger.setLevel(settings(app).log_level)
 
 
 def init_app(app: Flask) -> None:
-    if proxies := int(app.config["PROXY_COUNT"]):
+    if proxies := settings(app).proxy_count:
         app.wsgi_app = ProxyFix(
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_prefix=proxies
         )

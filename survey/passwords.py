@@ -10,7 +10,9 @@ import functools
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app, has_app_context
+from flask import has_app_context
+
+from survey.settings import settings
 
 PROFILES = {
     "default": PasswordHasher(),
@@ -25,7 +27,7 @@ MAX_LENGTH = 1024
 def _hasher() -> PasswordHasher:
     if not has_app_context():
         return PROFILES["default"]
-    return PROFILES[current_app.config.get("PASSWORD_HASH_PROFILE", "default")]
+    return PROFILES[settings().password_hash_profile]
 
 
 @functools.cache

@@ -19,15 +19,17 @@ from sqlalchemy.exc import IntegrityError
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from survey import audit
 from survey.auth import staff_required
+from survey.domain import audit_trail
 from survey.extensions import csrf, db
 from survey.models import WebhookReceipt, utcnow
 from survey.outreach import callbacks
-from survey.outreach.backends import config_text, dev_outbox_enabled, outbox_path
+from survey.outreach.backends import dev_outbox_enabled, outbox_path
 from survey.outreach.backends.console import read_outbox
+from survey.outreach.backends.twilio import provider_integer
 from survey.phones import display
 from survey.security.limits import REFUSED_WEBHOOKS, WEBHOOKS, limited
+from survey.settings import settings
 
 try:  # twilio >= 9.13 signs with Webhooks SharedKeys too
     from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, get_signature_algorithm
@@ -51,9 +53,9 @@ def make_blueprint(app: Flask) -> Blueprint:
 
 def signed_by_twilio() -> bool:
     """Whether the request carries a valid Twilio signature for our public address."""
-    settings = request.headers.get(SIGNATURE_SETTINGS_HEADER) if SIGNATURE_SETTINGS_HEADER else None
-    if settings:
-        secret = config_text(current_app.config, "TWILIO_WEBHOOK_SIGNING_KEY")
+    signing = request.headers.get(SIGNATURE_SETTINGS_HEADER) if SIGNATURE_SETTINGS_HEADER else None
+    if signing:
+        secret = settings().twilio_webhook_signing_key
         if not secret:
             logger.error(
                 "A webhook was signed with a shared key, but "
@@ -61,17 +63,17 @@ def signed_by_twilio() -> bool:
             )
             return False
     else:
-        secret = config_text(current_app.config, "TWILIO_AUTH_TOKEN")
+        secret = settings().twilio_auth_token
         if not secret:
             return False
-    url = current_app.config["PUBLIC_URL"] + request.path
+    url = settings().public_url + request.path
     if request.query_string:
         url += "?" + request.query_string.decode("latin-1")
     signature = request.headers.get("X-Twilio-Signature", "")
     validator = RequestValidator(secret)
     if get_signature_algorithm is None:
-        return not settings and validator.validate(url, request.form, signature)
-    return validator.validate(url, request.form, signature, get_signature_algorithm(settings))
+        return not signing and validator.validate(url, request.form, signature)
+    return validator.validate(url, request.form, signature, get_signature_algorithm(signing))
 
 
 def first_time(signed_key: str) -> bool:
@@ -100,7 +102,7 @@ def status_callback():
         abort(403)
     sid = _field("MessageSid", 64)
     status = _field("MessageStatus", 32) or _field("SmsStatus", 32)
-    error_code = _integer(request.form.get("ErrorCode"))
+    error_code = provider_integer(request.form.get("ErrorCode"))
     if not sid or not status:
         return "", 204
     if first_time(f"status:{sid}:{status}"):
@@ -110,7 +112,7 @@ def status_callback():
             provider_status=status,
             error_code=error_code,
             now=utcnow(),
-            message_id=_integer(request.args.get("message")),
+            message_id=provider_integer(request.args.get("message")),
         )
     return _committed("", 204)
 
@@ -153,7 +155,7 @@ def dev_outbox():
     """Development only: the texts the console backend would have sent, with working links."""
     path = outbox_path(current_app.config, current_app.instance_path)
     entries = read_outbox(path, g.user.site_ids)
-    audit.log("outbox.view", detail={"entries": len(entries)})
+    audit_trail.log("outbox.view", detail={"entries": len(entries)})
     db.session.commit()
     response = current_app.make_response(
         render_template("outreach/dev_outbox.html", entries=entries, display=display)
@@ -168,10 +170,3 @@ def _field(name: str, longest: int) -> str:
     (PostgreSQL refuses NUL in text outright, so it must never reach a query)."""
     value = request.form.get(name, "")[:longest]
     return value if value.isprintable() else ""
-
-
-def _integer(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None

@@ -30,6 +30,19 @@ ROLES: dict[Area, frozenset[Role]] = {
 }
 
 
+# Where staff land after signing in: the page of the first area here that their role may use.
+HOME_PAGES: tuple[tuple[Area, str], ...] = (
+    (Area.CLINICAL, "clinic.index"),
+    (Area.FOLLOW_UP, "coordinate.index"),
+    (Area.STAFF, "clinic.index"),
+)
+
+
+def home_page(role: str) -> str:
+    """The endpoint of the page staff of this role see first after signing in."""
+    return next(endpoint for area, endpoint in HOME_PAGES if may_use(role, area))
+
+
 def may_use(role: str, area: Area) -> bool:
     """Whether staff of this role may use the pages of this area."""
     return role in ROLES[area]

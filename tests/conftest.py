@@ -4,6 +4,7 @@ Set SURVEY_TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/test) to
 suite against PostgreSQL; without it every test runs on a throwaway SQLite file."""
 
 import contextvars
+import functools
 import logging
 import os
 import re
@@ -15,17 +16,17 @@ from urllib.parse import urlsplit, urlunsplit
 import flask_migrate
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, event, literal, select, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 
 from survey import config, create_app
 from survey.cli.translate import TRANSLATIONS, compile_catalogs
-from survey.enrolment import enrol_patient
+from survey.domain.enrolment import enrol_patient
+from survey.domain.staff_setup import create_site
 from survey.extensions import db
 from survey.models import Role, User
 from survey.passwords import hash_password
 from survey.security.limits import limiter_of
-from survey.staff_setup import create_site
 
 PASSWORD = "correct horse battery staple"
 
@@ -198,21 +199,38 @@ def empty_all_tables() -> None:
     """Every row gone and every id counting from 1 again, as in a new database. DELETE, not
     TRUNCATE, on PostgreSQL too: TRUNCATE makes new files for each table and index, about
     0.4 s per test for some forty tables, while deleting the few rows a test wrote takes
-    milliseconds."""
-    tables = db.metadata.sorted_tables
-    with db.engine.begin() as connection:
-        postgresql = connection.dialect.name == "postgresql"
-        for table in reversed(tables):
-            if postgresql and table.name in INSERT_ONLY:
-                # Its trigger refuses DELETE (the audit trail): TRUNCATE, when there is a row.
-                if connection.execute(select(literal(1)).select_from(table).limit(1)).first():
-                    connection.execute(text(f'TRUNCATE "{table.name}"'))
-            else:
-                connection.execute(table.delete())
-        if postgresql:
-            connection.execute(
-                text("SELECT setval(oid, 1, false) FROM pg_class WHERE relkind = 'S'")
+    milliseconds. The emptying is one script, sent at once (forty statements one by one,
+    each built by SQLAlchemy, took 0.1 s of a test on PostgreSQL and 7 ms of CPU on SQLite
+    on a busy machine; as a script, 30 ms and 2 ms)."""
+    with db.engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(_emptying_script(postgresql=True))
+            connection.commit()
+        else:
+            # sqlite3 runs a script only outside its own transaction handling: the script
+            # says BEGIN and COMMIT itself.
+            connection.connection.driver_connection.executescript(
+                f"BEGIN; {_emptying_script(postgresql=False)}; COMMIT;"
             )
+
+
+@functools.cache
+def _emptying_script(postgresql: bool) -> str:
+    # The names are the application's own tables (its metadata), never input.
+    statements = []
+    for table in reversed(db.metadata.sorted_tables):
+        if postgresql and table.name in INSERT_ONLY:
+            # Its trigger refuses DELETE (the audit trail): TRUNCATE, when there is a row
+            # (an empty table need not get new files).
+            statements.append(
+                f'DO $$ BEGIN IF EXISTS (SELECT 1 FROM "{table.name}") '  # noqa: S608
+                f'THEN TRUNCATE "{table.name}"; END IF; END $$'
+            )
+        else:
+            statements.append(f'DELETE FROM "{table.name}"')  # noqa: S608
+    if postgresql:
+        statements.append("SELECT setval(oid, 1, false) FROM pg_class WHERE relkind = 'S'")
+    return ";\n".join(statements)
 
 
 # Tables whose PostgreSQL trigger refuses DELETE and UPDATE (survey/migrations).

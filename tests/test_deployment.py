@@ -6,8 +6,8 @@ check answers; and the server's log holds neither the link's token nor who the p
 import pytest
 from sqlalchemy import select
 
+from survey.domain.invitations import create_invitation, mint_link
 from survey.extensions import db
-from survey.invitations import create_invitation, mint_link
 from survey.models import Invitation, InvitationStatus, Response
 from tests.fixtures.patients import CCIS_10, QOLAF_51, interface
 from tests.servers import Phone, gunicorn

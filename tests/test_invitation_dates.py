@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from survey.domain.invitation_dates import InvitationDates, Stage, describe, stage_of
+from survey.domain.submission import InvitationState, state_of
 from survey.extensions import db
-from survey.invitation_dates import InvitationDates, Stage, describe, stage_of
 from survey.models import InvitationStatus, utcnow
 from survey.outreach.schedule_definitions import ensure_default_schedule
 from survey.outreach.scheduling import enrol
-from survey.submission import InvitationState, state_of
 from tests.fixtures.outreach import RULES
 
 OPENS = datetime(2027, 3, 16, 8, tzinfo=UTC)  # 09:00 CET
@@ -52,7 +52,7 @@ def test_each_stage_in_words_on_the_patients_clock(app):
 
 
 def test_the_patients_link_meets_the_same_stages(site, make_patient):
-    from survey.invitations import create_invitation
+    from survey.domain.invitations import create_invitation
 
     invitation = create_invitation(db.session, make_patient(site), "3 months", opens_at=OPENS)
     for now, state in [

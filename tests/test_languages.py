@@ -13,21 +13,21 @@ from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
 from survey.cli.translate import TEMPLATE
-from survey.enrolment import EnrolmentError, check_language, enrol_patient
-from survey.extensions import db
-from survey.instruments import all_instruments
-from survey.invitations import create_invitation, mint_link
-from survey.languages import (
+from survey.domain.enrolment import EnrolmentError, check_language, enrol_patient
+from survey.domain.invitations import create_invitation, mint_link
+from survey.domain.languages import (
     catalogs,
     interface_languages,
     language_statuses,
     patient_languages,
     read_catalogs,
 )
+from survey.domain.staff_setup import StaffSetupError, create_site
+from survey.extensions import db
+from survey.instruments import all_instruments
 from survey.models import Response, Site, utcnow
 from survey.outreach import texts
 from survey.outreach.segments import GSM7, UCS2, count_segments
-from survey.staff_setup import StaffSetupError, create_site
 from tests.conftest import csrf_from, empty_all_tables, make_app
 
 SHIPPED = ("en", "ar", "es", "it", "pt_BR", "tr")

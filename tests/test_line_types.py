@@ -8,7 +8,7 @@ import socket
 import pytest
 from sqlalchemy import func, select
 
-from survey.enrolment import EnrolmentError, enrol_patient
+from survey.domain.enrolment import EnrolmentError, enrol_patient
 from survey.extensions import db
 from survey.models import Patient
 from tests.conftest import logged_by

@@ -4,11 +4,11 @@ landlines and service numbers are refused with a message that says which they ar
 import pytest
 from sqlalchemy import func, select
 
-from survey.enrolment import EnrolmentError, enrol_patient
+from survey.domain.enrolment import EnrolmentError, enrol_patient
+from survey.domain.staff_setup import StaffSetupError, create_site, update_site
 from survey.extensions import db
 from survey.models import AuditEvent, Patient, Site
 from survey.phones import InvalidPhoneNumber, normalise_mobile
-from survey.staff_setup import StaffSetupError, create_site, update_site
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from flask import url_for
 
 from survey.auth import staff_area
 from survey.navigation import STAFF_PAGES
-from survey.staff_areas import ROLES, Area
+from survey.staff_areas import ROLES, Area, home_page, may_use
 from tests.conftest import StaffActions
 
 ROLE_NAMES = ("admin", "clinician", "coordinator")
@@ -60,3 +60,17 @@ def test_only_those_who_may_change_schedules_and_texts_see_the_controls(app, mak
             page = client.get(path)
             assert page.status_code == 200, (role, path)
             assert (control in page.text) is shown, (role, path)
+
+
+def test_each_role_lands_on_the_first_page_its_areas_open(app, make_user, site):
+    """The home page after signing in comes from the areas (survey/staff_areas.py), not from
+    role names: a coordinator's day starts with follow-up, everyone else's with the clinic."""
+    expected = {"admin": "/clinic/", "clinician": "/clinic/", "coordinator": "/clinic/follow-up/"}
+    for role in ROLE_NAMES:
+        endpoint = home_page(role)
+        assert may_use(role, staff_area(app.view_functions[endpoint]))
+        client = app.test_client()
+        signed_in = StaffActions(client).login(make_user(role, [site]).email)
+        assert signed_in.status_code == 302
+        assert signed_in.headers["Location"] == expected[role]
+    assert len(expected) == len(ROLE_NAMES)

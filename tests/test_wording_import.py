@@ -5,10 +5,10 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from survey.domain.wording_in_use import instrument_in_use
 from survey.extensions import db
 from survey.instruments import get_instrument
 from survey.models import ImportedWording
-from survey.wording_in_use import instrument_in_use
 from tests.instruments.builders import wording_file, write_json
 
 

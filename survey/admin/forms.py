@@ -8,9 +8,9 @@ from wtforms.validators import InputRequired, Length, ValidationError
 
 from survey import text
 from survey.coordinate.forms import MultiCheckboxField, option
+from survey.domain.languages import patient_languages
 from survey.extensions import db
 from survey.i18n import language_name
-from survey.languages import patient_languages
 from survey.phones import COUNTRIES
 from survey.text import PlainText
 from survey.timezones import InvalidTimezone, check_timezone

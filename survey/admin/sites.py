@@ -9,16 +9,16 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from survey import audit
-from survey.admin import bp
+from survey.admin.blueprint import bp
 from survey.admin.forms import SiteForm
 from survey.auth import staff_required
 from survey.coordinate.forms import COMMON_ZONES
+from survey.domain import audit_trail
+from survey.domain.staff_setup import StaffSetupError, create_site, update_site
 from survey.extensions import db
 from survey.models import Site, SmsSender
 from survey.outreach import texts
 from survey.staff_areas import Area
-from survey.staff_setup import StaffSetupError, create_site, update_site
 
 
 def my_site(site_id: int) -> Site:
@@ -63,7 +63,7 @@ def new_site():
             db.session.flush()
             if form.sms_name.data:
                 texts.set_sender_name(db.session, site, form.sms_name.data)
-            audit.log(
+            audit_trail.log(
                 "site.created",
                 subject=site,
                 site_id=site.id,
@@ -120,7 +120,7 @@ def edit_site(site_id: int):
             changed["patient_results"] = (site.patient_results, form.patient_results.data)
             site.patient_results = form.patient_results.data
         if changed:
-            audit.log(
+            audit_trail.log(
                 "site.changed",
                 subject=site,
                 site_id=site.id,

@@ -8,21 +8,22 @@ An admin does not manage their own account here (the account page does that), so
 nobody disables or locks themselves out by a slip. No change leaves a site without an
 active administrator."""
 
-from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from survey import audit
-from survey.admin import bp
+from survey.admin.blueprint import bp
 from survey.admin.forms import EditStaffForm, NewStaffForm
-from survey.auth import account_changes, links, needs_second_factor, staff_required
+from survey.auth import needs_second_factor, staff_required
 from survey.coordinate.forms import option
+from survey.domain import account_changes, audit_trail, password_links
+from survey.domain.staff_setup import change_staff, sites_left_without_admin
 from survey.extensions import db
 from survey.models import Role, Site, User, site_memberships, user_by_email
+from survey.settings import settings
 from survey.staff_areas import Area
-from survey.staff_setup import change_staff, sites_left_without_admin
 
 ROLE_LABELS = {
     Role.ADMIN: _l("Administrator"),
@@ -90,7 +91,7 @@ def staff():
         own_sites=lambda user: [site for site in user.sites if site.id in g.user.site_ids],
         role_label=lambda role: ROLE_LABELS.get(role, role),
         needs_second_factor=needs_second_factor,
-        open_link=lambda user: links.open_link(db.session, user),
+        open_link=lambda user: password_links.open_link(db.session, user),
     )
 
 
@@ -121,7 +122,7 @@ def change(user_id: int, action: str):
         done = account_changes.enable(user)
     else:
         done = account_changes.end_sessions(db.session, user)
-    audit.log(done.action, subject=user, detail=done.detail)
+    audit_trail.log(done.action, subject=user, detail=done.detail)
     db.session.commit()
     flash(DONE[action] % {"email": user.email})
     return redirect(back)
@@ -153,7 +154,7 @@ def edit_staff(user_id: int):
         else:
             changed = change_staff(user, role, sites)
             if changed:
-                audit.log("user.changed", subject=user, detail={"changed": changed})
+                audit_trail.log("user.changed", subject=user, detail={"changed": changed})
                 db.session.commit()
                 flash(_("The changes to %(email)s are saved.", email=user.email))
             else:
@@ -183,15 +184,15 @@ def new_staff():
             sites = [site for site in g.user.sites if site.id in form.site_ids.data]
             user = User(
                 email=email,
-                password_hash=links.unusable_password_hash(),
+                password_hash=password_links.unusable_password_hash(),
                 role=Role(form.role.data),
                 sites=sites,
                 totp_required=form.require_second_factor.data,
             )
             db.session.add(user)
             db.session.flush()
-            token = links.issue(db.session, user, links.ACTIVATE, by=g.user)
-            audit.log(
+            token = password_links.issue(db.session, user, password_links.ACTIVATE, by=g.user)
+            audit_trail.log(
                 "user.created",
                 subject=user,
                 detail={
@@ -200,9 +201,11 @@ def new_staff():
                     "second_factor_required": user.totp_required,
                 },
             )
-            audit.log("password_link.issued", subject=user, detail={"purpose": links.ACTIVATE})
+            audit_trail.log(
+                "password_link.issued", subject=user, detail={"purpose": password_links.ACTIVATE}
+            )
             db.session.commit()
-            return _link_page(user, token, links.ACTIVATE)
+            return _link_page(user, token, password_links.ACTIVATE)
     return render_template("admin/staff_new.html", form=form), (200 if not form.errors else 422)
 
 
@@ -216,21 +219,25 @@ def password_link(user_id: int):
         abort(404)
     if not manages(g.user, user):
         abort(403)
-    purpose = links.RESET if user.password_changed_at or user.last_login_at else links.ACTIVATE
-    token = links.issue(db.session, user, purpose, by=g.user)
-    audit.log("password_link.issued", subject=user, detail={"purpose": purpose})
+    purpose = (
+        password_links.RESET
+        if user.password_changed_at or user.last_login_at
+        else password_links.ACTIVATE
+    )
+    token = password_links.issue(db.session, user, purpose, by=g.user)
+    audit_trail.log("password_link.issued", subject=user, detail={"purpose": purpose})
     db.session.commit()
     return _link_page(user, token, purpose)
 
 
 def _link_page(user: User, token: str, purpose: str):
     """The link, shown this once (never stored, and the response is not cached)."""
-    url = current_app.config["PUBLIC_URL"].rstrip("/") + url_for("auth.set_password", token=token)
+    url = settings().public_url.rstrip("/") + url_for("auth.set_password", token=token)
     return render_template(
         "admin/password_link.html",
         user=user,
         url=url,
         purpose=purpose,
-        hours=int(links.LINK_LIFETIME.total_seconds() // 3600),
+        hours=int(password_links.LINK_LIFETIME.total_seconds() // 3600),
         role_label=ROLE_LABELS.get(user.role, user.role),
     )

@@ -7,17 +7,12 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from survey.admin import bp
+from survey.admin.blueprint import bp
 from survey.auth import staff_required
-from survey.extensions import db
-from survey.freetext import FreeTextRefused, clean_free_text
-from survey.instruments import CCIS, get_instrument
-from survey.models import TriageLevel
-from survey.querystring import parse_whole_number
-from survey.staff_areas import Area
-from survey.triage import labels
-from survey.triage.assessing import configured_points
-from survey.triage.rules import (
+from survey.domain.freetext import FreeTextRefused, clean_free_text
+from survey.domain.triage import labels
+from survey.domain.triage.assessing import configured_points
+from survey.domain.triage.rules import (
     ACTION_LEVELS,
     MAX_DUE_HOURS,
     OFF,
@@ -25,7 +20,12 @@ from survey.triage.rules import (
     RulesError,
     shipped_rules,
 )
-from survey.triage.settings import REPLY_MAX, save_settings, site_triage
+from survey.domain.triage.settings import REPLY_MAX, save_settings, site_triage
+from survey.extensions import db
+from survey.instruments import CCIS, get_instrument
+from survey.models import TriageLevel
+from survey.querystring import parse_whole_number
+from survey.staff_areas import Area
 
 LEVEL_CHOICES = (OFF, *(str(level) for level in TriageLevel))
 DEFAULT_REPLY = (

@@ -3,15 +3,16 @@
 
 import json
 
-from flask import current_app, g, render_template, request
+from flask import g, render_template, request
 
-from survey.admin import bp
 from survey.admin.audit_log import audit_page, parse_filters
+from survey.admin.blueprint import bp
 from survey.auth import staff_required
 from survey.clinic.labels import WORDING_STATUS
+from survey.domain.languages import language_statuses
 from survey.extensions import db
 from survey.i18n import language_name
-from survey.languages import language_statuses
+from survey.settings import settings
 from survey.staff_areas import Area
 
 
@@ -27,7 +28,7 @@ def index():
 def audit():
     """Who viewed, exported and changed what, when: newest first, filtered, read-only."""
     filters = parse_filters(request.args)
-    page = audit_page(db.session, g.user, filters, int(current_app.config["AUDIT_PAGE_SIZE"]))
+    page = audit_page(db.session, g.user, filters, settings().audit_page_size)
     return render_template(
         "admin/audit.html",
         page=page,

@@ -1,9 +1,9 @@
-"""Staff sign-in, sessions and the decorators that guard staff pages."""
+"""Staff sign-in, sessions and the decorators that guard staff pages. The blueprint is in
+blueprint.py; the view modules (views, own_account, set_password) put their routes on it."""
 
 import functools
 
 from flask import (
-    Blueprint,
     Flask,
     abort,
     current_app,
@@ -16,12 +16,11 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from survey.auth.sessions import find_session
+from survey.domain.staff_sessions import find_session
 from survey.extensions import db
 from survey.models import User
+from survey.settings import settings
 from survey.staff_areas import Area, may_use
-
-bp = Blueprint("auth", __name__)
 
 # What a member of staff who must still set up a second factor may use meanwhile.
 OPEN_BEFORE_SECOND_FACTOR = {
@@ -54,12 +53,7 @@ def load_signed_in_user() -> None:
 
 def needs_second_factor(user: User) -> bool:
     """Whether the user must use a second factor: required for them, or for their role."""
-    roles = {
-        role.strip()
-        for role in str(current_app.config.get("TOTP_REQUIRED_ROLES") or "").split(",")
-        if role.strip()
-    }
-    return bool(user.totp_required) or str(user.role) in roles
+    return bool(user.totp_required) or str(user.role) in settings().totp_required_roles
 
 
 def require_second_factor():
@@ -106,6 +100,3 @@ def staff_area(view) -> Area | None:
 def init_app(app: Flask) -> None:
     app.before_request(load_signed_in_user)
     app.before_request(require_second_factor)
-
-
-from survey.auth import own_account, set_password, views  # noqa: E402,F401  (registers the routes on bp)

@@ -3,23 +3,25 @@
 Changing the password or the second factor ends every other session of the account and gives
 this browser a new session token, so a stolen session or password stops working at once."""
 
-from flask import current_app, flash, g, redirect, render_template, session, url_for
+from flask import flash, g, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 
-from survey import audit
-from survey.auth import bp, needs_second_factor, staff_required, totp
+from survey.auth import needs_second_factor, staff_required
+from survey.auth.blueprint import bp
 from survey.auth.forms import (
     ConfirmForm,
     PasswordChangeForm,
     TwoFactorEnrolForm,
     TwoFactorRemoveForm,
 )
-from survey.auth.sessions import end_all_sessions, end_session, open_sessions, start_session
 from survey.auth.views import claim_step
+from survey.domain import audit_trail, totp
+from survey.domain.staff_sessions import end_all_sessions, end_session, open_sessions, start_session
 from survey.extensions import db
 from survey.models import utcnow
 from survey.passwords import check_password, hash_password
 from survey.security.limits import FAILED_OWN_CHECKS, limited
+from survey.settings import settings
 
 
 @bp.get("/account")
@@ -41,7 +43,7 @@ def end_other_sessions():
     form = ConfirmForm()
     if form.validate_on_submit():
         ended = end_all_sessions(db.session, g.user, "ended by user", keep=g.staff_session)
-        audit.log("sessions.ended", subject=g.user, detail={"sessions": ended})
+        audit_trail.log("sessions.ended", subject=g.user, detail={"sessions": ended})
         db.session.commit()
         flash(_("Your other sessions have been signed out."))
     return redirect(url_for(".account"), code=303)
@@ -56,7 +58,7 @@ def password():
     if form.validate_on_submit():
         if not check_password(g.user.password_hash, form.current.data):
             g.auth_failed = True
-            audit.log("password.change_failed", subject=g.user)
+            audit_trail.log("password.change_failed", subject=g.user)
             db.session.commit()
             form.current.errors.append(_("Your current password is not right."))
             return render_template("auth/password.html", form=form), 200
@@ -97,7 +99,7 @@ def two_factor():
             renew_session(because="second factor set up", action="2fa.enrolled")
             flash(_("Your second factor is set up. You will be asked for a code at sign-in."))
             return redirect(url_for(".account"), code=303)
-    issuer = current_app.config["TOTP_ISSUER"]
+    issuer = settings().totp_issuer
     uri = totp.provisioning_uri(candidate, g.user.email, issuer)
     return render_template(
         "auth/two_factor.html",
@@ -124,7 +126,7 @@ def remove_second_factor():
             flash(_("Your second factor has been removed."))
             return redirect(url_for(".account"), code=303)
         g.auth_failed = True
-        audit.log("2fa.remove_failed", subject=g.user)
+        audit_trail.log("2fa.remove_failed", subject=g.user)
         db.session.commit()
         form.code.errors.append(_("The password or the code is not right."))
     return render_template("auth/two_factor_on.html", form=form, required=required), (
@@ -148,5 +150,5 @@ def renew_session(because: str, action: str) -> None:
         user_agent=g.staff_session.user_agent,
         sign_in=False,
     )
-    audit.log(action, subject=g.user, detail={"other_sessions_ended": ended})
+    audit_trail.log(action, subject=g.user, detail={"other_sessions_ended": ended})
     db.session.commit()

@@ -1,4 +1,4 @@
-"""The page a one-time link opens: choose the account's password (survey/auth/links.py).
+"""The page a one-time link opens: choose the account's password (survey/domain/password_links.py).
 
 A link that does not work (never issued, used, replaced or expired) gets the same 404 and
 the same words whichever it is, and counts as a guess against the address's limit."""
@@ -6,9 +6,9 @@ the same words whichever it is, and counts as a guess against the address's limi
 from flask import flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from survey import audit
-from survey.auth import bp, links
+from survey.auth.blueprint import bp
 from survey.auth.forms import SetPasswordForm
+from survey.domain import audit_trail, password_links
 from survey.extensions import db
 from survey.security.limits import PASSWORD_LINK_GUESSES, limited
 
@@ -17,7 +17,7 @@ from survey.security.limits import PASSWORD_LINK_GUESSES, limited
 @limited(PASSWORD_LINK_GUESSES)
 def set_password(token: str):
     """Set a password with a link an admin handed over, then sign in with it."""
-    link = links.find(db.session, token)
+    link = password_links.find(db.session, token)
     if link is None:
         g.auth_failed = True
         return render_template("auth/link_gone.html"), 404
@@ -25,17 +25,17 @@ def set_password(token: str):
     if form.validate_on_submit():
         user, purpose = link.user, link.purpose
         try:
-            ended = links.use(db.session, link, form.new.data)
-        except links.LinkUsed:
+            ended = password_links.use(db.session, link, form.new.data)
+        except password_links.LinkUsed:
             db.session.rollback()
             return render_template("auth/link_gone.html"), 404
-        audit.record(
+        audit_trail.record(
             db.session,
             "password.set_by_link",
             user=user,
             subject=user,
             detail={"purpose": purpose, "sessions_ended": ended},
-            remote_addr=audit.request_address(),
+            remote_addr=audit_trail.request_address(),
         )
         db.session.commit()
         flash(_("Your password is set. Sign in with your email address and the new password."))

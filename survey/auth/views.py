@@ -13,12 +13,12 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from survey import audit
-from survey.auth import bp, totp
+from survey.auth.blueprint import bp
 from survey.auth.forms import CodeForm, LoginForm
-from survey.auth.sessions import end_session, start_session
+from survey.domain import audit_trail, totp
+from survey.domain.staff_sessions import end_session, start_session
 from survey.extensions import db
-from survey.models import Role, User, user_by_email, utcnow
+from survey.models import User, user_by_email, utcnow
 from survey.passwords import check_password, hash_password, needs_rehash
 from survey.security.limits import (
     FAILED_CODES,
@@ -26,6 +26,7 @@ from survey.security.limits import (
     FAILED_SIGN_INS_TO_ACCOUNT,
     limited,
 )
+from survey.staff_areas import home_page
 
 PENDING_KEY = "pending_login"
 # Time to type the code after the password was accepted.
@@ -45,12 +46,14 @@ def login():
         if not password_ok:
             g.auth_failed = True
             # Tied to the account when there is one, so its own sites' admins see it.
-            audit.log("login.failed", subject=user, detail={"email": printable(form.email.data)})
+            audit_trail.log(
+                "login.failed", subject=user, detail={"email": printable(form.email.data)}
+            )
             db.session.commit()
             flash(_("The email or password is not right. Please try again."), "error")
             return render_template("auth/login.html", form=form), 200
         if not user.active:
-            audit.log("login.refused", subject=user, detail={"reason": "disabled"})
+            audit_trail.log("login.refused", subject=user, detail={"reason": "disabled"})
             db.session.commit()
             flash(
                 _("This account is disabled. Please ask your administrator to enable it."),
@@ -88,7 +91,7 @@ def login_code():
         step = totp.accepted_step(user.totp_secret, form.code.data, user.totp_last_step, utcnow())
         if step is None or not claim_step(user, step):
             g.auth_failed = True
-            audit.log("login.failed", subject=user, detail={"reason": "code"})
+            audit_trail.log("login.failed", subject=user, detail={"reason": "code"})
             db.session.commit()
             flash(
                 _(
@@ -107,7 +110,7 @@ def logout():
     """End this browser's staff session."""
     if g.staff_session is not None:
         end_session(g.staff_session, "signed out")
-        audit.log("logout", subject=g.user)
+        audit_trail.log("logout", subject=g.user)
         db.session.commit()
     session.clear()
     flash(_("You have signed out."))
@@ -125,11 +128,10 @@ def finish_login(user: User, next_url: str | None, second_factor: bool):
         user_agent=request.user_agent.string,
     )
     g.user = user
-    audit.log("login", subject=user, detail={"second_factor": second_factor})
+    audit_trail.log("login", subject=user, detail={"second_factor": second_factor})
     db.session.commit()
     # A coordinator's day starts with follow-up; everyone else's with the clinic list.
-    home = "coordinate.index" if user.role == Role.COORDINATOR else "clinic.index"
-    return redirect(next_url or url_for(home))
+    return redirect(next_url or url_for(home_page(user.role)))
 
 
 def pending_login() -> tuple[User | None, str | None]:

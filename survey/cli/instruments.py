@@ -5,9 +5,9 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from survey.domain.wording_in_use import import_wording, instrument_in_use
 from survey.extensions import db
 from survey.instruments import DefinitionError, all_instruments, read_definition_file
-from survey.wording_in_use import import_wording, instrument_in_use
 
 
 @click.group()

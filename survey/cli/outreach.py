@@ -12,8 +12,8 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from survey.config import ConfigurationError
+from survey.domain.languages import patient_languages
 from survey.extensions import db
-from survey.languages import patient_languages
 from survey.models import Schedule, Site
 from survey.outreach import texts
 from survey.outreach.backends import backend_from_config
@@ -27,6 +27,7 @@ from survey.outreach.schedule_definitions import (
     to_data,
 )
 from survey.outreach.segments import count_segments
+from survey.settings import settings
 
 
 @click.group()
@@ -71,10 +72,10 @@ def dispatch(loop, interval, limit, now_text):
         now = _moment(now_text)
     try:
         backend = backend_from_config(app.config, app.instance_path)
-        settings = DispatchSettings.from_config(app.config)
+        dispatch_settings = DispatchSettings.from_config(app.config)
     except (ConfigurationError, ValueError) as error:
         raise click.ClickException(str(error)) from None
-    if backend.name == "console" and app.config["ENV"] == "production":
+    if backend.name == "console" and settings(app).production:
         click.echo("Warning: SURVEY_SMS_BACKEND is console: nothing is really sent.", err=True)
     stopping = []
     if loop:  # finish the pass in hand on SIGTERM/SIGINT, then stop
@@ -82,7 +83,7 @@ def dispatch(loop, interval, limit, now_text):
             signal.signal(signum, lambda *_: stopping.append(True))
     while True:
         try:
-            report = dispatch_due(db.session, backend, settings, now=now, limit=limit)
+            report = dispatch_due(db.session, backend, dispatch_settings, now=now, limit=limit)
         except Exception:
             db.session.rollback()
             if not loop:
@@ -184,7 +185,7 @@ def retire_schedule(name):
 @with_appcontext
 def show_texts(clinic):
     """Show each SMS text per language with its encoding and number of segments."""
-    link = texts.example_link(current_app.config["PUBLIC_URL"])
+    link = texts.example_link(settings().public_url)
     if clinic:
         senders = [(clinic, "+00 000 000 000")]
     else:

@@ -6,10 +6,11 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from survey import text
-from survey.audit import record
-from survey.enrolment import EnrolmentError
+from survey.domain.audit_trail import record
+from survey.domain.enrolment import EnrolmentError
+from survey.domain.invitations import DEFAULT_INSTRUMENTS, create_invitation, link_url, mint_link
+from survey.domain.staff_setup import StaffSetupError, find_site
 from survey.extensions import db
-from survey.invitations import DEFAULT_INSTRUMENTS, create_invitation, link_url, mint_link
 from survey.localtime import format_local
 from survey.models import Patient, PatientStatus, Site, utcnow
 from survey.outreach.policy import SendingRules
@@ -22,7 +23,7 @@ from survey.outreach.scheduling import (
     update_details,
     withdraw,
 )
-from survey.staff_setup import StaffSetupError, find_site
+from survey.settings import settings
 from survey.text import TextParam
 
 
@@ -319,4 +320,4 @@ def invite(reference, site_name, timepoint, days):
         f"Invitation {invitation.id} for {patient.reference} ({timepoint}), "
         f"open until {format_local(invitation.expires_at, patient.timezone)}:"
     )
-    click.echo(link_url(current_app.config["PUBLIC_URL"], token))
+    click.echo(link_url(settings().public_url, token))

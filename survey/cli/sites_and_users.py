@@ -5,12 +5,19 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from survey import audit, text
+from survey import text
 from survey.cli.user_security import BY_COMMAND
-from survey.enrolment import EnrolmentError, check_language
+from survey.domain import audit_trail
+from survey.domain.enrolment import EnrolmentError, check_language
+from survey.domain.languages import SOURCE_LANGUAGE
+from survey.domain.staff_setup import (
+    StaffSetupError,
+    create_site,
+    create_user,
+    find_site,
+    update_site,
+)
 from survey.extensions import db
-from survey.languages import SOURCE_LANGUAGE
-from survey.staff_setup import StaffSetupError, create_site, create_user, find_site, update_site
 from survey.text import TextParam
 from survey.timezones import InvalidTimezone
 
@@ -48,7 +55,9 @@ def add_site(name, timezone, language, contact, country):
         check_language(language, db.session)
         site = create_site(db.session, name, timezone, language, contact, country)
         db.session.flush()
-        audit.record(db.session, "site.created", site_id=site.id, subject=site, detail=BY_COMMAND)
+        audit_trail.record(
+            db.session, "site.created", site_id=site.id, subject=site, detail=BY_COMMAND
+        )
     except (StaffSetupError, InvalidTimezone, EnrolmentError) as error:
         raise click.ClickException(str(error)) from None
     db.session.commit()
@@ -84,7 +93,7 @@ def edit_site(name, new_name, timezone, language, contact, country):
     if not changed:
         click.echo(f"Nothing to change at {site.name!r}.")
         return
-    audit.record(
+    audit_trail.record(
         db.session,
         "site.changed",
         site_id=site.id,
@@ -106,7 +115,7 @@ def patient_results(name, setting):
     except StaffSetupError as error:
         raise click.ClickException(str(error)) from None
     site.patient_results = setting == "on"
-    audit.record(
+    audit_trail.record(
         db.session, "site.patient_results", site_id=site.id, subject=site, detail={"on": setting}
     )
     db.session.commit()

@@ -66,8 +66,8 @@ def update():
 @with_appcontext
 def status():
     """Each language: catalog completeness, each questionnaire's wording, who is offered it."""
+    from survey.domain.languages import language_statuses
     from survey.extensions import db
-    from survey.languages import language_statuses
 
     for entry in language_statuses(db.session):
         catalog = entry.catalog

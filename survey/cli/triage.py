@@ -7,12 +7,12 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import exists, select
 
+from survey.domain.staff_setup import StaffSetupError, find_site
+from survey.domain.triage.assessing import assess_invitation
+from survey.domain.triage.load import AlertLoad, replayed_load, stored_load
+from survey.domain.triage.rules import RULE_IDS
 from survey.extensions import db
 from survey.models import Invitation, InvitationStatus, TriageItem, TriageLevel, utcnow
-from survey.staff_setup import StaffSetupError, find_site
-from survey.triage.assessing import assess_invitation
-from survey.triage.load import AlertLoad, replayed_load, stored_load
-from survey.triage.rules import RULE_IDS
 
 ANCHORS = (
     "Published: 7.8% of questionnaires alerted at Memorial Sloan Kettering (Strachna et al., "

@@ -7,9 +7,8 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from survey import audit
-from survey.auth import account_changes
-from survey.auth.sessions import end_all_sessions
+from survey.domain import account_changes, audit_trail
+from survey.domain.staff_sessions import end_all_sessions
 from survey.extensions import db
 from survey.models import User, user_by_email, utcnow
 from survey.passwords import hash_password, password_problem
@@ -25,7 +24,7 @@ def find_user(email: str) -> User:
 
 
 def record(action: str, user: User, **detail) -> None:
-    audit.record(db.session, action, subject=user, detail={**BY_COMMAND, **detail})
+    audit_trail.record(db.session, action, subject=user, detail={**BY_COMMAND, **detail})
 
 
 def commit(change: account_changes.AccountChange, user: User) -> None:

@@ -1,5 +1,5 @@
 """The completion analytics page and its CSV, for clinicians and admins, per site they may
-see (the figures themselves are survey/analytics.py). Viewing and downloading are audited."""
+see (the figures themselves are survey/domain/analytics.py). Viewing and downloading are audited."""
 
 import csv
 import io
@@ -8,12 +8,12 @@ from flask import Response, abort, g, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from survey import audit
-from survey.analytics import DIMENSIONS, NO_TEXT, TEXT, Figures, Tally, completion_figures
 from survey.auth import staff_required
-from survey.clinic import bp
 from survey.clinic.analytics_chart import rate_chart, rate_text
+from survey.clinic.blueprint import bp
 from survey.clinic.exports import safe_cell
+from survey.domain import audit_trail
+from survey.domain.analytics import DIMENSIONS, NO_TEXT, TEXT, Figures, Tally, completion_figures
 from survey.extensions import db
 from survey.i18n import language_name
 from survey.models import ResponseMode, utcnow
@@ -88,7 +88,7 @@ def analytics():
     """Completion figures of the user's sites, or one of them."""
     sites, site = chosen_sites()
     figures = completion_figures(db.session, [s.id for s in sites])
-    audit.log(
+    audit_trail.log(
         "analytics.view", site_id=site.id if site else None, detail={"sites": [s.id for s in sites]}
     )
     db.session.commit()
@@ -118,7 +118,7 @@ def analytics_csv():
     """The same figures as a CSV file (audited)."""
     sites, site = chosen_sites()
     figures = completion_figures(db.session, [s.id for s in sites])
-    audit.log(
+    audit_trail.log(
         "analytics.export",
         site_id=site.id if site else None,
         detail={"sites": [s.id for s in sites]},

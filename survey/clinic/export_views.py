@@ -10,10 +10,8 @@ from flask import Response, abort, current_app, g, render_template, request, str
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from survey import audit
 from survey.auth import staff_required
 from survey.clinic import (
-    bp,
     export_columns,
     export_dictionary,
     exports,
@@ -22,13 +20,16 @@ from survey.clinic import (
     exports_stats,
     fhir,
 )
+from survey.clinic.blueprint import bp
 from survey.clinic.flags import meaningful_change, minimal_important_changes
+from survey.domain import audit_trail
+from survey.domain.wording_in_use import instruments_in_use
 from survey.extensions import db
 from survey.instruments import INSTRUMENT_IDS
 from survey.models import User, utcnow
 from survey.querystring import parse_whole_number
+from survey.settings import settings
 from survey.staff_areas import Area
-from survey.wording_in_use import instruments_in_use
 
 CSV = "text/csv; charset=utf-8"
 KINDS = {
@@ -69,7 +70,7 @@ def download(kind: str):
         detail["csv_for"] = csv_for
     else:
         csv_for = "analysis"
-    requested = audit.log(f"export.{kind}", detail=detail)
+    requested = audit_trail.log(f"export.{kind}", detail=detail)
     db.session.commit()
     now, counter = utcnow(), [0]
     mics = minimal_important_changes(meaningful_change(current_app.config))
@@ -81,7 +82,7 @@ def download(kind: str):
             errors["site"] = _(
                 "This export is too large for one file (more than %(rows)d timepoints). "
                 "Choose one site or a shorter date range.",
-                rows=current_app.config["EXPORT_STATS_MAX_ROWS"],
+                rows=settings().export_stats_max_rows,
             )
             return render_template("clinic/exports.html", errors=errors, values=request.form), 400
     elif kind == "long":
@@ -100,7 +101,7 @@ def download(kind: str):
         )
     elif kind == "fhir":
         chunks = fhir.bundle_chunks(
-            db.session, scope, current_app.config["FHIR_BASE_URL"].rstrip("/"), now, counter
+            db.session, scope, settings().fhir_base_url.rstrip("/"), now, counter
         )
     else:
         chunks = _redcap(kind, scope, now, counter)
@@ -135,11 +136,11 @@ def _stats_file(kind: str, scope, now, mics, counter: list[int], requested_id: i
             instruments,
             str(get_locale()),
             mics,
-            current_app.config["EXPORT_STATS_MAX_ROWS"],
+            settings().export_stats_max_rows,
         )
         stream = open(path, "rb")  # noqa: SIM115 - closed by _file_chunks
     except exports_stats.StatsTooLarge:
-        audit.log(
+        audit_trail.log(
             f"export.{kind}",
             detail={"kind": kind, "stage": "refused", "reason": "too large",
                     "request_event": requested_id},
@@ -207,7 +208,7 @@ def _audited(kind: str, chunks, counter: list[int], requested_id: int, user_id: 
         raise
     finally:
         # Also reached when the download is abandoned: the trail says how far it got.
-        audit.record(
+        audit_trail.record(
             db.session,
             f"export.{kind}",
             user=db.session.get(User, user_id),

@@ -139,7 +139,7 @@ def _mics(mics: dict | None) -> dict[str, MinimalImportantChange | None]:
 
 
 # A timepoint's episode (an invitation without one is read as the patient's first episode,
-# from the patient's own index date: survey/episodes.py).
+# from the patient's own index date: survey/domain/episodes.py).
 EPISODE_INDEX_DATE = func.coalesce(Episode.index_date, Patient.index_date)
 EPISODE_NUMBER = func.coalesce(Episode.number, 1)
 

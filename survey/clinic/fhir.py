@@ -56,9 +56,9 @@ from survey.clinic.fhir_resources import (  # noqa: F401
     subscale_observations,
     total_observation,
 )
+from survey.domain.wording_in_use import instruments_in_use, shown_wordings
 from survey.instruments import INSTRUMENT_IDS, shown_text
 from survey.models import Answer, Invitation, Patient, Response
-from survey.wording_in_use import instruments_in_use, shown_wordings
 
 
 def wordings_for(db: Session, scope: ExportScope, instruments: dict) -> dict:

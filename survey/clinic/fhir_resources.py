@@ -10,8 +10,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from survey.domain.languages import html_lang
 from survey.instruments import SHORT_NAMES, Instrument
-from survey.languages import html_lang
 from survey.models import Response
 
 PROVISIONAL = "provisional"

@@ -33,6 +33,7 @@ from flask_babel import pgettext
 
 from survey.instruments import CCIS, INSTRUMENT_IDS, QOLAF, MinimalImportantChange, get_instrument
 from survey.instruments.change import Comparison, Direction, Reference
+from survey.settings import settings_of
 
 if TYPE_CHECKING:
     from survey.clinic.results import InstrumentCourse, TimelineEntry
@@ -64,8 +65,6 @@ REFERENCES = {
     BAND_BETTER: (Reference.PREVIOUS,),
     BAND_WORSE: ALL,
 }
-
-DEFAULT_THRESHOLD = 3
 
 
 def _mic_citation() -> str:
@@ -109,10 +108,7 @@ class Flag:
 
 def meaningful_change(config) -> int:
     """The configured CCIS meaningful-change threshold, a whole number of points >= 1."""
-    value = int(config.get("CCIS_MEANINGFUL_CHANGE", DEFAULT_THRESHOLD))
-    if value < 1:
-        raise ValueError("CCIS_MEANINGFUL_CHANGE must be at least 1 point")
-    return value
+    return settings_of(config).ccis_meaningful_change  # checked at start: at least 1
 
 
 def minimal_important_changes(ccis_points: int) -> dict[str, MinimalImportantChange | None]:

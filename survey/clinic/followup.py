@@ -4,9 +4,9 @@ Defined once, in words, in SQL (for the patient list) and in Python (for the pat
 the tests check that the two agree.
 
 - **Next due**: the earliest invitation (by opening time, then id) that is still open and has
-  not expired. Pages describe it with `survey.invitation_dates`: "opens ..., closes ..." before
-  its window, "open until ..." during it, on the patient's clock. The list sorts by its
-  opening time.
+  not expired. Pages describe it with `survey.domain.invitation_dates`: "opens ...,
+  closes ..." before its window, "open until ..." during it, on the patient's clock. The list
+  sorts by its opening time.
 - **Overdue**: an invitation opened more than `OVERDUE_GRACE_DAYS` ago (default 7) is still
   unanswered (status open: inside its window or expired) and no later timepoint has been
   completed since. A missed timepoint followed by an answered one is shown as missed on the
@@ -16,43 +16,40 @@ the tests check that the two agree.
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, exists, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import ColumnElement, select
 
-from survey.models import Invitation, InvitationStatus, Patient, PatientStatus
+from survey.models import Invitation, InvitationStatus, Patient, PatientStatus, PatientSummary
+from survey.settings import settings_of
 
 DEFAULT_GRACE = timedelta(days=7)
 
 
 def grace_period(config) -> timedelta:
     """The configured grace before an unanswered invitation counts as overdue."""
-    days = int(config.get("OVERDUE_GRACE_DAYS", DEFAULT_GRACE.days))
-    if days < 0:
-        raise ValueError("OVERDUE_GRACE_DAYS cannot be negative")
-    return timedelta(days=days)
+    return timedelta(days=settings_of(config).overdue_grace_days)  # checked at start: >= 0
 
 
 # -- SQL, for the list ---------------------------------------------------------------------------
+# Next due and overdue are also kept on the patient's summary row (`survey.domain.summaries` works
+# these definitions out in SQL there), so that sorting and filtering 100,000 patients by them
+# read an index. Overdue does not depend on the clock once stored; next due does, through
+# expiry, so the list calls `summaries.refresh_stale_follow_up(now)` before sorting by it.
+# The page's own rows show next due and its closing worked out here, live.
 
 
 def next_due_column(now: datetime) -> ColumnElement:
     """Per patient: opens_at of the earliest invitation that is open and not expired."""
-    return (
-        select(func.min(Invitation.opens_at))
-        .where(
-            Invitation.patient_id == Patient.id,
-            Invitation.status == InvitationStatus.OPEN,
-            Invitation.expires_at > now,
-        )
-        .correlate(Patient)
-        .scalar_subquery()
-    )
+    return next_due_of(Invitation.opens_at, now)
 
 
 def next_closes_column(now: datetime) -> ColumnElement:
     """Per patient: when the next-due invitation closes (the earliest by opening, then id)."""
+    return next_due_of(Invitation.expires_at, now)
+
+
+def next_due_of(column, now: datetime) -> ColumnElement:
     return (
-        select(Invitation.expires_at)
+        select(column)
         .where(
             Invitation.patient_id == Patient.id,
             Invitation.status == InvitationStatus.OPEN,
@@ -65,25 +62,16 @@ def next_closes_column(now: datetime) -> ColumnElement:
     )
 
 
+def stored_next_due_column() -> ColumnElement:
+    """Per patient: next due as kept on the summary, right at `now` once the list has called
+    `summaries.refresh_stale_follow_up(now)`."""
+    return PatientSummary.next_due_at
+
+
 def overdue_condition(now: datetime, grace: timedelta) -> ColumnElement[bool]:
-    """Per patient: true when the follow-up is overdue (see the module's definition)."""
-    later = aliased(Invitation)
-    later_completed = exists().where(
-        later.patient_id == Invitation.patient_id,
-        later.status == InvitationStatus.COMPLETED,
-        later.opens_at > Invitation.opens_at,
-    )
-    unanswered = (
-        exists()
-        .where(
-            Invitation.patient_id == Patient.id,
-            Invitation.status == InvitationStatus.OPEN,
-            Invitation.opens_at <= now - grace,
-            ~later_completed,
-        )
-        .correlate(Patient)
-    )
-    return and_(Patient.status != PatientStatus.WITHDRAWN, unanswered)
+    """Per patient: true when the follow-up is overdue (see the module's definition), from
+    the summary's `overdue_since` (NULL for withdrawn patients)."""
+    return PatientSummary.overdue_since <= now - grace
 
 
 # -- Python, for one patient ---------------------------------------------------------------------

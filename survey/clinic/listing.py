@@ -1,17 +1,19 @@
-"""The patient list: one SQL query per page, whatever the number of patients.
+"""The patient list: one SQL query per page (two sorted by next due), however many patients.
 
 The figures that come from answers (latest and baseline totals per instrument, last response)
 are read from each patient's summary row, kept up to date in the transaction that stores
-answers (`survey.summaries`) and indexed in both directions, so sorting 100,000 patients by
-one reads a page of an index. Next due and overdue depend on the time of the request, so they
-stay correlated subqueries over the patient's invitations. The query first chooses the page's
-patients, computing only what the filters and the sort need, then computes every figure for
-those patients alone (see `patient_page`). Pages are offset-based over a stable order (the
-sort key, then the patient id) and fetch one row more than they show to know whether there is
-a next page, so no count of all patients is needed.
+answers (`survey.domain.summaries`) and indexed in both directions, so sorting 100,000 patients by
+one reads a page of an index. Next due and overdue are kept there too (`survey.domain.summaries`):
+overdue needs no clock once stored; next due moves with the clock through expiry, so sorting
+by it first moves the rows whose stored step of it has closed to their next step (an index
+range scan, usually finding none); the page's rows show it worked out live. The query
+first chooses the page's patients, computing only what the filters and the sort need, then
+computes every figure for those patients alone (see `patient_page`). Pages are offset-based
+over a stable order (the sort key, then the patient id) and fetch one row more than they show
+to know whether there is a next page, so no count of all patients is needed.
 
 Baseline, latest, previous and best follow the same rules as `results.patient_course` (the
-tests check that list and patient page agree; `survey/summaries.py` writes them in SQL):
+tests check that list and patient page agree; `survey/domain/summaries.py` writes them in SQL):
 baseline is the response at the `baseline` timepoint when there is one, else the earliest;
 latest is the most recently submitted; previous the one before it; best the best total before
 it in the instrument's declared direction. Changes are judged by `survey.instruments.change`.
@@ -34,6 +36,8 @@ from sqlalchemy.orm import Session
 from survey.clinic import followup
 from survey.clinic.filters import ListFilters
 from survey.clinic.flags import minimal_important_changes
+from survey.domain.invitation_dates import InvitationDates
+from survey.domain.summaries import PREFIXES, refresh_stale_follow_up
 from survey.instruments import (
     CCIS,
     INSTRUMENT_IDS,
@@ -43,9 +47,7 @@ from survey.instruments import (
     get_instrument,
 )
 from survey.instruments.change import Comparison, Reference, compare
-from survey.invitation_dates import InvitationDates
 from survey.models import Message, MessageStatus, Patient, PatientSummary, Site, User
-from survey.summaries import PREFIXES
 
 
 @dataclass(frozen=True)
@@ -221,11 +223,12 @@ def failed_contact_condition() -> ColumnElement[bool]:
 def _figures(now: datetime, grace: timedelta) -> dict[str, Callable[[], ColumnElement]]:
     """Every per-patient figure of the list, by name, built on demand. Those that come from
     answers are read from the patient's summary row, kept with the answers
-    (`survey.summaries`), so sorting by them reads an index instead of every response."""
+    (`survey.domain.summaries`), so sorting by them reads an index instead of every response."""
     return {
         **{name: partial(getattr, PatientSummary, name) for name in SUMMARY_FIGURES},
         "next_due": lambda: followup.next_due_column(now),
         "next_closes": lambda: followup.next_closes_column(now),
+        "next_due_at": followup.stored_next_due_column,
         "overdue": lambda: followup.overdue_condition(now, grace),
     }
 
@@ -262,7 +265,7 @@ NEEDS = {
     "ccis_change": ("ccis_change",),
     "ccis_change_previous": ("ccis_change_previous",),
     "last_response": ("last_response_at",),
-    "next_due": ("next_due",),
+    "next_due": ("next_due_at",),
 }
 
 
@@ -283,6 +286,11 @@ def patient_page(
     default order by reference); then every figure is computed for those patients alone."""
     figures = _figures(now, grace)
     sort = filters.sort.lstrip("-")
+    if sort == "next_due":
+        # The one sort that reads a figure the clock moves: bring the rows whose stored step
+        # of next due has closed (or not begun) to the one that holds now. An index range
+        # scan, usually finding nothing; every other page is the one statement below.
+        refresh_stale_follow_up(db, now)
     needed = [
         name
         for key in (
@@ -368,7 +376,7 @@ def _sort_key(rows, sort: str) -> ColumnElement:
             "ccis_change": "ccis_change",
             "ccis_change_previous": "ccis_change_previous",
             "last_response": "last_response_at",
-            "next_due": "next_due",
+            "next_due": "next_due_at",
         }[sort]
     ]
 

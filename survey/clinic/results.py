@@ -33,7 +33,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from survey.clinic import followup
 from survey.clinic.flags import Flag, minimal_important_changes, raise_flags
-from survey.episodes import episode_key
+from survey.domain.episodes import episode_key
+from survey.domain.invitation_dates import InvitationDates, Stage, stage_of
+from survey.domain.wording_in_use import shown_wordings
 from survey.instruments import INSTRUMENT_IDS, Band, Instrument, get_instrument
 from survey.instruments.change import (
     Comparison,
@@ -42,9 +44,7 @@ from survey.instruments.change import (
     Verdict,
     compare_series,
 )
-from survey.invitation_dates import InvitationDates, Stage, stage_of
 from survey.models import Invitation, Patient, Response, utcnow
-from survey.wording_in_use import shown_wordings
 
 BASELINE_TIMEPOINT = "baseline"
 PROVISIONAL = "provisional"
@@ -251,7 +251,7 @@ class EpisodeCourse:
     instrument's baseline, previous and best read within it."""
 
     number: int
-    label: str | None  # survey.episodes.label_text words it
+    label: str | None  # survey.domain.episodes.label_text words it
     index_date: date | None
     started_at: datetime | None
     origin: date | None
@@ -408,7 +408,7 @@ def _instrument_course(instrument_id: str, results: list[Result], mic) -> Instru
     )
 
 
-# A timepoint without answers is where its invitation stands (survey/invitation_dates.py).
+# A timepoint without answers is where its invitation stands (survey/domain/invitation_dates.py).
 TIMEPOINT_STAGE = {
     Stage.ANSWERED: "completed",
     Stage.CANCELLED: "cancelled",

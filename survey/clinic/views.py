@@ -4,10 +4,10 @@ from flask import abort, current_app, g, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from survey import audit
 from survey.auth import staff_required
-from survey.clinic import bp, charts, followup, labels
+from survey.clinic import charts, followup, labels
 from survey.clinic.access import patient_for
+from survey.clinic.blueprint import bp
 from survey.clinic.filters import SORTS, parse_filters
 from survey.clinic.flags import (
     MEANINGFUL_CHANGE_CITATION,
@@ -19,7 +19,10 @@ from survey.clinic.flags import (
 from survey.clinic.listing import patient_page
 from survey.clinic.results import change_text, patient_course, signed
 from survey.date_text import local_day
-from survey.episodes import episode_name
+from survey.domain import audit_trail
+from survey.domain.episodes import episode_name
+from survey.domain.languages import SOURCE_LANGUAGE
+from survey.domain.wording_in_use import instruments_in_use
 from survey.extensions import db
 from survey.instruments import (
     CCIS,
@@ -29,9 +32,8 @@ from survey.instruments import (
     all_instruments,
     get_instrument,
 )
-from survey.languages import SOURCE_LANGUAGE
 from survey.models import utcnow
-from survey.wording_in_use import instruments_in_use
+from survey.settings import settings
 
 
 @bp.context_processor
@@ -70,9 +72,9 @@ def index():
         now=now,
         threshold=meaningful_change(config),
         grace=followup.grace_period(config),
-        page_size=int(config["CLINIC_PAGE_SIZE"]),
+        page_size=settings().clinic_page_size,
     )
-    audit.log("patients.list", detail={"filters": filters.as_args(), "rows": len(page.rows)})
+    audit_trail.log("patients.list", detail={"filters": filters.as_args(), "rows": len(page.rows)})
     db.session.commit()
     return render_template(
         "clinic/index.html",
@@ -113,7 +115,7 @@ def _patient_view(patient_id: int, template: str, action: str):
         now=utcnow(),
         grace=followup.grace_period(config),
     )
-    audit.log(
+    audit_trail.log(
         action,
         subject=found,
         detail={
@@ -157,14 +159,7 @@ def _lang() -> str:
     """The staff member's interface language, for instrument texts (which have their own). A
     language staff may use before every questionnaire has wording in it shows questionnaire
     names in the source language rather than failing."""
-    lang = str(get_locale() or current_app.config["DEFAULT_LANGUAGE"])
+    lang = str(get_locale() or settings().default_language)
     if any(lang not in instrument.languages for instrument in all_instruments()):
         return SOURCE_LANGUAGE
     return lang
-
-
-from survey.clinic import (  # noqa: E402,F401  (registers routes)
-    analytics_views,
-    export_views,
-    worklist_views,
-)

@@ -1,21 +1,16 @@
-"""The triage worklist pages: thin. What is listed and each step live in survey/triage/."""
+"""The triage worklist pages: thin. What is listed and each step live in survey/domain/triage/."""
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from survey import audit
 from survey.auth import staff_required
-from survey.clinic import bp
-from survey.extensions import db
-from survey.instruments import INSTRUMENT_IDS
-from survey.models import AuditEvent, TriageOutcome, utcnow
-from survey.querystring import parse_whole_number
-from survey.staff_areas import Area
-from survey.triage import labels
-from survey.triage.contact import request_for
-from survey.triage.worklist import (
+from survey.clinic.blueprint import bp
+from survey.domain import audit_trail
+from survey.domain.triage import labels
+from survey.domain.triage.contact import request_for
+from survey.domain.triage.worklist import (
     NOTE_MAX,
     VIEWS,
     BadStep,
@@ -27,6 +22,11 @@ from survey.triage.worklist import (
     take,
     worklist,
 )
+from survey.extensions import db
+from survey.instruments import INSTRUMENT_IDS
+from survey.models import AuditEvent, TriageOutcome, utcnow
+from survey.querystring import parse_whole_number
+from survey.staff_areas import Area
 
 VIEW_NAMES = {"open": _l("To act on"), "mine": _l("Mine"), "closed": _l("Closed items")}
 CONFLICTS = {
@@ -65,7 +65,7 @@ def worklist_index():
         else:
             ignored.append(str(_("Site")))
     rows = worklist(db.session, g.user, view, now, site_id=site_id)
-    audit.log(
+    audit_trail.log(
         "worklist.view",
         detail={"view": view, "site": site_id, "rows": len(rows)},
         site_id=site_id,
@@ -107,7 +107,7 @@ def _item_page(item, status: int = 200, note: str | None = None):
     scores = sorted(
         item.invitation.responses, key=lambda response: INSTRUMENT_IDS.index(response.instrument_id)
     )
-    audit.log(
+    audit_trail.log(
         "triage.view",
         subject=item,
         detail={"patient": item.patient_id, "contact_reason_shown": contact is not None},

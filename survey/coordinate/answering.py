@@ -1,6 +1,6 @@
 """Answers that do not come from the patient's own phone: a clinic tablet handed the
 patient's questionnaires with a short code, or answers given on paper or by phone and
-entered by a coordinator. Both go through survey/submission.py, so they are validated,
+entered by a coordinator. Both go through survey/domain/submission.py, so they are validated,
 scored, kept with their wording and stored exactly once, like a patient's own."""
 
 from dataclasses import dataclass
@@ -10,16 +10,16 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from survey import audit, handoff, submission
 from survey.auth import staff_required
-from survey.coordinate import bp
+from survey.coordinate.blueprint import bp
 from survey.coordinate.common import load_invitation
+from survey.domain import audit_trail, handoff, submission
+from survey.domain.languages import patient_languages
+from survey.domain.submission import Incomplete, InvitationClosed, InvitationState
 from survey.extensions import db
 from survey.instruments import Instrument
-from survey.languages import patient_languages
 from survey.models import PatientStatus, ResponseMode, utcnow
 from survey.staff_areas import Area
-from survey.submission import Incomplete, InvitationClosed, InvitationState
 
 ENTRY_MODES = (ResponseMode.PAPER, ResponseMode.PHONE)
 ENTRY_CONTROLS = frozenset({"csrf_token", "mode", "language"})
@@ -43,7 +43,7 @@ def tablet_handoff(invitation_id: int):
         return redirect(url_for("coordinate.patient", patient_id=invitation.patient_id))
     now = utcnow()
     code = handoff.make_code(db.session, invitation, g.user, now)
-    audit.log(
+    audit_trail.log(
         "invitation.tablet_handoff",
         subject=invitation.patient,
         detail={"invitation": invitation.id, "expires_in_minutes": 15},
@@ -130,7 +130,9 @@ def enter_answers(invitation_id: int):
     if language not in languages:
         language = patient.language if patient.language in languages else languages[0]
     if request.method == "GET":
-        audit.log("invitation.entry_form", subject=patient, detail={"invitation": invitation.id})
+        audit_trail.log(
+            "invitation.entry_form", subject=patient, detail={"invitation": invitation.id}
+        )
         db.session.commit()
         return _entry_page(invitation, instruments, language, Entry({}, [], None, None))
     try:
@@ -159,7 +161,7 @@ def enter_answers(invitation_id: int):
     if not result.first_time:
         flash(_("These questionnaires were already answered; nothing was changed."), "warning")
         return redirect(url_for("coordinate.patient", patient_id=patient.id))
-    audit.log(
+    audit_trail.log(
         "response.enter",
         subject=patient,
         detail={

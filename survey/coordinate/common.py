@@ -3,17 +3,17 @@
 from flask import abort, current_app, g, redirect, request, url_for
 
 from survey.clinic.access import patient_for
-from survey.coordinate import bp
 from survey.coordinate.forms import COMMON_ZONES
 from survey.date_text import local_datetime
-from survey.episodes import episode_name, label_text
+from survey.domain.episodes import episode_name, label_text
+from survey.domain.invitation_dates import describe as describe_invitation
 from survey.extensions import db
-from survey.invitation_dates import describe as describe_invitation
 from survey.models import Invitation, Message
 from survey.outreach import actions, explain
 from survey.outreach.alarms import alarms_for
 from survey.outreach.policy import SendingRules
 from survey.phones import display
+from survey.settings import settings
 
 
 def sending_rules() -> SendingRules:
@@ -54,15 +54,15 @@ def back_to(patient_id: int):
 local_time = local_datetime
 
 
-@bp.context_processor
 def coordinator_helpers() -> dict:
+    """What every coordinator page's template may use (the blueprint's context processor)."""
     user = g.get("user")
     return {
         # Every coordinator page shows a paused channel of the user's sites.
         "channel_alarms": alarms_for(db.session, user.site_ids) if user else [],
         "alarm_text": explain.alarm_text,
         # The channel field appears only where WhatsApp is set up.
-        "whatsapp": bool(current_app.config.get("TWILIO_WHATSAPP_FROM")),
+        "whatsapp": bool(settings().twilio_whatsapp_from),
         "local_time": local_time,
         "episode_name": episode_name,
         "episode_label": label_text,

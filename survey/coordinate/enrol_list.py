@@ -4,9 +4,14 @@ from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from survey import audit
 from survey.auth import staff_required
-from survey.bulk_enrolment import (
+from survey.coordinate.blueprint import bp
+from survey.coordinate.common import sending_rules
+from survey.domain import audit_trail
+from survey.domain.enrolment import EnrolmentError
+from survey.extensions import db
+from survey.models import utcnow
+from survey.outreach.bulk_enrolment import (
     COLUMNS,
     MAX_BYTES,
     MAX_ROWS,
@@ -14,11 +19,6 @@ from survey.bulk_enrolment import (
     check_list,
     enrol_list,
 )
-from survey.coordinate import bp
-from survey.coordinate.common import sending_rules
-from survey.enrolment import EnrolmentError
-from survey.extensions import db
-from survey.models import utcnow
 from survey.outreach.schedule_definitions import active_schedules
 from survey.staff_areas import Area
 
@@ -41,7 +41,7 @@ def enrol_list_page():
     except ListRefused as refused:
         return _page(sites, site, schedules, refused=str(refused)), 422
     if request.form.get("action") != "enrol":
-        audit.log("patients.list_preview", site_id=site.id, detail={"rows": len(rows)})
+        audit_trail.log("patients.list_preview", site_id=site.id, detail={"rows": len(rows)})
         db.session.commit()
         return _page(sites, site, schedules, rows=rows, data=data.decode("utf-8-sig"))
     now = utcnow()
@@ -51,7 +51,7 @@ def enrol_list_page():
         db.session.rollback()
         return _page(sites, site, schedules, rows=rows, refused=str(error)), 422
     db.session.flush()
-    audit.log(
+    audit_trail.log(
         "patients.list_enrol",
         site_id=site.id,
         detail={

@@ -21,11 +21,11 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from survey import text
-from survey.enrolment import EnrolmentError, check_index_date
+from survey.domain.enrolment import EnrolmentError, check_index_date
+from survey.domain.languages import patient_languages
 from survey.extensions import db
 from survey.i18n import language_name
 from survey.instruments import INSTRUMENT_IDS
-from survey.languages import patient_languages
 from survey.phones import InvalidPhoneNumber, normalise_mobile
 from survey.text import PlainText
 from survey.timezones import InvalidTimezone, check_timezone

@@ -3,9 +3,8 @@
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from survey import audit
 from survey.auth import staff_required
-from survey.coordinate import bp
+from survey.coordinate.blueprint import bp
 from survey.coordinate.common import back_to, load_invitation, load_message
 from survey.coordinate.queries import (
     attention_messages,
@@ -13,6 +12,7 @@ from survey.coordinate.queries import (
     open_replies,
     opted_out_patients,
 )
+from survey.domain import audit_trail
 from survey.extensions import db
 from survey.models import Reply, utcnow
 from survey.outreach import actions, alarms
@@ -28,7 +28,7 @@ def attention():
     messages = attention_messages(db.session, g.user)
     opted_out = opted_out_patients(db.session, g.user)
     replies = open_replies(db.session, g.user)
-    audit.log(
+    audit_trail.log(
         "attention.view",
         detail={
             "messages": len(messages),
@@ -94,7 +94,7 @@ def message_action(message_id: int, action: str):
         detail["with_reminders"] = True
     if result is not None:
         detail["new_message"] = result.id
-    audit.log(audit_action, subject=message.patient, detail=detail)
+    audit_trail.log(audit_action, subject=message.patient, detail=detail)
     db.session.commit()
     flash(done())
     return back_to(message.patient_id)
@@ -112,7 +112,7 @@ def resend(invitation_id: int):
         flash(str(error), "error")
         return back_to(invitation.patient_id)
     db.session.flush()
-    audit.log(
+    audit_trail.log(
         "invitation.resend",
         subject=invitation.patient,
         detail={"invitation": invitation.id, "message": message.id},
@@ -159,7 +159,7 @@ def reply_handled(reply_id: int):
         abort(404)
     if reply.handled_at is None:
         reply.handled_at, reply.handled_by_id = utcnow(), g.user.id
-        audit.log("reply.handled", subject=reply.patient, detail={"reply": reply.id})
+        audit_trail.log("reply.handled", subject=reply.patient, detail={"reply": reply.id})
         db.session.commit()
         flash(_("The reply is marked handled."))
     else:

@@ -4,14 +4,14 @@ from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from survey import audit
 from survey.auth import staff_required
-from survey.coordinate import bp
+from survey.coordinate.blueprint import bp
 from survey.coordinate.common import load_patient, sending_rules
 from survey.coordinate.forms import NO_SCHEDULE, EditForm, EnrolForm, NewEpisodeForm, option
 from survey.coordinate.queries import patient_messages, patient_replies, patient_rows
-from survey.enrolment import EnrolmentError, ReferenceTaken
-from survey.episodes import LABELS, invitations_by_episode
+from survey.domain import audit_trail
+from survey.domain.enrolment import EnrolmentError, ReferenceTaken
+from survey.domain.episodes import LABELS, invitations_by_episode
 from survey.extensions import db
 from survey.models import MessageStatus, Patient, PatientStatus, Schedule, utcnow
 from survey.outreach import actions, scheduling
@@ -33,7 +33,7 @@ def index():
     rows, total = patient_rows(
         db.session, g.user, utcnow(), search=search, status=status, page=page, per_page=PER_PAGE
     )
-    audit.log("followup.list", detail={"shown": len(rows), "page": page})
+    audit_trail.log("followup.list", detail={"shown": len(rows), "page": page})
     db.session.commit()
     return render_template(
         "coordinate/index.html",
@@ -105,7 +105,7 @@ def enrol():
             flash(str(error), "error")
         else:
             db.session.flush()
-            audit.log(
+            audit_trail.log(
                 "patient.enrol",
                 subject=patient,
                 detail={
@@ -128,7 +128,7 @@ def patient(patient_id: int):
     found = load_patient(patient_id)
     # The patient's replies are health data: the view that shows them is audited with them.
     replies = patient_replies(db.session, found)
-    audit.log("followup.view", subject=found, detail={"replies": [r.id for r in replies]})
+    audit_trail.log("followup.view", subject=found, detail={"replies": [r.id for r in replies]})
     db.session.commit()
     return render_template(
         "coordinate/patient.html",
@@ -152,7 +152,7 @@ def edit(patient_id: int):
         return redirect(url_for("coordinate.patient", patient_id=found.id))
     schedules = active_schedules(db.session)
     if request.method == "GET":
-        audit.log("patient.edit_form", subject=found)  # shows the number and schedule
+        audit_trail.log("patient.edit_form", subject=found)  # shows the number and schedule
     db.session.commit()  # the shipped default schedule, stored on first use
     if found.schedule is not None and found.schedule not in schedules:
         schedules.append(found.schedule)  # a retired schedule stays selectable for its patients
@@ -183,7 +183,7 @@ def edit(patient_id: int):
             retried = (
                 _retry_failed(found, now) if "phone" in changed and form.resend_failed.data else 0
             )
-            audit.log(
+            audit_trail.log(
                 "patient.edit",
                 subject=found,
                 detail={
@@ -226,7 +226,7 @@ def new_episode(patient_id: int):
         return redirect(url_for("coordinate.patient", patient_id=found.id))
     schedules = active_schedules(db.session)
     if request.method == "GET":
-        audit.log("patient.episode_form", subject=found)
+        audit_trail.log("patient.episode_form", subject=found)
     db.session.commit()  # the shipped default schedule, stored on first use
     form = NewEpisodeForm()
     form.set_choices(schedules, LABELS)
@@ -275,7 +275,7 @@ def new_episode(patient_id: int):
         return render_template(
             "coordinate/episode.html", form=form, patient=found, pending=pending, confirm=False
         )
-    audit.log(
+    audit_trail.log(
         "patient.new_episode",
         subject=found,
         detail={
@@ -340,7 +340,7 @@ def withdraw(patient_id: int):
     """Confirm, then end a patient's follow-up."""
     found = load_patient(patient_id)
     if request.method == "GET":
-        audit.log("patient.withdraw_form", subject=found)
+        audit_trail.log("patient.withdraw_form", subject=found)
         db.session.commit()
         return render_template("coordinate/withdraw.html", patient=found)
     return _change_status(patient_id, "withdraw")
@@ -366,7 +366,7 @@ def _change_status(patient_id: int, action: str):
         flash(str(error), "error")
         return redirect(url_for("coordinate.patient", patient_id=found.id))
     detail = {"cancelled_messages": cancelled} if action == "withdraw" else None
-    audit.log(f"patient.{action}", subject=found, detail=detail)
+    audit_trail.log(f"patient.{action}", subject=found, detail=detail)
     db.session.commit()
     flash(message)
     return redirect(url_for("coordinate.patient", patient_id=found.id))

@@ -1,17 +1,17 @@
 """Schedules (administrators define them; coordinators read them) and the SMS texts with what
 each costs, and the name each site's texts start with."""
 
-from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from survey import audit
 from survey.auth import staff_required
-from survey.coordinate import bp
+from survey.coordinate.blueprint import bp
 from survey.coordinate.forms import ScheduleForm, SenderForm, option
+from survey.domain import audit_trail
+from survey.domain.languages import patient_languages
 from survey.extensions import db
 from survey.i18n import language_name
-from survey.languages import patient_languages
 from survey.models import Patient, Schedule
 from survey.outreach import texts
 from survey.outreach.schedule_definitions import (
@@ -26,6 +26,7 @@ from survey.outreach.schedule_definitions import (
 )
 from survey.outreach.segments import count_segments
 from survey.querystring import whole_number
+from survey.settings import settings
 from survey.staff_areas import Area, may_use
 
 
@@ -91,7 +92,7 @@ def new_schedule():
             problems = [str(problem) for problem in error.problems]
         else:
             db.session.flush()
-            audit.log("schedule.create", subject=schedule, detail={"name": schedule.name})
+            audit_trail.log("schedule.create", subject=schedule, detail={"name": schedule.name})
             db.session.commit()
             flash(_("The schedule %(name)s is ready for enrolments.", name=schedule.name))
             return redirect(url_for("coordinate.schedules"))
@@ -129,7 +130,7 @@ def retire_schedule(schedule_id: int, action: str):
     """Stop (or start again) offering a schedule for new enrolments."""
     schedule = db.session.get(Schedule, schedule_id) or abort(404)
     schedule.active = action == "restore"
-    audit.log(f"schedule.{action}", subject=schedule, detail={"name": schedule.name})
+    audit_trail.log(f"schedule.{action}", subject=schedule, detail={"name": schedule.name})
     db.session.commit()
     if schedule.active:
         flash(_("%(name)s is offered for enrolments again.", name=schedule.name))
@@ -157,7 +158,7 @@ def sms_texts():
         if form.validate_on_submit():
             _save_sender_name(form)
             return redirect(url_for("coordinate.sms_texts"))
-    link = texts.example_link(current_app.config["PUBLIC_URL"])
+    link = texts.example_link(settings().public_url)
     # A site without an SMS name sends the neutral name of each language, never its own.
     sites = [(site, texts.chosen_sender_name(db.session, site)) for site in g.user.sites]
     tables = []
@@ -199,10 +200,9 @@ def sms_texts():
 def _whatsapp_setup() -> dict:
     """What the WhatsApp template section shows: which settings are set (never their values),
     the variables the template receives, and the text to submit in each language."""
-    config = current_app.config
     return {
-        "from_set": bool(config.get("TWILIO_WHATSAPP_FROM")),
-        "content_sid_set": bool(config.get("TWILIO_WHATSAPP_CONTENT_SID")),
+        "from_set": bool(settings().twilio_whatsapp_from),
+        "content_sid_set": bool(settings().twilio_whatsapp_content_sid),
         "variables": [f"{{{{{number}}}}}" for number, _name in texts.WHATSAPP_VARIABLES],
         "texts": [
             (language, language_name(language), texts.whatsapp_template_text(language))
@@ -225,7 +225,7 @@ def _save_sender_name(form: SenderForm) -> None:
             "error",
         )
         return
-    link = texts.example_link(current_app.config["PUBLIC_URL"])
+    link = texts.example_link(settings().public_url)
     if costly := texts.too_costly(name, link):
         flash(
             _(
@@ -240,6 +240,6 @@ def _save_sender_name(form: SenderForm) -> None:
         return
     site = next(site for site in g.user.sites if site.id == form.site_id.data)
     texts.set_sender_name(db.session, site, name)
-    audit.log("site.sms_name", site_id=site.id, detail={"name": name})
+    audit_trail.log("site.sms_name", site_id=site.id, detail={"name": name})
     db.session.commit()
     flash(_("Texts from %(site)s now start with %(name)s.", site=site.name, name=name))

@@ -49,6 +49,16 @@ class Invitation(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
+    # What the completion analytics count, kept as it happens (`survey.domain.analytics`, after
+    # every flush that sends a text, stores a response, uses a tablet code or completes it):
+    # when its first text was handed to the provider, how many reminders went before its
+    # answers, and how it was answered (for one not answered: "tablet" once a clinic tablet
+    # opened it, else "web").
+    first_text_at: Mapped[datetime | None]
+    reminders_before: Mapped[int] = mapped_column(default=0, server_default="0")
+    answer_mode: Mapped[str] = mapped_column(
+        String(8), default=ResponseMode.WEB.value, server_default=ResponseMode.WEB.value
+    )
 
     patient: Mapped[Patient] = relationship(back_populates="invitations")
     episode: Mapped["Episode | None"] = relationship()  # noqa: F821

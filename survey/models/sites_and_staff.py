@@ -62,7 +62,7 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
     password_changed_at: Mapped[datetime | None]
-    # Second factor (survey/auth/totp.py): the TOTP key once enrolled, whether an admin requires
+    # Second factor (survey/domain/totp.py): the TOTP key once enrolled, whether an admin requires
     # one, and the last 30-second step accepted, so that a code is never accepted twice.
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_required: Mapped[bool] = mapped_column(default=False, server_default=false())

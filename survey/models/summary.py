@@ -11,7 +11,7 @@ from survey.models.base import Base
 class PatientSummary(Base):
     """The latest, baseline, previous and best totals per questionnaire and the last answer
     time of one patient, written in the same transaction as every stored response
-    (`survey.summaries.refresh_summary`), so they can never disagree with the answers.
+    (`survey.domain.summaries.refresh_summary`), so they can never disagree with the answers.
 
     They exist for speed alone: sorting 100,000 patients by a figure worked out per patient
     reads every patient's responses, while an index on a stored figure reads one page."""
@@ -47,6 +47,18 @@ class PatientSummary(Base):
     ccis_baseline_provisional: Mapped[bool | None]
     ccis_previous_provisional: Mapped[bool | None]
     last_response_at: Mapped[datetime | None]
+    # Where the follow-up stands (`survey.domain.summaries.follow_up_figures`), kept where the
+    # patient's invitations or status change. Next due depends on the clock only through
+    # expiry, so what is kept is one step of it: the next-due invitation's opening and
+    # closing (`next_due_at`, `next_closes_at`) hold from `next_due_from` until it closes
+    # (NULL: open-ended), and the list moves a row to its next step once the clock has
+    # left it (`survey.domain.summaries.refresh_stale_follow_up`). `overdue_since` is the opening
+    # of the earliest open invitation not followed by a completed one (NULL when there is
+    # none or the patient is withdrawn): overdue is `overdue_since <= now - grace`.
+    next_due_at: Mapped[datetime | None]
+    next_closes_at: Mapped[datetime | None]
+    next_due_from: Mapped[datetime | None]
+    overdue_since: Mapped[datetime | None]
 
 
 # Both directions, each with patients without a figure last, then by patient: exactly the
@@ -59,6 +71,7 @@ SORTED_BY = (
     "qolaf_change",
     "qolaf_change_previous",
     "ccis_change_previous",
+    "next_due_at",
 )
 for _name in SORTED_BY:
     _column = getattr(PatientSummary, _name)
@@ -67,3 +80,7 @@ for _name in SORTED_BY:
     Index(
         f"ix_patient_summaries_{_name}_desc", _column.desc().nulls_last(), PatientSummary.patient_id
     ).ddl_if(dialect="postgresql")
+# Finding the rows whose step of next due the clock has left, and the overdue filter.
+Index("ix_patient_summaries_next_closes_at", PatientSummary.next_closes_at)
+Index("ix_patient_summaries_next_due_from", PatientSummary.next_due_from)
+Index("ix_patient_summaries_overdue_since", PatientSummary.overdue_since, PatientSummary.patient_id)

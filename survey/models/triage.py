@@ -107,7 +107,7 @@ class ContactRequest(Base):
 
 
 class TriageSettings(Base):
-    """A site's own triage settings, over the shipped defaults (survey/triage/defaults.json):
+    """A site's own triage settings, over the shipped defaults (survey/domain/triage/defaults.json):
     each rule's level and threshold, the due time per level, and what the patient is told
     after asking to be contacted, per language. Empty means the defaults."""
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from survey.audit import record
+from survey.domain.audit_trail import record
 from survey.models import ChannelAlarm, Site, User
 
 logger = logging.getLogger("survey.outreach.alarms")

@@ -15,8 +15,9 @@ from flask import Flask
 
 from survey.config import ConfigurationError
 from survey.extensions import db
-from survey.outreach.backends import backend_from_config, config_text
+from survey.outreach.backends import backend_from_config
 from survey.outreach.dispatch import DispatchSettings, dispatch_due
+from survey.settings import settings_of
 
 logger = logging.getLogger("survey.outreach.background")
 DEMO_INTERVAL = 2.0  # seconds between passes: a text shows up "at once" for a person watching
@@ -24,9 +25,10 @@ DEMO_INTERVAL = 2.0  # seconds between passes: a text shows up "at once" for a p
 
 def refusal(config) -> str | None:
     """Why a background dispatcher may not run with these settings, or None if it may."""
-    if config.get("ENV") != "development":
+    found = settings_of(config)
+    if found.env != "development":
         return "SURVEY_ENV is not development"
-    backend = config_text(config, "SMS_BACKEND") or "console"
+    backend = found.sms_backend or "console"
     if backend != "console":
         return f"SURVEY_SMS_BACKEND is {backend[:20]}, not console"
     return None

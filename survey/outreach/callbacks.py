@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from survey.audit import record
+from survey.domain.audit_trail import record
 from survey.models import Message, MessageStatus, Patient, Reply
 from survey.models.outreach import INBOUND_RECEIPT
 from survey.outreach.backends import twilio_codes

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from survey.audit import record
+from survey.domain.audit_trail import record
 from survey.models import Patient
 
 

@@ -16,9 +16,10 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from survey.enrolment import EnrolmentError, check_index_date, check_language, enrol_patient
-from survey.episodes import check_label, current_episode
-from survey.invitations import create_invitation
+from survey.domain.enrolment import EnrolmentError, check_index_date, check_language, enrol_patient
+from survey.domain.episodes import check_label, current_episode
+from survey.domain.invitations import create_invitation
+from survey.domain.summaries import refresh_summary
 from survey.localtime import add_local_days
 from survey.models import (
     Episode,
@@ -38,7 +39,6 @@ from survey.models import (
 from survey.outreach.message_status import transition
 from survey.outreach.policy import SendingRules, at_local
 from survey.phones import InvalidPhoneNumber, normalise_mobile
-from survey.summaries import refresh_summary
 from survey.timezones import InvalidTimezone, check_timezone
 from survey.translatable import lazy_gettext as _l
 

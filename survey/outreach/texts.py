@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from survey import text
-from survey.invitations import TOKEN_BYTES, link_url
+from survey.domain.invitations import TOKEN_BYTES, link_url
 from survey.models import Site, SmsSender
 from survey.outreach.segments import count_segments
 
@@ -156,14 +156,20 @@ def template(kind: str, language: str) -> str:
 
 def render(kind: str, language: str, clinic: str, link: str = "", contact: str = "") -> str:
     """The text of one message; kept in memory only, never stored or logged."""
+    return fill(template(kind, language), language, clinic, link, contact)
+
+
+def fill(wording: str, language: str, clinic: str, link: str = "", contact: str = "") -> str:
+    """A template (`template`) with its placeholders filled in, as `render` does: the
+    dispatcher reads each template once per pass and fills it for every message."""
     if is_right_to_left(language):
-        body = template(kind, language).format(
+        body = wording.format(
             clinic=FSI + clinic + PDI,
             link=LRI + link + PDI if link else "",
             contact=LRI + contact + PDI if contact else "",
         )
         return "\n".join(RLM + line for line in body.split("\n"))
-    return template(kind, language).format(clinic=clinic, link=link, contact=contact)
+    return wording.format(clinic=clinic, link=link, contact=contact)
 
 
 # What an approved WhatsApp template receives (survey/outreach/dispatch.py sends them as the
@@ -236,8 +242,8 @@ def segments_by_language(
     """The most segments any text costs in each language patients can answer in when it
     starts with `name` (None: the neutral name of each language)."""
     if languages is None:
+        from survey.domain.languages import patient_languages
         from survey.extensions import db
-        from survey.languages import patient_languages
 
         languages = patient_languages(db.session)
     most: dict[str, int] = {}

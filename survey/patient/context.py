@@ -4,13 +4,13 @@ session, never from the URL), the language it speaks, and the headers that keep 
 from flask import Response, abort, current_app, g, request, session
 from flask_babel import refresh
 
-from survey import submission
+from survey.domain import submission
+from survey.domain.languages import patient_languages
 from survey.extensions import csrf, db
-from survey.languages import patient_languages
 from survey.models import Invitation
 
 # The keys patient pages keep in the session (staff keys are left alone): the invitation, and
-# "tablet" when a clinic tablet opened it with a coordinator's code (survey/handoff.py).
+# "tablet" when a clinic tablet opened it with a coordinator's code (survey/domain/handoff.py).
 INVITATION_KEY = "invitation_id"
 MODE_KEY = "answer_mode"
 TABLET_ENDPOINTS = {"patient.tablet", "patient.tablet_code"}

@@ -4,7 +4,7 @@ A page shows 14 questions of five answers each: rendering them is most of a page
 yet each question can only be in a few states (which answer is checked, flagged or not) in
 each language. The HTML for each state is kept the first time it is rendered, for as long
 as the instrument object in use stays the same: an imported wording makes a new object
-(survey/wording_in_use.py), which starts afresh."""
+(survey/domain/wording_in_use.py), which starts afresh."""
 
 import re
 

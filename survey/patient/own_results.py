@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from survey.domain.wording_in_use import instruments_in_use
 from survey.instruments import Instrument
 from survey.models import Invitation, Response
-from survey.wording_in_use import instruments_in_use
 
 
 @dataclass(frozen=True)

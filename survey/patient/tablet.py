@@ -1,15 +1,15 @@
 """A clinic tablet opening one patient's questionnaires with a coordinator's short code
-(survey/handoff.py): typed at /t, or scanned as a QR code that opens /t/<code>.
+(survey/domain/handoff.py): typed at /t, or scanned as a QR code that opens /t/<code>.
 
 The tablet never holds a staff session: a staff sign-in found in its browser is ended before
 the patient's questionnaires open, so a patient handed the tablet cannot reach staff pages."""
 
 from flask import current_app, g, redirect, render_template, request, session, url_for
 
-from survey import audit, handoff
-from survey.auth.sessions import end_session
+from survey.domain import audit_trail, handoff
+from survey.domain.staff_sessions import end_session
 from survey.extensions import db
-from survey.patient import bp
+from survey.patient.blueprint import bp
 from survey.patient.context import remember_invitation
 from survey.patient.forms import BadPost
 from survey.security.limits import TABLET_CODE_GUESSES, limited
@@ -51,13 +51,13 @@ def open_with(code: str):
     if g.get("staff_session") is not None:
         # A coordinator signed in on this tablet: sign them out before the patient takes it.
         end_session(g.staff_session, "tablet handoff")
-    audit.record(
+    audit_trail.record(
         db.session,
         "invitation.tablet_open",
         user=None,
         subject=invitation.patient,
         detail={"invitation": invitation.id},
-        remote_addr=audit.request_address(),
+        remote_addr=audit_trail.request_address(),
     )
     db.session.commit()
     session.clear()

@@ -9,19 +9,20 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from survey import errors, submission
+from survey import errors
+from survey.domain import submission
+from survey.domain.invitations import asks_before_treatment
+from survey.domain.submission import Incomplete, InvitationClosed, InvitationState
+from survey.domain.triage import contact
+from survey.domain.triage import settings as triage_settings
 from survey.extensions import db
 from survey.instruments import Instrument
-from survey.invitations import asks_before_treatment
 from survey.models import ResponseMode, utcnow
-from survey.patient import bp
+from survey.patient.blueprint import bp
 from survey.patient.context import MODE_KEY, remember_invitation, require_invitation
 from survey.patient.forms import BadPost, parse_contact, parse_page
 from survey.patient.own_results import own_results
 from survey.security.limits import LINK_GUESSES, limited
-from survey.submission import Incomplete, InvitationClosed, InvitationState
-from survey.triage import contact
-from survey.triage import settings as triage_settings
 
 # Each page a patient may land on when they cannot answer: status, title, what happened and
 # what to do. None of them names the patient; only those reached with a valid link name the

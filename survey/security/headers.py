@@ -8,6 +8,8 @@ blueprints' own hooks, so the whole service uses the patient pages' strictest va
 from flask import Flask, Response, request
 from flask_talisman import Talisman
 
+from survey.settings import settings
+
 # No inline script or style anywhere: scripts and stylesheets are files under /static.
 # Inline SVG charts use presentation attributes (fill=, stroke=), which CSP does not govern.
 CONTENT_SECURITY_POLICY = {
@@ -48,13 +50,13 @@ def init_app(app: Flask) -> None:
         force_https=False,
         # Only when the request arrived over HTTPS (behind a proxy: with SURVEY_PROXY_COUNT).
         strict_transport_security=True,
-        strict_transport_security_max_age=int(app.config["HSTS_SECONDS"]),
+        strict_transport_security_max_age=settings(app).hsts_seconds,
         strict_transport_security_include_subdomains=False,
         # The settings decide: SESSION_COOKIE_SECURE follows an https PUBLIC_URL, so the
         # plain-http demo keeps working.
         session_cookie_secure=bool(app.config.get("SESSION_COOKIE_SECURE")),
         session_cookie_http_only=True,
-        session_cookie_samesite=app.config["SESSION_COOKIE_SAMESITE"],
+        session_cookie_samesite=settings(app).session_cookie_samesite,
     )
     app.after_request(add_headers)
 

@@ -25,9 +25,9 @@ from urllib.parse import urlparse
 from flask import Flask, Response, current_app, g, request, session
 from flask_limiter import Limiter, RequestLimit
 
-from survey import audit
+from survey.domain import audit_trail
+from survey.domain.invitations import TOKEN_PATTERN
 from survey.extensions import db
-from survey.invitations import TOKEN_PATTERN
 from survey.security import limit_storage  # registers the database:// storage
 
 logger = logging.getLogger("survey.security")
@@ -179,7 +179,9 @@ def note_breach(limit: RequestLimit) -> None:
     endpoint = request.endpoint or "?"
     logger.warning("rate limit %s reached on %s", limit.limit, endpoint)
     if request.blueprint == "auth":
-        audit.log("login.rate_limited", detail={"endpoint": endpoint, "limit": str(limit.limit)})
+        audit_trail.log(
+            "login.rate_limited", detail={"endpoint": endpoint, "limit": str(limit.limit)}
+        )
         db.session.commit()
 
 

@@ -3,8 +3,8 @@
 import pytest
 from flask import current_app
 
+from survey.domain.invitations import create_invitation, mint_link
 from survey.extensions import db
-from survey.invitations import create_invitation, mint_link
 from tests.conftest import csrf_from
 
 # Every clinic and admin route (static files aside), with who may use it.

@@ -7,7 +7,7 @@ import io
 import pytest
 from sqlalchemy import select
 
-from survey.analytics import completion_figures
+from survey.domain.analytics import completion_figures
 from survey.extensions import db
 from survey.models import AuditEvent
 from tests.clinic.analytics_data import NOW, seed, seed_modes

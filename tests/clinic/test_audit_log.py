@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from survey import audit
 from survey.admin.audit_log import AuditFilters, audit_page, parse_filters
+from survey.domain import audit_trail
 from survey.extensions import db
 from survey.models import AuditEvent, AuditTrailIsInsertOnly, utcnow
 from tests.conftest import csrf_from
@@ -40,8 +40,8 @@ def test_filters_by_user_action_patient_and_day(
 ):
     with app.test_request_context():
         for patient in (published_case, missed_timepoint):
-            audit.record(db.session, "patient.view", user=clinician, subject=patient)
-        audit.record(db.session, "export.long", user=admin, detail={"rows": 3})
+            audit_trail.record(db.session, "patient.view", user=clinician, subject=patient)
+        audit_trail.record(db.session, "export.long", user=admin, detail={"rows": 3})
         db.session.commit()
 
     def actions(**filters):
@@ -64,7 +64,7 @@ def test_filters_by_user_action_patient_and_day(
 def test_pages_go_back_in_time_by_event_id(app, admin):
     with app.test_request_context():
         for number in range(5):
-            audit.record(db.session, "patient.view", user=admin, detail={"n": number})
+            audit_trail.record(db.session, "patient.view", user=admin, detail={"n": number})
         db.session.commit()
     first = audit_page(db.session, admin, AuditFilters(), 2)
     assert [e.detail["n"] for e in first.events] == [4, 3]
@@ -79,12 +79,12 @@ def test_an_admin_sees_only_their_sites_events(app, admin, other_site, make_user
     colleague = make_user("coordinator", [admin.sites[0]])
     elsewhere = make_patient(other_site, reference="ANKARA-1", language="tr", phone="+905321234567")
     with app.test_request_context():
-        audit.record(db.session, "patient.view", user=stranger, subject=elsewhere)
-        audit.record(db.session, "login", user=stranger, subject=stranger)
-        audit.record(db.session, "account.disabled", subject=stranger, detail={"by": "cli"})
-        audit.record(db.session, "login.failed", subject=stranger, detail={"email": "x"})
-        audit.record(db.session, "account.disabled", subject=colleague, detail={"by": "cli"})
-        audit.record(db.session, "login.failed", detail={"email": "who@example.org"})
+        audit_trail.record(db.session, "patient.view", user=stranger, subject=elsewhere)
+        audit_trail.record(db.session, "login", user=stranger, subject=stranger)
+        audit_trail.record(db.session, "account.disabled", subject=stranger, detail={"by": "cli"})
+        audit_trail.record(db.session, "login.failed", subject=stranger, detail={"email": "x"})
+        audit_trail.record(db.session, "account.disabled", subject=colleague, detail={"by": "cli"})
+        audit_trail.record(db.session, "login.failed", detail={"email": "who@example.org"})
         db.session.commit()
     actions = [e.action for e in audit_page(db.session, admin, AuditFilters(), 50).events]
     # Only what concerns the admin's own site; the unknown address is another site's business
@@ -95,7 +95,7 @@ def test_an_admin_sees_only_their_sites_events(app, admin, other_site, make_user
 def test_an_admin_of_every_site_also_sees_what_concerns_nobody(app, admin, other_site, make_user):
     everywhere = make_user("admin", [admin.sites[0], other_site], email="head@clinic.example")
     with app.test_request_context():
-        audit.record(db.session, "login.failed", detail={"email": "who@example.org"})
+        audit_trail.record(db.session, "login.failed", detail={"email": "who@example.org"})
         db.session.commit()
     assert [e.action for e in audit_page(db.session, everywhere, AuditFilters(), 50).events] == [
         "login.failed"
@@ -113,7 +113,7 @@ def test_a_failed_sign_in_to_an_account_reaches_its_sites_admins(app, staff, adm
 
 def test_the_trail_is_insert_only(app, admin):
     with app.test_request_context():
-        audit.record(db.session, "patient.view", user=admin)
+        audit_trail.record(db.session, "patient.view", user=admin)
         db.session.commit()
     event = db.session.scalar(select(AuditEvent))
     event.action = "nothing.happened"

@@ -11,12 +11,12 @@ from sqlalchemy import select
 
 from survey.clinic.results import patient_course
 from survey.demo import answers_for_total
+from survey.domain.invitations import create_invitation
+from survey.domain.responses import store_response
+from survey.domain.wording_in_use import instrument_in_use
 from survey.extensions import db
 from survey.instruments import get_instrument, shown_text
-from survey.invitations import create_invitation
 from survey.models import Response, ShownWording
-from survey.responses import store_response
-from survey.wording_in_use import instrument_in_use
 from tests.clinic.test_exports import download, read_csv
 from tests.clinic.test_pages import cells
 from tests.fixtures.clinic import add_history

@@ -8,9 +8,9 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from survey import bulk_enrolment
 from survey.extensions import db
 from survey.models import AuditEvent, Invitation, Patient
+from survey.outreach import bulk_enrolment
 from tests.conftest import csrf_from
 from tests.fixtures.patients import BLNS_PATH
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from survey.enrolment import EnrolmentError
+from survey.domain.enrolment import EnrolmentError
 from survey.extensions import db
 from survey.models import AuditEvent, InvitationStatus, MessageStatus
 from survey.outreach import scheduling

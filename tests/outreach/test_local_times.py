@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from survey.domain.invitations import create_invitation
 from survey.extensions import db
-from survey.invitations import create_invitation
 from survey.localtime import add_local_days, format_local, local_moment, local_wall
 from survey.models import MessageKind
 from survey.outreach.policy import at_local, next_allowed_time

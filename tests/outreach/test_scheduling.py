@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from survey.enrolment import EnrolmentError
+from survey.domain.enrolment import EnrolmentError
 from survey.extensions import db
 from survey.models import (
     Invitation,

@@ -157,8 +157,8 @@ def test_a_sender_name_that_reveals_the_condition_is_flagged():
 
 
 def test_the_example_link_is_as_long_as_a_real_one(app, site, make_patient):
+    from survey.domain.invitations import create_invitation, link_url, mint_link
     from survey.extensions import db
-    from survey.invitations import create_invitation, link_url, mint_link
 
     invitation = create_invitation(db.session, make_patient(site), "baseline")
     real = link_url("https://survey.example.org", mint_link(db.session, invitation))

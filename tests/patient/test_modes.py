@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from survey import submission
+from survey.domain import submission
 from survey.extensions import db
 from survey.models import Response, ResponseMode, Role
 from tests.fixtures.patients import CCIS_10, QOLAF_51

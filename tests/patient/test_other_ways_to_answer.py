@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from survey import handoff
+from survey.domain import handoff
 from survey.extensions import db
 from survey.models import AuditEvent, Invitation, Response, TabletHandoff, utcnow
 from tests.conftest import csrf_from

@@ -6,8 +6,8 @@ import re
 
 from sqlalchemy import func, select
 
+from survey.domain.languages import html_lang, patient_languages
 from survey.extensions import db
-from survey.languages import html_lang, patient_languages
 from survey.models import Response
 from tests.fixtures.patients import CCIS_10, QOLAF_51, interface, refreshed
 

@@ -7,12 +7,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from survey import submission
+from survey.domain import submission
+from survey.domain.responses import store_response
+from survey.domain.submission import Incomplete, InvitationClosed, InvitationState
 from survey.extensions import db
 from survey.instruments import get_instrument
 from survey.models import DraftAnswer, InvitationStatus, Response, utcnow
-from survey.responses import store_response
-from survey.submission import Incomplete, InvitationClosed, InvitationState
 from tests.fixtures.patients import CCIS_10, QOLAF_51, refreshed
 
 NOW = utcnow()

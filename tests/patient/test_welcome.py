@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from flask_babel import force_locale, ngettext
 
+from survey.domain.invitations import asks_before_treatment, create_invitation
 from survey.extensions import db
-from survey.invitations import asks_before_treatment, create_invitation
 from survey.models import utcnow
 from tests.fixtures.patients import interface
 

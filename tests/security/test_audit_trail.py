@@ -5,14 +5,14 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from survey import audit
+from survey.domain import audit_trail
 from survey.extensions import db
 from survey.models import AuditEvent, AuditTrailIsInsertOnly
 from tests.fixtures.security import staff_rules
 
 
 def an_event() -> AuditEvent:
-    event = audit.record(db.session, "test.event", detail={"n": 1})
+    event = audit_trail.record(db.session, "test.event", detail={"n": 1})
     db.session.commit()
     return event
 

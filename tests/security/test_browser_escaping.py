@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from survey import audit
+from survey.domain import audit_trail
 from survey.extensions import db
 from survey.models import Patient, Reply, Schedule
 from tests.conftest import PASSWORD
@@ -67,7 +67,7 @@ def hostile_world(app, site, make_user):
     db.session.get(Reply, ids["reply_id"]).body = " ".join(PAYLOADS)  # on Needs attention
     db.session.add(Schedule(name=PAYLOADS[4][:80], description=" ".join(PAYLOADS)))
     admin = make_user("admin", [site], email="admin@clinic.example")
-    audit.record(db.session, "login.failed", detail={"email": PAYLOADS[1]}, site_id=site.id)
+    audit_trail.record(db.session, "login.failed", detail={"email": PAYLOADS[1]}, site_id=site.id)
     db.session.commit()
     ids["schedule_id"] = db.session.scalar(db.select(Schedule.id).order_by(Schedule.id.desc()))
     ids["kind"] = "long"

@@ -10,10 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from survey.enrolment import enrol_patient
+from survey.domain.enrolment import enrol_patient
+from survey.domain.invitations import create_invitation, mint_link
 from survey.extensions import db
 from survey.instruments import get_instrument
-from survey.invitations import create_invitation, mint_link
 from survey.models import Invitation, InvitationStatus, Response
 from tests.fixtures.patients import CCIS_10, QOLAF_51
 from tests.servers import Phone, gunicorn

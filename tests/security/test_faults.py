@@ -5,7 +5,7 @@ again completes the questionnaires with the right scores."""
 import pytest
 from sqlalchemy import func, select
 
-from survey import submission
+from survey.domain import submission
 from survey.extensions import db
 from survey.models import DraftAnswer, InvitationStatus, Response
 from tests.conftest import make_app

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 
-from survey.auth import totp
 from survey.auth.views import _is_local
+from survey.domain import totp
 from survey.extensions import db
 from survey.instruments import get_instrument
 from survey.models import (

@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from survey.auth import totp, views
+from survey.auth import views
+from survey.domain import totp
 from survey.extensions import db
 from survey.models import AuditEvent, StaffSession, utcnow
 from tests.conftest import PASSWORD, StaffActions, csrf_from, make_app

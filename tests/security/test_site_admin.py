@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from survey.auth import links, totp
+from survey.domain import password_links, totp
 from survey.extensions import db
 from survey.models import AuditEvent, PasswordLink, Site, SmsSender, User, utcnow
 from tests.conftest import StaffActions, csrf_from
@@ -177,7 +177,7 @@ def test_a_new_account_is_activated_by_its_one_time_link(admin, site, app):
     user = db.session.scalar(select(User).where(User.email == "new.clinician@clinic.example"))
     assert user.site_ids == [site.id] and user.totp_required
     stored = db.session.scalar(select(PasswordLink).where(PasswordLink.user_id == user.id))
-    assert stored.token_hash == links.token_hash(token) and token not in stored.token_hash
+    assert stored.token_hash == password_links.token_hash(token) and token not in stored.token_hash
     assert stored.expires_at - stored.created_at == timedelta(hours=72)
     assert not any(token in str(event.detail) for event in db.session.scalars(select(AuditEvent)))
     assert actions("user.created")[0].detail["role"] == "clinician"
@@ -222,7 +222,7 @@ def test_a_link_expires_and_a_new_one_replaces_the_old(admin, site, app):
     client = app.test_client()
     assert client.get("/account/set-password/" + url_one.rsplit("/", 1)[1]).status_code == 404
     assert client.get("/account/set-password/" + token_two).status_code == 200
-    link = links.find(db.session, token_two)
+    link = password_links.find(db.session, token_two)
     link.expires_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
     gone = client.get("/account/set-password/" + token_two)
@@ -261,7 +261,7 @@ def test_a_short_password_is_refused_and_the_link_still_works(admin, site, app):
         data={"new": "short", "confirm": "short", "csrf_token": csrf_from(page.text)},
     )
     assert refused.status_code == 422 and "at least 12 characters" in refused.text
-    assert links.find(db.session, token) is not None
+    assert password_links.find(db.session, token) is not None
 
 
 def test_an_admin_cannot_issue_a_link_for_another_sites_account(admin, other_site, make_user):

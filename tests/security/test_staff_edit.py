@@ -9,9 +9,9 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
+from survey.domain.staff_setup import change_staff, create_site, sites_left_without_admin
 from survey.extensions import db
 from survey.models import AuditEvent, Role, Site, User
-from survey.staff_setup import change_staff, create_site, sites_left_without_admin
 
 
 @pytest.fixture

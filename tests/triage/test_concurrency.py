@@ -6,12 +6,12 @@ import threading
 
 from sqlalchemy import func, select
 
-from survey import submission
+from survey.domain import submission
+from survey.domain.triage.assessing import assess_invitation
+from survey.domain.triage.contact import request_contact
+from survey.domain.triage.worklist import WorklistConflict, item_for, take
 from survey.extensions import db
 from survey.models import AuditEvent, ContactRequest, Invitation, TriageItem, User, utcnow
-from survey.triage.assessing import assess_invitation
-from survey.triage.contact import request_contact
-from survey.triage.worklist import WorklistConflict, item_for, take
 from tests.fixtures.patients import CCIS_10, QOLAF_51
 from tests.fixtures.triage import RELAPSE, items_of, submit_history, submit_timepoint
 
@@ -44,7 +44,7 @@ def item_count() -> int:
 
 
 def test_submits_at_the_same_moment_make_one_item(app, needs_postgresql, site, make_patient):
-    from survey.invitations import create_invitation
+    from survey.domain.invitations import create_invitation
 
     patient = make_patient(site, reference="TAPS")
     invitation = create_invitation(db.session, patient, "baseline")

@@ -2,10 +2,10 @@
 
 import re
 
+from survey.domain.triage.contact import request_contact
+from survey.domain.triage.load import replayed_load, stored_load
 from survey.extensions import db
 from survey.models import utcnow
-from survey.triage.contact import request_contact
-from survey.triage.load import replayed_load, stored_load
 from tests.fixtures.triage import RELAPSE, STAYS_IMPROVED, submit_history
 
 

@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import survey.triage
-from survey.instruments import get_instrument
-from survey.models import TriageLevel
-from survey.triage.findings import assess
-from survey.triage.rules import (
+import survey.domain.triage
+from survey.domain.triage.findings import assess
+from survey.domain.triage.rules import (
     CCIS_DETERIORATION,
     CCIS_PAD_ONLY,
     CONTACT_REQUEST,
@@ -24,6 +22,8 @@ from survey.triage.rules import (
     shipped_rules,
     site_rules,
 )
+from survey.instruments import get_instrument
+from survey.models import TriageLevel
 
 GREEN, YELLOW, RED = TriageLevel.GREEN, TriageLevel.YELLOW, TriageLevel.RED
 
@@ -207,7 +207,7 @@ def test_an_instrument_not_answered_at_the_timepoint_is_not_judged():
 
 
 def test_every_shipped_rule_states_its_source_and_the_file_is_the_one_loaded():
-    path = Path(survey.triage.__file__).parent / "defaults.json"
+    path = Path(survey.domain.triage.__file__).parent / "defaults.json"
     data = json.loads(path.read_text(encoding="utf-8"))
     rules = shipped_rules()
     assert [rule["id"] for rule in data["rules"]] == list(RULE_IDS) == [r.id for r in rules.rules]

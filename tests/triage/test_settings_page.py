@@ -4,9 +4,9 @@ patients read after asking to be contacted. Checked, audited, and used from then
 import pytest
 from sqlalchemy import select
 
+from survey.domain.triage.assessing import rules_for
 from survey.extensions import db
 from survey.models import AuditEvent, TriageSettings
-from survey.triage.assessing import rules_for
 from tests.conftest import StaffActions, csrf_from, logged_by
 from tests.fixtures.triage import items_of, submit_history
 

@@ -5,11 +5,11 @@ import logging
 
 from sqlalchemy import func, select
 
-from survey import submission
+from survey.domain import submission
+from survey.domain.triage import assessing
+from survey.domain.triage.assessing import assess_invitation
 from survey.extensions import db
 from survey.models import InvitationStatus, Response, TriageItem, TriageStatus, utcnow
-from survey.triage import assessing
-from survey.triage.assessing import assess_invitation
 from tests.conftest import logged_by
 from tests.fixtures.triage import (
     RELAPSE,
@@ -137,7 +137,7 @@ def test_two_assessments_of_one_timepoint_store_one_item(site, make_patient, mon
 
 
 def test_an_invitation_without_answers_gets_no_item(site, make_patient):
-    from survey.invitations import create_invitation
+    from survey.domain.invitations import create_invitation
 
     patient = make_patient(site, reference="EMPTY")
     invitation = create_invitation(db.session, patient, "baseline")

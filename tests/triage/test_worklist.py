@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from survey import submission
+from survey.domain import submission
+from survey.domain.triage.contact import request_contact
 from survey.extensions import db
 from survey.models import AuditEvent, TriageItem, TriageStatus, utcnow
-from survey.triage.contact import request_contact
 from tests.fixtures.triage import (
     RELAPSE,
     STAYS_IMPROVED,
@@ -264,7 +264,7 @@ def test_submitting_through_the_patient_pages_puts_the_relapse_on_the_worklist(
 
     patient = make_patient(site, reference="PHONE")
     submit_history(patient, RELAPSE[:2])
-    from survey.invitations import create_invitation, mint_link
+    from survey.domain.invitations import create_invitation, mint_link
 
     invitation = create_invitation(
         db.session, patient, "12 months", opens_at=utcnow() - timedelta(hours=1)

@@ -5,7 +5,7 @@ read "no change". Each patient's summary now also holds, per questionnaire, the 
 before the latest, the best total before the latest, the change against baseline and against
 previous (indexed both ways, for the list's sorts), and whether the latest, baseline and
 previous answers were given to provisional wording. A change is NULL while the latest answers
-are the only ones (it used to read 0). Filled here with the rules of survey/summaries.py;
+are the only ones (it used to read 0). Filled here with the rules of survey/domain/summaries.py;
 both shipped instruments declare that a higher total is worse, so the best is the lowest.
 
 Revision ID: b8d4f0a16c32

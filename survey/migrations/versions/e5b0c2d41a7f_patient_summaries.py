@@ -2,7 +2,7 @@
 
 Sorting 100,000 patients by a figure worked out per patient read every patient's responses
 (1.2-2.2 s). Each patient gets a summary row, filled here from the stored responses with the
-same rules the application uses (survey/summaries.py) and kept up to date from now on in the
+same rules the application uses (survey/domain/summaries.py) and kept up to date from now on in the
 transaction that stores a response. The descending indexes say NULLS LAST, which SQLite cannot
 declare; there they are left out (SQLite serves only tests and demos).
 

@@ -125,7 +125,7 @@ class TwilioBackend:
             Outcome.ACCEPTED,
             provider_sid=sent.sid,
             provider_status=sent.status,
-            segments=_integer(sent.num_segments),
+            segments=provider_integer(sent.num_segments),
             status=status_of(sent.status) or MessageStatus.QUEUED,
         )
 
@@ -169,7 +169,11 @@ def never_sent(error: requests.exceptions.RequestException) -> bool:
     return False
 
 
-def _integer(value) -> int | None:
+def provider_integer(value) -> int | None:
+    """A number in Twilio's own data (an error code, a segment count, our message id echoed
+    in a callback's query), or None when it is absent or not a number. The one reader of
+    those: they come from Twilio, over a signed request or its API's answer, not typed by a
+    person (a typed number is read by survey.querystring.parse_whole_number)."""
     try:
         return int(value)
     except (TypeError, ValueError):

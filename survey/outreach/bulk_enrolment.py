@@ -15,7 +15,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from survey.enrolment import EnrolmentError, check_index_date, check_language, check_reference
+from survey.domain.enrolment import (
+    EnrolmentError,
+    check_index_date,
+    check_language,
+    check_reference,
+)
 from survey.models import Patient, Schedule, Site
 from survey.outreach.policy import SendingRules
 from survey.outreach.scheduling import ScheduleChanges, enrol, is_enrolled_as

@@ -4,7 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from survey import text
-from survey.languages import SOURCE_LANGUAGE, interface_languages
+from survey.domain.languages import SOURCE_LANGUAGE, interface_languages
 from survey.models import Role, Site, User, site_memberships, user_by_email
 from survey.passwords import hash_password, password_problem
 from survey.phones import check_country

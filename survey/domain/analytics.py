@@ -19,16 +19,38 @@ stays in the database however many patients there are. Definitions (docs/adminis
 - time to complete: from the first text handed to the provider to the answers;
 - reminders needed: reminders sent before the answers came.
 
+The per-invitation facts that come from its texts, responses and tablet codes (first text,
+reminders before the answers, mode) are kept on the invitation as they happen
+(`invitation_fact_values`, after every flush that changes them), so the facts are one scan
+of the sites' invitations joined to their patients.
+
 A new breakdown is one more column in `facts` and one entry in DIMENSIONS.
 """
 
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Float, String, and_, case, cast, func, literal, null, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    String,
+    and_,
+    case,
+    cast,
+    event,
+    exists,
+    func,
+    inspect,
+    literal,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from survey.models import (
@@ -90,55 +112,99 @@ def _month(db: Session, column):
     return func.strftime("%Y-%m", column)
 
 
-def facts(db: Session, site_ids: list[int], now: datetime):
-    """One row per counted invitation of the sites, with what the figures group and count."""
+def invitation_fact_values() -> dict[str, ColumnElement]:
+    """The facts kept on each invitation (`first_text_at`, `reminders_before`,
+    `answer_mode`), as worked out from its texts, responses and tablet codes; correlated to
+    the invitation an UPDATE of `invitations` writes."""
     sent = Message.sent_at.is_not(None)
-    texts = (
-        select(
-            Message.invitation_id.label("invitation_id"),
-            func.min(Message.sent_at).label("first_sent"),
-            func.sum(
-                case(
-                    (
-                        and_(
-                            Message.kind == MessageKind.REMINDER,
-                            sent,
-                            Message.sent_at < Invitation.completed_at,
-                        ),
-                        1,
-                    ),
-                    else_=0,
-                )
-            ).label("reminders_before"),
-        )
-        .join(Invitation, Invitation.id == Message.invitation_id)
-        .join(Patient, Patient.id == Invitation.patient_id)
-        .where(sent, Patient.site_id.in_(site_ids))
-        .group_by(Message.invitation_id)
-        .subquery("texts")
-    )
-    # How each answered invitation was answered (its responses share one mode), and which
-    # invitations a clinic tablet opened: each grouped once per invitation, not per row.
-    answered = (
-        select(Response.invitation_id.label("invitation_id"), func.min(Response.mode).label("mode"))
-        .join(Patient, Patient.id == Response.patient_id)
-        .where(Patient.site_id.in_(site_ids))
-        .group_by(Response.invitation_id)
-        .subquery("answered")
+    answered_mode = (
+        select(func.min(Response.mode))
+        .where(Response.invitation_id == Invitation.id)
+        .correlate(Invitation)
+        .scalar_subquery()
     )
     on_tablet = (
-        select(TabletHandoff.invitation_id.label("invitation_id"))
-        .join(Invitation, Invitation.id == TabletHandoff.invitation_id)
-        .join(Patient, Patient.id == Invitation.patient_id)
-        .where(TabletHandoff.used_at.is_not(None), Patient.site_id.in_(site_ids))
-        .group_by(TabletHandoff.invitation_id)
-        .subquery("on_tablet")
+        exists()
+        .where(TabletHandoff.invitation_id == Invitation.id, TabletHandoff.used_at.is_not(None))
+        .correlate(Invitation)
     )
-    mode = case(
-        (answered.c.mode.is_not(None), answered.c.mode),
-        (on_tablet.c.invitation_id.is_not(None), literal(ResponseMode.TABLET.value)),
-        else_=literal(ResponseMode.WEB.value),
-    )
+    return {
+        "first_text_at": (
+            select(func.min(Message.sent_at))
+            .where(Message.invitation_id == Invitation.id, sent)
+            .correlate(Invitation)
+            .scalar_subquery()
+        ),
+        "reminders_before": (
+            select(func.count(Message.id))
+            .where(
+                Message.invitation_id == Invitation.id,
+                Message.kind == MessageKind.REMINDER,
+                sent,
+                Message.sent_at < Invitation.completed_at,
+            )
+            .correlate(Invitation)
+            .scalar_subquery()
+        ),
+        "answer_mode": func.coalesce(
+            answered_mode,
+            case((on_tablet, literal(ResponseMode.TABLET.value)), else_=ResponseMode.WEB.value),
+        ),
+    }
+
+
+def refresh_invitation_facts(connection, invitation_ids: Iterable[int] | None = None) -> None:
+    """Work out the kept facts of these invitations again (all of them when None: benchmark
+    data written in bulk), in the caller's transaction (a Session or a Connection)."""
+    statement = update(Invitation.__table__).values(**invitation_fact_values())
+    if invitation_ids is not None:
+        ids = sorted(set(invitation_ids))
+        if not ids:
+            return
+        statement = statement.where(Invitation.id.in_(ids))
+    connection.execute(statement)
+
+
+# What, when it changes, changes an invitation's kept facts.
+_WATCHED = {
+    Message: ("sent_at", "kind", "invitation_id"),
+    Response: ("mode", "invitation_id"),
+    TabletHandoff: ("used_at", "invitation_id"),
+}
+
+
+def _facts_changed(session: Session) -> set[int]:
+    invitations: set[int] = set()
+    for obj in (*session.new, *session.deleted):
+        if type(obj) in _WATCHED:
+            invitations.add(obj.invitation_id)
+    for obj in session.dirty:
+        if type(obj) in _WATCHED:
+            state = inspect(obj)
+            if any(state.attrs[name].history.has_changes() for name in _WATCHED[type(obj)]):
+                invitations.add(obj.invitation_id)
+                # A text or response moved to another invitation changes the one it left.
+                invitations.update(state.attrs.invitation_id.history.deleted or ())
+        elif isinstance(obj, Invitation) and inspect(obj).attrs.completed_at.history.has_changes():
+            invitations.add(obj.id)
+    invitations.discard(None)
+    return invitations
+
+
+@event.listens_for(Session, "after_flush")
+def _keep_invitation_facts(session: Session, _context) -> None:
+    """After a flush that sent a text, stored a response, used a tablet code or completed an
+    invitation: its kept facts, in the same transaction."""
+    invitations = _facts_changed(session)
+    if invitations:
+        refresh_invitation_facts(session.connection(), invitations)
+
+
+def facts(db: Session, site_ids: list[int], now: datetime):
+    """One row per counted invitation of the sites, with what the figures group and count:
+    one scan of the sites' invitations, their texts, answers and tablet codes already
+    summed up on each (`invitation_fact_values`)."""
+    texted = Invitation.first_text_at.is_not(None)
     completed = Invitation.status == InvitationStatus.COMPLETED
     expired = and_(Invitation.status == InvitationStatus.OPEN, Invitation.expires_at <= now)
     return (
@@ -147,23 +213,18 @@ def facts(db: Session, site_ids: list[int], now: datetime):
             Invitation.patient_id.label("patient_id"),
             Invitation.timepoint.label("timepoint"),
             Patient.language.label("language"),
-            case((texts.c.first_sent.is_not(None), literal(TEXT)), else_=literal(NO_TEXT)).label(
-                "channel"
-            ),
-            mode.label("mode"),
+            case((texted, literal(TEXT)), else_=literal(NO_TEXT)).label("channel"),
+            Invitation.answer_mode.label("mode"),
             _month(db, Invitation.opens_at).label("month"),
-            case((texts.c.first_sent.is_not(None), 1), else_=0).label("texted"),
+            case((texted, 1), else_=0).label("texted"),
             case((Invitation.started_at.is_not(None), 1), (completed, 1), else_=0).label("opened"),
             case((completed, 1), else_=0).label("completed"),
             case((expired, 1), else_=0).label("expired"),
-            texts.c.first_sent,
+            Invitation.first_text_at.label("first_sent"),
             Invitation.completed_at,
-            func.coalesce(texts.c.reminders_before, 0).label("reminders_before"),
+            Invitation.reminders_before.label("reminders_before"),
         )
         .join(Patient, Patient.id == Invitation.patient_id)
-        .outerjoin(texts, texts.c.invitation_id == Invitation.id)
-        .outerjoin(answered, answered.c.invitation_id == Invitation.id)
-        .outerjoin(on_tablet, on_tablet.c.invitation_id == Invitation.id)
         .where(
             Patient.site_id.in_(site_ids),
             Invitation.status != InvitationStatus.CANCELLED,

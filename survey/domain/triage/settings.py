@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from survey import audit
-from survey.freetext import FreeTextRefused, clean_free_text
+from survey.domain import audit_trail
+from survey.domain.freetext import FreeTextRefused, clean_free_text
+from survey.domain.triage.rules import OFF, RulesError, RuleSet, shipped_rules, site_rules
 from survey.models import Site, TriageSettings, User
-from survey.triage.rules import OFF, RulesError, RuleSet, shipped_rules, site_rules
 
 REPLY_MAX = 500
 
@@ -47,7 +47,7 @@ def contact_reply(db: Session, site_id: int, language: str) -> str | None:
 
 
 def clean_reply(text: str | None) -> str:
-    """A reply as stored (survey.freetext); RulesError for one that cannot be kept."""
+    """A reply as stored (survey.domain.freetext); RulesError for one that cannot be kept."""
     try:
         return clean_free_text(text, REPLY_MAX)
     except FreeTextRefused as refused:
@@ -84,13 +84,13 @@ def save_settings(
     settings.rules, settings.due_hours, settings.contact_reply = overrides, changed_hours, cleaned
     settings.updated_by_id = user.id
     db.add(settings)
-    audit.record(
+    audit_trail.record(
         db,
         "triage.settings",
         user=user,
         site_id=site.id,
         detail={"rules": overrides, "due_hours": changed_hours, "contact_reply": cleaned},
-        remote_addr=audit.request_address(),
+        remote_addr=audit_trail.request_address(),
     )
     db.commit()
     return rules

@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session, joinedload
 
-from survey import audit
-from survey.freetext import FreeTextRefused, clean_free_text
+from survey.domain import audit_trail
+from survey.domain.freetext import FreeTextRefused, clean_free_text
 from survey.models import (
     ContactRequest,
     Invitation,
@@ -189,8 +189,13 @@ def close(db: Session, item: TriageItem, user: User, now: datetime) -> None:
 
 
 def _trail(db: Session, action: str, item: TriageItem, user: User, detail: dict) -> None:
-    audit.record(
-        db, action, user=user, subject=item, detail=detail, remote_addr=audit.request_address()
+    audit_trail.record(
+        db,
+        action,
+        user=user,
+        subject=item,
+        detail=detail,
+        remote_addr=audit_trail.request_address(),
     )
 
 

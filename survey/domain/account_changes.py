@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from survey.auth.sessions import end_all_sessions
+from survey.domain.staff_sessions import end_all_sessions
 from survey.models import User
 
 

@@ -6,10 +6,10 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from survey.domain.summaries import refresh_summary
+from survey.domain.wording_in_use import keep_shown_wording, keep_shown_wordings
 from survey.instruments import Instrument
 from survey.models import Answer, Invitation, Response, ResponseMode, utcnow
-from survey.summaries import refresh_summary
-from survey.wording_in_use import keep_shown_wording, keep_shown_wordings
 
 
 @dataclass(frozen=True)

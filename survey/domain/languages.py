@@ -175,8 +175,8 @@ def patient_languages(db: Session, app: Flask | None = None) -> tuple[str, ...]:
     """The languages a patient can answer in: a complete interface catalog, and wording for
     every instrument (the shipped ones, with the clinic's imports)."""
     # Imported late: the instruments' wording in use reads the models.
+    from survey.domain.wording_in_use import instruments_in_use
     from survey.instruments import INSTRUMENT_IDS
-    from survey.wording_in_use import instruments_in_use
 
     worded = languages_with_wording(instruments_in_use(db, INSTRUMENT_IDS))
     return tuple(code for code in interface_languages(app) if code in worded)
@@ -201,8 +201,8 @@ class LanguageStatus:
 def language_statuses(db: Session, app: Flask | None = None) -> list[LanguageStatus]:
     """Every language the service knows of, from a catalog or from some instrument's wording:
     its catalog's completeness, each instrument's wording status, and who it is offered to."""
+    from survey.domain.wording_in_use import instruments_in_use
     from survey.instruments import INSTRUMENT_IDS
-    from survey.wording_in_use import instruments_in_use
 
     app = app or current_app
     found = catalogs(app)

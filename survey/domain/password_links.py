@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from survey.auth.sessions import end_all_sessions
+from survey.domain.staff_sessions import end_all_sessions
 from survey.models import PasswordLink, User, utcnow
 from survey.passwords import hash_password
 

@@ -13,8 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from survey import audit
-from survey.freetext import FreeTextRefused, clean_free_text
+from survey.domain import audit_trail
+from survey.domain.freetext import FreeTextRefused, clean_free_text
+from survey.domain.triage.assessing import assess_invitation, item_of, rules_for
+from survey.domain.triage.rules import CONTACT_REQUEST, Finding, highest
 from survey.models import (
     ContactRequest,
     Invitation,
@@ -22,8 +24,6 @@ from survey.models import (
     TriageItem,
     TriageStatus,
 )
-from survey.triage.assessing import assess_invitation, item_of, rules_for
-from survey.triage.rules import CONTACT_REQUEST, Finding, highest
 
 REASON_MAX = 500
 
@@ -42,7 +42,7 @@ class Requested:
 
 
 def clean_reason(text: str | None) -> str:
-    """The reason as stored (survey.freetext); ReasonRefused for more than REASON_MAX
+    """The reason as stored (survey.domain.freetext); ReasonRefused for more than REASON_MAX
     characters or characters no page keeps (NUL, which PostgreSQL cannot store, included)."""
     return clean_free_text(text, REASON_MAX)
 
@@ -118,7 +118,7 @@ def raise_for_contact(db: Session, invitation: Invitation, now: datetime) -> Tri
         item.assignee_id = item.taken_at = None
         item.outcome = item.outcome_note = item.outcome_at = item.outcome_by_id = None
         item.closed_at = item.closed_by_id = None
-    audit.record(
+    audit_trail.record(
         db,
         action,
         subject=item,

@@ -2,7 +2,7 @@
 
 Plain functions over a database session; each one that changes something commits, so that an
 answer is on disk before the patient sees the next page. The final submit also triages the
-timepoint (survey/triage/), in the same transaction. Saving and submitting lock the
+timepoint (survey/domain/triage/), in the same transaction. Saving and submitting lock the
 invitation row, so drafts can never be written into an invitation that is already complete and
 two submits of one invitation run one after the other (PostgreSQL; SQLite serialises writes).
 """
@@ -19,9 +19,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, scoped_session
 
+from survey.domain.invitation_dates import Stage, stage_of
+from survey.domain.invitations import find_link
+from survey.domain.responses import StoredResponse, insert_responses
+from survey.domain.triage.assessing import triage_submitted
+from survey.domain.wording_in_use import import_keys_rows, instruments_in_use, remember_import_keys
 from survey.instruments import AnswersError, Instrument
-from survey.invitation_dates import Stage, stage_of
-from survey.invitations import find_link
 from survey.models import (
     DraftAnswer,
     ImportedWording,
@@ -32,9 +35,6 @@ from survey.models import (
     ResponseMode,
     utcnow,
 )
-from survey.responses import StoredResponse, insert_responses
-from survey.triage.assessing import triage_submitted
-from survey.wording_in_use import import_keys_rows, instruments_in_use, remember_import_keys
 
 
 class InvitationState(enum.StrEnum):
@@ -47,7 +47,8 @@ class InvitationState(enum.StrEnum):
     COMPLETED = "completed"
 
 
-# The stages staff pages show (survey/invitation_dates.py), as a patient with a link meets them.
+# The stages staff pages show (survey/domain/invitation_dates.py), as a patient with a link
+# meets them.
 PATIENT_STATE = {
     Stage.UPCOMING: InvitationState.NOT_YET_OPEN,
     Stage.OPEN: InvitationState.OPEN,

@@ -9,15 +9,48 @@ Only the responses of the patient's current (latest) episode of care count: a ne
 (a definitive repair after a seton) starts its own baseline, and the list shows its figures.
 The figures are worked out again from the responses each time, never adjusted step by step,
 so a summary is right whatever order answers arrive in.
+
+Where the follow-up stands (the list's next due and overdue, defined in
+`survey.clinic.followup`) is kept on the summary too, so that sorting and filtering by it
+read an index. Both are worked out again from the patient's invitations after every flush
+that adds, changes or removes an invitation, changes the patient's status or adds the summary
+(a session listener: whatever code does it, in the same transaction). Next due also depends
+on the clock, through expiry alone: what is stored is the step of it that holds from
+`next_due_from` until `next_closes_at`, and `refresh_stale_follow_up` moves the rows the clock
+has left to their next step before the list reads them.
 """
 
 import functools
+from collections.abc import Iterable
+from datetime import datetime
+from functools import cache
 
-from sqlalchemy import ColumnElement, bindparam, case, func, null, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    bindparam,
+    case,
+    event,
+    exists,
+    func,
+    inspect,
+    null,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session, aliased
 
 from survey.instruments import CCIS, QOLAF, get_instrument
-from survey.models import Episode, Invitation, PatientSummary, Response
+from survey.models import (
+    Episode,
+    Invitation,
+    InvitationStatus,
+    Patient,
+    PatientStatus,
+    PatientSummary,
+    Response,
+    utcnow,
+)
 
 #: The summary's column prefix for each questionnaire.
 PREFIXES = {QOLAF: "qolaf", CCIS: "ccis"}
@@ -38,7 +71,7 @@ def _episode_id(owner, pick) -> ColumnElement:
 def in_current_episode(owner=OWNER) -> ColumnElement:
     """Per patient, on a query joined to `Invitation`: whether the row belongs to their
     current (latest) episode of care. An invitation without an episode is read as the first
-    episode's (survey/episodes.py); a patient without episode rows has one, implicit."""
+    episode's (survey/domain/episodes.py); a patient without episode rows has one, implicit."""
     first, current = _episode_id(owner, func.min), _episode_id(owner, func.max)
     return func.coalesce(Invitation.episode_id, first, 0) == func.coalesce(current, 0)
 
@@ -153,6 +186,143 @@ def figures() -> dict[str, ColumnElement]:
     }
 
 
+def _next_due_invitation(column, now: datetime, owner=OWNER) -> ColumnElement:
+    """Per patient: `column` of the next-due invitation at `now`: the earliest (by opening,
+    then id) that is still open and has not closed."""
+    return (
+        select(column)
+        .where(
+            Invitation.patient_id == owner,
+            Invitation.status == InvitationStatus.OPEN,
+            Invitation.expires_at > now,
+        )
+        .order_by(Invitation.opens_at, Invitation.id)
+        .limit(1)
+        .correlate(owner.table)
+        .scalar_subquery()
+    )
+
+
+def follow_up_figures(now: datetime, owner=OWNER) -> dict[str, ColumnElement]:
+    """The summary's follow-up columns, as worked out from the patient's invitations.
+
+    The next-due invitation at `now` stays next due until it closes, and since every open
+    invitation before it has closed by `now`, from the last of their closings: every moment
+    in [`next_due_from`, `next_closes_at`) has the same next due (NULL ends: open-ended).
+    Overdue needs no clock at all: the earliest open invitation not followed by a completed
+    one makes the patient overdue once the grace period after its opening has passed."""
+    later = aliased(Invitation)
+    followed = exists().where(
+        later.patient_id == Invitation.patient_id,
+        later.status == InvitationStatus.COMPLETED,
+        later.opens_at > Invitation.opens_at,
+    )
+    withdrawn = (
+        select(Patient.status).where(Patient.id == owner).correlate(owner.table).scalar_subquery()
+        == PatientStatus.WITHDRAWN
+    )
+    return {
+        "next_due_at": _next_due_invitation(Invitation.opens_at, now, owner),
+        "next_closes_at": _next_due_invitation(Invitation.expires_at, now, owner),
+        "next_due_from": (
+            select(func.max(Invitation.expires_at))
+            .where(
+                Invitation.patient_id == owner,
+                Invitation.status == InvitationStatus.OPEN,
+                Invitation.expires_at <= now,
+            )
+            .correlate(owner.table)
+            .scalar_subquery()
+        ),
+        "overdue_since": case(
+            (withdrawn, null()),
+            else_=select(func.min(Invitation.opens_at))
+            .where(
+                Invitation.patient_id == owner,
+                Invitation.status == InvitationStatus.OPEN,
+                ~followed,
+            )
+            .correlate(owner.table)
+            .scalar_subquery(),
+        ),
+    }
+
+
+def stale_follow_up(now: datetime) -> ColumnElement[bool]:
+    """Summaries whose stored step of next due does not hold at `now`."""
+    return or_(
+        PatientSummary.next_closes_at <= now,
+        PatientSummary.next_due_from > now,
+    )
+
+
+# Both statements are built once, with the time and the patients as parameters: building
+# the follow-up's subqueries took longer than running the statement when nothing is stale,
+# and one statement object keeps SQLAlchemy's compiled form cached.
+_NOW = bindparam("now", type_=PatientSummary.next_due_at.type)
+
+
+@cache
+def _stale_update():
+    return (
+        update(PatientSummary.__table__)
+        .where(stale_follow_up(_NOW))
+        .values(**follow_up_figures(_NOW))
+    )
+
+
+@cache
+def _patients_update():
+    return (
+        update(PatientSummary.__table__)
+        .where(PatientSummary.patient_id.in_(bindparam("ids", expanding=True)))
+        .values(**follow_up_figures(_NOW))
+    )
+
+
+def refresh_stale_follow_up(db: Session, now: datetime) -> None:
+    """Move the summaries the clock has left to the step of next due that holds at `now`
+    (an index range scan that usually finds nothing: run before the list reads them)."""
+    db.flush()
+    db.connection().execute(_stale_update(), {"now": now})
+
+
+def refresh_follow_up(connection, patient_ids: Iterable[int], now: datetime | None = None) -> None:
+    """Work out the follow-up columns of these patients again (a Session or a Connection)."""
+    ids = sorted(set(patient_ids))
+    if not ids:
+        return
+    connection.execute(_patients_update(), {"now": now or utcnow(), "ids": ids})
+
+
+# What, when it changes, moves a patient's next due or overdue.
+_INVITATION_FIELDS = ("status", "opens_at", "expires_at", "patient_id")
+
+
+def _follow_up_changed(session: Session) -> set[int]:
+    patients: set[int] = set()
+    for obj in (*session.new, *session.deleted):
+        if isinstance(obj, Invitation | PatientSummary):
+            patients.add(obj.patient_id)
+    for obj in session.dirty:
+        if isinstance(obj, Invitation):
+            state = inspect(obj)
+            if any(state.attrs[name].history.has_changes() for name in _INVITATION_FIELDS):
+                patients.add(obj.patient_id)
+        elif isinstance(obj, Patient) and inspect(obj).attrs.status.history.has_changes():
+            patients.add(obj.id)
+    patients.discard(None)
+    return patients
+
+
+@event.listens_for(Session, "after_flush")
+def _keep_follow_up(session: Session, _context) -> None:
+    """After a flush that changed what next due or overdue depend on, in its transaction."""
+    patients = _follow_up_changed(session)
+    if patients:
+        refresh_follow_up(session.connection(), patients)
+
+
 @functools.cache
 def _lock_statement():
     return (
@@ -186,10 +356,11 @@ def refresh_summary(db: Session, patient_id: int) -> None:
 
 
 def refresh_summaries(db: Session, first_id: int, last_id: int) -> None:
-    """Work out the summaries of a range of patients again (bulk-written benchmark data)."""
+    """Work out the summaries of a range of patients again (bulk-written benchmark data),
+    their follow-up included."""
     db.execute(
         update(PatientSummary)
         .where(PatientSummary.patient_id.between(first_id, last_id))
-        .values(**figures())
+        .values(**figures(), **follow_up_figures(utcnow()))
         .execution_options(synchronize_session=False)
     )

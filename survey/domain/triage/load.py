@@ -14,6 +14,8 @@ from itertools import groupby
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
+from survey.domain.triage.assessing import PAD_ITEM, history_from_rows, rules_for
+from survey.domain.triage.findings import assess
 from survey.instruments import CCIS
 from survey.models import (
     Answer,
@@ -24,8 +26,6 @@ from survey.models import (
     TriageItem,
     TriageLevel,
 )
-from survey.triage.assessing import PAD_ITEM, history_from_rows, rules_for
-from survey.triage.findings import assess
 
 BATCH = 10_000
 

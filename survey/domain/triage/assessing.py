@@ -16,7 +16,17 @@ from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from survey import audit
+from survey.domain import audit_trail
+from survey.domain.triage.findings import assess
+from survey.domain.triage.rules import (
+    ACTION_LEVELS,
+    Answered,
+    Assessment,
+    RulesError,
+    RuleSet,
+    shipped_rules,
+    site_rules,
+)
 from survey.instruments import CCIS
 from survey.models import (
     Answer,
@@ -27,18 +37,8 @@ from survey.models import (
     TriageSettings,
     TriageStatus,
 )
-from survey.triage.findings import assess
-from survey.triage.rules import (
-    ACTION_LEVELS,
-    Answered,
-    Assessment,
-    RulesError,
-    RuleSet,
-    shipped_rules,
-    site_rules,
-)
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("survey.triage.assessing")  # its name before the move: logs keep it
 PAD_ITEM = "pad"
 
 
@@ -178,7 +178,7 @@ def assess_invitation(
         except IntegrityError:
             # Another transaction triaged this timepoint first: one item per timepoint, theirs.
             return item_of(db, invitation.id)
-    audit.record(
+    audit_trail.record(
         db,
         "triage.assessed",
         subject=item,

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from survey import extensions, text
-from survey.languages import patient_languages
+from survey.domain.languages import patient_languages
 from survey.models import Episode, Patient, PatientSummary, Site
 from survey.phones import InvalidPhoneNumber, normalise_mobile
 from survey.timezones import InvalidTimezone, check_timezone
@@ -36,7 +36,8 @@ def check_reference(reference: str) -> str:
 
 def check_language(language: str, db: Session | None = None) -> str:
     """`language` if patients can answer in it: a complete interface catalog and wording for
-    every instrument (survey/languages.py); the list comes from the files, never from code."""
+    every instrument (survey/domain/languages.py); the list comes from the files, never from
+    code."""
     languages = patient_languages(db or extensions.db.session)
     if language not in languages:
         raise EnrolmentError(
@@ -98,7 +99,7 @@ def enrol_patient(
         index_date=index_date,
         # Empty until the first answers; every patient has one, so the list joins it plainly.
         summary=PatientSummary(),
-        # Their first episode of care, from the same index date (survey/episodes.py).
+        # Their first episode of care, from the same index date (survey/domain/episodes.py).
         episodes=[Episode(number=1, index_date=index_date)],
     )
     try:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from survey.instruments import CCIS, QOLAF, Instrument, get_instrument
-from survey.instruments.change import Direction, Reference, compare, compare_series
-from survey.triage.rules import (
+from survey.domain.triage.rules import (
     BASELINE_TIMEPOINT,
     CCIS_DETERIORATION,
     CCIS_PAD_ONLY,
@@ -29,6 +27,8 @@ from survey.triage.rules import (
     RuleSet,
     highest,
 )
+from survey.instruments import CCIS, QOLAF, Instrument, get_instrument
+from survey.instruments.change import Direction, Reference, compare, compare_series
 
 
 def assess(history: Sequence[Answered], rules: RuleSet) -> Assessment:

@@ -6,15 +6,15 @@ rules say today."""
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from survey.instruments import QOLAF, get_instrument
-from survey.models import TriageLevel, TriageOutcome, TriageStatus
-from survey.triage.rules import (
+from survey.domain.triage.rules import (
     CCIS_DETERIORATION,
     CCIS_PAD_ONLY,
     CONTACT_REQUEST,
     QOL_BETTER_CONTINENCE_WORSE,
     QOLAF_WORSE_BAND,
 )
+from survey.instruments import QOLAF, get_instrument
+from survey.models import TriageLevel, TriageOutcome, TriageStatus
 
 # What each level asks for (AmbuFlex: next questionnaire / phone call / clinic visit).
 LEVELS = {

@@ -1,0 +1,77 @@
+"""The facts each invitation keeps for the completion analytics (first text, reminders before
+the answers, way of answering) follow every change as it happens: a text claimed by the
+dispatcher, one that turned out not to have gone, reminders before and after the answers,
+answers given on paper, a tablet code used."""
+
+from datetime import timedelta
+
+from survey.domain.invitations import create_invitation
+from survey.extensions import db
+from survey.models import Message, MessageKind, MessageStatus, ResponseMode
+from survey.outreach.message_status import transition
+from tests.clinic.analytics_data import NOW, answered, handed_to_tablet
+
+
+def kept(invitation):
+    db.session.expire(invitation)
+    return (invitation.first_text_at, invitation.reminders_before, invitation.answer_mode)
+
+
+def pending(invitation, kind, due_at) -> Message:
+    message = Message(
+        patient_id=invitation.patient_id,
+        invitation_id=invitation.id,
+        kind=kind,
+        status=MessageStatus.PENDING,
+        due_at=due_at,
+    )
+    db.session.add(message)
+    db.session.commit()
+    return message
+
+
+def send(message, at) -> None:
+    transition(message, MessageStatus.SENDING, at=at)
+    db.session.commit()
+
+
+def test_each_change_updates_the_kept_facts(site, make_patient, make_user):
+    patient = make_patient(site, reference="FACTS")
+    opens = NOW - timedelta(days=20)
+    invitation = create_invitation(db.session, patient, "baseline", opens_at=opens)
+    db.session.commit()
+    assert kept(invitation) == (None, 0, "web")
+
+    first = pending(invitation, MessageKind.INVITATION, opens)
+    send(first, opens)
+    assert kept(invitation) == (opens, 0, "web")
+
+    # A reminder claimed, then found not to have gone: it neither counts nor is the first.
+    early = pending(invitation, MessageKind.REMINDER, opens - timedelta(hours=1))
+    send(early, opens - timedelta(hours=1))
+    assert kept(invitation)[0] == opens - timedelta(hours=1)
+    transition(early, MessageStatus.FAILED, at=opens)
+    db.session.commit()
+    assert kept(invitation) == (opens, 0, "web")
+
+    reminders = [
+        pending(invitation, MessageKind.REMINDER, opens + timedelta(days=d)) for d in (2, 4)
+    ]
+    for day, reminder in zip((2, 4), reminders, strict=True):
+        send(reminder, opens + timedelta(days=day))
+    assert kept(invitation) == (opens, 0, "web")  # not answered: no reminder counted yet
+
+    # A coordinator hands it to a clinic tablet: "tablet" before any answer.
+    handed_to_tablet(invitation, make_user("coordinator", [site]))
+    db.session.commit()
+    assert kept(invitation)[2] == "tablet"
+
+    # Completed on paper three days after opening: the one reminder sent before counts, and
+    # the answers' way of answering wins over the tablet.
+    answered(invitation, ResponseMode.PAPER)
+    invitation.completed_at = opens + timedelta(days=3)
+    db.session.commit()
+    assert kept(invitation) == (opens, 1, "paper")
+    late = pending(invitation, MessageKind.REMINDER, opens + timedelta(days=5))
+    send(late, opens + timedelta(days=5))
+    assert kept(invitation) == (opens, 1, "paper")  # after the answers: not needed
