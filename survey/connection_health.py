@@ -12,6 +12,11 @@ thrown away and the pool opens a new one (if the server is still down, the reque
 and the patient sees the calm 503 page, as before). `pool_recycle` bounds every connection's
 age, and a statement that still meets a dead connection makes SQLAlchemy invalidate every
 older connection in the pool, so at most the requests in flight at that moment see it.
+
+What a pre-ping did and this does not: a request in the few milliseconds between the server
+closing a connection and the kernel delivering that end of file, or on a connection whose
+peer vanished within the keepalive time, meets the dead connection and gets the 503 page
+once (a retry of the transaction's first statement would close that window; not done yet).
 """
 
 import select
