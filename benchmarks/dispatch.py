@@ -205,7 +205,40 @@ def seed(database_url: str, count: int, first: int) -> list[int]:
     return message_ids
 
 
-def dispatcher(database_url, api_url, concurrency, limit, start, results) -> None:
+class RoundTrips:
+    """What a dispatcher asks of the database: statements, and transactions begun and ended
+    (each BEGIN and COMMIT is a round trip of its own with psycopg)."""
+
+    def __init__(self, engine) -> None:
+        from sqlalchemy import event
+
+        self.statements = self.begins = self.commits = 0
+        self.lock = threading.Lock()
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "begin", self._begin)
+        event.listen(engine, "commit", self._commit)
+
+    def _statement(self, *args) -> None:
+        with self.lock:
+            self.statements += 1
+
+    def _begin(self, *args) -> None:
+        with self.lock:
+            self.begins += 1
+
+    def _commit(self, *args) -> None:
+        with self.lock:
+            self.commits += 1
+
+    def per(self, messages: int) -> str:
+        n = max(messages, 1)
+        return (
+            f"per message: {self.statements / n:.1f} statements, {self.begins / n:.1f} BEGIN, "
+            f"{self.commits / n:.1f} COMMIT"
+        )
+
+
+def dispatcher(database_url, api_url, concurrency, limit, start, results, profile=None) -> None:
     """One dispatcher process: a single pass over everything due, timed."""
     from survey import create_app
     from survey.extensions import db
@@ -218,17 +251,28 @@ def dispatcher(database_url, api_url, concurrency, limit, start, results) -> Non
         settings = DispatchSettings.from_config(app.config)
         db.session.execute(select(1))  # connect before the clock starts
         db.session.commit()
+        trips = RoundTrips(db.engine)
+        if profile:
+            import yappi  # every thread's time, not only the main thread's
+
+            yappi.set_clock_type("cpu")
+            yappi.start()
         start.wait()
         started = time.perf_counter()
         report = dispatch_due(db.session, backend, settings, now=NOW, limit=limit)
-        results.put((time.perf_counter() - started, report.sent, str(report)))
+        elapsed = time.perf_counter() - started
+        if profile:
+            yappi.stop()
+            yappi.get_func_stats().save(profile, type="pstat")
+        results.put((elapsed, report.sent, f"{report}; {trips.per(report.sent)}"))
 
 
-def run_dispatchers(context, count, database_url, api_url, concurrency, limit):
+def run_dispatchers(context, count, database_url, api_url, concurrency, limit, profile=None):
     start, results = context.Event(), context.Queue()
     processes = [
         context.Process(
-            target=dispatcher, args=(database_url, api_url, concurrency, limit, start, results)
+            target=dispatcher,
+            args=(database_url, api_url, concurrency, limit, start, results, profile),
         )
         for _ in range(count)
     ]
@@ -280,6 +324,9 @@ def main() -> None:
     parser.add_argument(
         "--skip-two", action="store_true", help="only the single-dispatcher measurement"
     )
+    parser.add_argument(
+        "--profile", help="write the single dispatcher's CPU profile here (pstats; needs yappi)"
+    )
     options = parser.parse_args()
     if not options.database_url.startswith("postgresql"):
         raise SystemExit("PostgreSQL only: two dispatchers at once need its row locks")
@@ -299,7 +346,11 @@ def main() -> None:
 
     n, threads = options.messages, options.concurrency
     print(f"{n} messages, {threads} sending thread(s) per dispatcher, server at {api_url}")
-    body = render(INVITATION, "es", "Benchmark clinic", link_url(PUBLIC_URL, "x" * 22))
+    from survey import create_app
+
+    # The texts come from the catalogs: render the floor's body as the dispatcher would.
+    with create_app(app_config(options.database_url, api_url, threads)).app_context():
+        body = render(INVITATION, "es", "Benchmark clinic", link_url(PUBLIC_URL, "x" * 22))
     ask("reset")
     ceiling = measure_server(api_url, threads, n, body)
     print(f"server alone (Twilio SDK, {threads} threads): {ceiling:8.0f} requests/s")
@@ -310,7 +361,9 @@ def main() -> None:
     started = time.perf_counter()
     first = seed(database_url, n, 0)
     print(f"seeded {n} due messages in {time.perf_counter() - started:.1f} s")
-    [(elapsed, sent, report)] = run_dispatchers(context, 1, database_url, api_url, threads, n)
+    [(elapsed, sent, report)] = run_dispatchers(
+        context, 1, database_url, api_url, threads, n, options.profile
+    )
     rate = sent / elapsed
     _requests, received = ask("received")
     problems = check_sent_once(database_url, first, received)
@@ -321,15 +374,20 @@ def main() -> None:
     if not options.skip_two:
         ask("reset")
         second = seed(database_url, n, n)
+        # The machine is shared: the floor again, just before the run it is compared with.
+        ceiling = measure_server(api_url, threads, n, body)
+        print(f"server alone again (Twilio SDK, {threads} threads): {ceiling:8.0f} requests/s")
+        ask("reset")
         outcomes = run_dispatchers(context, 2, database_url, api_url, threads, n)
         _requests, received = ask("received")
         problems = check_sent_once(database_url, second, received)
         wall = max(elapsed for elapsed, _sent, _report in outcomes)
         shares = " + ".join(str(sent) for _elapsed, sent, _report in outcomes)
-        print(
-            f"two dispatchers: {shares} sent in {wall:.1f} s = "
-            f"{sum(s for _e, s, _r in outcomes) / wall:8.0f} messages/s"
-        )
+        rate = sum(s for _e, s, _r in outcomes) / wall
+        print(f"two dispatchers: {shares} sent in {wall:.1f} s = {rate:8.0f} messages/s")
+        for _elapsed, _sent, report in outcomes:
+            print(f"  ({report})")
+        print(f"ratio two dispatchers / server alone: {rate / ceiling:.2f}")
         print(
             "  no duplicates: every message received once, all sent"
             if not problems

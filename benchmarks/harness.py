@@ -8,7 +8,6 @@ they print figures and leave nothing behind in the database."""
 import argparse
 import contextlib
 import json
-import multiprocessing
 import os
 import platform
 import random
@@ -40,21 +39,53 @@ WRK_SCRIPTS = Path(__file__).resolve().parent / "wrk"
 DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/bench_http"
 
 
-def arguments(description: str) -> argparse.ArgumentParser:
-    """The options every HTTP benchmark takes; a script adds its own."""
-    parser = argparse.ArgumentParser(description=description)
+def add_server_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options every HTTP benchmark takes (run_all.py passes them on)."""
     parser.add_argument("--database", default=DEFAULT_DATABASE, help="a PostgreSQL URL")
     parser.add_argument(
-        "--workers",
-        type=int,
-        default=multiprocessing.cpu_count() * 2 + 1,
-        help="gunicorn workers (default: gunicorn.conf.py's, 2 x CPUs + 1)",
+        "--workers", type=int, default=None, help="gunicorn workers (default: gunicorn.conf.py's)"
     )
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="threads per worker (default: gunicorn.conf.py's)"
+    )
+    parser.add_argument(
+        "--worker-class",
+        default=None,
+        choices=("sync", "gthread"),
+        help="gunicorn worker class (default: gunicorn.conf.py's)",
+    )
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
     parser.add_argument("--wrk-threads", type=int, default=2)
-    parser.add_argument("--seconds", type=int, default=20, help="length of each wrk run")
+    parser.add_argument("--seconds", type=int, default=15, help="length of each wrk run")
     return parser
+
+
+def arguments(description: str) -> argparse.ArgumentParser:
+    """The options every HTTP benchmark takes; a script adds its own."""
+    return add_server_options(argparse.ArgumentParser(description=description))
+
+
+def server_line(args: argparse.Namespace) -> str:
+    """One line saying how gunicorn and wrk were set up for a run."""
+    workers = args.workers or f"{gunicorn_default('workers')} (gunicorn.conf.py)"
+    threads = args.threads or f"{gunicorn_default('threads')} (gunicorn.conf.py)"
+    worker_class = args.worker_class or f"{gunicorn_default('worker_class')} (gunicorn.conf.py)"
+    return (
+        f"gunicorn: {workers} workers x {threads} threads, {worker_class}; "
+        f"wrk: {args.wrk_threads} threads, {args.connections} connections, {args.seconds} s"
+    )
+
+
+def gunicorn_default(name: str):
+    """A setting of gunicorn.conf.py as it would be read with no SURVEY_* overrides."""
+    values: dict = {}
+    exec(compile((ROOT / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), values)  # noqa: S102
+    return values[name]
+
+
+def load() -> str:
+    """`uptime`: how busy the machine was (other helpers' runs share it)."""
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()  # noqa: S607
 
 
 def machine() -> str:
@@ -137,26 +168,61 @@ def open_sessions(base: str, tokens: list[str], parallel: int = 8) -> list[OpenS
         return list(pool.map(prepare, range(len(tokens))))
 
 
+def _server_settings(args: argparse.Namespace) -> dict[str, str]:
+    settings = {}
+    if args.worker_class:
+        # GUNICORN_CMD_ARGS overrides gunicorn.conf.py, as on a command line.
+        settings["GUNICORN_CMD_ARGS"] = f"--worker-class {args.worker_class}"
+    return settings
+
+
 @contextlib.contextmanager
 def server(url: str, args: argparse.Namespace) -> Iterator[str]:
-    """gunicorn as deployed, plus the floor routes; yields the base URL."""
+    """gunicorn as deployed, plus the floor routes (the middleware floor); yields the base URL."""
     log = Path(tempfile.mkdtemp(prefix="bench-http-")) / "server.log"
-    settings = {"SURVEY_BENCHMARK_ROUTES": "1"}
+    settings = {"SURVEY_BENCHMARK_ROUTES": "1", **_server_settings(args)}
     with gunicorn(url, log, args.workers, args.threads, settings) as base:
         yield base
+    _check_log(log)
+
+
+@contextlib.contextmanager
+def bare_server(url: str, args: argparse.Namespace, page: bytes = b"") -> Iterator[str]:
+    """The bare floor (benchmarks/bare_app.py) under the same gunicorn settings and database;
+    GET /page answers `page`. Yields the base URL."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-bare-"))
+    page_file = folder / "page.html"
+    page_file.write_bytes(page)
+    settings = {"BARE_PAGE_FILE": str(page_file), **_server_settings(args)}
+    log = folder / "server.log"
+    with gunicorn(
+        url, log, args.workers, args.threads, settings, application="benchmarks.bare_app:app"
+    ) as base:
+        yield base
+    _check_log(log)
+
+
+def _check_log(log: Path) -> None:
     errors = [line for line in log.read_text(errors="replace").splitlines() if "Traceback" in line]
     if errors:
         raise RuntimeError(f"the server logged errors; see {log}")
 
 
-def wrk(base: str, path: str, args: argparse.Namespace, script: str, *script_args: str) -> dict:
+def wrk(
+    base: str,
+    path: str,
+    args: argparse.Namespace,
+    script: str,
+    *script_args: str,
+    seconds: int | None = None,
+) -> dict:
     """Run wrk with one of benchmarks/wrk/*.lua against base + path; the script's JSON summary."""
     command = [
         "wrk",
         "--latency",
         f"-t{args.wrk_threads}",
         f"-c{args.connections}",
-        f"-d{args.seconds}s",
+        f"-d{seconds or args.seconds}s",
         "--timeout",
         "30s",
         "-s",

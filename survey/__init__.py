@@ -4,7 +4,16 @@ import importlib
 
 from flask import Flask
 
-from survey import config, errors, i18n, navigation, operations, security, settings
+from survey import (
+    config,
+    connection_health,
+    errors,
+    i18n,
+    navigation,
+    operations,
+    security,
+    settings,
+)
 
 # analytics and summaries: their session listeners keep the figures stored for speed (each
 # invitation's analytics facts, each patient's next due and overdue) in every process that
@@ -35,6 +44,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
+    with app.app_context():
+        connection_health.init_app(app, db.engine)
     migrate.init_app(app, db, directory=str(config.MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)
     languages.init_app(app)

@@ -27,7 +27,9 @@ DEFAULTS = {
     "SESSION_IDLE_MINUTES": 30,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # No pool_pre_ping (a round trip per request): dead pooled connections are found at
+    # checkout without one (survey/connection_health.py); none lives longer than this.
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 1800},
     "WTF_CSRF_TIME_LIMIT": None,  # the session's own idle limit bounds a form's lifetime
     # Flask-WTF's HTTPS check wants a same-origin Referer on every post, but every page says
     # Referrer-Policy: no-referrer, so browsers send none (and Origin: null): behind a TLS
@@ -131,6 +133,9 @@ def load(app: Flask, overrides: dict | None) -> None:
         raise ConfigurationError("SURVEY_ENV must be 'development' or 'production'.")
 
     app.config["SQLALCHEMY_DATABASE_URI"] = database_uri(app, configured_database)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    )
     app.config["PUBLIC_URL"] = str(app.config["PUBLIC_URL"]).rstrip("/")
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
         minutes=int(app.config["SESSION_IDLE_MINUTES"])
@@ -180,6 +185,26 @@ def database_uri(app: Flask, configured: str | None) -> str:
         if configured.startswith(prefix):
             return "postgresql+psycopg://" + configured[len(prefix) :]
     return configured
+
+
+# TCP keepalives on PostgreSQL connections: a server that vanished without closing them (a
+# host rebooted, a link cut) makes an idle pooled connection's socket report an error within
+# about a minute, which the checkout check sees (survey/connection_health.py).
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+
+
+def engine_options(uri: str, configured: dict) -> dict:
+    """The engine options for `uri`: the configured ones, with TCP keepalives on PostgreSQL
+    (a new dict: the defaults are shared by every app)."""
+    options = dict(configured or {})
+    if uri.startswith("postgresql"):
+        options["connect_args"] = {**KEEPALIVES, **options.get("connect_args", {})}
+    return options
 
 
 def development_secret_key(app: Flask) -> str:

@@ -1,5 +1,7 @@
 """Which language a page speaks, and the helpers templates need for it."""
 
+import functools
+
 from babel import Locale
 from flask import Flask, current_app, g, has_request_context, request, session
 from flask_babel import get_locale
@@ -24,11 +26,13 @@ def select_locale() -> str:
     return request.accept_languages.best_match(languages) or settings().default_language
 
 
+@functools.cache
 def text_direction(locale: str) -> str:
     """`ltr` or `rtl`, for the `dir` attribute of a page in this locale."""
     return "rtl" if Locale.parse(locale).character_order == "right-to-left" else "ltr"
 
 
+@functools.cache
 def language_name(code: str) -> str:
     """A language's name in that language itself, as a language switcher shows it."""
     return Locale.parse(code).get_display_name(code).capitalize()

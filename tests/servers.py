@@ -32,16 +32,18 @@ def free_port() -> int:
 def gunicorn(
     database_url: str,
     log_path: Path,
-    workers: int,
-    threads: int,
+    workers: int | None,
+    threads: int | None,
     settings: dict[str, str] | None = None,
+    application: str = "wsgi:app",
 ) -> Iterator[str]:
     """`gunicorn -c gunicorn.conf.py wsgi:app` on a free loopback port, until /healthz answers.
 
     Yields the base URL; `settings` adds or overrides SURVEY_* variables (rate limits are
-    counted in the database, as deployed, unless they set SURVEY_RATELIMIT_STORAGE_URI). On
-    exit the server is stopped, and its log (stdout and stderr) stays at `log_path` for the
-    caller to read."""
+    counted in the database, as deployed, unless they set SURVEY_RATELIMIT_STORAGE_URI), or
+    GUNICORN_CMD_ARGS. `application` is another WSGI app to serve with the same settings (the
+    benchmarks' bare floor). On exit the server is stopped, and its log (stdout and stderr)
+    stays at `log_path` for the caller to read."""
     port = free_port()
     env = {
         **os.environ,
@@ -50,14 +52,15 @@ def gunicorn(
         "SURVEY_SECRET_KEY": "real-server-test-secret",
         "SURVEY_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "SURVEY_BIND": f"127.0.0.1:{port}",
-        "SURVEY_WORKERS": str(workers),
-        "SURVEY_THREADS": str(threads),
         "SURVEY_LOG_LEVEL": "WARNING",
+        # None: gunicorn.conf.py's own choice.
+        **({"SURVEY_WORKERS": str(workers)} if workers is not None else {}),
+        **({"SURVEY_THREADS": str(threads)} if threads is not None else {}),
         **(settings or {}),
     }
     with log_path.open("wb") as output:
         process = subprocess.Popen(  # noqa: S603 (our own server, fixed arguments)
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", application],
             cwd=ROOT,
             env=env,
             stdout=output,

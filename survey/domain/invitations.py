@@ -6,7 +6,7 @@ database cannot be turned into working links. Each SMS mints its own link."""
 import hashlib
 import re
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -86,7 +86,22 @@ def asks_before_treatment(invitation: Invitation) -> bool:
     patient = invitation.patient
     # The index date of the invitation's own episode of care (a staged treatment has several).
     index_date = invitation.episode.index_date if invitation.episode else patient.index_date
+    return opens_before(invitation.opens_at, patient.timezone, index_date, invitation.timepoint)
+
+
+def opens_before(opens_at: datetime, zone: str, index_date: date | None, timepoint: str) -> bool:
+    """`asks_before_treatment` on the values it reads (the dispatcher has them as columns)."""
     if index_date is None:
-        return invitation.timepoint == BASELINE_TIMEPOINT
-    opens_on = invitation.opens_at.astimezone(ZoneInfo(patient.timezone)).date()
-    return opens_on < index_date
+        return timepoint == BASELINE_TIMEPOINT
+    return opens_at.astimezone(ZoneInfo(zone)).date() < index_date
+
+
+def new_link(invitation_id: int) -> tuple[str, dict]:
+    """A fresh token for an invitation and the link row that stores its hash (`mint_link`
+    for a caller that inserts rows itself)."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    return token, {
+        "invitation_id": invitation_id,
+        "token_hash": token_hash(token),
+        "created_at": utcnow(),
+    }

@@ -8,25 +8,29 @@ two submits of one invitation run one after the other (PostgreSQL; SQLite serial
 """
 
 import enum
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by, array_agg
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, scoped_session
 
 from survey.domain.invitation_dates import Stage, stage_of
 from survey.domain.invitations import find_link
-from survey.domain.responses import store_response
+from survey.domain.responses import StoredResponse, insert_responses
 from survey.domain.triage.assessing import triage_submitted
-from survey.domain.wording_in_use import instruments_in_use
+from survey.domain.wording_in_use import import_keys_rows, instruments_in_use, remember_import_keys
 from survey.instruments import AnswersError, Instrument
 from survey.models import (
     DraftAnswer,
+    ImportedWording,
     Invitation,
     InvitationStatus,
+    Patient,
     Response,
     ResponseMode,
     utcnow,
@@ -76,7 +80,7 @@ class Incomplete(Exception):
 class Submitted:
     """The stored responses of a completed invitation; `first_time` is False for a repeat."""
 
-    responses: list[Response]
+    responses: list[StoredResponse]
     first_time: bool
 
 
@@ -105,8 +109,88 @@ def instruments_of(db: Session, invitation: Invitation) -> list[Instrument]:
     return instruments_in_use(db, invitation.instrument_ids)
 
 
+def load_invitation(db: Session, invitation_id: int) -> Invitation | None:
+    """The invitation with its patient and site, for a patient's request; on PostgreSQL in
+    the same statement its saved answers and the wording imports in use too (kept for this
+    transaction, so the page costs one round trip). SQLite, in process, reads them when
+    asked."""
+    if db.get_bind().dialect.name != "postgresql":
+        options = [joinedload(Invitation.patient).joinedload(Patient.site)]
+        return db.get(Invitation, invitation_id, options=options)
+    row = db.execute(_page_statement(), {"page_invitation_id": invitation_id}).one_or_none()
+    if row is None:
+        return None
+    invitation, instrument_ids, item_ids, values, wording_ids, import_ids, imported_ats = row
+    import_rows = zip(wording_ids or (), import_ids or (), imported_ats or (), strict=True)
+    remember_import_keys(db, import_rows)
+    saved: dict[str, dict[str, int]] = {}
+    for instrument_id, item_id, value in zip(
+        instrument_ids or (), item_ids or (), values or (), strict=True
+    ):
+        saved.setdefault(instrument_id, {})[item_id] = value
+    _remember_saved(db, invitation.id, saved)
+    return invitation
+
+
+@functools.cache
+def _page_statement():
+    """load_invitation's statement, built once per process (building it cost more CPU than
+    running it)."""
+    drafts = select(DraftAnswer).where(DraftAnswer.invitation_id == Invitation.id)
+    imports = import_keys_rows()
+    return (
+        select(
+            Invitation,
+            *[_array_of(drafts, column) for column in _DRAFT_COLUMNS],
+            *[_array_of(imports, column) for column in _IMPORT_COLUMNS],
+        )
+        .where(Invitation.id == bindparam("page_invitation_id"))
+        .options(joinedload(Invitation.patient).joinedload(Patient.site))
+    )
+
+
+_DRAFT_COLUMNS = (DraftAnswer.instrument_id, DraftAnswer.item_id, DraftAnswer.value)
+_IMPORT_COLUMNS = (ImportedWording.instrument_id, ImportedWording.id, ImportedWording.imported_at)
+
+
+def _array_of(query, column):
+    """One column of `query`'s rows as a PostgreSQL array, in the order of its table's id."""
+    table = column.table
+    return (
+        query.with_only_columns(array_agg(aggregate_order_by(column, *table.primary_key.columns)))
+        .order_by(None)
+        .scalar_subquery()
+    )
+
+
+# Where a transaction's saved answers are kept once read with the invitation; any write of
+# drafts through this module forgets them.
+_SAVED = "survey_saved_answers"
+
+
+def _remember_saved(db: Session, invitation_id: int, saved: dict) -> None:
+    plain = _plain(db)
+    plain.info[_SAVED] = (plain.get_transaction(), invitation_id, saved)
+
+
+def _forget_saved(db: Session) -> None:
+    _plain(db).info.pop(_SAVED, None)
+
+
+def _plain(db) -> Session:
+    return db() if isinstance(db, scoped_session) else db
+
+
 def saved_answers(db: Session, invitation: Invitation) -> dict[str, dict[str, int]]:
     """The draft answers saved so far: instrument id -> item id -> value."""
+    kept = _plain(db).info.get(_SAVED)
+    if (
+        kept is not None
+        and kept[0] is not None
+        and kept[0] is _plain(db).get_transaction()
+        and kept[1] == invitation.id
+    ):
+        return {instrument_id: dict(items) for instrument_id, items in kept[2].items()}
     saved: dict[str, dict[str, int]] = {}
     # Plain rows, not ORM objects: read on every page and submit, never changed here.
     rows = db.execute(
@@ -193,30 +277,23 @@ def submit(
         _store_drafts(db, invitation_id, instrument_id, answers, now)
     saved = saved_answers(db, invitation)
     instruments = instruments_of(db, invitation)
+    # Each questionnaire is checked here, once: what the check returns is scored and stored.
+    checked = []
     for step, instrument in enumerate(instruments, start=1):
         try:
-            instrument.validate(saved.get(instrument.id, {}))
+            checked.append((instrument, instrument.validate(saved.get(instrument.id, {}))))
         except AnswersError as error:
             db.commit()  # the last page's answers, if any; nothing else has changed
             raise Incomplete(step, instrument.id, error.missing) from None
 
     try:
-        responses = [
-            store_response(
-                db,
-                invitation,
-                instrument,
-                saved[instrument.id],
-                language,
-                now,
-                mode=mode,
-                entered_by_id=entered_by_id,
-            )
-            for instrument in instruments
-        ]
+        responses = insert_responses(
+            db, invitation, checked, language, now, mode=mode, entered_by_id=entered_by_id
+        )
         invitation.status = InvitationStatus.COMPLETED
         invitation.completed_at = now
         db.execute(delete(DraftAnswer).where(DraftAnswer.invitation_id == invitation_id))
+        _forget_saved(db)
         # Triaged with the answers, in their transaction; a failure there is rolled back
         # alone and never costs the patient their answers.
         triage_submitted(db, invitation, now)
@@ -237,6 +314,7 @@ def _store_drafts(
 ) -> None:
     if not answers:
         return
+    _forget_saved(db)
     rows = [
         {
             "invitation_id": invitation_id,
@@ -258,20 +336,31 @@ def _store_drafts(
 
 def _locked(db: Session, invitation_id: int) -> Invitation:
     # populate_existing: the request may already hold this invitation, read before the lock.
+    # Its patient comes along (triage reads the site), the lock is the invitation's only.
     return db.scalars(
         select(Invitation)
         .where(Invitation.id == invitation_id)
-        .with_for_update()
+        .options(joinedload(Invitation.patient))
+        .with_for_update(of=Invitation)
         .execution_options(populate_existing=True)
     ).one()
 
 
-def _responses(db: Session, invitation_id: int) -> list[Response]:
-    return list(
-        db.scalars(
-            select(Response).where(Response.invitation_id == invitation_id).order_by(Response.id)
+def _responses(db: Session, invitation_id: int) -> list[StoredResponse]:
+    rows = db.execute(
+        select(
+            Response.id,
+            Response.instrument_id,
+            Response.total,
+            Response.band,
+            Response.language,
+            Response.mode,
+            Response.submitted_at,
         )
+        .where(Response.invitation_id == invitation_id)
+        .order_by(Response.id)
     )
+    return [StoredResponse(*row) for row in rows]
 
 
 def _upsert_for(db: Session):

@@ -20,6 +20,7 @@ on the clock, through expiry alone: what is stored is the step of it that holds 
 has left to their next step before the list reads them.
 """
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
 from functools import cache
@@ -322,22 +323,36 @@ def _keep_follow_up(session: Session, _context) -> None:
         refresh_follow_up(session.connection(), patients)
 
 
+@functools.cache
+def _lock_statement():
+    return (
+        select(PatientSummary.patient_id)
+        .where(PatientSummary.patient_id == bindparam("summary_patient_id"))
+        .with_for_update()
+    )
+
+
+@functools.cache
+def _refresh_statement():
+    """The one UPDATE that works a patient's summary out again, built once per process: it
+    is some forty correlated subqueries, and building the expression and its cache key on
+    every submit cost more CPU than the rest of the submit together (profile in
+    docs/performance.md). The same object each time, so SQLAlchemy's compiled cache hits."""
+    return (
+        update(PatientSummary)
+        .where(PatientSummary.patient_id == bindparam("summary_patient_id"))
+        .values(**figures())
+        .execution_options(synchronize_session=False)
+    )
+
+
 def refresh_summary(db: Session, patient_id: int) -> None:
     """Work out one patient's summary again, in the caller's transaction (after a response
     is added). The row is locked first, so two answers stored at once for one patient are
     counted one after the other, each seeing the other's committed response."""
     db.flush()
-    db.execute(
-        select(PatientSummary.patient_id)
-        .where(PatientSummary.patient_id == patient_id)
-        .with_for_update()
-    )
-    db.execute(
-        update(PatientSummary)
-        .where(PatientSummary.patient_id == patient_id)
-        .values(**figures())
-        .execution_options(synchronize_session=False)
-    )
+    db.execute(_lock_statement(), {"summary_patient_id": patient_id})
+    db.execute(_refresh_statement(), {"summary_patient_id": patient_id})
 
 
 def refresh_summaries(db: Session, first_id: int, last_id: int) -> None:

@@ -3,10 +3,10 @@ and every wording patients were ever shown, kept by its hash."""
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from survey.characters import scrub
 from survey.instruments import (
@@ -34,20 +34,70 @@ def instrument_in_use(db: Session, instrument_id: str) -> Instrument:
 
 
 def instruments_in_use(db: Session, instrument_ids: Iterable[str]) -> list[Instrument]:
-    """instrument_in_use for several instruments, in their order, with one query."""
+    """instrument_in_use for several instruments, in their order, with at most one query per
+    transaction (`import_keys`)."""
     instrument_ids = list(instrument_ids)
-    imports: dict[str, list] = {}
     for instrument_id in instrument_ids:
         get_instrument(instrument_id)  # KeyError for an unknown id, before any query
-        imports[instrument_id] = []
+    keys = import_keys(db)
+    return [_with_wording(db, i, keys.get(i, ())) for i in instrument_ids]
+
+
+# Where a transaction's import keys are kept: in the session's info, with the transaction
+# they were read in (a page reads them for its languages and again for its questionnaires).
+_KEYS = "survey_wording_import_keys"
+
+
+def import_keys(db: Session) -> dict[str, tuple]:
+    """Every instrument's imports as ((id, imported_at), ...), oldest first: read once per
+    transaction (a commit, e.g. after an import, makes the next call read them again)."""
+    db = _plain(db)
+    transaction = db.get_transaction()
+    kept = db.info.get(_KEYS)
+    if (
+        transaction is not None
+        and kept is not None
+        and kept[0] is transaction
+        and not any(isinstance(o, ImportedWording) for o in (*db.new, *db.deleted, *db.dirty))
+    ):
+        return kept[1]
     rows = db.execute(
-        select(ImportedWording.instrument_id, ImportedWording.id, ImportedWording.imported_at)
-        .where(ImportedWording.instrument_id.in_(instrument_ids))
-        .order_by(ImportedWording.id)
-    )
+        select(
+            ImportedWording.instrument_id, ImportedWording.id, ImportedWording.imported_at
+        ).order_by(ImportedWording.id)
+    ).all()
+    return remember_import_keys(db, rows)
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_keys_after_an_import(db: Session, flush_context) -> None:
+    """An import flushed in this transaction: the next call reads the keys again."""
+    if any(isinstance(o, ImportedWording) for o in (*db.new, *db.deleted, *db.dirty)):
+        db.info.pop(_KEYS, None)
+
+
+def _plain(db) -> Session:
+    """The session itself, where a caller passes Flask-SQLAlchemy's scoped session."""
+    return db() if isinstance(db, scoped_session) else db
+
+
+def import_keys_rows():
+    """The columns `remember_import_keys` takes, for a caller that reads them in a statement
+    of its own (the patient page reads everything it needs in one)."""
+    return select(
+        ImportedWording.instrument_id, ImportedWording.id, ImportedWording.imported_at
+    ).order_by(ImportedWording.id)
+
+
+def remember_import_keys(db: Session, rows) -> dict[str, tuple]:
+    """Keep (instrument id, import id, imported at) rows as this transaction's import keys."""
+    keys: dict[str, list] = {}
     for instrument_id, import_id, imported_at in rows:
-        imports[instrument_id].append((import_id, imported_at))
-    return [_with_wording(db, i, tuple(imports[i])) for i in instrument_ids]
+        keys.setdefault(instrument_id, []).append((import_id, imported_at))
+    frozen = {instrument_id: tuple(pairs) for instrument_id, pairs in keys.items()}
+    db = _plain(db)
+    db.info[_KEYS] = (db.get_transaction(), frozen)
+    return frozen
 
 
 def _with_wording(db: Session, instrument_id: str, imports: tuple) -> Instrument:
@@ -110,13 +160,23 @@ def import_wording(
 def keep_shown_wording(db: Session, instrument: Instrument, lang: str) -> None:
     """Record what `instrument` shows in `lang` (once per wording hash), in the caller's
     transaction; called whenever a response is stored, so every wording used is kept."""
+    keep_shown_wordings(db, [instrument], lang)
+
+
+def keep_shown_wordings(db: Session, instruments: list[Instrument], lang: str) -> None:
+    """keep_shown_wording for several instruments, in one statement."""
     insert = _insert_for(db)(ShownWording).values(
-        instrument_id=instrument.id,
-        language=lang,
-        wording_hash=instrument.wording_hash(lang),
-        wording_version=instrument.wording_version(lang),
-        wording_status=instrument.wording_status(lang),
-        texts=shown_text(instrument, lang),
+        [
+            {
+                "instrument_id": instrument.id,
+                "language": lang,
+                "wording_hash": instrument.wording_hash(lang),
+                "wording_version": instrument.wording_version(lang),
+                "wording_status": instrument.wording_status(lang),
+                "texts": shown_text(instrument, lang),
+            }
+            for instrument in instruments
+        ]
     )
     # Two patients answering at once with a new wording both try: the first one stands.
     db.execute(

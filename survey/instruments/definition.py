@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from survey.instruments import definition_file, fingerprint
 from survey.instruments.answers import validate_answers
-from survey.instruments.scoring import Score, score
+from survey.instruments.scoring import Score, score, score_checked
 
 #: What a language code looks like: ISO 639 letters, optionally "_" and an ISO 3166 region
 #: (Babel's spelling: "ar", "pt_BR"). Any such language Babel knows may carry wording: the
@@ -282,6 +282,10 @@ class Instrument:
     def score(self, answers: Mapping[str, object]) -> Score:
         """Validate `answers` and compute total, band, subscales and cut-offs reached."""
         return score(self, answers)
+
+    def score_checked(self, values: Mapping[str, int]) -> Score:
+        """Score what `validate` returned, without checking it again."""
+        return score_checked(self, values)
 
     def to_dict(self) -> dict:
         """The definition as a plain dict in the file format; loads back to an equal Instrument."""

@@ -29,7 +29,12 @@ class Score:
 
 def score(instrument: Instrument, answers: Mapping[str, object]) -> Score:
     """Validate `answers` against `instrument` and score them by its declared method."""
-    values = validate_answers(instrument, answers)
+    return score_checked(instrument, validate_answers(instrument, answers))
+
+
+def score_checked(instrument: Instrument, values: Mapping[str, int]) -> Score:
+    """Score answers that `validate_answers` already returned (a submit checks each
+    questionnaire once, then scores and stores what the check returned)."""
     # "sum" is the only method loading.py accepts; refuse here too so a new method
     # added to a file can never be scored as a sum by accident.
     if instrument.scoring_method != "sum":

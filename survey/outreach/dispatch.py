@@ -16,7 +16,8 @@ A pass runs in short transactions:
    its own provider call, so a dispatcher killed mid-pass leaves only the message in flight
    in `sending`;
 4. the claimed message is rendered (in memory only) and sent with a validity period that ends
-   when quiet hours start, and its outcome recorded in a transaction of its own. A refusal of
+   when quiet hours start, and its outcome recorded in one guarded statement, committed with
+   the next claim (before that claim's own send), or alone when none follows. A refusal of
    the site's account or sender pauses the site's channel (`alarms`): the message waits, and
    nothing more of the site is claimed until an administrator resumes.
 
@@ -55,8 +56,8 @@ from survey.outreach.backends import (
     MAX_CONCURRENT_SENDS,
     SmsBackend,
 )
-from survey.outreach.claims import claim_next, not_needed, record_result, send_claim
-from survey.outreach.message_status import transition
+from survey.outreach.claims import PassCache, claim_next, record_result, send_claim
+from survey.outreach.message_status import move
 from survey.outreach.policy import SendingRules
 
 # Providers retry a webhook for hours, not weeks. Receipts of status reports go after this
@@ -210,44 +211,81 @@ def send_due(
     budget: Budget,
     report: DispatchReport,
 ) -> None:
-    """Claim, send and record due messages one by one until none is left or the budget is."""
-    names: dict[int, str | None] = {}  # each site's chosen name in texts, once per pass
-    while budget.take():
-        # Each claim is judged (quiet hours, limits, validity) and stamped at its own moment,
-        # not the pass's start: a long pass must not send after quiet hours begin, and a claim
-        # stamped with the pass's start could look stale to another dispatcher's recovery.
-        moment = budget.moment()
-        found, claim = claim_next(db, moment, settings, report, moment, names)
-        if not found:
-            return
-        if claim is not None:
-            record_result(db, claim, send_claim(backend, claim), moment, settings, report)
+    """Claim, send and record due messages one by one until none is left or the budget is.
+
+    A send's outcome is recorded in the transaction of the next claim, which is committed
+    before that claim's own send (or alone, when no claim follows): one durable commit a
+    message. A dispatcher killed meanwhile leaves only the message in flight unrecorded, as
+    before; a claim that fails (a bug, a lost connection) still records the outcome alone."""
+    cache = PassCache()  # each site's chosen name and each text, read once per pass
+    outcome = None  # the last send's (claim, result, moment), not yet committed
+    try:
+        while budget.take():
+            # Each claim is judged (quiet hours, limits, validity) and stamped at its own
+            # moment, not the pass's start: a long pass must not send after quiet hours
+            # begin, and a claim stamped with the pass's start could look stale to another
+            # dispatcher's recovery.
+            moment = budget.moment()
+            if outcome is not None:
+                record_result(db, *outcome, settings, report, commit=False)
+            found, claim = claim_next(db, moment, settings, report, moment, cache)
+            outcome = None  # committed with the claim
+            if not found:
+                return
+            if claim is not None:
+                outcome = (claim, send_claim(backend, claim), moment)
+    except Exception:
+        db.rollback()
+        if outcome is not None:  # the claim that failed took this outcome's record with it
+            record_result(db, *outcome, settings, DispatchReport())  # counted already
+        raise
+    if outcome is not None:
+        record_result(db, *outcome, settings, report)
 
 
 def review_stalled_sends(db: Session, now: datetime, grace: timedelta) -> int:
     """Messages a dispatcher claimed and never finished: their outcome is unknown."""
-    stalled = db.scalars(
-        select(Message)
-        .where(Message.status == MessageStatus.SENDING, Message.claimed_at < now - grace)
-        .with_for_update(skip_locked=True)
-    ).all()
-    for message in stalled:
-        transition(message, MessageStatus.REVIEW, at=now, reason="dispatcher_stopped")
-    return len(stalled)
+    stalled = select(Message.id).where(
+        Message.status == MessageStatus.SENDING, Message.claimed_at < now - grace
+    )
+    return len(
+        move(
+            db,
+            MessageStatus.REVIEW,
+            where=Message.id.in_(stalled.with_for_update(skip_locked=True)),
+            at=now,
+            only_from=(MessageStatus.SENDING,),
+            reason="dispatcher_stopped",
+        )
+    )
 
 
 def cancel_unneeded(db: Session, now: datetime) -> int:
-    """Cancel pending messages of invitations answered, cancelled or expired."""
-    rows = db.execute(
-        select(Message, Invitation)
-        .join(Invitation, Message.invitation_id == Invitation.id)
-        .where(
-            Message.status == MessageStatus.PENDING,
-            (Invitation.status != InvitationStatus.OPEN) | (Invitation.expires_at <= now),
+    """Cancel pending messages of invitations answered, cancelled or expired: one set-based
+    step per reason, skipping messages a dispatcher is claiming (it deals with them)."""
+    # In this order: an answered invitation that has since expired was answered.
+    reasons = (
+        ("completed", Invitation.status == InvitationStatus.COMPLETED),
+        ("invitation_cancelled", Invitation.status == InvitationStatus.CANCELLED),
+        ("expired", (Invitation.status == InvitationStatus.OPEN) & (Invitation.expires_at <= now)),
+    )
+    cancelled = 0
+    for reason, condition in reasons:
+        unneeded = (
+            select(Message.id)
+            .join(Invitation, Message.invitation_id == Invitation.id)
+            .where(Message.status == MessageStatus.PENDING, condition)
+            .limit(1000)
+            .with_for_update(skip_locked=True, of=Message)
         )
-        .limit(1000)
-        .with_for_update(skip_locked=True, of=Message)
-    ).all()
-    for message, invitation in rows:
-        transition(message, MessageStatus.CANCELLED, at=now, reason=not_needed(invitation, now))
-    return len(rows)
+        cancelled += len(
+            move(
+                db,
+                MessageStatus.CANCELLED,
+                where=Message.id.in_(unneeded),
+                at=now,
+                only_from=(MessageStatus.PENDING,),
+                reason=reason,
+            )
+        )
+    return cancelled

@@ -1,14 +1,27 @@
 """The one place a message changes status: which steps are allowed, the event each leaves in
 the message's history, and the timestamps that go with it.
 
-The dispatcher, the provider's status reports and coordinators all move messages through
-`transition`; a step the table does not allow raises `InvalidTransition` (a bug, or a late
-report the caller should have ignored), so no writer can keep its own bookkeeping.
+Every writer moves messages through this module, in one of two ways with the same
+bookkeeping (`bookkeeping` says which columns a step sets):
+- `transition(message, to)` moves one loaded `Message` (coordinators' actions, provider
+  reports, scheduling);
+- `move(db, to, where=...)` moves every message a condition selects in one set-based
+  statement, guarded by the statuses the table allows to reach `to` (the dispatcher's claims
+  and outcomes, its sweeps). It returns the ids it moved: a message that had moved on
+  meanwhile (a late report, another dispatcher) is simply not among them.
+
+A step the table does not allow raises `InvalidTransition` in `transition` (a bug, or a late
+report the caller should have ignored), so no writer can keep its own bookkeeping. A test
+(tests/outreach/test_message_status.py) reads the source and fails if code outside this
+module assigns a message's status.
 """
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy.orm import object_session
+from sqlalchemy import ColumnElement, bindparam, insert, literal, select, update
+from sqlalchemy.orm import Session, object_session
 
 from survey.models import Message, MessageEvent, MessageStatus
 
@@ -31,6 +44,13 @@ ALLOWED: dict[MessageStatus, frozenset[MessageStatus]] = {
     S.CANCELLED: frozenset({S.PENDING}),
 }
 FINAL = frozenset({S.DELIVERED, S.UNDELIVERED, S.FAILED, S.CANCELLED})
+# `bookkeeping` marks the attempt counter with this: one more than it was.
+NEXT_ATTEMPT = object()
+# Columns a caller of `move` may set alongside the status: what the step learnt, never the
+# status or its bookkeeping.
+EXTRA_COLUMNS = frozenset(
+    {"due_at", "wait_reason", "language", "phone", "provider_sid", "provider_status", "segments"}
+)
 
 
 class InvalidTransition(ValueError):
@@ -39,6 +59,40 @@ class InvalidTransition(ValueError):
 
 def can_move(message: Message, to: MessageStatus) -> bool:
     return to in ALLOWED[MessageStatus(message.status)]
+
+
+def sources_of(to: MessageStatus) -> frozenset[MessageStatus]:
+    """The statuses from which a message may move to `to`."""
+    return frozenset(before for before, targets in ALLOWED.items() if to in targets)
+
+
+def bookkeeping(
+    before: MessageStatus,
+    to: MessageStatus,
+    *,
+    at: datetime,
+    reason: str | None = None,
+    source: str = "dispatcher",
+    error_code: int | None = None,
+) -> dict[str, Any]:
+    """The columns a step from `before` to `to` sets, and their values (the attempt counter
+    as `NEXT_ATTEMPT`). Raises InvalidTransition for a step the table does not allow."""
+    if to not in ALLOWED[before]:
+        raise InvalidTransition(f"{before} -> {to}")
+    values: dict[str, Any] = {"status": to, "error_code": error_code, "reason": reason}
+    if to == S.SENDING:
+        values.update(attempts=NEXT_ATTEMPT, claimed_at=at, sent_at=at)
+    if to != S.PENDING or before == S.CANCELLED:
+        values["wait_reason"] = None
+    if to == S.PENDING or (
+        to == S.FAILED and before in (S.SENDING, S.REVIEW) and source != "provider"
+    ):
+        values["sent_at"] = None  # it did not go: it does not count towards the limits
+    if to in FINAL:
+        values["finished_at"] = at
+    elif before in FINAL:
+        values["finished_at"] = None
+    return values
 
 
 def transition(
@@ -52,25 +106,162 @@ def transition(
 ) -> None:
     """Move `message` to `to` at `at`, noting the step in its history."""
     before = MessageStatus(message.status)
-    if to not in ALLOWED[before]:
-        raise InvalidTransition(f"message {message.id}: {before} -> {to}")
-    message.status = to
-    message.error_code = error_code
-    message.reason = reason
-    if to == S.SENDING:
-        message.attempts = (message.attempts or 0) + 1
-        message.claimed_at = message.sent_at = at
-    if to != S.PENDING or before == S.CANCELLED:
-        message.wait_reason = None
-    if to == S.PENDING or (
-        to == S.FAILED and before in (S.SENDING, S.REVIEW) and source != "provider"
-    ):
-        message.sent_at = None  # it did not go: it does not count towards the limits
-    if to in FINAL:
-        message.finished_at = at
-    elif before in FINAL:
-        message.finished_at = None
+    try:
+        values = bookkeeping(before, to, at=at, reason=reason, source=source, error_code=error_code)
+    except InvalidTransition:
+        raise InvalidTransition(f"message {message.id}: {before} -> {to}") from None
+    for column, value in values.items():
+        if value is NEXT_ATTEMPT:
+            value = (message.attempts or 0) + 1
+        setattr(message, column, value)
     _event(message, at, to, source, error_code=error_code, reason=reason)
+
+
+# The steps are Core statements on the tables: no ORM objects, no session synchronising.
+MESSAGES, EVENTS = Message.__table__, MessageEvent.__table__
+
+
+class _Slot:
+    """A value `bookkeeping` passes through unchanged, standing for a step's own argument:
+    what a prepared `Step` binds at each run."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+AT, REASON, ERROR_CODE = _Slot("at"), _Slot("reason"), _Slot("error_code")
+
+
+class Step:
+    """A set-based status step, prepared once: every message `where` selects whose status may
+    step to `to` (and is in `only_from`, if given) moves to `to`, with the same bookkeeping and
+    event as `transition`, in one statement on PostgreSQL.
+
+    `where` may hold bind parameters (`bindparam("message_id")`), given at each `run`;
+    `values` names the columns the step learnt (EXTRA_COLUMNS), also given at each run; `also`
+    is a further INSERT run with it (PostgreSQL: in the same statement, so one round trip
+    claims a message and mints its link) whether or not a row moved: a caller passing one
+    holds the row's lock, and rolls back if the message did not move after all.
+
+    The statements are built on the first run and kept (the dispatcher runs the same few
+    steps for every message: building and hashing them each time cost more than the send)."""
+
+    def __init__(
+        self,
+        to: MessageStatus,
+        *,
+        where: ColumnElement[bool],
+        source: str = "dispatcher",
+        only_from: Iterable[MessageStatus] | None = None,
+        values: Iterable[str] = (),
+        also=None,
+    ) -> None:
+        self.to, self.where, self.source, self.also = to, where, source, also
+        self.values = tuple(values)
+        if unknown := set(self.values) - EXTRA_COLUMNS:
+            raise ValueError(f"a Step does not set {sorted(unknown)}: the status step does")
+        allowed = sources_of(to)
+        if only_from is not None:
+            allowed &= frozenset(only_from)
+        # States whose step to `to` keeps the same books move together, in one statement.
+        self.groups: dict[tuple, list[MessageStatus]] = {}
+        for before in sorted(allowed):
+            books = bookkeeping(
+                before, to, at=AT, reason=REASON, source=source, error_code=ERROR_CODE
+            )
+            key = tuple(sorted(books.items(), key=lambda item: item[0]))
+            self.groups.setdefault(key, []).append(before)
+        self.statements: dict[str, list] = {}
+
+    def _build(self, postgresql: bool) -> list:
+        built = []
+        also = self.also
+        for books, befores in self.groups.items():
+            columns: dict[str, Any] = {}
+            for column, value in books:
+                if value is NEXT_ATTEMPT:
+                    columns[column] = MESSAGES.c.attempts + 1
+                elif isinstance(value, _Slot):
+                    columns[column] = bindparam(value.name, type_=MESSAGES.c[column].type)
+                else:
+                    columns[column] = value
+            for column in self.values:
+                columns[column] = bindparam(column, type_=MESSAGES.c[column].type)
+            step = (
+                update(MESSAGES)
+                .where(self.where, MESSAGES.c.status.in_(befores))
+                .values(columns)
+                .returning(MESSAGES.c.id)
+            )
+            event = {
+                "occurred_at": bindparam("at", type_=EVENTS.c.occurred_at.type),
+                "status": literal(str(self.to)[:16], EVENTS.c.status.type),
+                "source": literal(self.source, EVENTS.c.source.type),
+                "error_code": bindparam("error_code", type_=EVENTS.c.error_code.type),
+                "reason": bindparam("reason", type_=EVENTS.c.reason.type),
+            }
+            if postgresql:
+                stepped = step.cte("moved")
+                record = (
+                    insert(EVENTS)
+                    .from_select(["message_id", *event], select(stepped.c.id, *event.values()))
+                    .returning(EVENTS.c.message_id)
+                )
+                if also is not None:
+                    record, also = record.add_cte(also.cte("also")), None
+                built.append((record, None))
+            else:
+                event_row = insert(EVENTS).values(message_id=bindparam("message_id_moved"), **event)
+                built.append((step, event_row))
+        if also is not None:
+            built.append((also, None))
+        return built
+
+    def run(
+        self,
+        db: Session,
+        *,
+        at: datetime,
+        reason: str | None = None,
+        error_code: int | None = None,
+        **params: Any,
+    ) -> list[int]:
+        """Move the messages; returns the ids moved, which a caller that did not lock the rows
+        must take as the truth. Messages loaded in `db` are not refreshed: commit (which
+        expires them) before reading them again."""
+        dialect = db.get_bind().dialect.name
+        if dialect not in self.statements:
+            self.statements[dialect] = self._build(dialect == "postgresql")
+        params.update(at=at, reason=reason, error_code=error_code)
+        moved: list[int] = []
+        for statement, event_row in self.statements[dialect]:
+            result = db.execute(statement, params)
+            if event_row is None:
+                if statement is not self.also:
+                    moved += result.scalars().all()
+                continue
+            ids = result.scalars().all()
+            if ids:  # SQLite: the events follow in a second statement
+                event = {key: params[key] for key in ("at", "reason", "error_code")}
+                db.execute(event_row, [{**event, "message_id_moved": i} for i in ids])
+            moved += ids
+        return moved
+
+
+def move(
+    db: Session,
+    to: MessageStatus,
+    *,
+    where: ColumnElement[bool],
+    at: datetime,
+    reason: str | None = None,
+    source: str = "dispatcher",
+    error_code: int | None = None,
+    only_from: Iterable[MessageStatus] | None = None,
+) -> list[int]:
+    """A `Step` run once (the sweeps, which run once a pass): the ids moved."""
+    step = Step(to, where=where, source=source, only_from=only_from)
+    return step.run(db, at=at, reason=reason, error_code=error_code)
 
 
 def note(

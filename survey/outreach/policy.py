@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from survey.localtime import local_moment
@@ -30,6 +30,14 @@ COUNTED = (
     MessageStatus.UNDELIVERED,
     MessageStatus.REVIEW,
 )
+# What the limits count: the sends since a moment to a patient or (the first) to their number,
+# each marked whether it was the patient's own. Built once: the dispatcher asks for every claim.
+_MINE = Message.patient_id == bindparam("patient_id")
+_COUNTED_SINCE = (Message.status.in_(COUNTED), Message.sent_at >= bindparam("since"))
+SENT_SINCE = select(Message.sent_at, _MINE).where(
+    _MINE | (Message.phone == bindparam("phone")), *_COUNTED_SINCE
+)
+SENT_TO_PATIENT_SINCE = select(Message.sent_at, _MINE).where(_MINE, *_COUNTED_SINCE)
 QUIET_HOURS = "quiet_hours"
 DAILY_LIMIT = "daily_limit"
 WEEKLY_LIMIT = "weekly_limit"
@@ -113,13 +121,9 @@ def limit_wait(
         return None
     today = local_date(now, zone)
     since = at_local(today - timedelta(days=6), time(0), zone)
-    mine = Message.patient_id == patient_id
     rows = db.execute(
-        select(Message.sent_at, mine).where(
-            (mine | (Message.phone == phone)) if phone else mine,
-            Message.status.in_(COUNTED),
-            Message.sent_at >= since,
-        )
+        SENT_SINCE if phone else SENT_TO_PATIENT_SINCE,
+        {"patient_id": patient_id, "phone": phone, "since": since},
     ).all()
     own = [local_date(moment, zone) for moment, is_mine in rows if is_mine]
     shared = [local_date(moment, zone) for moment, _is_mine in rows]

@@ -156,14 +156,20 @@ def template(kind: str, language: str) -> str:
 
 def render(kind: str, language: str, clinic: str, link: str = "", contact: str = "") -> str:
     """The text of one message; kept in memory only, never stored or logged."""
+    return fill(template(kind, language), language, clinic, link, contact)
+
+
+def fill(wording: str, language: str, clinic: str, link: str = "", contact: str = "") -> str:
+    """A template (`template`) with its placeholders filled in, as `render` does: the
+    dispatcher reads each template once per pass and fills it for every message."""
     if is_right_to_left(language):
-        body = template(kind, language).format(
+        body = wording.format(
             clinic=FSI + clinic + PDI,
             link=LRI + link + PDI if link else "",
             contact=LRI + contact + PDI if contact else "",
         )
         return "\n".join(RLM + line for line in body.split("\n"))
-    return template(kind, language).format(clinic=clinic, link=link, contact=contact)
+    return wording.format(clinic=clinic, link=link, contact=contact)
 
 
 # What an approved WhatsApp template receives (survey/outreach/dispatch.py sends them as the

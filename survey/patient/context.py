@@ -3,18 +3,20 @@ session, never from the URL), the language it speaks, and the headers that keep 
 
 from flask import Response, abort, current_app, g, request, session
 from flask_babel import refresh
-from sqlalchemy.orm import joinedload
 
 from survey.domain import submission
 from survey.domain.languages import patient_languages
 from survey.extensions import csrf, db
-from survey.models import Invitation, Patient
+from survey.models import Invitation
 
 # The keys patient pages keep in the session (staff keys are left alone): the invitation, and
 # "tablet" when a clinic tablet opened it with a coordinator's code (survey/domain/handoff.py).
 INVITATION_KEY = "invitation_id"
 MODE_KEY = "answer_mode"
 TABLET_ENDPOINTS = {"patient.tablet", "patient.tablet_code"}
+# Pages that only read (a ?lang= pick writes one row, atomic by itself): on PostgreSQL their
+# statements run without a transaction around them, saving its BEGIN and ROLLBACK.
+READ_ONLY_PAGES = frozenset({"patient.start", "patient.step", "patient.review"})
 # A questionnaire page posts well under 2 KB; anything far larger is not from our page.
 MAX_POST_BYTES = 64 * 1024
 
@@ -45,12 +47,17 @@ def session_invitation() -> Invitation | None:
     invitation_id = session.get(INVITATION_KEY)
     if not isinstance(invitation_id, int):
         return None
-    # Every patient page names the clinic (g.site): one query instead of three.
-    return db.session.get(
-        Invitation,
-        invitation_id,
-        options=[joinedload(Invitation.patient).joinedload(Patient.site)],
-    )
+    if (
+        request.method in ("GET", "HEAD")
+        and request.endpoint in READ_ONLY_PAGES
+        and not db.session().in_transaction()
+        and db.engine.dialect.name == "postgresql"
+    ):
+        # The page's one statement is consistent by itself: no BEGIN and ROLLBACK around it.
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    # Every patient page names the clinic (g.site), and a questionnaire page shows the saved
+    # answers in the wording in use: on PostgreSQL, all in one statement.
+    return submission.load_invitation(db.session, invitation_id)
 
 
 def remember_invitation(invitation: Invitation, mode: str | None = None) -> None:

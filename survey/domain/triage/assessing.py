@@ -126,26 +126,35 @@ def history_from_rows(rows, asked: set[int]) -> list[Answered]:
     ]
 
 
-def assessment_of(db: Session, invitation: Invitation) -> Assessment | None:
+def assessment_of(
+    db: Session, invitation: Invitation, rules: RuleSet | None = None
+) -> Assessment | None:
     """The level and findings of one answered invitation, judged on its episode of care's
-    history up to it (never on later answers); None when it has no stored answers."""
+    history up to it (never on later answers); None when it has no stored answers. `rules`
+    are the site's (`rules_for`), read here when not given."""
     history = patient_history(db, invitation.patient_id, invitation.episode_id)
     place = next((i for i, e in enumerate(history) if e.invitation_id == invitation.id), None)
     if place is None:
         return None
-    return assess(history[: place + 1], rules_for(db, invitation.patient.site_id))
+    if rules is None:
+        rules = rules_for(db, invitation.patient.site_id)
+    return assess(history[: place + 1], rules)
 
 
-def assess_invitation(db: Session, invitation: Invitation, now: datetime) -> TriageItem | None:
+def assess_invitation(
+    db: Session, invitation: Invitation, now: datetime, look_first: bool = True
+) -> TriageItem | None:
     """Triage an answered invitation and add its item (nothing when it already has one, or
-    has no answers). Flushes; the caller commits."""
-    existing = item_of(db, invitation.id)
+    has no answers). Flushes; the caller commits. `look_first=False` skips looking for an
+    existing item first (a submit that has just completed the invitation); the unique
+    constraint on the item's invitation still keeps one item per timepoint."""
+    existing = item_of(db, invitation.id) if look_first else None
     if existing is not None:
         return existing
-    assessment = assessment_of(db, invitation)
+    rules = rules_for(db, invitation.patient.site_id)
+    assessment = assessment_of(db, invitation, rules)
     if assessment is None:
         return None
-    rules = rules_for(db, invitation.patient.site_id)
     due_after = rules.due_after(assessment.level)
     item = TriageItem(
         site_id=invitation.patient.site_id,
@@ -157,13 +166,18 @@ def assess_invitation(db: Session, invitation: Invitation, now: datetime) -> Tri
         assessed_at=now,
         due_at=now + due_after if due_after else None,
     )
-    try:
-        with db.begin_nested():
-            db.add(item)
-            db.flush()
-    except IntegrityError:
-        # Another transaction triaged this timepoint first: one item per timepoint, theirs.
-        return item_of(db, invitation.id)
+    if not look_first:
+        # In the submit's own savepoint (triage_submitted), which a failure rolls back.
+        db.add(item)
+        db.flush()
+    else:
+        try:
+            with db.begin_nested():
+                db.add(item)
+                db.flush()
+        except IntegrityError:
+            # Another transaction triaged this timepoint first: one item per timepoint, theirs.
+            return item_of(db, invitation.id)
     audit_trail.record(
         db,
         "triage.assessed",
@@ -182,7 +196,8 @@ def triage_submitted(db: Session, invitation: Invitation, now: datetime) -> Tria
     triage alone and never the answers. Returns None (and logs) when triage failed."""
     try:
         with db.begin_nested():
-            return assess_invitation(db, invitation, now)
+            # The invitation was open until this transaction: no item can exist for it yet.
+            return assess_invitation(db, invitation, now, look_first=False)
     except Exception:  # any failure at all: the patient's answers must still be stored
         logger.exception(
             "invitation %s: triage failed; the answers are stored, and "

@@ -1,0 +1,76 @@
+"""The database restarts between two requests: the next request is answered as if nothing
+happened, without the round trip of a pre-ping on every request (survey/connection_health.py).
+PostgreSQL only: SQLite has no server to lose."""
+
+import time
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from survey import connection_health
+from survey.extensions import db
+from tests.conftest import make_app
+from tests.fixtures.patients import CCIS_10, QOLAF_51, PatientActions
+from tests.security.outage import Relay
+
+pytestmark = pytest.mark.usefixtures("app")
+
+
+@pytest.fixture
+def postgresql(app):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite has no server to restart")
+
+
+def wait_until(check, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_the_engine_sends_no_pre_ping(app):
+    assert not app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("pool_pre_ping")
+    assert db.engine.pool._pre_ping is False
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_recycle"] > 0
+
+
+def test_an_idle_connection_ended_by_the_server_is_seen_as_dead(postgresql):
+    url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url) as victim, psycopg.connect(url, autocommit=True) as admin:
+        pid = victim.info.backend_pid
+        assert connection_health.idle_connection_is_dead(victim) is False
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        assert wait_until(lambda: connection_health.idle_connection_is_dead(victim))
+
+
+def test_a_patient_goes_on_after_the_database_restarts_between_two_pages(
+    postgresql, schema, enrolled, invite
+):
+    url = db.engine.url
+    relay = Relay(url.host, url.port or 5432)
+    app = make_app(relay.url(schema))
+    try:
+        link = invite(enrolled)
+        patient = PatientActions(app.test_client())
+        patient.opens(link)
+        assert patient.answers(1, QOLAF_51).status_code == 303
+        with app.app_context():
+            pooled = db.engine.pool.checkedin()
+        assert pooled >= 1  # the next page would take one of these dead connections
+
+        relay.cut()  # the server goes away, closing every connection, and comes back
+        relay.mend()
+
+        assert patient.client.get("/survey/2").status_code == 200
+        response = patient.answers(2, CCIS_10)
+        assert response.status_code == 303 and response.headers["Location"] == "/survey/done"
+        with app.app_context():
+            assert db.session.scalar(text("SELECT count(*) FROM responses")) == 2
+    finally:
+        relay.close()
+        with app.app_context():
+            db.engine.dispose()
