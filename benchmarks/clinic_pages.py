@@ -31,6 +31,7 @@ from _common import (  # noqa: E402
     raw_sql_runner,
     signed_in_client,
 )
+from registry import Row, benchmark  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from survey.clinic.filters import parse_filters  # noqa: E402
@@ -158,6 +159,54 @@ def _explain(statements) -> None:
         connection.rollback()
     finally:
         connection.close()
+
+
+def _options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--clinic-database",
+        action="append",
+        help="a seeded database for the clinic list (repeat, smaller first, for growth)",
+    )
+    parser.add_argument("--clinic-site", default="Bench Clinic")
+    parser.add_argument("--clinic-repeat", type=int, default=3)
+
+
+@benchmark("clinic", options=_options)
+def run(args) -> list[Row]:
+    """The clinic list and patient page against their SQL through the driver, and growth."""
+    if not args.clinic_database:
+        print("skipped: give --clinic-database (seeded; twice for growth)")
+        return []
+    runs = [measure(url, args.clinic_site, args.clinic_repeat) for url in args.clinic_database]
+    rows = []
+    for url, results in zip(args.clinic_database, runs, strict=True):
+        size = url.rsplit("/", 1)[-1]
+        for name, (function, _request, floor) in results.items():
+            rows.append(
+                Row(
+                    f"{name} ({size})",
+                    function * 1e3,
+                    "ms",
+                    bare_floor=floor * 1e3,
+                    target=1.5,
+                    higher_is_better=False,
+                )
+            )
+    if len(runs) > 1:
+        for name in runs[0]:
+            growth = runs[-1][name][0] / runs[0][name][0]
+            rows.append(
+                Row(
+                    f"{name}, growth",
+                    growth,
+                    "x",
+                    bare_floor=1.0,
+                    target=1.5,
+                    higher_is_better=False,
+                    note="growth: ratio against no growth (1.0)",
+                )
+            )
+    return rows
 
 
 def main() -> None:
