@@ -56,7 +56,8 @@ class FakeTwilio:
     lookups: list[str] = field(default_factory=list)  # numbers looked up, in order
 
     def answer_next(self, *behaviours) -> None:
-        """e.g. answer_next(("http", 429), ("http", 500), ("error", 21211), ("slow", 2))"""
+        """e.g. answer_next(("http", 429), ("http", 500), ("error", 21211), ("slow", 2)),
+        or ("hold", event): accept only when `event` is set."""
         self.plan.extend(behaviours)
 
     def bodies_to(self, number: str) -> list[str]:
@@ -140,6 +141,10 @@ def _handler(server_state: FakeTwilio):
             if server_state.delay:
                 time.sleep(server_state.delay)
             kind = behaviour[0]
+            if kind == "hold":
+                # Answer only once the test lets go (a threading.Event), however long the
+                # client waits: a request certainly in flight, whatever the machine's load.
+                behaviour[1].wait(timeout=60)
             if kind == "http":
                 status = behaviour[1]
                 return self._reply(

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import timedelta
@@ -96,21 +97,24 @@ def test_a_dispatcher_killed_mid_batch_loses_nothing_and_sends_nothing_twice(
     due = [m.id for m in db.session.scalars(select(Message)) if m.due_at <= utcnow()]
     assert len(due) == PATIENTS  # one invitation text per patient, due now (reminders later)
 
-    fake_twilio.delay = 0.25  # each send takes a while: the kill lands inside a batch
+    # The provider answers the first two sends and holds the third until after the kill (it
+    # accepts it then, as Twilio would a request whose sender died waiting): the kill lands
+    # inside a batch, mid-send, however busy the machine is.
+    third_held = threading.Event()
+    fake_twilio.answer_next(("ok",), ("ok",), ("hold", third_held))
     first = dispatcher(schema, fake_twilio.url)
     try:
-        # The third request has reached the provider, which holds its answer for a while.
         wait_for(lambda: fake_twilio.requests >= 3, 60, "the first sends")
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
+        accepted_before_kill = len(fake_twilio.received)
     finally:
         if first.poll() is None:
             first.kill()
-    accepted_before_kill = len(fake_twilio.received)
+        third_held.set()
     in_flight = fake_twilio.requests - accepted_before_kill  # asked, not yet answered
     assert in_flight == 1 and statuses(due)[MessageStatus.SENDING] == 1, "not killed mid-send"
-
-    fake_twilio.delay = 0
+    wait_for(lambda: len(fake_twilio.received) == 3, 10, "the held send to be accepted")
     # Restarted with no grace: sends left unfinished by the dead process are reviewed at once.
     second = dispatcher(schema, fake_twilio.url, SURVEY_SMS_SENDING_GRACE_MINUTES="0")
     try:
