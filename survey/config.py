@@ -7,6 +7,7 @@ configured the service is being deployed, and a missing secret key must stop it.
 
 import os
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
@@ -200,9 +201,11 @@ KEEPALIVES = {
 }
 
 
-def engine_options(uri: str, configured: dict) -> dict:
+def engine_options(uri: str, configured: Mapping | None) -> dict:
     """The engine options for `uri`: the configured ones, with TCP keepalives on PostgreSQL
     (a new dict: the defaults are shared by every app)."""
+    if configured is not None and not isinstance(configured, Mapping):
+        raise ConfigurationError("SURVEY_SQLALCHEMY_ENGINE_OPTIONS must be a mapping.")
     options = dict(configured or {})
     if uri.startswith("postgresql"):
         options["connect_args"] = {**KEEPALIVES, **options.get("connect_args", {})}
