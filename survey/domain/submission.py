@@ -14,8 +14,6 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by, array_agg
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, scoped_session
 
@@ -23,7 +21,12 @@ from survey.domain.invitation_dates import Stage, stage_of
 from survey.domain.invitations import find_link
 from survey.domain.responses import StoredResponse, insert_responses
 from survey.domain.triage.assessing import triage_submitted
-from survey.domain.wording_in_use import import_keys_rows, instruments_in_use, remember_import_keys
+from survey.domain.wording_in_use import (
+    import_keys_rows,
+    instruments_in_use,
+    remember_import_keys,
+    upsert_for,
+)
 from survey.instruments import AnswersError, Instrument
 from survey.models import (
     DraftAnswer,
@@ -325,7 +328,7 @@ def _store_drafts(
         }
         for item_id, value in answers.items()
     ]
-    insert = _upsert_for(db)(DraftAnswer).values(rows)
+    insert = upsert_for(db)(DraftAnswer).values(rows)
     db.execute(
         insert.on_conflict_do_update(
             index_elements=["invitation_id", "instrument_id", "item_id"],
@@ -361,12 +364,3 @@ def _responses(db: Session, invitation_id: int) -> list[StoredResponse]:
         .order_by(Response.id)
     )
     return [StoredResponse(*row) for row in rows]
-
-
-def _upsert_for(db: Session):
-    dialect = db.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql_insert
-    if dialect == "sqlite":
-        return sqlite_insert
-    raise NotImplementedError(f"saving draft answers is not implemented for {dialect}")

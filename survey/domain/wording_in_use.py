@@ -165,7 +165,7 @@ def keep_shown_wording(db: Session, instrument: Instrument, lang: str) -> None:
 
 def keep_shown_wordings(db: Session, instruments: list[Instrument], lang: str) -> None:
     """keep_shown_wording for several instruments, in one statement."""
-    insert = _insert_for(db)(ShownWording).values(
+    insert = upsert_for(db)(ShownWording).values(
         [
             {
                 "instrument_id": instrument.id,
@@ -199,10 +199,11 @@ def shown_wordings(db: Session, keys: Iterable[tuple[str, str, str]]) -> dict:
     return {key: found[key] for key in keys if key in found}
 
 
-def _insert_for(db: Session):
+def upsert_for(db: Session):
+    """The dialect's INSERT, which knows ON CONFLICT (PostgreSQL and SQLite alike)."""
     dialect = db.get_bind().dialect.name
     if dialect == "postgresql":
         return postgresql_insert
     if dialect == "sqlite":
         return sqlite_insert
-    raise NotImplementedError(f"keeping wordings is not implemented for {dialect}")
+    raise NotImplementedError(f"ON CONFLICT inserts are not implemented for {dialect}")
