@@ -22,8 +22,8 @@ from survey.domain.enrolment import (
     check_reference,
 )
 from survey.models import Patient, Schedule, Site
+from survey.outreach.patient_schedule import ScheduleChanges, enrol, is_enrolled_as
 from survey.outreach.policy import SendingRules
-from survey.outreach.scheduling import ScheduleChanges, enrol, is_enrolled_as
 from survey.phones import InvalidPhoneNumber, normalise_mobile
 
 COLUMNS = ("reference", "mobile", "language", "index_date", "schedule")

@@ -21,9 +21,9 @@ from survey.models import (
     SmsSender,
     utcnow,
 )
+from survey.outreach.patient_schedule import enrol
 from survey.outreach.policy import next_allowed_time
 from survey.outreach.schedule_definitions import ensure_default_schedule
-from survey.outreach.scheduling import enrol
 from tests.conftest import csrf_from
 from tests.fixtures.outreach import RULES, messages_of
 from tests.fixtures.patients import BLNS_PATH
