@@ -15,7 +15,7 @@ from survey.domain.episodes import LABELS, invitations_by_episode
 from survey.extensions import db
 from survey.models import MessageStatus, Patient, PatientStatus, Schedule, utcnow
 from survey.outreach import actions, patient_schedule
-from survey.outreach.patient_schedule import ScheduleChanges
+from survey.outreach.invitation_messages import ScheduleChanges, pending_messages
 from survey.outreach.schedule_definitions import active_schedules
 from survey.querystring import search_text, whole_number
 from survey.staff_areas import Area
@@ -233,7 +233,7 @@ def new_episode(patient_id: int):
     if request.method == "GET":
         form.schedule_id.data = found.schedule_id or (schedules[0].id if schedules else NO_SCHEDULE)
     earlier = found.current_episode
-    pending = patient_schedule.pending_messages(db.session, found)
+    pending = pending_messages(db.session, found)
     if request.method == "GET":
         form.after.data = earlier.number if earlier else None
     if not form.validate_on_submit():

@@ -14,7 +14,7 @@ from survey.domain.summaries import refresh_stale_follow_up
 from survey.extensions import db
 from survey.instruments import get_instrument
 from survey.models import Invitation, InvitationStatus, PatientStatus, PatientSummary
-from survey.outreach import patient_schedule
+from survey.outreach import invitation_messages, patient_schedule
 from survey.outreach.schedule_definitions import ensure_default_schedule
 from tests.clinic.test_listing import page_of
 from tests.fixtures.clinic import CCIS_ITEMS
@@ -117,7 +117,7 @@ def test_the_stored_follow_up_follows_every_change(site, clinician):
     assert summary.next_due_at == timepoints["3 months"].opens_at
 
     # A coordinator cancels the 3-month invitation: 6 months is next.
-    patient_schedule.cancel_invitation(db.session, timepoints["3 months"], "test", now=ENROLLED)
+    invitation_messages.cancel_invitation(db.session, timepoints["3 months"], "test", now=ENROLLED)
     db.session.commit()
     summary = check(patient, clinician, three_weeks.opens_at + timedelta(days=2))
     assert summary.next_due_at == timepoints["6 months"].opens_at
