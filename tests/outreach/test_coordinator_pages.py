@@ -501,7 +501,8 @@ def test_the_development_outbox_lists_what_would_have_been_sent(
     client, coordinator, app, patient_now, tmp_path
 ):
     from survey.outreach.backends import backend_from_config
-    from survey.outreach.dispatch import DispatchSettings, dispatch_due
+    from survey.outreach.dispatch import dispatch_due
+    from survey.outreach.dispatch_settings import DispatchSettings
 
     app.config["SMS_DEV_OUTBOX"] = str(tmp_path / "outbox.jsonl")
     patient = patient_now()
