@@ -9,13 +9,13 @@ from survey.clinic import charts, followup, labels
 from survey.clinic.access import patient_for
 from survey.clinic.blueprint import bp
 from survey.clinic.filters import SORTS, parse_filters
-from survey.clinic.flags import (
+from survey.clinic.flag_texts import (
     MEANINGFUL_CHANGE_CITATION,
     citation,
     describe,
-    meaningful_change,
     reference_text,
 )
+from survey.clinic.flags import meaningful_change
 from survey.clinic.listing import patient_page
 from survey.clinic.results import change_text, patient_course, signed
 from survey.date_text import local_day
