@@ -122,25 +122,13 @@ def plan_messages(db: Session, invitation: Invitation, timepoint: Timepoint, now
     if they would fall after the window closes."""
     first = max(invitation.opens_at, now)
     zone = invitation.patient.timezone
-    db.add(
-        Message(
-            patient=invitation.patient,
-            invitation=invitation,
-            kind=MessageKind.INVITATION,
-            due_at=first,
-        )
-    )
+    planned = [(MessageKind.INVITATION, first)]
     for days in timepoint.reminder_days:
         due_at = add_local_days(first, days, zone)
         if due_at < invitation.expires_at:
-            db.add(
-                Message(
-                    patient=invitation.patient,
-                    invitation=invitation,
-                    kind=MessageKind.REMINDER,
-                    due_at=due_at,
-                )
-            )
+            planned.append((MessageKind.REMINDER, due_at))
+    for kind, due_at in planned:
+        db.add(Message(patient=invitation.patient, invitation=invitation, kind=kind, due_at=due_at))
 
 
 def _forget_unsent(db: Session, invitation: Invitation) -> None:
