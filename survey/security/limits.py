@@ -223,6 +223,29 @@ def init_app(app: Flask) -> None:
     app.extensions[EXTENSION_KEY] = limiter
     app.after_request(add_retry_after)
     apply_limits(app, limiter)
+    if not any(app.config.get(name) for name in LIMITS_ON_EVERY_VIEW):
+        limiter.request_filter(unguarded_view(app))
+
+
+# Flask-Limiter's settings that put a limit on every view, not only on those a Guard names.
+LIMITS_ON_EVERY_VIEW = ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION", "RATELIMIT_META")
+
+
+def unguarded_view(app: Flask) -> Callable[[], bool]:
+    """A request filter telling Flask-Limiter that a view no Guard names has no limit to look
+    up: every page would otherwise resolve its view's limits, an empty list, on each request
+    (a tenth of the CPU of a page that does nothing else, benchmarks/request_cpu.py). The
+    guarded endpoints are read once, after `apply_limits`: views are all registered by then."""
+    guarded = frozenset(
+        endpoint
+        for endpoint, view in app.view_functions.items()
+        if getattr(view, "rate_limits", ())
+    )
+
+    def unguarded() -> bool:
+        return request.endpoint not in guarded
+
+    return unguarded
 
 
 def apply_limits(app: Flask, limiter: Limiter) -> None:

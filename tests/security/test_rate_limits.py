@@ -160,6 +160,19 @@ def test_limits_are_only_put_on_views_that_exist():
     assert app.view_functions == views  # nothing was made up to carry a limit
 
 
+def test_views_no_guard_names_skip_the_limit_lookup_and_guarded_ones_keep_it(app):
+    unguarded = limits.limiter_of(app)._request_filters[0]
+    with app.test_request_context("/healthz"):
+        assert unguarded()
+    with app.test_request_context(UNKNOWN):
+        assert not unguarded()
+
+
+def test_a_default_limit_in_the_settings_still_counts_on_every_view(schema):
+    client = make_app(schema, RATELIMIT_DEFAULT="3 per minute").test_client()
+    assert [client.get("/healthz").status_code for _ in range(4)] == [200] * 3 + [429]
+
+
 # Settings and storage.
 
 
