@@ -1,0 +1,188 @@
+"""The work a request costs this process: CPU time (`time.process_time`, so neither other
+processes on a shared machine nor waiting for PostgreSQL count) and SQL statements per request,
+through the test client on PostgreSQL, for the middleware floor, the patient page, a staff page
+and the final submit, and for the bare floor (benchmarks/bare_app.py sending the patient page's
+bytes) through the same test client. On a loaded machine wall-clock throughput moves with the
+neighbours; this moves with the code, so it is what to compare before and after a change.
+
+    python benchmarks/request_cpu.py [--requests 300] [--profile page|floor|clinic|submit]
+
+`--profile` prints cProfile's costliest functions for that request (cumulative CPU time) and
+the statements one such request sends."""
+
+import argparse
+import cProfile
+import pstats
+import re
+import time
+from collections import Counter
+from collections.abc import Callable
+from urllib.parse import urlencode
+
+import harness
+from sqlalchemy import event, select
+
+from benchmarks import bare_app, floor
+from survey import create_app
+from survey.extensions import db
+from survey.models import Role, Site, User
+from survey.passwords import hash_password
+from tests.servers import CSRF
+
+FORM = "application/x-www-form-urlencoded"
+PASSWORD = "benchmark-password-long-enough"  # noqa: S105 (a scratch schema's made-up account)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", default=harness.DEFAULT_DATABASE)
+    parser.add_argument("--requests", type=int, default=300, help="requests of each kind")
+    parser.add_argument("--profile", choices=("bare", "floor", "page", "clinic", "submit"))
+    args = parser.parse_args()
+
+    with harness.scratch_schema(args.database) as url:
+        tokens = harness.invite_patients(url, args.requests + 11)  # 10 to warm up, 1 for the page
+        app = create_app(
+            {
+                "DATABASE_URL": url,
+                "SECRET_KEY": "benchmark-request-cpu",
+                "BENCHMARK_ROUTES": True,
+            }
+        )
+        floor.init_app(app)
+        statements = count_statements(app)
+        phones = [open_patient(app, i, token) for i, token in enumerate(tokens)]
+        clinician = signed_in_clinician(app)
+        page_phone = phones.pop()[0]
+        floor_client = app.test_client()
+        # The bare floor (benchmarks/bare_app.py) sends the patient page's own bytes.
+        bare_app._page = page_phone.get("/survey/1").data
+        bare_client = bare_app.app.test_client()
+
+        def bare_page():
+            assert bare_client.get("/page").status_code == 200
+
+        def floor_page():
+            assert floor_client.get("/_bench/page").status_code == 200
+
+        def patient_page():
+            assert page_phone.get("/survey/1").status_code == 200
+
+        def clinic_list():
+            assert clinician.get("/clinic/").status_code == 200
+
+        submits = iter(phones[10:])
+
+        def submit():
+            phone, body = next(submits)
+            assert phone.post("/survey/2", data=body, content_type=FORM).status_code == 303
+
+        # Warm every path (statements built and cached, templates compiled) before timing.
+        for phone, body in phones[:10]:
+            assert phone.post("/survey/2", data=body, content_type=FORM).status_code == 303
+        for request in (bare_page, floor_page, patient_page, clinic_list):
+            for _ in range(10):
+                request()
+
+        kinds: dict[str, Callable[[], None]] = {
+            "bare": bare_page,
+            "floor": floor_page,
+            "page": patient_page,
+            "clinic": clinic_list,
+            "submit": submit,
+        }
+        names = {
+            "bare": "bare floor GET /page (same bytes)",
+            "floor": "middleware floor GET /_bench/page",
+            "page": "patient page GET /survey/1",
+            "clinic": "staff page GET /clinic/",
+            "submit": "final submit POST /survey/2",
+        }
+        print(harness.load())
+        bare = 0.0
+        for kind, request in kinds.items():
+            if kind == args.profile:
+                profile = cProfile.Profile(time.process_time)  # CPU, not waiting
+                profile.enable()
+            statements.clear()
+            began = time.process_time()
+            for _ in range(args.requests):
+                request()
+            cpu = time.process_time() - began
+            per = sum(statements.values()) / args.requests
+            if kind == args.profile:
+                profile.disable()
+                statements.sent = []
+                request()
+                sent, statements.sent = statements.sent, None
+            ms = cpu / args.requests * 1000
+            bare = bare or ms
+            print(f"{names[kind]:<36} {ms:7.2f} ms CPU  {per:5.1f} statements  ", end="")
+            print(f"x{ms / bare:5.1f} bare")
+        print(harness.load())
+        if args.profile:
+            print("\n".join(sent))
+            pstats.Stats(profile).sort_stats("cumulative").print_stats(45)
+        with app.app_context():
+            db.engine.dispose()
+
+
+def count_statements(app) -> Counter:
+    """Statements sent from now on, by their first word (BEGIN and COMMIT included)."""
+    counted: Counter = Counter()
+    counted.sent = None  # a list while one request's statements are being kept
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def statement(conn, cursor, sql, parameters, context, executemany):
+        counted[sql.split(None, 1)[0].upper()] += 1
+        if counted.sent is not None:
+            counted.sent.append(" ".join(sql.split())[:160])
+
+    for name in ("begin", "commit", "rollback"):
+        event.listen(engine, name, lambda *a, _n=name: counted.update([_n.upper()]))
+    return counted
+
+
+def open_patient(app, i: int, token: str):
+    """A patient's browser that opened its link and sent page 1; with its last page's form."""
+    phone = app.test_client()
+    assert phone.get(f"/s/{token}").status_code == 303
+    csrf = CSRF.search(phone.get("/survey/1").text).group(1)
+    first, second = harness.answers(i)
+    page = urlencode({"csrf_token": csrf, "action": "next", **first})
+    assert phone.post("/survey/1", data=page, content_type=FORM).status_code == 303
+    return phone, urlencode({"csrf_token": csrf, "action": "next", **second})
+
+
+def signed_in_clinician(app):
+    """A clinician of the patients' site, signed in through the sign-in page."""
+    email = "clinician@benchmark.example"
+    with app.app_context():
+        site = db.session.scalar(select(Site))
+        user = User(
+            email=email,
+            password_hash=hash_password(PASSWORD),
+            role=Role.CLINICIAN,
+            sites=[site],
+        )
+        db.session.add(user)
+        db.session.commit()
+    browser = app.test_client()
+    csrf = csrf_field(browser.get("/login").text)
+    signed_in = browser.post(
+        "/login", data={"email": email, "password": PASSWORD, "csrf_token": csrf}
+    )
+    assert signed_in.status_code == 302, signed_in.status_code
+    return browser
+
+
+def csrf_field(html: str) -> str:
+    match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+if __name__ == "__main__":
+    main()
