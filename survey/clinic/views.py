@@ -75,8 +75,7 @@ def index():
         page_size=settings().clinic_page_size,
     )
     audit_trail.log("patients.list", detail={"filters": filters.as_args(), "rows": len(page.rows)})
-    db.session.commit()
-    return render_template(
+    html = render_template(
         "clinic/index.html",
         page=page,
         filters=filters,
@@ -87,6 +86,11 @@ def index():
         grace_days=followup.grace_period(config).days,
         now=now,
     )
+    # Committed after rendering, still before the page leaves (no audit row, no page): a
+    # commit first expired the user and their sites, which the page then read again (two
+    # statements).
+    db.session.commit()
+    return html
 
 
 @bp.route("/patients/<int:patient_id>")

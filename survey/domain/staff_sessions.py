@@ -1,11 +1,12 @@
 """Server-side staff sessions: they expire after inactivity and can be ended from elsewhere."""
 
+import functools
 import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, joinedload
 
 from survey.characters import scrub
 from survey.models import StaffSession, User, utcnow
@@ -47,14 +48,25 @@ def start_session(
     return token
 
 
+@functools.cache
+def signed_in_query():
+    """The session for a token hash with its user and the user's sites: one statement on every
+    staff request, where loading each lazily was three (site_ids reads the sites on most
+    pages). Built once per process."""
+    return (
+        select(StaffSession)
+        .where(StaffSession.token_hash == bindparam("token_hash"))
+        .options(joinedload(StaffSession.user).joinedload(User.sites))
+    )
+
+
 def find_session(
     db: Session, token: str, idle_limit: timedelta, now: datetime | None = None
 ) -> tuple[StaffSession | None, str | None]:
     """The live session for a token, or (None, why) where why is "expired" or "ended"."""
     now = now or utcnow()
-    staff_session = db.scalar(
-        select(StaffSession).where(StaffSession.token_hash == token_hash(token))
-    )
+    found = db.execute(signed_in_query(), {"token_hash": token_hash(token)})
+    staff_session = found.unique().scalar_one_or_none()  # one row per site of the user
     if staff_session is None or staff_session.ended_at is not None:
         return None, "ended"
     if not staff_session.user.active:

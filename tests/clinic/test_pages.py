@@ -4,7 +4,7 @@ import re
 from html import unescape
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from survey.extensions import db
 from survey.models import AuditEvent
@@ -35,6 +35,23 @@ def test_the_list_shows_scores_bands_and_worded_change(
     worse = re.search(r'<tr data-patient="CASE-WORSE">(.*?)</tr>', page.text, re.S).group(1)
     assert "+5 (worse)" in worse
     assert 'class="wide"' in page.text
+
+
+def test_the_list_is_the_session_with_its_user_and_sites_the_list_and_the_audit_row(
+    signed_in, published_case
+):
+    """Statements of a signed-in list page: the session, its user and their sites in one; the
+    list in one; the audit row; and nothing read again after the commit."""
+    signed_in.get("/clinic/")  # the session's last-seen time touched, if it is due
+    sent = []
+    listener = lambda *args: sent.append(args[2].split(None, 1)[0].upper())  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        assert signed_in.get("/clinic/").status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert sent == ["SELECT", "SELECT", "INSERT"]
+    assert db.session.scalars(select(AuditEvent.action)).all()[-1] == "patients.list"
 
 
 def test_the_list_filters_by_query_parameters(signed_in, published_case, worsened_continence):
