@@ -9,7 +9,8 @@ import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
-from flask_babel import force_locale, gettext
+from flask import g, render_template_string
+from flask_babel import force_locale, gettext, refresh
 from sqlalchemy import select
 
 from survey.cli.translate import TEMPLATE
@@ -30,6 +31,7 @@ from survey.models import Response, Site, utcnow
 from survey.outreach import texts
 from survey.outreach.segments import GSM7, UCS2, count_segments
 from tests.conftest import csrf_from, empty_all_tables, make_app
+from tests.fixtures.patients import interface
 
 SHIPPED = ("en", "ar", "es", "it", "pt_BR", "tr")
 
@@ -103,6 +105,19 @@ def french_app(schema, tmp_path):
         db.session.remove()
         empty_all_tables()
         db.engine.dispose()
+
+
+def test_templates_look_the_catalog_up_once_and_follow_a_language_change(app):
+    """Templates keep the request's catalog; a refresh or force_locale still changes it."""
+    page = "{{ _('Sign out') }}"
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert render_template_string(page) == "Sign out"
+        with force_locale("es"):
+            assert render_template_string(page) == interface("es", "Sign out")
+        assert render_template_string(page) == "Sign out"
+        g.locale = "tr"
+        refresh()
+        assert render_template_string(page) == interface("tr", "Sign out")
 
 
 def test_the_language_list_comes_from_the_catalogs_and_the_wording(app):
