@@ -41,7 +41,8 @@ def main() -> None:
     args = parser.parse_args()
 
     with harness.scratch_schema(args.database) as url:
-        tokens = harness.invite_patients(url, args.requests + 11)  # 10 to warm up, 1 for the page
+        # 10 to warm up, 1 for the page, 1 for --profile to list its statements
+        tokens = harness.invite_patients(url, args.requests + 12)
         app = create_app(
             {
                 "DATABASE_URL": url,
