@@ -83,12 +83,15 @@ class InvitationDates:
     def describe(self) -> str:
         """The stage and its dates in words, in the reader's language, e.g. "open until
         Dec 11, 2026, 9:00 AM CET"."""
-        opens, closes = (local_datetime(t, self.zone) for t in (self.opens_at, self.closes_at))
+        # Each time written only when the text shows it: writing one is most of the cost of
+        # a list row (the clinician list describes a next due date on every row).
         if self.stage == Stage.UPCOMING:
+            opens, closes = (local_datetime(t, self.zone) for t in (self.opens_at, self.closes_at))
             return str(_l("opens %(opens)s, closes %(closes)s", opens=opens, closes=closes))
         if self.stage == Stage.OPEN:
-            return str(_l("open until %(time)s", time=closes))
+            return str(_l("open until %(time)s", time=local_datetime(self.closes_at, self.zone)))
         if self.stage == Stage.CLOSED:
+            closes = local_datetime(self.closes_at, self.zone)
             return str(_l("closed unanswered on %(time)s", time=closes))
         if self.stage == Stage.ANSWERED and self.answered_at is not None:
             return str(_l("answered %(time)s", time=local_datetime(self.answered_at, self.zone)))
