@@ -28,7 +28,10 @@ from flask_limiter import Limiter, RequestLimit
 from survey.domain import audit_trail
 from survey.domain.invitations import TOKEN_PATTERN
 from survey.extensions import db
-from survey.security import limit_storage  # registers the database:// storage
+from survey.security import (
+    guarded_limiter,
+    limit_storage,  # registers the database:// storage
+)
 from survey.settings import settings
 
 logger = logging.getLogger("survey.security")
@@ -208,7 +211,7 @@ def storage_options(app: Flask) -> dict:
 
 
 def init_app(app: Flask) -> None:
-    limiter = GuardedLimiter(
+    limiter = guarded_limiter.GuardedLimiter(
         key_func=client_address,
         key_prefix="survey",
         on_breach=note_breach,
@@ -223,38 +226,7 @@ def init_app(app: Flask) -> None:
     app.extensions[EXTENSION_KEY] = limiter
     app.after_request(add_retry_after)
     apply_limits(app, limiter)
-    if not any(app.config.get(name) for name in LIMITS_ON_EVERY_VIEW):
-        limiter.guarded_endpoints = guarded_endpoints(app)
-
-
-# Flask-Limiter's settings that put a limit on every view, not only on those a Guard names.
-LIMITS_ON_EVERY_VIEW = ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION", "RATELIMIT_META")
-
-
-def guarded_endpoints(app: Flask) -> frozenset[str]:
-    """The endpoints some Guard is declared on (read after `apply_limits`, when every view is
-    registered; the limiter's wrapper keeps the view's `rate_limits`)."""
-    return frozenset(
-        endpoint
-        for endpoint, view in app.view_functions.items()
-        if getattr(view, "rate_limits", ())
-    )
-
-
-class GuardedLimiter(Limiter):
-    """Flask-Limiter, looking limits up only for the views a Guard names.
-
-    Its before-request hook otherwise resolves every view's limits, an empty list for all but
-    a few, and evaluates that list, on each request: 0.05-0.1 ms of the 0.75 ms of CPU a page
-    that does nothing else costs (benchmarks/request_cpu.py). `guarded_endpoints` is None (look
-    everything up, as Flask-Limiter does) while a setting puts a limit on every view."""
-
-    guarded_endpoints: frozenset[str] | None = None
-
-    def _check_request_limit(self, callable_name=None, in_middleware=True) -> None:
-        if self.guarded_endpoints is not None and request.endpoint not in self.guarded_endpoints:
-            return None
-        return super()._check_request_limit(callable_name, in_middleware)
+    guarded_limiter.look_up_guarded_views_only(app, limiter)
 
 
 def apply_limits(app: Flask, limiter: Limiter) -> None:
