@@ -329,12 +329,17 @@ def _store_drafts(
         }
         for item_id, value in answers.items()
     ]
-    insert = upsert_for(db)(DraftAnswer).values(rows)
-    db.execute(
-        insert.on_conflict_do_update(
-            index_elements=["invitation_id", "instrument_id", "item_id"],
-            set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
-        )
+    db.execute(_upsert_drafts(upsert_for(db)), rows)
+
+
+@functools.cache
+def _upsert_drafts(upsert):
+    """One statement per dialect, run with a list of rows (compiled once: a multi-row VALUES
+    was worked out and compiled again on every page sent)."""
+    insert = upsert(DraftAnswer.__table__)
+    return insert.on_conflict_do_update(
+        index_elements=["invitation_id", "instrument_id", "item_id"],
+        set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
     )
 
 

@@ -1,6 +1,7 @@
 """The wording in use for each instrument (the shipped text, or the clinic's licensed import),
 and every wording patients were ever shown, kept by its hash."""
 
+import functools
 from collections.abc import Iterable
 
 from sqlalchemy import event, func, select
@@ -166,22 +167,27 @@ def keep_shown_wording(db: Session, instrument: Instrument, lang: str) -> None:
 
 def keep_shown_wordings(db: Session, instruments: list[Instrument], lang: str) -> None:
     """keep_shown_wording for several instruments, in one statement."""
-    insert = upsert_for(db)(ShownWording).values(
-        [
-            {
-                "instrument_id": instrument.id,
-                "language": lang,
-                "wording_hash": fingerprint.wording_hash(instrument, lang),
-                "wording_version": instrument.wording_version(lang),
-                "wording_status": instrument.wording_status(lang),
-                "texts": shown_text(instrument, lang),
-            }
-            for instrument in instruments
-        ]
-    )
+    rows = [
+        {
+            "instrument_id": instrument.id,
+            "language": lang,
+            "wording_hash": fingerprint.wording_hash(instrument, lang),
+            "wording_version": instrument.wording_version(lang),
+            "wording_status": instrument.wording_status(lang),
+            "texts": shown_text(instrument, lang),
+        }
+        for instrument in instruments
+    ]
+    db.execute(_keep_shown_wording(upsert_for(db)), rows)
+
+
+@functools.cache
+def _keep_shown_wording(upsert):
+    """One statement per dialect, run with a list of rows (compiled once: a multi-row VALUES
+    was worked out and compiled again on every submit, its cache key walking every text)."""
     # Two patients answering at once with a new wording both try: the first one stands.
-    db.execute(
-        insert.on_conflict_do_nothing(index_elements=["instrument_id", "language", "wording_hash"])
+    return upsert(ShownWording.__table__).on_conflict_do_nothing(
+        index_elements=["instrument_id", "language", "wording_hash"]
     )
 
 
