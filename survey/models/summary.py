@@ -59,6 +59,10 @@ class PatientSummary(Base):
     next_closes_at: Mapped[datetime | None]
     next_due_from: Mapped[datetime | None]
     overdue_since: Mapped[datetime | None]
+    # When the patient will have missed two timepoints (the second of their open invitations
+    # to close, each counted from its opening or closing, whichever is later; NULL: fewer than
+    # two open): the completion analytics count `second_missed_at <= now`.
+    second_missed_at: Mapped[datetime | None]
 
 
 # Both directions, each with patients without a figure last, then by patient: exactly the
@@ -83,4 +87,5 @@ for _name in SORTED_BY:
 # Finding the rows whose step of next due the clock has left, and the overdue filter.
 Index("ix_patient_summaries_next_closes_at", PatientSummary.next_closes_at)
 Index("ix_patient_summaries_next_due_from", PatientSummary.next_due_from)
+Index("ix_patient_summaries_second_missed_at", PatientSummary.second_missed_at)
 Index("ix_patient_summaries_overdue_since", PatientSummary.overdue_since, PatientSummary.patient_id)

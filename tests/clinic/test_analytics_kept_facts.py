@@ -7,9 +7,16 @@ from datetime import timedelta
 
 from survey.domain.invitations import create_invitation
 from survey.extensions import db
-from survey.models import Message, MessageKind, MessageStatus, ResponseMode
+from survey.models import Invitation, Message, MessageKind, MessageStatus, ResponseMode
 from survey.outreach.message_status import transition
 from tests.clinic.analytics_data import NOW, answered, handed_to_tablet
+from tests.fixtures.outreach import (  # noqa: F401 (fixtures)
+    console,
+    dispatch,
+    enrolled,  # noqa: F811 (the fixture imported above)
+    messages_of,
+    settings,
+)
 
 
 def kept(invitation):
@@ -75,3 +82,20 @@ def test_each_change_updates_the_kept_facts(site, make_patient, make_user):
     late = pending(invitation, MessageKind.REMINDER, opens + timedelta(days=5))
     send(late, opens + timedelta(days=5))
     assert kept(invitation) == (opens, 1, "paper")  # after the answers: not needed
+
+
+def test_a_text_the_dispatcher_sends_is_the_invitations_first(
+    enrolled,  # noqa: F811 (the fixture imported above)
+    console,  # noqa: F811 (the fixture imported above)
+    dispatch,  # noqa: F811 (the fixture imported above)
+):
+    """The dispatcher moves its messages with Core statements, which no flush sees: its
+    steps keep the facts themselves (before, an invitation texted by it counted as "no text"
+    and was never timed)."""
+    patient = enrolled()
+    assert dispatch(console).sent == 1
+    message = messages_of(patient, MessageKind.INVITATION)[0]
+    invitation = db.session.get(Invitation, message.invitation_id)
+    assert message.sent_at is not None
+    assert kept(invitation) == (message.sent_at, 0, "web")
+    assert invitation.counted_as[5] == 1  # counted as texted
