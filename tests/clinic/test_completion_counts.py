@@ -7,7 +7,6 @@ withdrawals, at moments on both sides of every opening and closing; and rebuildi
 nothing changes nothing."""
 
 import random
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -30,7 +29,7 @@ from survey.models import (
 from survey.outreach import scheduling
 from survey.outreach.message_status import move
 from survey.outreach.schedule_definitions import ensure_default_schedule
-from tests.clinic.analytics_data import answered, handed_to_tablet
+from tests.clinic.analytics_data import answered, handed_to_tablet, same_figures
 from tests.fixtures.outreach import RULES, console, dispatch, settings  # noqa: F401 (fixtures)
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -53,18 +52,6 @@ def kept_state():
         for d in db.session.scalars(select(AnswerDuration))
     }
     return counts, durations
-
-
-def same_figures(kept, scanned) -> bool:
-    """Equal, the median to within float rounding (seconds kept as a float; the scan takes
-    them from the timestamps)."""
-    if (kept.median_hours_to_complete is None) != (scanned.median_hours_to_complete is None):
-        return False
-    if kept.median_hours_to_complete is not None:
-        if kept.median_hours_to_complete != pytest.approx(scanned.median_hours_to_complete):
-            return False
-        kept = replace(kept, median_hours_to_complete=scanned.median_hours_to_complete)
-    return kept == scanned
 
 
 def differences(kept, scanned) -> dict:
