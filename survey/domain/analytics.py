@@ -209,10 +209,29 @@ def _facts_changed(session: Session) -> set[int]:
     return invitations
 
 
+# What, when it changes on the invitation, may change its counts (the facts aside).
+_COUNTED = (
+    "status",
+    "opens_at",
+    "expires_at",
+    "started_at",
+    "completed_at",
+    "timepoint",
+    "patient_id",
+)
+
+
 def _counts_changed(session: Session) -> set[int]:
-    """The invitations whose counts a flush may have changed by changing the invitation (or
-    making it) or its patient's language or site; `recount` finds out whether it did."""
-    invitations = {obj.id for obj in (*session.new, *session.dirty) if isinstance(obj, Invitation)}
+    """The invitations whose counts a flush may have changed by making the invitation,
+    changing what it counts by, or changing its patient's language or site; `recount`
+    finds out whether it did."""
+    invitations = {obj.id for obj in session.new if isinstance(obj, Invitation)}
+    invitations.update(
+        obj.id
+        for obj in session.dirty
+        if isinstance(obj, Invitation)
+        and any(inspect(obj).attrs[name].history.has_changes() for name in _COUNTED)
+    )
     patients = [
         obj.id
         for obj in session.dirty

@@ -120,11 +120,15 @@ def _dialect_name(connection) -> str:
 
 
 def _invitation_rows(connection, where):
+    """The invitations as they are now, locked (PostgreSQL) until the transaction ends: two
+    transactions recounting one invitation take turns, the second reading what the first
+    stored, so neither moves a difference the other already moved."""
     return connection.execute(
         select(*COLUMNS, Invitation.counted_as)
         .join(Patient, Patient.id == Invitation.patient_id)
         .where(where)
         .order_by(Invitation.id)
+        .with_for_update(of=Invitation)
     ).all()
 
 
