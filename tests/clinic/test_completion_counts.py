@@ -7,10 +7,12 @@ withdrawals, at moments on both sides of every opening and closing; and rebuildi
 nothing changes nothing."""
 
 import random
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
 
 from survey.domain import completion_counts
 from survey.domain.analytics import completion_figures, scanned_figures
@@ -23,6 +25,7 @@ from survey.models import (
     InvitationStatus,
     Message,
     MessageStatus,
+    Patient,
     PatientStatus,
     ResponseMode,
 )
@@ -227,3 +230,55 @@ def test_the_kept_counts_equal_the_scan_after_a_random_history(
     figures = scanned_figures(db.session, [s.id for s in sites], clock)
     print(seed, figures.totals, figures.completions_timed, figures.patients_missing_two)
     assert figures.totals.texted and figures.totals.completed and figures.completions_timed
+
+
+def test_two_transactions_recounting_one_invitation_take_turns(app, site, make_patient):
+    """PostgreSQL: one transaction completes an invitation while another changes its
+    patient's language; the second waits for the first's lock on the invitation and counts
+    from what the first stored, so the counts still equal a rebuild."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: nothing to take turns over.")
+    patient = make_patient(site, "TURNS-1", language="es")
+    invitation = create_invitation(db.session, patient, "baseline", opens_at=START)
+    db.session.commit()
+    patient_id, invitation_id = patient.id, invitation.id
+    db.session.rollback()  # the test's own session holds nothing while the two take turns
+    Session = sessionmaker(bind=db.engine)  # noqa: N806
+    first, second = Session(), Session()
+    try:
+        theirs = first.get(Invitation, invitation_id)
+        theirs.status = InvitationStatus.COMPLETED
+        theirs.completed_at = START + timedelta(hours=1)
+        first.flush()  # counted as completed, the invitation locked until the commit
+
+        errors = []
+
+        def change_language():
+            try:
+                app.app_context().push()  # as a request in another worker has its own
+                second.get(Patient, patient_id).language = "en"
+                second.commit()
+            except Exception as error:  # noqa: BLE001 (reported below)
+                errors.append(error)
+
+        waiting = threading.Thread(target=change_language)
+        waiting.start()
+        waiting.join(timeout=1)
+        assert not errors, errors
+        assert waiting.is_alive()  # waiting for the invitation's lock
+        first.commit()
+        waiting.join(timeout=30)
+        assert not waiting.is_alive() and not errors, errors
+    finally:
+        first.close()
+        second.close()
+    db.session.expire_all()
+    before = kept_state()
+    completion_counts.rebuild(db.session)
+    assert kept_state() == before
+    figures = completion_figures(db.session, [site.id], START + timedelta(days=30))
+    assert by_key(figures.breakdowns["language"]) == {"en": (1, 1)}
+
+
+def by_key(tallies):
+    return {tally.key: (tally.invitations, tally.completed) for tally in tallies}
