@@ -40,7 +40,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     Float,
     String,
@@ -53,9 +52,7 @@ from sqlalchemy import (
     inspect,
     literal,
     null,
-    or_,
     select,
-    tuple_,
     union_all,
     update,
 )
@@ -302,14 +299,11 @@ def _tally_columns(f):
     )
 
 
-TALLY_COUNTS = ("invitations", "texted", "opened", "completed", "expired")
-
-
-def _row(figure, key, counts, value=None):
+def _row(figure: str, key, counts, value=None):
     """One row of the figures query: (figure, key, five counts, value), the same columns in
     every part of the UNION ALL (keys as text, whatever the column they come from)."""
     return (
-        (literal(figure, String) if isinstance(figure, str) else figure).label("figure"),
+        literal(figure, String).label("figure"),
         cast(key if key is not None else null(), String).label("key"),
         *counts,
         cast(value if value is not None else null(), Float).label("value"),
@@ -321,18 +315,13 @@ def _count_only(count):
     return (count.label("invitations"), zero, zero, zero, zero)
 
 
-def figures_query(db: Session, site_ids: list[int], now: datetime, one_pass: bool | None = None):
-    """Every figure of the page as rows of ONE statement (figure, key, five counts, value).
-
-    PostgreSQL reads the sites' invitations once: every figure is one grouping set of one
-    aggregate (`_grouping_sets_query`). SQLite has no GROUPING SETS: the per-invitation facts
-    are worked out once (a CTE, materialised because it is used several times) and each
-    figure is one aggregate over them, joined by UNION ALL (`one_pass=False` asks PostgreSQL
-    for that too: the benchmark's "before")."""
-    if one_pass is None:
-        one_pass = db.get_bind().dialect.name == "postgresql"
-    if one_pass:
-        return _grouping_sets_query(db, site_ids, now)
+def figures_query(db: Session, site_ids: list[int], now: datetime):
+    """Every figure of the page as rows of ONE statement (figure, key, five counts, value):
+    the per-invitation facts are worked out once (a CTE, which PostgreSQL and SQLite
+    materialise because it is used several times) and each figure is one aggregate over
+    them, joined by UNION ALL. (One read with GROUPING SETS instead was slower on
+    PostgreSQL at 100,000 patients: its per-patient groups sort 500,000 rows on disk;
+    docs/performance.md, section 6.)"""
     f = facts(db, site_ids, now).cte("facts")
     parts = [select(*_row(ALL, None, _tally_columns(f)))]
     for dimension in DIMENSIONS:
@@ -354,74 +343,6 @@ def figures_query(db: Session, site_ids: list[int], now: datetime, one_pass: boo
     parts.append(_median_part(db, f))
     figures = union_all(*parts).subquery("figures")
     return select(figures).order_by(figures.c.figure, figures.c.key)
-
-
-# The grouping sets that are not figures themselves: one group per patient (to count those
-# with two or more expired invitations) and one per duration from first text to answers (to
-# take the median of).
-PATIENTS, DURATIONS = "patients", "durations"
-
-
-def _grouping_sets_query(db: Session, site_ids: list[int], now: datetime):
-    """PostgreSQL: every figure from ONE read of the sites' invitations, each figure one
-    grouping set of one aggregate (every breakdown, the reminders of the completed ones,
-    one group per patient and one per duration); the patients missing two and the median
-    are then counted from those groups (a few thousand rows at most, not the invitations)."""
-    f = facts(db, site_ids, now).subquery("facts")
-    completed = f.c.completed == 1
-    timed = and_(completed, f.c.first_sent.is_not(None), f.c.completed_at.is_not(None))
-    # Worked out in a subquery of their own, so that the grouping sets name plain columns.
-    keyed = select(
-        f,
-        case((completed, f.c.reminders_before)).label("reminders"),
-        case((timed, func.extract("epoch", f.c.completed_at - f.c.first_sent))).label("seconds"),
-    ).subquery("keyed")
-    sets = {dimension: keyed.c[dimension] for dimension in DIMENSIONS}
-    sets |= {REMINDERS: keyed.c.reminders, PATIENTS: keyed.c.patient_id}
-    sets[DURATIONS] = keyed.c.seconds
-    grouped = func.grouping
-    figure = case(
-        *((grouped(column) == 0, literal(name, String)) for name, column in sets.items()),
-        else_=literal(ALL, String),
-    )
-    key = case(*((grouped(column) == 0, cast(column, String)) for column in sets.values()))
-    g = (
-        select(
-            figure.label("figure"),
-            key.label("key"),
-            *_tally_columns(keyed),
-            case((grouped(keyed.c.seconds) == 0, keyed.c.seconds)).label("value"),
-        )
-        .group_by(func.grouping_sets(tuple_(), *sets.values()))
-        .cte("grouped")
-    )
-    figures = select(*_row(g.c.figure, g.c.key, (g.c[name] for name in TALLY_COUNTS))).where(
-        g.c.figure.not_in([PATIENTS, DURATIONS]),
-        or_(g.c.figure != REMINDERS, g.c.key.is_not(None)),
-    )
-    missing = select(*_row(MISSING_TWO, None, _count_only(func.count()))).where(
-        g.c.figure == PATIENTS, g.c.expired >= 2
-    )
-    figures = union_all(figures, missing, _median_of_groups(g))
-    figures = figures.subquery("figures")
-    return select(figures).order_by(figures.c.figure, figures.c.key)
-
-
-def _median_of_groups(g):
-    """The median of the durations, from their groups (one per distinct duration, with how
-    many completions took it): the mean of the values at the two middle positions (the same
-    one when there is an odd number), found by each group's running count."""
-    durations = g.c.figure == DURATIONS
-    counted = select(
-        g.c.value,
-        func.sum(g.c.invitations).over(order_by=g.c.value).label("running"),
-        cast(func.sum(g.c.invitations).over(), BigInteger).label("timed"),
-    ).where(durations, g.c.value.is_not(None))
-    counted = counted.subquery("counted")
-    low = func.min(counted.c.value).filter(counted.c.running >= (counted.c.timed + 1) // 2)
-    high = func.min(counted.c.value).filter(counted.c.running >= counted.c.timed // 2 + 1)
-    timed = func.coalesce(func.max(counted.c.timed), 0)
-    return select(*_row(TIMED, None, _count_only(timed), (low + high) / 2))
 
 
 def _median_part(db: Session, f):
@@ -472,14 +393,12 @@ def completion_figures(db: Session, site_ids: list[int], now: datetime | None = 
     )
 
 
-def scanned_figures(
-    db: Session, site_ids: list[int], now: datetime | None = None, one_pass: bool | None = None
-) -> Figures:
+def scanned_figures(db: Session, site_ids: list[int], now: datetime | None = None) -> Figures:
     """Every figure, worked out from the sites' invitations in one query (`figures_query`):
     what the kept counts must always equal."""
     now = now or utcnow()
     rows: dict[str, list] = {}
-    for row in db.execute(figures_query(db, site_ids, now, one_pass)):
+    for row in db.execute(figures_query(db, site_ids, now)):
         rows.setdefault(row.figure, []).append(row)
     median, timed = _median_hours(db, rows.get(TIMED, []))
     return _figures(
