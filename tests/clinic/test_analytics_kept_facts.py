@@ -5,6 +5,7 @@ answers given on paper, a tablet code used."""
 
 from datetime import timedelta
 
+from survey.domain import handoff
 from survey.domain.invitations import create_invitation
 from survey.extensions import db
 from survey.models import Invitation, Message, MessageKind, MessageStatus, ResponseMode
@@ -99,3 +100,19 @@ def test_a_text_the_dispatcher_sends_is_the_invitations_first(
     assert message.sent_at is not None
     assert kept(invitation) == (message.sent_at, 0, "web")
     assert invitation.counted_as[5] == 1  # counted as texted
+
+
+def test_a_tablet_code_redeemed_makes_the_invitation_a_tablets(site, make_patient, make_user):
+    """A tablet uses its code with a Core UPDATE no flush sees: redeeming keeps the facts
+    itself (before, the invitation stayed "web")."""
+    patient = make_patient(site, reference="TABLET")
+    invitation = create_invitation(
+        db.session, patient, "baseline", opens_at=NOW - timedelta(days=1)
+    )
+    db.session.commit()
+    code = handoff.make_code(db.session, invitation, make_user("coordinator", [site]), now=NOW)
+    db.session.commit()
+    assert handoff.redeem(db.session, code, now=NOW + timedelta(minutes=1)) is not None
+    db.session.commit()
+    assert kept(invitation) == (None, 0, "tablet")
+    assert invitation.counted_as[6:8] == ["tablet", 1]  # counted as a tablet's, opened
