@@ -247,7 +247,8 @@ def dispatcher(database_url, api_url, concurrency, limit, start, results, profil
     from survey import create_app
     from survey.extensions import db
     from survey.outreach.backends import backend_from_config
-    from survey.outreach.dispatch import DispatchSettings, dispatch_due
+    from survey.outreach.dispatch import dispatch_due
+    from survey.outreach.dispatch_settings import DispatchSettings
 
     app = create_app(app_config(database_url, api_url, concurrency))
     with app.app_context():

@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 
 from survey.domain.summaries import refresh_summaries
 from survey.domain.wording_in_use import instrument_in_use, keep_shown_wording
-from survey.instruments import Instrument
+from survey.instruments import Instrument, fingerprint, scoring
+from survey.instruments.answers import validate_answers
 from survey.models import (
     Base,
     Episode,
@@ -213,8 +214,8 @@ def _response(
 ) -> None:
     """A response scored by the instrument itself, as `store_response` would store it."""
     answers = _answers_adding_up_to(instrument, total, rng)
-    score = instrument.score(answers)
-    values = instrument.validate(answers)
+    score = scoring.score(instrument, answers)
+    values = validate_answers(instrument, answers)
     response_id = next(ids[Response])
     rows["responses"].append(
         {
@@ -224,7 +225,7 @@ def _response(
             "instrument_id": instrument.id,
             "instrument_version": instrument.version,
             "wording_version": instrument.wording_version(language),
-            "wording_hash": instrument.wording_hash(language),
+            "wording_hash": fingerprint.wording_hash(instrument, language),
             "wording_status": instrument.wording_status(language),
             "language": language,
             "total": score.total,

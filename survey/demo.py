@@ -28,9 +28,9 @@ from survey.models import (
     User,
     utcnow,
 )
+from survey.outreach.patient_schedule import enrol
 from survey.outreach.policy import SendingRules
 from survey.outreach.schedule_definitions import ensure_default_schedule
-from survey.outreach.scheduling import enrol
 from survey.passwords import hash_password
 
 SITE_NAME = "Demo Colorectal Clinic"

@@ -3,11 +3,11 @@
 import functools
 
 from babel import Locale
-from flask import Flask, current_app, g, has_request_context, request, session
+from flask import Flask, g, has_request_context, request, session
 from flask_babel import get_locale
 
 from survey.date_text import day_text, local_datetime, local_day, utc_datetime
-from survey.domain.languages import html_lang
+from survey.domain.languages import html_lang, interface_languages
 from survey.settings import settings
 
 
@@ -19,7 +19,7 @@ def select_locale() -> str:
     site default. Outside a request (CLI, dispatcher) there is no reader: the default."""
     if not has_request_context():
         return settings().default_language
-    languages = current_app.config["LANGUAGES"]
+    languages = interface_languages()
     chosen = g.get("locale") or session.get("locale")
     if chosen in languages:
         return chosen
@@ -60,5 +60,5 @@ def init_app(app: Flask) -> None:
             "direction_of": text_direction,
             # A patient's pages offer only the languages patients can answer in (set by the
             # patient blueprint); everything else, the interface languages.
-            "languages": g.get("languages") or app.config["LANGUAGES"],
+            "languages": g.get("languages") or interface_languages(app),
         }

@@ -116,3 +116,52 @@ def test_no_import_cycle_anywhere():
     graph = grimp.build_graph("survey", exclude_type_checking_imports=True, cache_dir=None)
     assert len(graph.modules) > 100
     assert cycles(graph) == []
+
+
+def test_an_instrument_is_a_value_the_functions_over_it_import():
+    """`Instrument` and its parts hold data; validating, scoring, fingerprinting and writing
+    one back are functions in their own modules, which import definition.py, never the other
+    way round (docs/instruments.md)."""
+    graph = grimp.build_graph("survey", exclude_type_checking_imports=False, cache_dir=None)
+    imported = graph.find_modules_directly_imported_by("survey.instruments.definition")
+    assert not {module for module in imported if module.startswith("survey.")}
+    for module in ("answers", "scoring", "fingerprint", "definition_file"):
+        assert graph.direct_import_exists(
+            importer=f"survey.instruments.{module}", imported="survey.instruments.definition"
+        )
+
+
+PACKAGE = PYPROJECT.parent / "survey"
+#: Lines a module may run to before it must say why it is one module (issue #13).
+LONGEST = 300
+#: The modules over LONGEST lines, each with the one idea it holds. A module that grows past
+#: LONGEST is split where it holds two ideas, or added here with its one.
+ONE_IDEA_EACH = {
+    "cli/patients.py": "the `patients` commands",
+    "clinic/export_columns.py": "the columns of the research exports, as the dictionary says",
+    "clinic/exports.py": "the research exports' rows, streamed as CSV",
+    "clinic/exports_redcap.py": "the REDCap data dictionary and the data file that goes with it",
+    "clinic/fhir_resources.py": "the FHIR resources of the export",
+    "clinic/listing.py": "the patient list's query",
+    "clinic/results.py": "one patient's course, as the patient page shows it",
+    "coordinate/patients.py": "the coordinator's pages of a patient",
+    "domain/analytics.py": "the completion analytics' figures, in one statement",
+    "domain/submission.py": "a patient answering an invitation",
+    "domain/summaries.py": "keeping each patient's summary row equal to their responses",
+    "instruments/checks.py": "the checks of a definition file, one per field",
+    "outreach/claims.py": "one message through the dispatcher",
+    "patient/views.py": "the patient's pages",
+}
+
+
+def test_a_module_over_300_lines_holds_one_idea():
+    modules = [path for path in PACKAGE.rglob("*.py") if "migrations" not in path.parts]
+    assert len(modules) > 100
+    lines = {
+        path.relative_to(PACKAGE).as_posix(): len(path.read_text(encoding="utf-8").splitlines())
+        for path in modules
+    }
+    long = {name for name, count in lines.items() if count > LONGEST}
+    assert long - ONE_IDEA_EACH.keys() == set(), "split it, or list it here with its one idea"
+    # A listed module that was split or renamed leaves the list.
+    assert ONE_IDEA_EACH.keys() - lines.keys() == set()

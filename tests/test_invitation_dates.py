@@ -12,8 +12,8 @@ from survey.domain.invitation_dates import InvitationDates, Stage, describe, sta
 from survey.domain.submission import InvitationState, state_of
 from survey.extensions import db
 from survey.models import InvitationStatus, utcnow
+from survey.outreach.patient_schedule import enrol
 from survey.outreach.schedule_definitions import ensure_default_schedule
-from survey.outreach.scheduling import enrol
 from tests.fixtures.outreach import RULES
 
 OPENS = datetime(2027, 3, 16, 8, tzinfo=UTC)  # 09:00 CET

@@ -25,6 +25,7 @@ from survey.domain.languages import (
 from survey.domain.staff_setup import StaffSetupError, create_site
 from survey.extensions import db
 from survey.instruments import all_instruments
+from survey.instruments.definition_file import definition_dict
 from survey.models import Response, Site, utcnow
 from survey.outreach import texts
 from survey.outreach.segments import GSM7, UCS2, count_segments
@@ -62,7 +63,7 @@ def french_catalog(directory, leave_out: str | None = None):
 
 def french_wording(instrument) -> dict:
     """A wording file adding French to `instrument`, in the `instruments import` format."""
-    full = instrument.to_dict()
+    full = definition_dict(instrument)
     french = {
         "ccis": "Score d'incontinence de la Cleveland Clinic (score de Wexner)",
         "qolaf-q": "Questionnaire sur la qualité de vie des patients (QoLAF-Q)",

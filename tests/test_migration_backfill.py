@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 
 from survey import config
 from survey.extensions import db
-from survey.instruments import apply_wording, get_instrument, shown_text
+from survey.instruments import apply_wording, fingerprint, get_instrument, shown_text
 from survey.instruments.licensed_wording import wording_overlay
 from tests.conftest import make_app
 from tests.instruments.builders import wording_file
@@ -95,8 +95,8 @@ def test_upgrading_backfills_wording_versions_kept_wordings_and_summaries(databa
             # 51 to the shipped wording, 28 to the import, 40 to a wording known nowhere.
             for number, (label, total, wording_hash, status) in enumerate(
                 [
-                    ("baseline", 51, qolaf.wording_hash("es"), "provisional"),
-                    ("3 months", 28, imported.wording_hash("es"), "validated"),
+                    ("baseline", 51, fingerprint.wording_hash(qolaf, "es"), "provisional"),
+                    ("3 months", 28, fingerprint.wording_hash(imported, "es"), "validated"),
                     ("6 months", 40, UNKNOWN_HASH, "provisional"),
                 ],
                 start=1,
@@ -156,9 +156,15 @@ def test_upgrading_backfills_wording_versions_kept_wordings_and_summaries(databa
     assert [tuple(row) for row in versions] == [(51, "1.0"), (28, "1.0-import-1"), (40, "1.0")]
     assert len(kept) == 2
     shipped_row, imported_row = sorted(kept, key=lambda row: row[1])
-    assert shipped_row[0] == qolaf.wording_hash("es") and shipped_row[2] == "provisional"
+    assert (
+        shipped_row[0] == fingerprint.wording_hash(qolaf, "es") and shipped_row[2] == "provisional"
+    )
     texts = shipped_row[3] if isinstance(shipped_row[3], dict) else json.loads(shipped_row[3])
     assert texts == shown_text(qolaf, "es")
-    assert imported_row[:3] == (imported.wording_hash("es"), "1.0-import-1", "validated")
+    assert imported_row[:3] == (
+        fingerprint.wording_hash(imported, "es"),
+        "1.0-import-1",
+        "validated",
+    )
     # 51 -> 28 -> 40: previous 28, best before the latest 28; +12 on both, -11 on baseline.
     assert tuple(summary) == (40, 51, 28, 28, -11, 12, True, True, False, None)

@@ -9,7 +9,7 @@ import flask_migrate
 from sqlalchemy import text
 
 from survey.extensions import db
-from survey.instruments import get_instrument, retired_instruments, shown_text
+from survey.instruments import fingerprint, get_instrument, retired_instruments, shown_text
 from tests.conftest import make_app
 from tests.test_migration_backfill import BEFORE, database, insert  # noqa: F401  (fixture)
 
@@ -17,7 +17,9 @@ from tests.test_migration_backfill import BEFORE, database, insert  # noqa: F401
 def test_a_ccis_answer_given_to_version_1_0_keeps_its_words(database):  # noqa: F811
     [retired] = retired_instruments("ccis")
     assert retired.version == "1.0" and retired.recall_period("en") == "In the past 4 weeks"
-    assert retired.wording_hash("en") != get_instrument("ccis").wording_hash("en")
+    assert fingerprint.wording_hash(retired, "en") != fingerprint.wording_hash(
+        get_instrument("ccis"), "en"
+    )
     at = datetime(2026, 1, 10, 9, tzinfo=UTC)
     app = make_app(database)
     with app.app_context():
@@ -72,7 +74,7 @@ def test_a_ccis_answer_given_to_version_1_0_keeps_its_words(database):  # noqa: 
                 patient_id=1,
                 instrument_id="ccis",
                 instrument_version="1.0",
-                wording_hash=retired.wording_hash("en"),
+                wording_hash=fingerprint.wording_hash(retired, "en"),
                 wording_status="unvalidated translation",
                 language="en",
                 total=4,
@@ -87,7 +89,7 @@ def test_a_ccis_answer_given_to_version_1_0_keeps_its_words(database):  # noqa: 
             ).one()
         db.engine.dispose()
     assert version == "1.0"
-    assert kept[0] == retired.wording_hash("en") and kept[1] == "1.0"
+    assert kept[0] == fingerprint.wording_hash(retired, "en") and kept[1] == "1.0"
     texts = kept[2] if isinstance(kept[2], dict) else json.loads(kept[2])
     assert texts == shown_text(retired, "en")
     assert texts["recall_period"] == "In the past 4 weeks"

@@ -9,8 +9,8 @@ import pytest
 from survey.date_text import day_text, local_datetime, local_day, utc_datetime
 from survey.extensions import db
 from survey.models import utcnow
+from survey.outreach.patient_schedule import enrol
 from survey.outreach.schedule_definitions import ensure_default_schedule
-from survey.outreach.scheduling import enrol
 from tests.fixtures.outreach import RULES
 
 OPENS = datetime(2027, 3, 16, 8, tzinfo=UTC)  # 09:00 CET in Madrid

@@ -1,7 +1,9 @@
 """The typed settings (survey/settings.py): one field for every setting, built once at start,
 and a bad value stops the start rather than breaking a page later."""
 
+import ast
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +74,69 @@ def test_text_settings_that_look_like_numbers_keep_their_text(schema, monkeypatc
     """SURVEY_TWILIO_FROM=+15005550006 is read as JSON (a number) by Flask; it stays text."""
     monkeypatch.setenv("SURVEY_TWILIO_FROM", "+15005550006")
     assert settings(make_app(schema)).twilio_from == "+15005550006"
+
+
+PACKAGE = Path(__file__).resolve().parents[1] / "survey"
+#: Settings read from `app.config` rather than `Settings`, and why (docs/architecture.md).
+READ_FROM_APP_CONFIG = {
+    # Worked out at start from the catalogs (domain/languages.py), which replace the setting;
+    # read through languages.interface_languages() only.
+    "LANGUAGES": {"domain/languages.py"},
+    # Flask-Limiter reads these from app.config itself: the check of the storage's options
+    # must agree with what the limiter does with the same values.
+    "RATELIMIT_ENABLED": {"security/limits.py"},
+    "RATELIMIT_STORAGE_URI": {"security/limits.py"},
+    # Flask-SQLAlchemy builds the engine from the merged options in app.config: the check of
+    # pre-ping reads what the engine was built with.
+    "SQLALCHEMY_ENGINE_OPTIONS": {"connection_health.py"},
+}
+
+
+def config_reads(tree: ast.AST) -> list[str | None]:
+    """The keys read from something's `.config` (`x.config[KEY]`, `x.config.get(KEY)`); None
+    for a key that is not written out."""
+    found = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.ctx, ast.Load)
+            and isinstance(node.value, ast.Attribute)
+            and node.value.attr == "config"
+        ):
+            key = node.slice
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "get"
+            and isinstance(node.func.value, ast.Attribute)
+            and node.func.value.attr == "config"
+            and node.args
+        ):
+            key = node.args[0]
+        else:
+            continue
+        found.append(key.value if isinstance(key, ast.Constant) else None)
+    return found
+
+
+def test_code_reads_each_setting_from_the_typed_settings():
+    """A setting with a `Settings` field is read as `settings().name`, never from app.config
+    (values Flask and its extensions own, such as PERMANENT_SESSION_LIFETIME, may be)."""
+    ours = {field.name.upper() for field in dataclasses.fields(Settings)}
+    misread = []
+    for path in PACKAGE.rglob("*.py"):
+        name = path.relative_to(PACKAGE).as_posix()
+        if name in ("config.py", "settings.py") or name.startswith("migrations/"):
+            continue  # where app.config is filled and Settings built from it
+        for key in config_reads(ast.parse(path.read_text(encoding="utf-8"))):
+            if key is None or (key in ours and name not in READ_FROM_APP_CONFIG.get(key, ())):
+                misread.append((name, key))
+    assert misread == []
+
+
+def test_the_check_of_settings_reads_finds_a_read():
+    tree = ast.parse(
+        'current_app.config["CLINIC_PAGE_SIZE"]\napp.config.get("PUBLIC_URL")\n'
+        'current_app.config[name]\napp.config["PUBLIC_URL"] = 1'
+    )
+    assert config_reads(tree) == ["CLINIC_PAGE_SIZE", "PUBLIC_URL", None]

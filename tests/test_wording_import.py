@@ -7,7 +7,8 @@ from sqlalchemy import func, select
 
 from survey.domain.wording_in_use import instrument_in_use
 from survey.extensions import db
-from survey.instruments import get_instrument
+from survey.instruments import get_instrument, scoring
+from survey.instruments.definition_file import definition_dict
 from survey.models import ImportedWording
 from tests.instruments.builders import wording_file, write_json
 
@@ -28,7 +29,7 @@ def test_imported_spanish_wording_is_used_and_scoring_is_unchanged(runner, tmp_p
     assert in_use.item("q1").text("en") == qolaf.item("q1").text("en")
     assert in_use.wording_status("en") == "provisional"
     answers = {item.id: 4 for item in qolaf.items}
-    assert in_use.score(answers) == qolaf.score(answers)
+    assert scoring.score(in_use, answers) == scoring.score(qolaf, answers)
     # The shipped definition, shared by every request in the process, is untouched.
     assert get_instrument("qolaf-q").wording_status("es") == "provisional"
 
@@ -67,7 +68,7 @@ def test_a_file_that_does_not_fit_is_refused_and_nothing_is_stored(
 
 def test_a_file_that_changes_the_bands_is_refused(runner, tmp_path):
     qolaf = get_instrument("qolaf-q")
-    data = wording_file(qolaf, ["es"]) | {"bands": qolaf.to_dict()["bands"][:-1]}
+    data = wording_file(qolaf, ["es"]) | {"bands": definition_dict(qolaf)["bands"][:-1]}
     path = write_json(tmp_path / "b.json", data)
     result = runner.invoke(args=["instruments", "import", str(path)])
     assert result.exit_code != 0

@@ -10,6 +10,7 @@ from werkzeug.datastructures import MultiDict
 from survey.admin.blueprint import bp
 from survey.auth import staff_required
 from survey.domain.freetext import FreeTextRefused, clean_free_text
+from survey.domain.languages import interface_languages
 from survey.domain.triage import labels
 from survey.domain.triage.assessing import configured_points
 from survey.domain.triage.rules import (
@@ -118,7 +119,7 @@ def save_triage_rules():
     if site is None:
         abort(404)
     try:
-        post = SettingsPost(request.form, current_app.config["LANGUAGES"])
+        post = SettingsPost(request.form, interface_languages())
     except ValueError:
         abort(400)
     if not post.problems:
@@ -156,7 +157,7 @@ def _page(failed_site: int | None = None, post: SettingsPost | None = None):
         points_rules=POINTS_RULES,
         action_levels=[str(level) for level in ACTION_LEVELS],
         reply_max=REPLY_MAX,
-        default_replies=default_replies(current_app.config["LANGUAGES"]),
+        default_replies=default_replies(interface_languages()),
         default_points=configured_points()
         or get_instrument(CCIS).minimal_important_change.deterioration,
     )

@@ -11,6 +11,7 @@ from survey.demo import seed
 from survey.extensions import db
 from survey.outreach.background import DEMO_INTERVAL, BackgroundDispatcher, refusal
 from survey.outreach.policy import SendingRules
+from survey.settings import settings
 
 
 @click.command()
@@ -29,13 +30,14 @@ def demo(host, port, no_serve, no_dispatcher):
     While it serves, a dispatcher sends due texts every few seconds in the background with the
     console backend (development only), so they appear in the SMS outbox page."""
     app = current_app._get_current_object()
-    if app.config["PUBLIC_URL"] == DEFAULTS["PUBLIC_URL"]:
+    if settings(app).public_url == DEFAULTS["PUBLIC_URL"]:
         listening_everywhere = host in ("0.0.0.0", "::", "")  # noqa: S104 (only compared)
         shown_host = "127.0.0.1" if listening_everywhere else host
         app.config["PUBLIC_URL"] = f"http://{shown_host}:{port}"
     flask_migrate.upgrade()
-    logins, link = seed(db.session, app.config["PUBLIC_URL"], SendingRules.from_config(app.config))
-    click.echo(f"\nDemo site ready at {app.config['PUBLIC_URL']}/login\n")
+    public_url = settings(app).public_url
+    logins, link = seed(db.session, public_url, SendingRules.from_config(app.config))
+    click.echo(f"\nDemo site ready at {public_url}/login\n")
     click.echo("Staff sign-in (passwords are new each time the demo starts):")
     for login in logins:
         click.echo(f"  {login.role:<12} {login.email:<28} {login.password}")
@@ -62,6 +64,6 @@ def _start_dispatcher(app) -> BackgroundDispatcher | None:
     dispatcher = BackgroundDispatcher(app).start()
     click.echo(
         f"Due texts are sent every {DEMO_INTERVAL:g} s in the background (console backend: "
-        f"nothing leaves this machine); read them at {app.config['PUBLIC_URL']}/dev/outbox\n"
+        f"nothing leaves this machine); read them at {settings(app).public_url}/dev/outbox\n"
     )
     return dispatcher

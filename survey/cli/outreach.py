@@ -17,7 +17,8 @@ from survey.extensions import db
 from survey.models import Schedule, Site
 from survey.outreach import texts
 from survey.outreach.backends import backend_from_config
-from survey.outreach.dispatch import DispatchSettings, dispatch_due
+from survey.outreach.dispatch import dispatch_due
+from survey.outreach.dispatch_settings import DispatchSettings
 from survey.outreach.schedule_definitions import (
     ScheduleError,
     create_schedule,

@@ -13,9 +13,7 @@ from survey.domain.staff_setup import StaffSetupError, find_site
 from survey.extensions import db
 from survey.localtime import format_local
 from survey.models import Patient, PatientStatus, Site, utcnow
-from survey.outreach.policy import SendingRules
-from survey.outreach.schedule_definitions import DEFAULT_SCHEDULE_NAME, schedule_by_name
-from survey.outreach.scheduling import (
+from survey.outreach.patient_schedule import (
     enrol,
     pause,
     resume,
@@ -23,6 +21,8 @@ from survey.outreach.scheduling import (
     update_details,
     withdraw,
 )
+from survey.outreach.policy import SendingRules
+from survey.outreach.schedule_definitions import DEFAULT_SCHEDULE_NAME, schedule_by_name
 from survey.settings import settings
 from survey.text import TextParam
 

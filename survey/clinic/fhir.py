@@ -57,7 +57,7 @@ from survey.clinic.fhir_resources import (  # noqa: F401
     total_observation,
 )
 from survey.domain.wording_in_use import instruments_in_use, shown_wordings
-from survey.instruments import INSTRUMENT_IDS, shown_text
+from survey.instruments import INSTRUMENT_IDS, fingerprint, shown_text
 from survey.models import Answer, Invitation, Patient, Response
 
 
@@ -70,7 +70,7 @@ def wordings_for(db: Session, scope: ExportScope, instruments: dict) -> dict:
             current = WordingShown(
                 instrument_id,
                 lang,
-                instrument.wording_hash(lang),
+                fingerprint.wording_hash(instrument, lang),
                 instrument.wording_version(lang),
                 instrument.wording_status(lang),
                 shown_text(instrument, lang),

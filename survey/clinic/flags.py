@@ -21,15 +21,13 @@ although it equals baseline.
   the same answers.
 
 A flag whose figures come from answers given to provisional wording says so (`provisional`).
+A flag in words, and where its threshold comes from, is `flag_texts.py`'s.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-
-from flask_babel import gettext as _
-from flask_babel import pgettext
 
 from survey.instruments import CCIS, INSTRUMENT_IDS, QOLAF, MinimalImportantChange, get_instrument
 from survey.instruments.change import Comparison, Direction, Reference
@@ -65,15 +63,6 @@ REFERENCES = {
     BAND_BETTER: (Reference.PREVIOUS,),
     BAND_WORSE: ALL,
 }
-
-
-def _mic_citation() -> str:
-    mic = get_instrument(CCIS).minimal_important_change
-    return mic.citation if mic else ""
-
-
-# The CCIS MIC's source, for pages that quote it; the paper, from the CCIS definition.
-MEANINGFUL_CHANGE_CITATION = _mic_citation()
 
 
 @dataclass(frozen=True)
@@ -282,98 +271,3 @@ def _qol_better_continence_worse(
             )
         held_before = {reference for reference, _ in holding}
     return flags
-
-
-def reference_text(reference: str) -> str:
-    """The answers a change was measured against, as a phrase: "the previous answers"."""
-    return {
-        Reference.BASELINE: pgettext("compared against", "baseline"),
-        Reference.PREVIOUS: pgettext("compared against", "the previous answers"),
-        Reference.BEST: pgettext("compared against", "the best so far"),
-    }[Reference(reference)]
-
-
-def describe(flag: Flag, lang: str) -> str:
-    """The flag in a sentence, in the reader's language."""
-    against = reference_text(flag.reference)
-    also = ""
-    if len(flag.references) > 1:
-        also = " " + _(
-            "Also against: %(others)s.",
-            others=", ".join(reference_text(r) for r in flag.references[1:]),
-        )
-    if flag.kind in (CCIS_IMPROVED, CCIS_WORSENED):
-        names = {
-            "start": flag.start,
-            "end": flag.end,
-            "threshold": flag.threshold,
-            "against": against,
-        }
-        if flag.kind == CCIS_IMPROVED:
-            text = _(
-                "CCIS improved by %(points)d points against %(against)s (%(start)d to "
-                "%(end)d), at least the %(threshold)d-point minimal important change.",
-                points=flag.start - flag.end,
-                **names,
-            )
-        elif flag.extrapolated:
-            text = _(
-                "CCIS worsened by %(points)d points against %(against)s (%(start)d to "
-                "%(end)d), at least %(threshold)d points: the minimal important change for "
-                "improvement, extrapolated to worsening.",
-                points=flag.end - flag.start,
-                **names,
-            )
-        else:
-            text = _(
-                "CCIS worsened by %(points)d points against %(against)s (%(start)d to "
-                "%(end)d), at least the %(threshold)d-point minimal important change.",
-                points=flag.end - flag.start,
-                **names,
-            )
-        return text + also
-    if flag.kind in (BAND_BETTER, BAND_WORSE):
-        qolaf = get_instrument(QOLAF)
-        labels = {band.id: band.label(lang) for band in qolaf.bands}
-        names = {
-            "start": flag.start,
-            "end": flag.end,
-            "from_band": labels.get(flag.from_band, flag.from_band),
-            "to_band": labels.get(flag.to_band, flag.to_band),
-            "against": against,
-        }
-        if flag.kind == BAND_BETTER:
-            text = _(
-                "QoLAF-Q moved to a better band than %(against)s: %(from_band)s (%(start)d) "
-                "to %(to_band)s (%(end)d).",
-                **names,
-            )
-        else:
-            text = _(
-                "QoLAF-Q moved to a worse band than %(against)s: %(from_band)s (%(start)d) "
-                "to %(to_band)s (%(end)d).",
-                **names,
-            )
-        return text + also
-    text = _(
-        "Quality of life better but continence worse: QoLAF-Q better than at %(against)s "
-        "while CCIS rose %(points)d points (%(start)d to %(end)d).",
-        against=against,
-        points=flag.end - flag.start,
-        start=flag.start,
-        end=flag.end,
-    )
-    if flag.extrapolated:
-        text += " " + _(
-            "The %(threshold)d-point threshold for worsening is extrapolated from the minimal "
-            "important change for improvement.",
-            threshold=flag.threshold,
-        )
-    return text + also
-
-
-def citation(flag: Flag) -> str:
-    """Where the threshold or band behind a flag comes from."""
-    if flag.kind in (BAND_BETTER, BAND_WORSE):
-        return get_instrument(QOLAF).bands_citation or ""
-    return MEANINGFUL_CHANGE_CITATION

@@ -9,19 +9,19 @@ from survey.clinic import charts, followup, labels
 from survey.clinic.access import patient_for
 from survey.clinic.blueprint import bp
 from survey.clinic.filters import SORTS, parse_filters
-from survey.clinic.flags import (
+from survey.clinic.flag_texts import (
     MEANINGFUL_CHANGE_CITATION,
     citation,
     describe,
-    meaningful_change,
     reference_text,
 )
+from survey.clinic.flags import meaningful_change
 from survey.clinic.listing import patient_page
 from survey.clinic.results import change_text, patient_course, signed
 from survey.date_text import local_day
 from survey.domain import audit_trail
 from survey.domain.episodes import episode_name
-from survey.domain.languages import SOURCE_LANGUAGE
+from survey.domain.languages import SOURCE_LANGUAGE, interface_languages
 from survey.domain.wording_in_use import instruments_in_use
 from survey.extensions import db
 from survey.instruments import (
@@ -64,7 +64,7 @@ def clinic_helpers() -> dict:
 def index():
     """The patients of the user's sites: latest scores, change, follow-up; filtered, paged."""
     config, now = current_app.config, utcnow()
-    filters = parse_filters(request.args, g.user, tuple(config["LANGUAGES"]))
+    filters = parse_filters(request.args, g.user, interface_languages())
     page = patient_page(
         db.session,
         g.user,

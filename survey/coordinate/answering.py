@@ -19,6 +19,7 @@ from survey.domain.submission import Incomplete, InvitationClosed, InvitationSta
 from survey.extensions import db
 from survey.instruments import Instrument
 from survey.models import PatientStatus, ResponseMode, utcnow
+from survey.settings import settings
 from survey.staff_areas import Area
 
 ENTRY_MODES = (ResponseMode.PAPER, ResponseMode.PHONE)
@@ -49,7 +50,7 @@ def tablet_handoff(invitation_id: int):
         detail={"invitation": invitation.id, "expires_in_minutes": 15},
     )
     db.session.commit()
-    url = f"{current_app.config['PUBLIC_URL']}/t/{code}"
+    url = f"{settings().public_url}/t/{code}"
     # Inline SVG: no image request, nothing cached; the address holds no health data.
     qr = segno.make(url, error="m").svg_inline(scale=6, title=_("QR code"), border=2)
     return render_template(
@@ -57,7 +58,7 @@ def tablet_handoff(invitation_id: int):
         invitation=invitation,
         code=handoff.grouped(code),
         qr=qr,
-        tablet_page=f"{current_app.config['PUBLIC_URL']}/t",
+        tablet_page=f"{settings().public_url}/t",
         expires_at=now + handoff.LIFETIME,
     )
 

@@ -14,9 +14,9 @@ from survey.domain.enrolment import EnrolmentError, ReferenceTaken
 from survey.domain.episodes import LABELS, invitations_by_episode
 from survey.extensions import db
 from survey.models import MessageStatus, Patient, PatientStatus, Schedule, utcnow
-from survey.outreach import actions, scheduling
+from survey.outreach import actions, patient_schedule
+from survey.outreach.invitation_messages import ScheduleChanges, pending_messages
 from survey.outreach.schedule_definitions import active_schedules
-from survey.outreach.scheduling import ScheduleChanges
 from survey.querystring import search_text, whole_number
 from survey.staff_areas import Area
 
@@ -67,7 +67,7 @@ def enrol():
         site = next(site for site in g.user.sites if site.id == form.site_id.data)
         schedule = _chosen_schedule(form.schedule_id.data)
         try:
-            patient, changes = scheduling.enrol(
+            patient, changes = patient_schedule.enrol(
                 db.session,
                 site,
                 form.reference.data,
@@ -79,11 +79,11 @@ def enrol():
                 utcnow(),
                 sending_rules(),
             )
-            patient.channel = scheduling.check_channel(form.channel.data or "sms")
+            patient.channel = patient_schedule.check_channel(form.channel.data or "sms")
         except ReferenceTaken as error:
             db.session.rollback()
             existing = db.session.get(Patient, error.patient_id) if error.patient_id else None
-            if existing is not None and scheduling.is_enrolled_as(
+            if existing is not None and patient_schedule.is_enrolled_as(
                 existing,
                 phone=form.phone.data,
                 language=form.language.data,
@@ -164,7 +164,7 @@ def edit(patient_id: int):
     if form.validate_on_submit():
         now = utcnow()
         try:
-            changed, changes = scheduling.update_details(
+            changed, changes = patient_schedule.update_details(
                 db.session,
                 found,
                 phone=form.phone.data,
@@ -233,7 +233,7 @@ def new_episode(patient_id: int):
     if request.method == "GET":
         form.schedule_id.data = found.schedule_id or (schedules[0].id if schedules else NO_SCHEDULE)
     earlier = found.current_episode
-    pending = scheduling.pending_messages(db.session, found)
+    pending = pending_messages(db.session, found)
     if request.method == "GET":
         form.after.data = earlier.number if earlier else None
     if not form.validate_on_submit():
@@ -252,7 +252,7 @@ def new_episode(patient_id: int):
         )
     now = utcnow()
     try:
-        started = scheduling.start_episode(
+        started = patient_schedule.start_episode(
             db.session,
             found,
             index_date=form.index_date.data,
@@ -264,7 +264,7 @@ def new_episode(patient_id: int):
             user=g.user,
             after=form.after.data,
         )
-    except scheduling.EpisodeAlreadyStarted as error:
+    except patient_schedule.EpisodeAlreadyStarted as error:
         db.session.rollback()
         flash(str(error))
         return redirect(url_for("coordinate.patient", patient_id=found.id))
@@ -348,16 +348,16 @@ def withdraw(patient_id: int):
 
 def _change_status(patient_id: int, action: str):
     found = load_patient(patient_id)
-    scheduling.lock(db.session, found)  # the same button pressed twice acts once
+    patient_schedule.lock(db.session, found)  # the same button pressed twice acts once
     try:
         if action == "pause":
-            scheduling.pause(found)
+            patient_schedule.pause(found)
             message = _("Messages to %(reference)s are paused.", reference=found.reference)
         elif action == "resume":
-            scheduling.resume(found)
+            patient_schedule.resume(found)
             message = _("Messages to %(reference)s will be sent again.", reference=found.reference)
         else:
-            cancelled = scheduling.withdraw(db.session, found)
+            cancelled = patient_schedule.withdraw(db.session, found)
             message = _(
                 "%(reference)s has withdrawn from follow-up. Nothing more will be sent.",
                 reference=found.reference,

@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 
 from survey.domain.summaries import refresh_summary
 from survey.domain.wording_in_use import keep_shown_wording, keep_shown_wordings
-from survey.instruments import Instrument
+from survey.instruments import Instrument, fingerprint, scoring
+from survey.instruments.answers import validate_answers
 from survey.models import Answer, Invitation, Response, ResponseMode, utcnow
 
 
@@ -41,8 +42,8 @@ def store_response(
     them in from paper or a phone call (None when the patient answered themself).
 
     Raises AnswersError (nothing added) when the answers are incomplete or out of range."""
-    values = instrument.validate(answers)
-    score = instrument.score_checked(values)
+    values = validate_answers(instrument, answers)
+    score = scoring.score_checked(instrument, values)
     response = Response(
         invitation=invitation,
         answers=[
@@ -73,10 +74,10 @@ def insert_responses(
     """`store_response` for every questionnaire of a submit at once, with Core inserts: one
     statement for the responses, one for all their answers, one for the wordings shown, then
     the patient's summary worked out once. `checked` pairs each instrument with what its
-    `validate` returned (answers are checked once, by the caller, and not again here)."""
+    `validate_answers` returned (answers are checked once, by the caller, and not again here)."""
     rows = []
     for instrument, values in checked:
-        score = instrument.score_checked(values)
+        score = scoring.score_checked(instrument, values)
         rows.append(
             {
                 "invitation_id": invitation.id,
@@ -125,7 +126,7 @@ def _response_row(invitation, instrument, score, language, submitted_at, mode) -
         "instrument_id": instrument.id,
         "instrument_version": instrument.version,
         "wording_version": instrument.wording_version(language),
-        "wording_hash": instrument.wording_hash(language),
+        "wording_hash": fingerprint.wording_hash(instrument, language),
         "wording_status": instrument.wording_status(language),
         "language": language,
         "total": score.total,

@@ -28,6 +28,7 @@ from survey.domain.wording_in_use import (
     upsert_for,
 )
 from survey.instruments import AnswersError, Instrument
+from survey.instruments.answers import validate_answers
 from survey.models import (
     DraftAnswer,
     ImportedWording,
@@ -284,7 +285,7 @@ def submit(
     checked = []
     for step, instrument in enumerate(instruments, start=1):
         try:
-            checked.append((instrument, instrument.validate(saved.get(instrument.id, {}))))
+            checked.append((instrument, validate_answers(instrument, saved.get(instrument.id, {}))))
         except AnswersError as error:
             db.commit()  # the last page's answers, if any; nothing else has changed
             raise Incomplete(step, instrument.id, error.missing) from None

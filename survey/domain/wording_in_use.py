@@ -13,6 +13,7 @@ from survey.instruments import (
     DefinitionError,
     Instrument,
     apply_wording,
+    fingerprint,
     get_instrument,
     shown_text,
 )
@@ -170,7 +171,7 @@ def keep_shown_wordings(db: Session, instruments: list[Instrument], lang: str) -
             {
                 "instrument_id": instrument.id,
                 "language": lang,
-                "wording_hash": instrument.wording_hash(lang),
+                "wording_hash": fingerprint.wording_hash(instrument, lang),
                 "wording_version": instrument.wording_version(lang),
                 "wording_status": instrument.wording_status(lang),
                 "texts": shown_text(instrument, lang),

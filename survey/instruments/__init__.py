@@ -3,9 +3,14 @@
 Pure Python, no Flask: instruments are data files in `definitions/`, loaded and
 checked once, then shared as immutable objects.
 
+    >>> from survey.instruments import scoring
     >>> qolaf = get_instrument("qolaf-q")
-    >>> qolaf.score({f"q{n}": 2 for n in range(1, 15)}).band.id
+    >>> scoring.score(qolaf, {f"q{n}": 2 for n in range(1, 15)}).band.id
     'limited'
+
+An `Instrument` is a value; what is done with one is a function in the module for that
+idea: `answers.validate_answers`, `scoring.score` (and `score_checked` for answers already
+validated), `fingerprint.wording_hash`, `definition_file.definition_dict`.
 """
 
 from __future__ import annotations

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from survey.instruments.definition import Instrument
+from survey.instruments.definition import Instrument
 
 # Form posts deliver text; accept plain ASCII digits only, so "3.0", " 3", "٣" or "+3"
 # never slip through a lenient int() and get stored as something the patient did not pick.

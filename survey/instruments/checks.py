@@ -1,6 +1,6 @@
 """One checker per field of the definition file format, each naming the field it refuses.
 
-Used by loading.py to build an Instrument and by wording.py to check an imported
+Used by loading.py to build an Instrument and by licensed_wording.py to check an imported
 wording file, so both refuse the same mistakes with the same words.
 """
 

@@ -3,16 +3,17 @@
 Nothing here reads files or checks them; `loading.py` does that and is the only
 place that constructs these objects from outside data. Every object is immutable
 so a cached instrument can be shared by every request and every thread.
+
+These are values: what is done with an instrument is a function over it in the module
+for that idea (`answers.validate_answers`, `scoring.score`, `fingerprint.wording_hash`,
+`definition_file.definition_dict`), and this module imports none of them, so they can
+all import it without a cycle.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-
-from survey.instruments import definition_file, fingerprint
-from survey.instruments.answers import validate_answers
-from survey.instruments.scoring import Score, score, score_checked
 
 #: What a language code looks like: ISO 639 letters, optionally "_" and an ISO 3166 region
 #: (Babel's spelling: "ar", "pt_BR"). Any such language Babel knows may carry wording: the
@@ -229,10 +230,6 @@ class Instrument:
         """The version of the text in `lang`: an imported wording's own version, else `version`."""
         return self._for_language(self.wordings, lang).version or self.version
 
-    def wording_hash(self, lang: str) -> str:
-        """sha256 hex of everything the patient sees in `lang` (see fingerprint.py)."""
-        return fingerprint.wording_hash(self, lang)
-
     # -- scale and scoring -----------------------------------------------------
 
     @property
@@ -274,22 +271,6 @@ class Instrument:
                 f"{self.id} totals run from {self.min_total} to {self.max_total}, not {total}"
             )
         return next((band for band in self.bands if band.contains(total)), None)
-
-    def validate(self, answers: Mapping[str, object]) -> dict[str, int]:
-        """Check a complete set of answers; return them as item id -> int, in item order."""
-        return validate_answers(self, answers)
-
-    def score(self, answers: Mapping[str, object]) -> Score:
-        """Validate `answers` and compute total, band, subscales and cut-offs reached."""
-        return score(self, answers)
-
-    def score_checked(self, values: Mapping[str, int]) -> Score:
-        """Score what `validate` returned, without checking it again."""
-        return score_checked(self, values)
-
-    def to_dict(self) -> dict:
-        """The definition as a plain dict in the file format; loads back to an equal Instrument."""
-        return definition_file.definition_dict(self)
 
     def _for_language(self, pairs: tuple[tuple[str, object], ...], lang: str):
         for code, value in pairs:

@@ -1,15 +1,8 @@
-"""An instrument written back in the definition file format (what loading.py reads).
-
-Reads an `Instrument` without importing its module at run time: definition.py calls in here,
-so this module must not import it back (no cycle).
-"""
+"""An instrument written back in the definition file format (what loading.py reads)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from survey.instruments.definition import Instrument
+from survey.instruments.definition import Instrument
 
 
 def definition_dict(instrument: Instrument) -> dict:

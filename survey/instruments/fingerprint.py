@@ -1,18 +1,13 @@
 """The words a patient sees in one language, and their fingerprint (stored with each response
 as proof of the wording shown).
-
-Reads an `Instrument` without importing its module at run time: definition.py calls in here,
-so this module must not import it back (no cycle).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from survey.instruments.definition import Instrument
+from survey.instruments.definition import Instrument
 
 
 def shown_text(instrument: Instrument, lang: str) -> dict:

@@ -24,6 +24,7 @@ from survey.instruments.checks import (
     wordings_field,
 )
 from survey.instruments.definition import Instrument
+from survey.instruments.definition_file import definition_dict
 from survey.instruments.loading import parse_definition
 
 #: Fields a wording file must carry: everything a patient reads, per language.
@@ -111,7 +112,7 @@ def _merged_definition(base: Instrument, data: Mapping[str, object]) -> dict:
     )
     if data["id"] != base.id:
         raise DefinitionError(f"id: the file is for {data['id']!r}, not {base.id!r}")
-    merged = base.to_dict()
+    merged = definition_dict(base)
     for name in STRUCTURE_FIELDS:
         if name in data and _canonical(data[name]) != _canonical(merged[name]):
             hint = (

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from survey.instruments.answers import validate_answers
-
-if TYPE_CHECKING:
-    from survey.instruments.definition import Band, Cutoff, Instrument
+from survey.instruments.definition import Band, Cutoff, Instrument
 
 
 @dataclass(frozen=True)

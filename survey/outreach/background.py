@@ -16,7 +16,8 @@ from flask import Flask
 from survey.config import ConfigurationError
 from survey.extensions import db
 from survey.outreach.backends import backend_from_config
-from survey.outreach.dispatch import DispatchSettings, dispatch_due
+from survey.outreach.dispatch import dispatch_due
+from survey.outreach.dispatch_settings import DispatchSettings
 from survey.settings import settings_of
 
 logger = logging.getLogger("survey.outreach.background")

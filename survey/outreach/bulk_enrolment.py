@@ -22,8 +22,9 @@ from survey.domain.enrolment import (
     check_reference,
 )
 from survey.models import Patient, Schedule, Site
+from survey.outreach.invitation_messages import ScheduleChanges
+from survey.outreach.patient_schedule import enrol, is_enrolled_as
 from survey.outreach.policy import SendingRules
-from survey.outreach.scheduling import ScheduleChanges, enrol, is_enrolled_as
 from survey.phones import InvalidPhoneNumber, normalise_mobile
 
 COLUMNS = ("reference", "mobile", "language", "index_date", "schedule")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import String, bindparam, exists, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
@@ -42,6 +41,8 @@ from survey.models import (
 from survey.outreach.alarms import raise_alarm
 from survey.outreach.backends import Outcome, OutgoingSms, SendResult, SmsBackend
 from survey.outreach.consent import record_opt_out
+from survey.outreach.dispatch_report import DispatchReport
+from survey.outreach.dispatch_settings import DispatchSettings
 from survey.outreach.message_status import PROVIDER_REPORTS, Step
 from survey.outreach.policy import (
     QUIET_HOURS,
@@ -51,9 +52,6 @@ from survey.outreach.policy import (
     sending_time_left,
 )
 from survey.outreach.texts import fill, link_text_kind, neutral_name, template
-
-if TYPE_CHECKING:  # dispatch.py imports this module, and passes its settings and report in
-    from survey.outreach.dispatch import DispatchReport, DispatchSettings
 
 # The dispatcher's logger, as before this module was split from dispatch.py.
 logger = logging.getLogger("survey.outreach.dispatch")

@@ -30,13 +30,12 @@ This module runs the passes (steps 1 and 2, and the senders); claims.py takes on
 through steps 3 and 4.
 """
 
-import random
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import datetime, timedelta
 
 from flask import current_app, has_app_context
@@ -52,68 +51,15 @@ from survey.models import (
     utcnow,
 )
 from survey.models.outreach import INBOUND_RECEIPT
-from survey.outreach.backends import (
-    MAX_CONCURRENT_SENDS,
-    SmsBackend,
-)
+from survey.outreach.backends import SmsBackend
 from survey.outreach.claims import PassCache, claim_next, record_result, send_claim
+from survey.outreach.dispatch_report import DispatchReport
+from survey.outreach.dispatch_settings import DispatchSettings
 from survey.outreach.message_status import move
-from survey.outreach.policy import SendingRules
 
 # Providers retry a webhook for hours, not weeks. Receipts of status reports go after this
 # long (a replayed report cannot move a message backwards); those of patients' texts stay.
 RECEIPTS_KEPT = timedelta(days=7)
-
-
-@dataclass(frozen=True)
-class DispatchSettings:
-    public_url: str
-    rules: SendingRules = SendingRules()
-    max_attempts: int = 6
-    retry_base: timedelta = timedelta(minutes=1)
-    retry_max: timedelta = timedelta(hours=1)
-    sending_grace: timedelta = timedelta(minutes=10)
-    concurrency: int = 1  # messages sent at once by one dispatcher (PostgreSQL only)
-
-    @classmethod
-    def from_config(cls, config) -> "DispatchSettings":
-        return cls(
-            public_url=config["PUBLIC_URL"],
-            rules=SendingRules.from_config(config),
-            max_attempts=max(1, int(config["SMS_MAX_ATTEMPTS"])),
-            retry_base=timedelta(seconds=int(config["SMS_RETRY_BASE_SECONDS"])),
-            retry_max=timedelta(seconds=int(config["SMS_RETRY_MAX_SECONDS"])),
-            sending_grace=timedelta(minutes=int(config["SMS_SENDING_GRACE_MINUTES"])),
-            concurrency=min(max(1, int(config["SMS_DISPATCH_CONCURRENCY"])), MAX_CONCURRENT_SENDS),
-        )
-
-    def status_callback(self, message_id: int) -> str:
-        return f"{self.public_url}/webhooks/twilio/status?message={message_id}"
-
-    def retry_delay(self, attempts: int) -> timedelta:
-        """Exponential backoff with a little jitter, so failed sends do not return in step."""
-        delay = min(self.retry_base * 2 ** max(attempts - 1, 0), self.retry_max)
-        return delay * random.uniform(0.9, 1.0)  # noqa: S311 (not security)
-
-
-@dataclass
-class DispatchReport:
-    """What one pass did, by outcome."""
-
-    sent: int = 0
-    retrying: int = 0
-    failed: int = 0
-    review: int = 0
-    waiting: int = 0
-    cancelled: int = 0
-    stalled: int = 0
-
-    def __str__(self) -> str:
-        return ", ".join(f"{field.name} {getattr(self, field.name)}" for field in fields(self))
-
-    @property
-    def attempted(self) -> int:
-        return self.sent + self.retrying + self.failed + self.review
 
 
 def dispatch_due(

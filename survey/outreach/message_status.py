@@ -4,7 +4,7 @@ the message's history, and the timestamps that go with it.
 Every writer moves messages through this module, in one of two ways with the same
 bookkeeping (`bookkeeping` says which columns a step sets):
 - `transition(message, to)` moves one loaded `Message` (coordinators' actions, provider
-  reports, scheduling);
+  reports, cancelling in `invitation_messages`);
 - `move(db, to, where=...)` moves every message a condition selects in one set-based
   statement, guarded by the statuses the table allows to reach `to` (the dispatcher's claims
   and outcomes, its sweeps). It returns the ids it moved: a message that had moved on

@@ -1,13 +1,14 @@
 """What every patient request knows before its view runs: the invitation it answers (from the
 session, never from the URL), the language it speaks, and the headers that keep it private."""
 
-from flask import Response, abort, current_app, g, request, session
+from flask import Response, abort, g, request, session
 from flask_babel import refresh
 
 from survey.domain import submission
 from survey.domain.languages import patient_languages
 from survey.extensions import csrf, db
 from survey.models import Invitation
+from survey.settings import settings
 
 # The keys patient pages keep in the session (staff keys are left alone): the invitation, and
 # "tablet" when a clinic tablet opened it with a coordinator's code (survey/domain/handoff.py).
@@ -91,7 +92,7 @@ def choose_language(requested: str | None, invitation: Invitation | None) -> str
     site = invitation.patient.site if invitation is not None else None
     if site is not None and site.default_language in languages:
         return site.default_language
-    return current_app.config["DEFAULT_LANGUAGE"]
+    return settings().default_language
 
 
 def add_private_headers(response: Response) -> Response:

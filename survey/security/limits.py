@@ -29,6 +29,7 @@ from survey.domain import audit_trail
 from survey.domain.invitations import TOKEN_PATTERN
 from survey.extensions import db
 from survey.security import limit_storage  # registers the database:// storage
+from survey.settings import settings
 
 logger = logging.getLogger("survey.security")
 
@@ -91,8 +92,10 @@ def signature_refused(response: Response) -> bool:
 
 
 def setting(name: str):
-    """A limit read from the settings at request time, e.g. RATELIMIT_LOGIN_ACCOUNT."""
-    return lambda: current_app.config[name]
+    """A limit read from the settings at request time, e.g. RATELIMIT_LOGIN_ACCOUNT (the
+    `Settings` field of that name, so a setting changed on a running app counts at once)."""
+    field = name.lower()
+    return lambda: getattr(settings(), field)
 
 
 def not_a_post() -> bool:

@@ -12,8 +12,8 @@ from survey.clinic.results import patient_course
 from survey.domain.triage.assessing import patient_history
 from survey.extensions import db
 from survey.models import PatientSummary
+from survey.outreach.patient_schedule import start_episode
 from survey.outreach.policy import SendingRules
-from survey.outreach.scheduling import start_episode
 from tests.fixtures.clinic import INDEX_DATE, add_history
 
 # A seton (QoLAF-Q 51 -> 28), then a definitive repair 200 days later (45 -> 30).

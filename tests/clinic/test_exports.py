@@ -17,7 +17,7 @@ from survey.clinic import exports, fhir
 from survey.clinic.exports import ExportScope, safe_cell
 from survey.clinic.results import local_date
 from survey.extensions import db
-from survey.instruments import get_instrument
+from survey.instruments import fingerprint, get_instrument
 from survey.models import Answer, AuditEvent, Invitation, Patient, Response, Site
 from tests.conftest import csrf_from
 from tests.fixtures.clinic import add_history
@@ -444,7 +444,7 @@ class TestFhir:
         ]
         qolaf, ccis = questionnaires[2], questionnaires[8]
         shipped_qolaf = get_instrument("qolaf-q")
-        assert qolaf["version"] == f"1.0-es-{shipped_qolaf.wording_hash('es')[:12]}"
+        assert qolaf["version"] == f"1.0-es-{fingerprint.wording_hash(shipped_qolaf, 'es')[:12]}"
         assert qolaf["item"][0]["text"] == shipped_qolaf.items[0].text("es")
         assert qolaf["status"] == "draft"  # provisional wording is not the published instrument
         assert qolaf["meta"]["tag"][0]["code"] == "provisional"

@@ -14,7 +14,7 @@ from survey.domain.summaries import refresh_stale_follow_up
 from survey.extensions import db
 from survey.instruments import get_instrument
 from survey.models import Invitation, InvitationStatus, PatientStatus, PatientSummary
-from survey.outreach import scheduling
+from survey.outreach import invitation_messages, patient_schedule
 from survey.outreach.schedule_definitions import ensure_default_schedule
 from tests.clinic.test_listing import page_of
 from tests.fixtures.clinic import CCIS_ITEMS
@@ -79,7 +79,7 @@ def by_timepoint(patient) -> dict[str, Invitation]:
 
 
 def test_the_stored_follow_up_follows_every_change(site, clinician):
-    patient, _ = scheduling.enrol(
+    patient, _ = patient_schedule.enrol(
         db.session,
         site,
         "FOLLOW-1",
@@ -117,14 +117,14 @@ def test_the_stored_follow_up_follows_every_change(site, clinician):
     assert summary.next_due_at == timepoints["3 months"].opens_at
 
     # A coordinator cancels the 3-month invitation: 6 months is next.
-    scheduling.cancel_invitation(db.session, timepoints["3 months"], "test", now=ENROLLED)
+    invitation_messages.cancel_invitation(db.session, timepoints["3 months"], "test", now=ENROLLED)
     db.session.commit()
     summary = check(patient, clinician, three_weeks.opens_at + timedelta(days=2))
     assert summary.next_due_at == timepoints["6 months"].opens_at
 
     # A new episode, earlier invitations cancelled: its own baseline is next.
     second = INDEX + timedelta(days=120)
-    scheduling.start_episode(
+    patient_schedule.start_episode(
         db.session,
         patient,
         index_date=second,
@@ -143,7 +143,7 @@ def test_the_stored_follow_up_follows_every_change(site, clinician):
     assert summary.next_due_at == new_baseline.opens_at
 
     # Withdrawn: nothing due, never overdue.
-    scheduling.withdraw(db.session, patient)
+    patient_schedule.withdraw(db.session, patient)
     db.session.commit()
     summary = check(patient, clinician, datetime.combine(second, time(8), UTC) + timedelta(days=60))
     assert patient.status == PatientStatus.WITHDRAWN
@@ -158,7 +158,7 @@ def test_sorting_by_next_due_and_the_overdue_filter_agree_with_the_definitions(
     schedule = ensure_default_schedule(db.session)
     patients = []
     for number, weeks in enumerate((0, 2, 5, 9, 30)):
-        patient, _ = scheduling.enrol(
+        patient, _ = patient_schedule.enrol(
             db.session,
             site,
             f"STAGE-{number}",

@@ -5,6 +5,7 @@ the summary, the flags and the exports."""
 import re
 from datetime import timedelta
 
+from survey.clinic import flag_texts
 from survey.clinic import flags as f
 from survey.clinic.filters import ListFilters
 from survey.clinic.listing import patient_page
@@ -60,7 +61,7 @@ def test_the_course_shows_the_relapse_against_previous_and_best(relapse):
 def test_the_flag_says_against_what_and_that_its_threshold_is_extrapolated(app, relapse):
     with app.test_request_context():
         ccis_flag = patient_course(db.session, relapse).latest_flags[0]
-        assert f.describe(ccis_flag, "en") == (
+        assert flag_texts.describe(ccis_flag, "en") == (
             "CCIS worsened by 10 points against the previous answers (0 to 10), at least 3 "
             "points: the minimal important change for improvement, extrapolated to worsening."
         )

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from survey.clinic import flag_texts
 from survey.clinic import flags as f
 from survey.clinic.results import change_text, patient_course
 from survey.extensions import db
@@ -226,18 +227,18 @@ def test_every_flag_has_a_sentence_and_a_source(app, published_case, worsened_co
     with app.test_request_context():
         for patient in (published_case, worsened_continence):
             for flag in patient_course(db.session, patient).flags:
-                assert f.describe(flag, "en")
-                assert f.citation(flag)
+                assert flag_texts.describe(flag, "en")
+                assert flag_texts.citation(flag)
         course = patient_course(db.session, worsened_continence)
-        assert "Bols EM, et al. Int Urogynecol J 2013;24(3):469-78" in f.citation(
+        assert "Bols EM, et al. Int Urogynecol J 2013;24(3):469-78" in flag_texts.citation(
             course.latest_flags[0]
         )
         band_flag = course.timepoints[1].flags[0]
-        assert f.describe(band_flag, "en") == (
+        assert flag_texts.describe(band_flag, "en") == (
             "QoLAF-Q moved to a better band than the previous answers: High impact (45) to "
             "Moderate impact (33)."
         )
-        assert f.citation(band_flag) == "Ferrer-Márquez M, et al. Cir Esp 2018;96:213-20."
+        assert flag_texts.citation(band_flag) == "Ferrer-Márquez M, et al. Cir Esp 2018;96:213-20."
 
 
 def test_next_due_is_the_earliest_open_invitation(site, make_patient):

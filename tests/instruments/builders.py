@@ -2,6 +2,8 @@
 
 import json
 
+from survey.instruments.definition_file import definition_dict
+
 
 def answers_totalling(instrument, total):
     """A complete, valid answer set for `instrument` whose answers add up to `total`."""
@@ -17,7 +19,7 @@ def answers_totalling(instrument, total):
 
 def wording_file(instrument, languages, reword=lambda text: text):
     """A wording-import file for `instrument`: only `languages`, each text run through `reword`."""
-    full = instrument.to_dict()
+    full = definition_dict(instrument)
 
     def only(texts):
         return {lang: reword(texts[lang]) for lang in languages}

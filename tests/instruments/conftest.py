@@ -5,6 +5,7 @@ import copy
 import pytest
 
 from survey.instruments import get_instrument
+from survey.instruments.definition_file import definition_dict
 
 
 @pytest.fixture
@@ -22,10 +23,10 @@ def ccis():
 @pytest.fixture
 def qolaf_definition(qolaf):
     """A fresh, editable copy of the QoLAF-Q definition dict."""
-    return copy.deepcopy(qolaf.to_dict())
+    return copy.deepcopy(definition_dict(qolaf))
 
 
 @pytest.fixture
 def ccis_definition(ccis):
     """A fresh, editable copy of the CCIS definition dict."""
-    return copy.deepcopy(ccis.to_dict())
+    return copy.deepcopy(definition_dict(ccis))

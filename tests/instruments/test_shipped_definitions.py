@@ -12,8 +12,10 @@ from survey.instruments import (
     LANGUAGES,
     WORDING_STATUSES,
     all_instruments,
+    fingerprint,
     get_instrument,
     load_definition,
+    scoring,
 )
 
 INSTRUMENTS = [get_instrument("qolaf-q"), get_instrument("ccis")]
@@ -217,12 +219,12 @@ def test_the_recall_change_is_a_new_version_with_a_new_wording_hash(ccis):
     assert (retired.version, ccis.version) == ("1.0", "1.1")
     assert retired.recall_period("en") == "In the past 4 weeks"
     for lang in FIRST_LANGUAGES:
-        assert ccis.wording_hash(lang) != retired.wording_hash(lang)
+        assert fingerprint.wording_hash(ccis, lang) != fingerprint.wording_hash(retired, lang)
     for lang in LANGUAGES:
         assert ccis.wording_version(lang) == "1.1"
     # Only what patients read changed: the same answers score the same.
     answers = {"solid": 1, "liquid": 2, "gas": 3, "pad": 4, "lifestyle": 0}
-    now, then = ccis.score(answers), retired.score(answers)
+    now, then = scoring.score(ccis, answers), scoring.score(retired, answers)
     assert (now.total, now.band, now.subscales) == (then.total, then.band, then.subscales)
     assert [c.id for c in now.cutoffs] == [c.id for c in then.cutoffs]
     assert [i.id for i in ccis.items] == [i.id for i in retired.items]

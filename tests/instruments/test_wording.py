@@ -12,11 +12,14 @@ import survey.instruments
 from survey.instruments import (
     DefinitionError,
     apply_wording,
+    fingerprint,
     get_instrument,
     load_definition,
     read_definition_file,
+    scoring,
     wording_overlay,
 )
+from survey.instruments.definition_file import definition_dict
 
 from .builders import answers_totalling, wording_file, write_json
 
@@ -36,7 +39,10 @@ def test_the_wording_hash_is_sha256_of_the_documented_canonical_json(ccis):
     }
     canonical = json.dumps(shown, sort_keys=True, separators=(",", ":"))
 
-    assert ccis.wording_hash("es") == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    assert (
+        fingerprint.wording_hash(ccis, "es")
+        == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    )
 
 
 @pytest.mark.parametrize("instrument_id", ["qolaf-q", "ccis"])
@@ -47,15 +53,17 @@ def test_the_wording_hash_is_the_same_every_time_the_file_is_loaded(instrument_i
     assert first is not second
     assert first.languages
     for lang in first.languages:
-        assert first.wording_hash(lang) == second.wording_hash(lang)
-        assert first.wording_hash(lang) == get_instrument(instrument_id).wording_hash(lang)
+        assert fingerprint.wording_hash(first, lang) == fingerprint.wording_hash(second, lang)
+        assert fingerprint.wording_hash(first, lang) == fingerprint.wording_hash(
+            get_instrument(instrument_id), lang
+        )
 
 
 @pytest.mark.parametrize("instrument_id", ["qolaf-q", "ccis"])
 def test_each_language_has_its_own_wording_hash(instrument_id):
     instrument = get_instrument(instrument_id)
 
-    hashes = {instrument.wording_hash(lang) for lang in instrument.languages}
+    hashes = {fingerprint.wording_hash(instrument, lang) for lang in instrument.languages}
 
     assert len(instrument.languages) >= 2
     assert len(hashes) == len(instrument.languages)
@@ -99,8 +107,8 @@ def test_changing_anything_the_patient_sees_changes_the_wording_hash(qolaf_defin
 
     after = load_definition(qolaf_definition)
 
-    assert after.wording_hash("es") != before.wording_hash("es")
-    assert after.wording_hash("en") == before.wording_hash("en")
+    assert fingerprint.wording_hash(after, "es") != fingerprint.wording_hash(before, "es")
+    assert fingerprint.wording_hash(after, "en") == fingerprint.wording_hash(before, "en")
 
 
 def test_storing_different_values_for_the_same_labels_changes_the_wording_hash(ccis_definition):
@@ -111,7 +119,7 @@ def test_storing_different_values_for_the_same_labels_changes_the_wording_hash(c
     after = load_definition(ccis_definition)
 
     assert [o.value for o in after.options] == [1, 2, 3, 4, 5]
-    assert after.wording_hash("en") != before.wording_hash("en")
+    assert fingerprint.wording_hash(after, "en") != fingerprint.wording_hash(before, "en")
 
 
 def swap_items(definition):
@@ -123,7 +131,9 @@ def test_asking_the_same_questions_in_another_order_changes_the_wording_hash(qol
     before = load_definition(qolaf_definition)
     swap_items(qolaf_definition)
 
-    assert load_definition(qolaf_definition).wording_hash("tr") != before.wording_hash("tr")
+    assert fingerprint.wording_hash(
+        load_definition(qolaf_definition), "tr"
+    ) != fingerprint.wording_hash(before, "tr")
 
 
 def test_what_only_staff_see_does_not_change_the_wording_hash(qolaf_definition):
@@ -133,7 +143,9 @@ def test_what_only_staff_see_does_not_change_the_wording_hash(qolaf_definition):
     qolaf_definition["bands"][0]["label"]["es"] = "Ninguno"
     qolaf_definition["citation"] = "Another citation."
 
-    assert load_definition(qolaf_definition).wording_hash("es") == before.wording_hash("es")
+    assert fingerprint.wording_hash(
+        load_definition(qolaf_definition), "es"
+    ) == fingerprint.wording_hash(before, "es")
 
 
 # -- apply_wording -----------------------------------------------------------------
@@ -155,25 +167,25 @@ def test_a_clinic_imports_official_spanish_wording(qolaf):
     assert imported.wording_status("es") == "validated"
     assert imported.wording_note("es") == "Official es wording, licensed."
     assert imported.wording_version("es") == "2017-es"
-    assert imported.wording_hash("es") != qolaf.wording_hash("es")
+    assert fingerprint.wording_hash(imported, "es") != fingerprint.wording_hash(qolaf, "es")
 
 
 def test_languages_not_in_the_file_keep_the_shipped_wording(qolaf):
     imported = apply_wording(qolaf, wording_file(qolaf, ["es"], reword=official))
 
     for lang in ("en", "tr"):
-        assert imported.wording_hash(lang) == qolaf.wording_hash(lang)
+        assert fingerprint.wording_hash(imported, lang) == fingerprint.wording_hash(qolaf, lang)
         assert imported.wording_status(lang) == "provisional"
         assert imported.wording_note(lang) == qolaf.wording_note(lang)
         assert imported.wording_version(lang) == qolaf.version == "1.0"
 
 
 def test_importing_leaves_the_shipped_instrument_untouched(qolaf):
-    before = copy.deepcopy(qolaf.to_dict())
+    before = copy.deepcopy(definition_dict(qolaf))
 
     apply_wording(qolaf, wording_file(qolaf, ["es", "tr"], reword=official))
 
-    assert qolaf.to_dict() == before
+    assert definition_dict(qolaf) == before
     assert get_instrument("qolaf-q") is qolaf
     assert qolaf.wording_status("es") == "provisional"
 
@@ -183,13 +195,13 @@ def test_the_same_answers_score_the_same_with_imported_wording(qolaf, total):
     imported = apply_wording(qolaf, wording_file(qolaf, ["es"], reword=official))
     answers = answers_totalling(qolaf, total)
 
-    assert imported.score(answers) == qolaf.score(answers)
+    assert scoring.score(imported, answers) == scoring.score(qolaf, answers)
     assert imported.subscales == qolaf.subscales
     assert imported.bands == qolaf.bands
 
 
 def test_a_file_may_repeat_the_structure_unchanged(ccis):
-    full = ccis.to_dict()
+    full = definition_dict(ccis)
     full["items"][3]["text"]["tr"] = "Ne sıklıkla ped kullandınız?"
 
     imported = apply_wording(ccis, full)
@@ -260,7 +272,7 @@ def with_structure(field, change):
     """A change that copies `field` from the shipped QoLAF-Q into the file and alters it."""
 
     def apply(data):
-        value = copy.deepcopy(get_instrument("qolaf-q").to_dict()[field])
+        value = copy.deepcopy(definition_dict(get_instrument("qolaf-q"))[field])
         data[field] = change(value)
 
     return apply
@@ -351,7 +363,7 @@ def test_an_imported_wording_can_itself_be_reworded_again(qolaf):
     once = apply_wording(qolaf, wording_file(qolaf, ["tr"], reword=official))
     twice = apply_wording(once, wording_file(qolaf, ["tr"]))
 
-    assert twice.wording_hash("tr") == qolaf.wording_hash("tr")
+    assert fingerprint.wording_hash(twice, "tr") == fingerprint.wording_hash(qolaf, "tr")
     assert twice.wording_status("tr") == "validated"
 
 
@@ -359,7 +371,7 @@ def test_an_instrument_with_imported_wording_exports_and_loads_back_unchanged(qo
     data = wording_file(qolaf, ["tr"], reword=official) | {"wording_version": "tr-2023"}
     imported = apply_wording(qolaf, data)
 
-    exported = imported.to_dict()
+    exported = definition_dict(imported)
 
     assert exported["wording"]["tr"]["version"] == "tr-2023"
     assert "version" not in exported["wording"]["en"]
@@ -379,7 +391,7 @@ def test_a_file_exported_from_another_definition_version_still_imports(qolaf):
 
 
 def test_the_overlay_keeps_only_the_wording_of_a_full_file(ccis):
-    full = ccis.to_dict() | {"wording_version": "clinic-2"}
+    full = definition_dict(ccis) | {"wording_version": "clinic-2"}
     full["title"]["es"] = "Escala de Wexner"
 
     overlay = wording_overlay(ccis, full)
@@ -392,8 +404,8 @@ def test_the_overlay_keeps_only_the_wording_of_a_full_file(ccis):
 
 
 def test_a_stored_overlay_still_applies_after_the_shipped_definition_changes(ccis):
-    overlay = wording_overlay(ccis, ccis.to_dict() | {"wording_version": "clinic-2"})
-    later = ccis.to_dict() | {"version": "1.1"}
+    overlay = wording_overlay(ccis, definition_dict(ccis) | {"wording_version": "clinic-2"})
+    later = definition_dict(ccis) | {"version": "1.1"}
     later["cutoffs"][0]["label"]["en"] = "9 or more: often called severe"
     later_ccis = load_definition(later)
 

@@ -8,8 +8,8 @@ from babel.dates import format_date
 
 from survey.extensions import db
 from survey.models import utcnow
+from survey.outreach.patient_schedule import enrol
 from survey.outreach.schedule_definitions import ensure_default_schedule
-from survey.outreach.scheduling import enrol
 from tests.conftest import csrf_from
 from tests.fixtures.outreach import RULES
 

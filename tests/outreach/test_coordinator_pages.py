@@ -21,9 +21,9 @@ from survey.models import (
     SmsSender,
     utcnow,
 )
+from survey.outreach.patient_schedule import enrol
 from survey.outreach.policy import next_allowed_time
 from survey.outreach.schedule_definitions import ensure_default_schedule
-from survey.outreach.scheduling import enrol
 from tests.conftest import csrf_from
 from tests.fixtures.outreach import RULES, messages_of
 from tests.fixtures.patients import BLNS_PATH
@@ -501,7 +501,8 @@ def test_the_development_outbox_lists_what_would_have_been_sent(
     client, coordinator, app, patient_now, tmp_path
 ):
     from survey.outreach.backends import backend_from_config
-    from survey.outreach.dispatch import DispatchSettings, dispatch_due
+    from survey.outreach.dispatch import dispatch_due
+    from survey.outreach.dispatch_settings import DispatchSettings
 
     app.config["SMS_DEV_OUTBOX"] = str(tmp_path / "outbox.jsonl")
     patient = patient_now()

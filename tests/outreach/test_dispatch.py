@@ -21,7 +21,8 @@ from survey.models import (
 )
 from survey.outreach.backends import Outcome, SendResult
 from survey.outreach.backends.console import read_outbox
-from survey.outreach.dispatch import DispatchSettings, dispatch_due
+from survey.outreach.dispatch import dispatch_due
+from survey.outreach.dispatch_settings import DispatchSettings
 from tests.conftest import logged_by
 from tests.fixtures.outreach import NOW, invitation_for_body, later, messages_of
 

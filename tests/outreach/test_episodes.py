@@ -10,7 +10,7 @@ from sqlalchemy import select
 from survey.domain.enrolment import EnrolmentError
 from survey.extensions import db
 from survey.models import AuditEvent, InvitationStatus, MessageStatus
-from survey.outreach import scheduling
+from survey.outreach import patient_schedule
 from survey.outreach.schedule_definitions import ensure_default_schedule
 from tests.conftest import csrf_from
 from tests.fixtures.outreach import NOW, RULES, messages_of
@@ -22,7 +22,7 @@ SECOND = date(2026, 6, 1)  # the definitive repair
 def start(patient, *, keep_earlier, index_date=SECOND, label="repair", schedule="default"):
     if schedule == "default":
         schedule = ensure_default_schedule(db.session)
-    started = scheduling.start_episode(
+    started = patient_schedule.start_episode(
         db.session,
         patient,
         index_date=index_date,
@@ -134,7 +134,7 @@ def test_editing_the_index_date_afterwards_moves_only_the_current_episode(enroll
     start(patient, keep_earlier=True)
     earlier = {i.id: i.opens_at for i in by_episode(patient)[1]}
     current = {i.id: i.opens_at for i in by_episode(patient)[2]}
-    scheduling.update_details(
+    patient_schedule.update_details(
         db.session,
         patient,
         phone=patient.phone,
@@ -173,7 +173,7 @@ def test_a_new_episode_is_refused_with_a_reason(enrolled, index_date, label, pro
 
 def test_a_withdrawn_patient_gets_no_new_episode(enrolled):
     patient = enrolled(index_date=FIRST)
-    scheduling.withdraw(db.session, patient)
+    patient_schedule.withdraw(db.session, patient)
     db.session.commit()
     with pytest.raises(EnrolmentError, match="withdrawn"):
         start(patient, keep_earlier=True)

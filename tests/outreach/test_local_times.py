@@ -15,9 +15,9 @@ from survey.domain.invitations import create_invitation
 from survey.extensions import db
 from survey.localtime import add_local_days, format_local, local_moment, local_wall
 from survey.models import MessageKind
+from survey.outreach.patient_schedule import enrol
 from survey.outreach.policy import at_local, next_allowed_time
 from survey.outreach.schedule_definitions import ScheduleSpec, TimepointSpec, create_schedule
-from survey.outreach.scheduling import enrol
 from tests.fixtures.outreach import RULES, messages_of
 
 # (zone, day of the change, direction, the clock before and after it on that day)

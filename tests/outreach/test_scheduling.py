@@ -16,7 +16,7 @@ from survey.models import (
     MessageStatus,
     PatientStatus,
 )
-from survey.outreach import scheduling
+from survey.outreach import patient_schedule
 from survey.outreach.schedule_definitions import (
     DEFAULT_SCHEDULE,
     ScheduleError,
@@ -71,7 +71,7 @@ def test_enrolling_on_a_schedule_plans_every_timepoint_in_the_patients_morning(e
 
 def test_an_open_timepoint_is_sent_now_and_closed_ones_are_skipped(site):
     schedule = ensure_default_schedule(db.session)
-    patient, changes = scheduling.enrol(
+    patient, changes = patient_schedule.enrol(
         db.session,
         site,
         "LATE-1",
@@ -100,7 +100,7 @@ def test_reminders_that_would_fall_after_the_window_are_not_planned(enrolled):
 def test_enrolment_is_one_transaction(site):
     schedule = ensure_default_schedule(db.session)
     db.session.commit()
-    scheduling.enrol(
+    patient_schedule.enrol(
         db.session,
         site,
         "GONE",
@@ -120,11 +120,11 @@ def test_enrolment_is_one_transaction(site):
 def test_a_schedule_needs_an_index_date_and_a_number(site):
     schedule = ensure_default_schedule(db.session)
     with pytest.raises(EnrolmentError, match="index date"):
-        scheduling.enrol(
+        patient_schedule.enrol(
             db.session, site, "X", "+34612345678", "es", None, None, schedule, NOW, RULES
         )
     with pytest.raises(EnrolmentError, match="mobile number"):
-        scheduling.enrol(
+        patient_schedule.enrol(
             db.session, site, "X", "", "es", None, date(2026, 3, 20), schedule, NOW, RULES
         )
 
@@ -140,7 +140,7 @@ def change(patient, **fields):
         rules=RULES,
     )
     values.update(fields)
-    result = scheduling.update_details(db.session, patient, **values)
+    result = patient_schedule.update_details(db.session, patient, **values)
     db.session.commit()
     return result
 
@@ -167,7 +167,7 @@ def test_a_new_index_date_moves_invitations_not_yet_sent_and_keeps_sent_ones(enr
 
 def test_moving_the_index_date_back_schedules_a_baseline_that_was_skipped(site):
     schedule = ensure_default_schedule(db.session)
-    patient, changes = scheduling.enrol(
+    patient, changes = patient_schedule.enrol(
         db.session,
         site,
         "TYPO",
@@ -223,12 +223,12 @@ def test_changing_schedule_cancels_timepoints_the_new_one_lacks(enrolled, app):
 
 def test_pausing_holds_and_withdrawing_cancels_everything_pending(enrolled):
     patient = enrolled()
-    scheduling.pause(patient)
+    patient_schedule.pause(patient)
     assert patient.status == PatientStatus.PAUSED
     with pytest.raises(EnrolmentError):
-        scheduling.pause(patient)
-    scheduling.resume(patient)
-    cancelled = scheduling.withdraw(db.session, patient)
+        patient_schedule.pause(patient)
+    patient_schedule.resume(patient)
+    cancelled = patient_schedule.withdraw(db.session, patient)
     db.session.commit()
     assert cancelled == len(messages_of(patient))
     assert {m.status for m in messages_of(patient)} == {MessageStatus.CANCELLED}

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import func, select
 
 from survey.extensions import db
-from survey.instruments import get_instrument
+from survey.instruments import fingerprint, get_instrument
 from survey.models import Answer, DraftAnswer, InvitationStatus, Response
 from tests.conftest import IsolatedClient
 from tests.fixtures.patients import CCIS_10, QOLAF_51, PatientActions, interface, refreshed
@@ -111,7 +111,7 @@ def test_a_patient_who_completes_both_questionnaires_has_their_scores_stored_onc
     )
     assert (ccis.total, ccis.band) == (10, None)
     assert {r.language for r in stored.values()} == {"es"}
-    assert qolaf.wording_hash == get_instrument("qolaf-q").wording_hash("es")
+    assert qolaf.wording_hash == fingerprint.wording_hash(get_instrument("qolaf-q"), "es")
     answers = db.session.scalars(select(Answer).where(Answer.response_id == qolaf.id)).all()
     assert {a.item_id: a.value for a in answers} == QOLAF_51
     assert saved_drafts() == {}
@@ -194,7 +194,7 @@ def test_the_language_answered_in_is_stored_with_each_response(patient, enrolled
     patient.completes(QOLAF_51, CCIS_10)
     rows = db.session.scalars(select(Response)).all()
     assert {(r.language, r.wording_hash) for r in rows} == {
-        ("tr", get_instrument(r.instrument_id).wording_hash("tr")) for r in rows
+        ("tr", fingerprint.wording_hash(get_instrument(r.instrument_id), "tr")) for r in rows
     }
 
 

@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from survey.extensions import db
 from survey.models import Message, MessageStatus, utcnow
+from survey.outreach.patient_schedule import enrol
 from survey.outreach.policy import SendingRules, parse_clock
 from survey.outreach.schedule_definitions import ensure_default_schedule
-from survey.outreach.scheduling import enrol
 from tests.outreach import twilio_server
 
 ROOT = Path(__file__).resolve().parents[2]

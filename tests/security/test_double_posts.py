@@ -29,8 +29,8 @@ from survey.models import (
     StaffSession,
     utcnow,
 )
+from survey.outreach.patient_schedule import enrol
 from survey.outreach.schedule_definitions import ensure_default_schedule
-from survey.outreach.scheduling import enrol
 from tests.conftest import PASSWORD, csrf_from
 from tests.fixtures.outreach import RULES
 from tests.servers import gunicorn

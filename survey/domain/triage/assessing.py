@@ -11,7 +11,7 @@ import logging
 from collections import defaultdict
 from datetime import datetime
 
-from flask import current_app, has_app_context
+from flask import has_app_context
 from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
@@ -37,6 +37,7 @@ from survey.models import (
     TriageSettings,
     TriageStatus,
 )
+from survey.settings import settings
 
 logger = logging.getLogger("survey.triage.assessing")  # its name before the move: logs keep it
 PAD_ITEM = "pad"
@@ -62,8 +63,7 @@ def configured_points() -> int | None:
     None outside an application (the instrument's declared MIC then applies)."""
     if not has_app_context():
         return None
-    value = current_app.config.get("CCIS_MEANINGFUL_CHANGE")
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return settings().ccis_meaningful_change  # checked at start: a whole number, at least 1
 
 
 def patient_history(db: Session, patient_id: int, episode_id: int | None = None) -> list[Answered]:

@@ -67,7 +67,7 @@ def downgrade():
 def _backfill(connection):
     # The instruments package is plain Python (no Flask, no models): the same code that
     # hashed the wordings when the answers were stored.
-    from survey.instruments import get_instrument, retired_instruments, shown_text
+    from survey.instruments import fingerprint, get_instrument, retired_instruments, shown_text
     from survey.instruments.licensed_wording import wording_states
 
     responses = sa.table(
@@ -121,7 +121,7 @@ def _backfill(connection):
         # window 1.1 removed) explain answers given before they changed.
         for state in [*wording_states(base, overlays), *retired_instruments(instrument_id)]:
             for lang in state.languages:
-                known.setdefault((lang, state.wording_hash(lang)), state)
+                known.setdefault((lang, fingerprint.wording_hash(state, lang)), state)
         for row_instrument, lang, wording_hash, first_used in used:
             state = known.get((lang, wording_hash)) if row_instrument == instrument_id else None
             if state is None:
