@@ -29,7 +29,7 @@ from survey.models import (
     PatientStatus,
     ResponseMode,
 )
-from survey.outreach import scheduling
+from survey.outreach import invitation_messages, patient_schedule
 from survey.outreach.message_status import move
 from survey.outreach.schedule_definitions import ensure_default_schedule
 from tests.clinic.analytics_data import answered, handed_to_tablet, same_figures
@@ -129,7 +129,7 @@ def test_the_kept_counts_equal_the_scan_after_a_random_history(
     clock = START
     patients, handed = [], set()
     for n in range(5):
-        patient, _changes = scheduling.enrol(
+        patient, _changes = patient_schedule.enrol(
             db.session,
             rng.choice(sites),
             f"R-{n}",
@@ -169,7 +169,7 @@ def test_the_kept_counts_equal_the_scan_after_a_random_history(
 
     def cancel():
         if (invitation := open_invitation(rng, clock)) is not None:
-            scheduling.cancel_invitation(db.session, invitation, "test", now=clock)
+            invitation_messages.cancel_invitation(db.session, invitation, "test", now=clock)
 
     def move_window():
         if (invitation := open_invitation(rng, clock)) is not None:
@@ -187,7 +187,7 @@ def test_the_kept_counts_equal_the_scan_after_a_random_history(
     def episode():
         patient = rng.choice(patients)
         if patient.status != PatientStatus.WITHDRAWN:
-            scheduling.start_episode(
+            patient_schedule.start_episode(
                 db.session,
                 patient,
                 index_date=(clock + timedelta(days=rng.randint(0, 30))).date(),
@@ -201,7 +201,7 @@ def test_the_kept_counts_equal_the_scan_after_a_random_history(
     def withdraw():
         patient = rng.choice(patients)
         if patient.status != PatientStatus.WITHDRAWN:
-            scheduling.withdraw(db.session, patient)
+            patient_schedule.withdraw(db.session, patient)
 
     actions = [
         lambda: dispatch(console, at=clock),
