@@ -167,16 +167,20 @@ def invitation_fact_values() -> dict[str, ColumnElement]:
 
 def refresh_invitation_facts(connection, invitation_ids: Iterable[int] | None = None) -> None:
     """Work out the kept facts of these invitations again, and their counts (all of them
-    when None: benchmark data written in bulk), in the caller's transaction (a Session or a
-    Connection)."""
+    when None: benchmark data written in bulk), in the caller's transaction (a Session, whose
+    commit recounts them, or a Connection, recounted now)."""
     statement = update(Invitation.__table__).values(**invitation_fact_values())
     if invitation_ids is None:
         connection.execute(statement)
         completion_counts.rebuild(connection)
         return
     ids = sorted(set(invitation_ids))
-    if ids:
-        connection.execute(statement.where(Invitation.id.in_(ids)))
+    if not ids:
+        return
+    connection.execute(statement.where(Invitation.id.in_(ids)))
+    if isinstance(connection, Session):
+        _recount_at_commit(connection, ids)
+    else:
         completion_counts.recount(connection, ids)
 
 
@@ -245,15 +249,39 @@ def _counts_changed(session: Session) -> set[int]:
 @event.listens_for(Session, "after_flush")
 def _keep_invitation_facts(session: Session, _context) -> None:
     """After a flush that sent a text, stored a response, used a tablet code or completed an
-    invitation: its kept facts; after any that changed an invitation: its counts; in the
-    same transaction."""
+    invitation: its kept facts; after any that changed an invitation: its counts, as the
+    transaction commits."""
     facts_changed = _facts_changed(session)
     if facts_changed:
         statement = update(Invitation.__table__).values(**invitation_fact_values())
         session.connection().execute(statement.where(Invitation.id.in_(sorted(facts_changed))))
-    counts_changed = facts_changed | _counts_changed(session)
-    if counts_changed:
-        completion_counts.recount(session.connection(), counts_changed)
+    _recount_at_commit(session, facts_changed | _counts_changed(session))
+
+
+# The invitations a session's transaction has changed, to recount as it commits.
+_TO_RECOUNT = "completion_counts.to_recount"
+
+
+def _recount_at_commit(session: Session, invitation_ids: Iterable[int]) -> None:
+    session.info.setdefault(_TO_RECOUNT, set()).update(invitation_ids)
+
+
+@event.listens_for(Session, "before_commit")
+def _recount(session: Session) -> None:
+    """The counts of the invitations this transaction changed, as its last statements: the
+    counts of one site and day are rows every transaction answering such an invitation
+    updates, locked until its commit, so moving them last keeps those waits to a commit
+    (not, say, a submit's triage and summary). Recounting reads each invitation as it is
+    now, so no change is missed however many flushes came before."""
+    session.flush()
+    changed = session.info.pop(_TO_RECOUNT, None)
+    if changed:
+        completion_counts.recount(session.connection(), changed)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_recount(session: Session) -> None:
+    session.info.pop(_TO_RECOUNT, None)
 
 
 def facts(db: Session, site_ids: list[int], now: datetime):

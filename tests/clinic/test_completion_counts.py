@@ -282,3 +282,51 @@ def test_two_transactions_recounting_one_invitation_take_turns(app, site, make_p
 
 def by_key(tallies):
     return {tally.key: (tally.invitations, tally.completed) for tally in tallies}
+
+
+def test_answers_to_invitations_of_one_day_do_not_wait_for_each_other(app, site, make_patient):
+    """PostgreSQL: two patients answer invitations that opened the same day, so their
+    counts are the same rows. Each transaction moves its counts only as it commits, so the
+    second does not wait for the first's whole transaction (a submit goes on to triage and
+    the patient's summary), only, at most, for its commit."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: nothing to wait for.")
+    ids = []
+    for n in (1, 2):
+        patient = make_patient(site, f"SAME-DAY-{n}")
+        invitation = create_invitation(db.session, patient, "baseline", opens_at=START)
+        db.session.flush()
+        ids.append(invitation.id)
+    db.session.commit()
+    db.session.rollback()  # the test's own session holds nothing
+    Session = sessionmaker(bind=db.engine)  # noqa: N806
+    first, second = Session(), Session()
+    errors = []
+    try:
+        for session, invitation_id in ((first, ids[0]), (second, ids[1])):
+            invitation = session.get(Invitation, invitation_id)
+            invitation.status = InvitationStatus.COMPLETED
+            invitation.completed_at = START + timedelta(hours=1)
+
+        def answer_second():
+            try:
+                app.app_context().push()
+                second.flush()
+            except Exception as error:  # noqa: BLE001 (reported below)
+                errors.append(error)
+
+        first.flush()
+        answering = threading.Thread(target=answer_second)
+        answering.start()
+        answering.join(timeout=5)
+        assert not answering.is_alive() and not errors, errors  # not waiting for `first`
+        first.commit()
+        second.commit()
+    finally:
+        first.close()
+        second.close()
+    figures = completion_figures(db.session, [site.id], START + timedelta(days=30))
+    assert (figures.totals.invitations, figures.totals.completed) == (2, 2)
+    before = kept_state()
+    completion_counts.rebuild(db.session)
+    assert kept_state() == before
