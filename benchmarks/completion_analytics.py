@@ -66,6 +66,7 @@ def populate(site: Site, count: int, coordinator: User) -> None:
         return
     rng = random.Random(7)  # noqa: S311 (benchmark data, not a secret)
     start = datetime.now(UTC) - timedelta(days=200)
+    first_id = (db.session.scalar(select(func.max(Patient.id))) or 0) + 1
     for first in range(have, count, BATCH):
         numbers = range(first, min(first + BATCH, count))
         ids = db.session.scalars(
@@ -123,11 +124,9 @@ def populate(site: Site, count: int, coordinator: User) -> None:
         db.session.execute(insert(Message), messages)
         db.session.execute(insert(Response), responses)
         db.session.execute(insert(TabletHandoff), handoffs)
-        # Bulk inserts pass the session's listeners by: the facts each invitation keeps, as
-        # the application writes them when texts go and answers arrive.
-        refresh_invitation_facts(db.session, [row[0] for row in rows])
         db.session.commit()
         print(f"  {min(first + BATCH, count)} patients", flush=True)
+    keep_what_listeners_keep(first_id)
 
 
 # The same data as `populate` writes row by row, written by PostgreSQL itself (about a
@@ -217,21 +216,25 @@ def populate_in_sql(site: Site, have: int, count: int, coordinator: User) -> Non
         print(f"  {statement.split()[2]}", flush=True)
     db.session.commit()
     db.session.execute(text("ANALYZE"))
-    started = time.perf_counter()
-    # The facts and the analytics' counts of every invitation (`completion_counts.rebuild`,
-    # what the migration that made the counts runs too).
-    refresh_invitation_facts(db.session)
-    print(f"  facts and counts kept: {time.perf_counter() - started:.1f} s", flush=True)
-    # The patients' next due and overdue, as the session's listener keeps them, so the
-    # clinic list can be measured on this data too (`clinic_pages.py --site SITE`).
+    keep_what_listeners_keep(first)
+    print(f"  {count - have} patients", flush=True)
+
+
+def keep_what_listeners_keep(first_patient_id: int) -> None:
+    """Bulk inserts pass the session's listeners by: the patients' follow-up (next due,
+    overdue and second missed timepoint, so the clinic list can be measured on this data too,
+    `clinic_pages.py --site SITE`), then every invitation's facts and the analytics' counts
+    (`completion_counts.rebuild`, what the migration that made the counts runs too)."""
     db.session.execute(
         update(PatientSummary)
-        .where(PatientSummary.patient_id >= first)
+        .where(PatientSummary.patient_id >= first_patient_id)
         .values(**follow_up_figures(utcnow()))
         .execution_options(synchronize_session=False)
     )
+    started = time.perf_counter()
+    refresh_invitation_facts(db.session)
     db.session.commit()
-    print(f"  {count - have} patients", flush=True)
+    print(f"  facts and counts kept: {time.perf_counter() - started:.1f} s", flush=True)
 
 
 def _text(invitation_id, patient_id, kind, at) -> dict:

@@ -179,7 +179,7 @@ def refresh_invitation_facts(connection, invitation_ids: Iterable[int] | None = 
         return
     connection.execute(statement.where(Invitation.id.in_(ids)))
     if isinstance(connection, Session):
-        _recount_at_commit(connection, ids)
+        completion_counts.recount_at_commit(connection, invitation_ids=ids)
     else:
         completion_counts.recount(connection, ids)
 
@@ -242,6 +242,8 @@ def _counts_changed(session: Session) -> set[int]:
     if patients:
         theirs = select(Invitation.id).where(Invitation.patient_id.in_(patients))
         invitations.update(session.connection().execute(theirs).scalars())
+        # A patient moved to another site counts there among those who missed two.
+        completion_counts.recount_at_commit(session, patient_ids=patients)
     invitations.discard(None)
     return invitations
 
@@ -255,33 +257,9 @@ def _keep_invitation_facts(session: Session, _context) -> None:
     if facts_changed:
         statement = update(Invitation.__table__).values(**invitation_fact_values())
         session.connection().execute(statement.where(Invitation.id.in_(sorted(facts_changed))))
-    _recount_at_commit(session, facts_changed | _counts_changed(session))
-
-
-# The invitations a session's transaction has changed, to recount as it commits.
-_TO_RECOUNT = "completion_counts.to_recount"
-
-
-def _recount_at_commit(session: Session, invitation_ids: Iterable[int]) -> None:
-    session.info.setdefault(_TO_RECOUNT, set()).update(invitation_ids)
-
-
-@event.listens_for(Session, "before_commit")
-def _recount(session: Session) -> None:
-    """The counts of the invitations this transaction changed, as its last statements: the
-    counts of one site and day are rows every transaction answering such an invitation
-    updates, locked until its commit, so moving them last keeps those waits to a commit
-    (not, say, a submit's triage and summary). Recounting reads each invitation as it is
-    now, so no change is missed however many flushes came before."""
-    session.flush()
-    changed = session.info.pop(_TO_RECOUNT, None)
-    if changed:
-        completion_counts.recount(session.connection(), changed)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_recount(session: Session) -> None:
-    session.info.pop(_TO_RECOUNT, None)
+    completion_counts.recount_at_commit(
+        session, invitation_ids=facts_changed | _counts_changed(session)
+    )
 
 
 def facts(db: Session, site_ids: list[int], now: datetime):
@@ -417,7 +395,9 @@ def completion_figures(db: Session, site_ids: list[int], now: datetime | None = 
         reminders,
         median / 3600 if median is not None else None,
         timed,
-        completion_counts.patients_missing_two(db, site_ids, now),
+        completion_counts.patients_missing_two(
+            db, site_ids, now, counts.get((completion_counts.MISSED_TWO, ""), [0])[0]
+        ),
     )
 
 

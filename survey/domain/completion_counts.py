@@ -20,9 +20,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, bindparam, case, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, event, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from survey.models import (
     AnswerDuration,
@@ -35,6 +36,8 @@ from survey.models import (
 
 DIMENSIONS = ("timepoint", "language", "channel", "mode", "month")
 ALL, REMINDERS, TIMED = "all", "reminders", "timed"
+# Patients, not invitations: counted on the day they will have missed two timepoints.
+MISSED_TWO = "missed two"
 TEXT, NO_TEXT = "text", "no text"
 REMINDER_CAP = 3  # "3 or more"
 COUNTS = ("invitations", "texted", "opened", "completed")
@@ -206,11 +209,14 @@ def _apply(connection, changes: dict) -> None:
 
 
 def rebuild(connection) -> None:
-    """Every invitation's counts from nothing (a migration's backfill, benchmark data
-    written in bulk), in batches of invitations by id."""
+    """Every invitation's and patient's counts from nothing (a migration's backfill,
+    benchmark data written in bulk), in batches by id."""
     connection.execute(delete(CompletionCount))
     connection.execute(delete(AnswerDuration))
     connection.execute(update(Invitation.__table__).values(counted_as=None))
+    connection.execute(update(PatientSummary.__table__).values(missed_two_counted=None))
+    patients = connection.execute(select(PatientSummary.patient_id)).scalars().all()
+    recount_patients(connection, patients)
     last = 0
     while True:
         ids = (
@@ -227,6 +233,76 @@ def rebuild(connection) -> None:
             return
         recount(connection, ids)
         last = ids[-1]
+
+
+def recount_patients(connection, patient_ids: Iterable[int]) -> None:
+    """Bring the count of these patients who missed two timepoints up to date: each counts
+    once, on the UTC day of their summary's `second_missed_at` (stored on the summary as
+    [site, day], `missed_two_counted`, what a change takes back), in the caller's
+    transaction, the summaries locked as the invitations are in `recount`."""
+    ids = sorted(set(patient_ids))
+    s = PatientSummary
+    for first in range(0, len(ids), BATCH):
+        rows = connection.execute(
+            select(s.patient_id, Patient.site_id, s.second_missed_at, s.missed_two_counted)
+            .join(Patient, Patient.id == s.patient_id)
+            .where(s.patient_id.in_(ids[first : first + BATCH]))
+            .order_by(s.patient_id)
+            .with_for_update(of=PatientSummary)
+        ).all()
+        changes: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        moved = []
+        for row in rows:
+            missed = row.second_missed_at
+            now_counted = [row.site_id, _day(missed)] if missed is not None else None
+            if now_counted == row.missed_two_counted:
+                continue
+            for kept, sign in ((row.missed_two_counted, -1), (now_counted, +1)):
+                if kept is not None:
+                    changes[(kept[0], MISSED_TWO, "", kept[1], kept[1])][0] += sign
+            moved.append({"moved_id": row.patient_id, "missed_two_counted": now_counted})
+        if moved:
+            _apply(connection, changes)
+            connection.execute(
+                update(s.__table__)
+                .where(s.patient_id == bindparam("moved_id"))
+                .values(
+                    missed_two_counted=bindparam("missed_two_counted", s.missed_two_counted.type)
+                ),
+                moved,
+            )
+
+
+# What a session's transaction has changed, to recount as it commits.
+_TO_RECOUNT = "completion_counts.to_recount"
+
+
+def recount_at_commit(session: Session, invitation_ids=(), patient_ids=()) -> None:
+    """Note invitations (and patients, for the two missed timepoints) whose counts this
+    transaction may have changed: `recount` runs as it commits."""
+    invitations, patients = session.info.setdefault(_TO_RECOUNT, (set(), set()))
+    invitations.update(invitation_ids)
+    patients.update(patient_ids)
+
+
+@event.listens_for(Session, "before_commit")
+def _recount_as_committing(session: Session) -> None:
+    """The counts of what this transaction changed, as its last statements: the counts of
+    one site and day are rows every transaction answering such an invitation updates,
+    locked until its commit, so moving them last keeps those waits to a commit (not, say, a
+    submit's triage and summary). Recounting reads each invitation as it is now, so no
+    change is missed however many flushes came before."""
+    session.flush()
+    noted = session.info.pop(_TO_RECOUNT, None)
+    if noted is not None:
+        invitations, patients = noted
+        recount(session.connection(), invitations)
+        recount_patients(session.connection(), patients)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(_TO_RECOUNT, None)
 
 
 def _today(now: datetime) -> tuple[date, datetime, datetime]:
@@ -302,11 +378,14 @@ def median_seconds(db, site_ids: list[int], now: datetime, timed: int) -> float 
     return sum(middle) / len(middle)
 
 
-def patients_missing_two(db, site_ids: list[int], now: datetime) -> int:
-    """The sites' patients with two or more expired invitations at `now`."""
-    return db.scalar(
+def patients_missing_two(db, site_ids: list[int], now: datetime, before_today: int) -> int:
+    """The sites' patients with two or more expired invitations at `now`: those counted on
+    a day before today (`before_today`, from `read_counts`), and today's one by one."""
+    _today_, start, _tomorrow = _today(now)
+    missed = PatientSummary.second_missed_at
+    return before_today + db.scalar(
         select(func.count())
         .select_from(PatientSummary)
         .join(Patient, Patient.id == PatientSummary.patient_id)
-        .where(Patient.site_id.in_(site_ids), PatientSummary.second_missed_at <= now)
+        .where(Patient.site_id.in_(site_ids), missed >= start, missed <= now)
     )

@@ -40,6 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from survey.domain import completion_counts
 from survey.instruments import CCIS, QOLAF, get_instrument
 from survey.models import (
     Episode,
@@ -338,6 +339,8 @@ def _keep_follow_up(session: Session, _context) -> None:
     patients = _follow_up_changed(session)
     if patients:
         refresh_follow_up(session.connection(), patients)
+        # Their second missed timepoint may have moved: the analytics count it per day.
+        completion_counts.recount_at_commit(session, patient_ids=patients)
 
 
 @functools.cache

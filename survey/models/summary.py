@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index
+from sqlalchemy import JSON, ForeignKey, Index
 from sqlalchemy.orm import Mapped, mapped_column
 
 from survey.models.base import Base
@@ -63,6 +63,9 @@ class PatientSummary(Base):
     # to close, each counted from its opening or closing, whichever is later; NULL: fewer than
     # two open): the completion analytics count `second_missed_at <= now`.
     second_missed_at: Mapped[datetime | None]
+    # What the analytics' counts hold for it ([site, UTC day of `second_missed_at`]; NULL:
+    # nothing): what a change takes back (`survey.domain.completion_counts.recount_patients`).
+    missed_two_counted: Mapped[list | None] = mapped_column(JSON)
 
 
 # Both directions, each with patients without a figure last, then by patient: exactly the

@@ -5,8 +5,8 @@ The completion analytics aggregated every counted invitation of a site on every 
 day and group as invitations change (`completion_counts`, with what each invitation added in
 `invitations.counted_as`), the durations of timed completions in index order for the median
 (`answer_durations`), and each patient's moment of a second missed timepoint on their summary
-(`patient_summaries.second_missed_at`); the invitations opening or closing today are read one
-by one (by the two new indexes). Filled here: the counts by the application's own
+(`patient_summaries.second_missed_at`, counted per day too, `missed_two_counted`); the
+invitations opening or closing today are read one by one (by the two new indexes). Filled here: the counts by the application's own
 `survey.domain.completion_counts.rebuild`, the summaries with the same definition as
 `survey.domain.summaries.follow_up_figures`.
 
@@ -84,6 +84,7 @@ def upgrade():
         batch.create_index("ix_invitations_expires_at", ["expires_at"], unique=False)
     with op.batch_alter_table("patient_summaries") as batch:
         batch.add_column(sa.Column("second_missed_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("missed_two_counted", sa.JSON(), nullable=True))
         batch.create_index(
             "ix_patient_summaries_second_missed_at", ["second_missed_at"], unique=False
         )
@@ -98,6 +99,7 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table("patient_summaries") as batch:
         batch.drop_index("ix_patient_summaries_second_missed_at")
+        batch.drop_column("missed_two_counted")
         batch.drop_column("second_missed_at")
     with op.batch_alter_table("invitations") as batch:
         batch.drop_index("ix_invitations_expires_at")
