@@ -250,10 +250,8 @@ class Step:
                 db.execute(event_row, [{**event, "message_id_moved": i} for i in ids])
             moved += ids
         if moved and self.moves_sent_at:
-            texted = select(Message.invitation_id).where(
-                Message.id.in_(moved), Message.invitation_id.is_not(None)
-            )
-            refresh_invitation_facts(db, db.execute(texted).scalars().all())
+            texted = select(Message.invitation_id).where(Message.id.in_(moved))
+            refresh_invitation_facts(db, set(db.execute(texted).scalars()) - {None})
         return moved
 
 
