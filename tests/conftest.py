@@ -59,14 +59,38 @@ LONGEST = "test_bad_input.py"
 def pytest_xdist_auto_num_workers(config) -> int:
     """`-n auto`: two workers per core. A worker waits about half of its time (for Chromium,
     a server or a dispatcher in another process, the database), so one per core leaves the
-    cores idle: on the 2-core CI machine the SQLite suite took 517 s with two, 432 s with four."""
+    cores idle: on the 2-core CI machine the SQLite suite took 517 s with two, 432 s with four
+    (and 381 s with six against 349 s with four). SURVEY_TEST_WORKERS sets the number instead,
+    as `.ci/run` does when it runs the SQLite and PostgreSQL suites side by side."""
+    workers = os.environ.get("SURVEY_TEST_WORKERS", "")
+    if workers.isdigit() and int(workers) > 0:
+        return int(workers)
     return 2 * (os.cpu_count() or 1)
+
+
+NEEDS_POSTGRESQL = (
+    "concurrent writers need PostgreSQL (SQLite serialises them). "
+    "Set SURVEY_TEST_DATABASE_URL to a PostgreSQL database."
+)
+
+
+def on_postgresql() -> bool:
+    return os.environ.get("SURVEY_TEST_DATABASE_URL", "").startswith("postgres")
 
 
 def pytest_collection_modifyitems(items) -> None:
     for item in items:
         if item.get_closest_marker("browser") or item.path.name in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+        # Skipped before any fixture is set up: the `needs_postgresql` fixture alone skipped
+        # only after the module's gunicorn had started and been stopped again, about two
+        # minutes of the SQLite run spent on servers for tests that then did not run.
+        marker = item.get_closest_marker("postgres_only")
+        if (marker or "needs_postgresql" in getattr(item, "fixturenames", ())) and (
+            not on_postgresql()
+        ):
+            reason = marker.kwargs.get("reason") if marker else None
+            item.add_marker(pytest.mark.skip(reason=reason or NEEDS_POSTGRESQL))
     # pytest-xdist's work stealing (pyproject.toml) hands each worker a contiguous share of
     # the list and lets idle workers take the end of a busy one's. Each share starts with
     # its part of the long tests, the longest first, so that the workers end together
@@ -242,10 +266,7 @@ def needs_postgresql(app):
     """Skip a test that runs a real multi-process server: only PostgreSQL takes concurrent
     writers (SQLite serialises them), so those tests need SURVEY_TEST_DATABASE_URL."""
     if db.engine.dialect.name != "postgresql":
-        pytest.skip(
-            "a multi-process server needs PostgreSQL (SQLite serialises writers). "
-            "Set SURVEY_TEST_DATABASE_URL to a PostgreSQL database."
-        )
+        pytest.skip(NEEDS_POSTGRESQL)
 
 
 @pytest.fixture

@@ -18,16 +18,10 @@ from survey.outreach.dispatch import dispatch_due
 from tests.fixtures.outreach import NOW
 from tests.outreach.test_dispatch import Killed
 
-pytestmark = pytest.mark.postgres_only
-
-
-@pytest.fixture(autouse=True)
-def needs_postgresql(app):
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip(
-            "SQLite has no row locks (FOR UPDATE SKIP LOCKED): it runs one dispatcher "
-            "at a time. Set SURVEY_TEST_DATABASE_URL to a PostgreSQL database."
-        )
+pytestmark = pytest.mark.postgres_only(
+    reason="SQLite has no row locks (FOR UPDATE SKIP LOCKED): it runs one dispatcher at a "
+    "time. Set SURVEY_TEST_DATABASE_URL to a PostgreSQL database."
+)
 
 
 def run_dispatchers(count: int, backend, settings, batch_limit=100):
