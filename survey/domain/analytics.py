@@ -18,15 +18,16 @@ Definitions (docs/administration.md):
 - reminders needed: reminders sent before the answers came.
 
 The page reads counts kept as invitations change (survey/domain/completion_counts.py: a few
-hundred rows per site, the durations' index for the median, and each patient's moment of a
-second missed timepoint on their summary), so its time does not grow with a site's history.
+hundred rows per site, including the patients who missed two, and the durations' index for
+the median), so its time does not grow with the number of a site's invitations.
 `scanned_figures` works every figure out from the invitations themselves instead, in one
 statement: the definition the kept counts are tested and measured against.
 
 The per-invitation facts that come from its texts, responses and tablet codes (first text,
 reminders before the answers, mode) are kept on the invitation as they happen
-(`invitation_fact_values`, after every flush that changes them and after the dispatcher's
-steps that send a text or take one back), and its counts with them.
+(`invitation_fact_values`, after every flush that changes them, after the dispatcher's steps
+that send a text or take one back and after a tablet code is redeemed), and its counts as
+the transaction commits.
 
 A new breakdown is one more group in `completion_counts.groups` and one entry in DIMENSIONS
 (and one more column in `facts`, for the scan).

@@ -5,8 +5,11 @@ history, instead of every invitation.
 What each invitation adds is worked out here, in Python, from its own row (`counted`), and
 stored on it (`Invitation.counted_as`): `recount` compares that with what it adds now and
 moves the difference, so it may run any number of times, from any code path, for any
-invitations (the session listener in survey/domain/analytics.py runs it after every flush
-that changes one, the dispatcher's steps after every text they send or take back).
+invitations. A session notes the invitations a transaction changes (`recount_at_commit`: the
+listener in survey/domain/analytics.py after every flush, the dispatcher's steps after every
+text they send or take back, a redeemed tablet code) and recounts them as it commits. The
+patients who missed two timepoints are counted the same way, by day, from their summaries
+(`recount_patients`).
 
 The clock enters the figures twice: an invitation counts once its window has opened, and
 expires when it closes unanswered. The counts are kept per UTC day of opening and closing:
