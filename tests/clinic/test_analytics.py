@@ -173,3 +173,9 @@ def test_the_csv_holds_the_figures_and_is_audited(sign_in, seeded):
     assert value[("all", "all", "patients_with_two_or_more_missed")] == "2"
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "analytics.export"))
     assert event.user_id == staff.user.id and event.detail["sites"] == [seeded.id]
+
+
+def test_no_sites_give_no_figures_rather_than_errors(seeded):
+    figures = completion_figures(db.session, [], NOW)
+    assert figures.totals.invitations == 0 and figures.patients_missing_two == 0
+    assert figures.median_hours_to_complete is None
