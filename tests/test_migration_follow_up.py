@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import flask_migrate
 from sqlalchemy import text
 
-from survey.domain.analytics import refresh_invitation_facts
+from survey.domain.analytics import completion_figures, refresh_invitation_facts, scanned_figures
 from survey.domain.summaries import refresh_follow_up
 from survey.extensions import db
+from tests.clinic.analytics_data import same_figures
 from tests.conftest import make_app
 from tests.test_migration_backfill import database, insert  # noqa: F401  (the fixture)
 
@@ -175,3 +176,33 @@ def test_upgrading_fills_the_follow_up_and_the_invitation_facts(database):  # no
             refresh_invitation_facts(connection)
             assert follow_up(connection) == stored
             assert facts(connection) == kept
+
+
+def test_upgrading_fills_the_completion_counts(database):  # noqa: F811
+    """The analytics read kept counts after the upgrade, equal to the figures worked out
+    from the invitations; patient 1 and 2 will have missed two once their second open
+    invitation closes, patient 3 has one open invitation only."""
+    app = make_app(database)
+    with app.app_context():
+        flask_migrate.upgrade(revision=BEFORE)
+        with db.engine.begin() as connection:
+            seed(connection)
+        flask_migrate.upgrade()
+        with db.engine.connect() as connection:
+            missed = connection.execute(
+                text("SELECT patient_id, second_missed_at FROM patient_summaries")
+            )
+            assert {row[0]: moment(row[1]) for row in missed} == {
+                1: FUTURE + 14 * DAY,
+                2: FUTURE + 14 * DAY,
+                3: None,
+            }
+        for now in (PAST + 20 * DAY, datetime.now(UTC), FUTURE + 15 * DAY):
+            kept = completion_figures(db.session, [1], now)
+            assert same_figures(kept, scanned_figures(db.session, [1], now))
+        today = completion_figures(db.session, [1], datetime.now(UTC))
+        assert (today.totals.invitations, today.totals.completed, today.totals.expired) == (4, 1, 3)
+        assert today.breakdowns["mode"][-1].key == "paper"
+        assert today.reminders_needed[2] == ("2", 1)
+        assert today.median_hours_to_complete == 5 * 24  # the first text to the answers
+        assert completion_figures(db.session, [1], FUTURE + 15 * DAY).patients_missing_two == 2

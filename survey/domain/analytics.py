@@ -1,8 +1,6 @@
 """Completion analytics: how invitations fare, per site a member of staff may see.
 
-Every figure is one aggregate (GROUP BY) over a per-invitation "facts" CTE, worked out once, and
-all of them come back from ONE statement (their aggregates joined by UNION ALL), so the work
-stays in the database however many patients there are. Definitions (docs/administration.md):
+Definitions (docs/administration.md):
 
 - an invitation counts once its window has opened and unless it was cancelled;
 - texted: at least one of its texts was handed to the SMS provider;
@@ -19,12 +17,20 @@ stays in the database however many patients there are. Definitions (docs/adminis
 - time to complete: from the first text handed to the provider to the answers;
 - reminders needed: reminders sent before the answers came.
 
+The page reads counts kept as invitations change (survey/domain/completion_counts.py: a few
+hundred rows per site, including the patients who missed two, and the durations' index for
+the median), so its time does not grow with the number of a site's invitations.
+`scanned_figures` works every figure out from the invitations themselves instead, in one
+statement: the definition the kept counts are tested and measured against.
+
 The per-invitation facts that come from its texts, responses and tablet codes (first text,
 reminders before the answers, mode) are kept on the invitation as they happen
-(`invitation_fact_values`, after every flush that changes them), so the facts are one scan
-of the sites' invitations joined to their patients.
+(`invitation_fact_values`, after every flush that changes them, after the dispatcher's steps
+that send a text or take one back and after a tablet code is redeemed), and its counts as
+the transaction commits.
 
-A new breakdown is one more column in `facts` and one entry in DIMENSIONS.
+A new breakdown is one more group in `completion_counts.groups` and one entry in DIMENSIONS
+(and one more column in `facts`, for the scan).
 """
 
 from __future__ import annotations
@@ -53,6 +59,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from survey.domain import completion_counts
+from survey.domain.completion_counts import (
+    ALL,
+    DIMENSIONS,
+    NO_TEXT,
+    REMINDER_CAP,
+    REMINDERS,
+    TEXT,
+    TIMED,
+)
 from survey.models import (
     Invitation,
     InvitationStatus,
@@ -65,13 +81,10 @@ from survey.models import (
     utcnow,
 )
 
-DIMENSIONS = ("timepoint", "language", "channel", "mode", "month")
 # Breakdowns shown in a fixed order rather than by their key's spelling.
 ORDER = {"mode": [mode.value for mode in ResponseMode]}
-TEXT, NO_TEXT = "text", "no text"
-REMINDER_CAP = 3  # "3 or more"
-# The figures query's rows other than the breakdowns: what each row is (its `figure` column).
-ALL, REMINDERS, MISSING_TWO, TIMED = "all", "reminders", "missing two", "timed"
+# The scan's rows other than the breakdowns: what each row is (its `figure` column).
+MISSING_TWO = "missing two"
 
 
 @dataclass(frozen=True)
@@ -154,15 +167,22 @@ def invitation_fact_values() -> dict[str, ColumnElement]:
 
 
 def refresh_invitation_facts(connection, invitation_ids: Iterable[int] | None = None) -> None:
-    """Work out the kept facts of these invitations again (all of them when None: benchmark
-    data written in bulk), in the caller's transaction (a Session or a Connection)."""
+    """Work out the kept facts of these invitations again, and their counts (all of them
+    when None: benchmark data written in bulk), in the caller's transaction (a Session, whose
+    commit recounts them, or a Connection, recounted now)."""
     statement = update(Invitation.__table__).values(**invitation_fact_values())
-    if invitation_ids is not None:
-        ids = sorted(set(invitation_ids))
-        if not ids:
-            return
-        statement = statement.where(Invitation.id.in_(ids))
-    connection.execute(statement)
+    if invitation_ids is None:
+        connection.execute(statement)
+        completion_counts.rebuild(connection)
+        return
+    ids = sorted(set(invitation_ids))
+    if not ids:
+        return
+    connection.execute(statement.where(Invitation.id.in_(ids)))
+    if isinstance(connection, Session):
+        completion_counts.recount_at_commit(connection, invitation_ids=ids)
+    else:
+        completion_counts.recount(connection, ids)
 
 
 # What, when it changes, changes an invitation's kept facts.
@@ -191,13 +211,56 @@ def _facts_changed(session: Session) -> set[int]:
     return invitations
 
 
+# What, when it changes on the invitation, may change its counts (the facts aside).
+_COUNTED = (
+    "status",
+    "opens_at",
+    "expires_at",
+    "started_at",
+    "completed_at",
+    "timepoint",
+    "patient_id",
+)
+
+
+def _counts_changed(session: Session) -> set[int]:
+    """The invitations whose counts a flush may have changed by making the invitation,
+    changing what it counts by, or changing its patient's language or site; `recount`
+    finds out whether it did."""
+    invitations = {obj.id for obj in session.new if isinstance(obj, Invitation)}
+    invitations.update(
+        obj.id
+        for obj in session.dirty
+        if isinstance(obj, Invitation)
+        and any(inspect(obj).attrs[name].history.has_changes() for name in _COUNTED)
+    )
+    patients = [
+        obj.id
+        for obj in session.dirty
+        if isinstance(obj, Patient)
+        and any(inspect(obj).attrs[name].history.has_changes() for name in ("language", "site_id"))
+    ]
+    if patients:
+        theirs = select(Invitation.id).where(Invitation.patient_id.in_(patients))
+        invitations.update(session.connection().execute(theirs).scalars())
+        # A patient moved to another site counts there among those who missed two.
+        completion_counts.recount_at_commit(session, patient_ids=patients)
+    invitations.discard(None)
+    return invitations
+
+
 @event.listens_for(Session, "after_flush")
 def _keep_invitation_facts(session: Session, _context) -> None:
     """After a flush that sent a text, stored a response, used a tablet code or completed an
-    invitation: its kept facts, in the same transaction."""
-    invitations = _facts_changed(session)
-    if invitations:
-        refresh_invitation_facts(session.connection(), invitations)
+    invitation: its kept facts; after any that changed an invitation: its counts, as the
+    transaction commits."""
+    facts_changed = _facts_changed(session)
+    if facts_changed:
+        statement = update(Invitation.__table__).values(**invitation_fact_values())
+        session.connection().execute(statement.where(Invitation.id.in_(sorted(facts_changed))))
+    completion_counts.recount_at_commit(
+        session, invitation_ids=facts_changed | _counts_changed(session)
+    )
 
 
 def facts(db: Session, site_ids: list[int], now: datetime):
@@ -260,9 +323,12 @@ def _count_only(count):
 
 
 def figures_query(db: Session, site_ids: list[int], now: datetime):
-    """Every figure of the page as rows of ONE statement: the per-invitation facts are worked
-    out once (a CTE, which PostgreSQL and SQLite materialise because it is used several
-    times) and each figure is one aggregate over them, joined by UNION ALL."""
+    """Every figure of the page as rows of ONE statement (figure, key, five counts, value):
+    the per-invitation facts are worked out once (a CTE, which PostgreSQL and SQLite
+    materialise because it is used several times) and each figure is one aggregate over
+    them, joined by UNION ALL. (One read with GROUPING SETS instead was slower on
+    PostgreSQL at 100,000 patients: its per-patient groups sort 500,000 rows on disk;
+    docs/performance.md, section 6.)"""
     f = facts(db, site_ids, now).cte("facts")
     parts = [select(*_row(ALL, None, _tally_columns(f)))]
     for dimension in DIMENSIONS:
@@ -312,31 +378,67 @@ def _median_part(db: Session, f):
 
 
 def completion_figures(db: Session, site_ids: list[int], now: datetime | None = None) -> Figures:
-    """Every figure of the analytics page for these sites, from one query."""
+    """Every figure of the analytics page for these sites, from the kept counts."""
+    now = now or utcnow()
+    counts = completion_counts.read_counts(db, site_ids, now)
+    groups: dict[str, list[Tally]] = {}
+    for (figure, key), (invitations, texted, opened, completed, expired) in counts.items():
+        groups.setdefault(figure, []).append(
+            Tally(key, invitations, texted, opened, completed, expired)
+        )
+    totals = Tally(ALL, *counts.get((ALL, ""), (0, 0, 0, 0, 0)))
+    reminders = {int(tally.key): tally.invitations for tally in groups.get(REMINDERS, [])}
+    timed = sum(tally.invitations for tally in groups.get(TIMED, []))
+    median = completion_counts.median_seconds(db, site_ids, now, timed)
+    return _figures(
+        totals,
+        {dimension: groups.get(dimension, []) for dimension in DIMENSIONS},
+        reminders,
+        median / 3600 if median is not None else None,
+        timed,
+        completion_counts.patients_missing_two(
+            db, site_ids, now, counts.get((completion_counts.MISSED_TWO, ""), [0])[0]
+        ),
+    )
+
+
+def scanned_figures(db: Session, site_ids: list[int], now: datetime | None = None) -> Figures:
+    """Every figure, worked out from the sites' invitations in one query (`figures_query`):
+    what the kept counts must always equal."""
     now = now or utcnow()
     rows: dict[str, list] = {}
     for row in db.execute(figures_query(db, site_ids, now)):
         rows.setdefault(row.figure, []).append(row)
-    breakdowns = {}
-    for dimension in DIMENSIONS:
-        tallies = [_tally(row) for row in rows.get(dimension, [])]
+    median, timed = _median_hours(db, rows.get(TIMED, []))
+    return _figures(
+        _tally(rows[ALL][0], ALL),
+        {dimension: [_tally(row) for row in rows.get(dimension, [])] for dimension in DIMENSIONS},
+        {int(row.key): int(row.invitations) for row in rows.get(REMINDERS, [])},
+        median,
+        timed,
+        int(rows[MISSING_TWO][0].invitations),
+    )
+
+
+def _figures(totals, breakdowns, reminders, median, timed, missing_two) -> Figures:
+    """The figures in the page's order: each breakdown by its key (the ways of answering in
+    their own order), reminders 0, 1, 2 and 3 or more."""
+    for dimension, tallies in breakdowns.items():
+        tallies.sort(key=lambda t: t.key)
         if dimension in ORDER:
             known = ORDER[dimension]
             tallies.sort(key=lambda t: known.index(t.key) if t.key in known else len(known))
-        breakdowns[dimension] = tallies
-    reminders = {int(row.key): int(row.invitations) for row in rows.get(REMINDERS, [])}
     needed = [(str(n), reminders.get(n, 0)) for n in range(REMINDER_CAP)]
     needed.append(
         (f"{REMINDER_CAP}+", sum(count for n, count in reminders.items() if n >= REMINDER_CAP))
     )
-    median, timed = _median_hours(db, rows.get(TIMED, []))
     return Figures(
-        totals=_tally(rows[ALL][0], "all"),
+        totals=totals,
         breakdowns=breakdowns,
         median_hours_to_complete=median,
         completions_timed=timed,
         reminders_needed=needed,
-        patients_missing_two=int(rows[MISSING_TWO][0].invitations),
+        patients_missing_two=missing_two,
     )
 
 

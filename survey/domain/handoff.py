@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from survey.domain.analytics import refresh_invitation_facts
 from survey.models import Invitation, TabletHandoff, User, utcnow
 
 # No 0/O, 1/I/L or U: read aloud or typed on a tablet without mistakes. 8 characters of 30 are
@@ -92,4 +93,7 @@ def redeem(db: Session, typed: str, now: datetime | None = None) -> Invitation |
     invitation = handoff.invitation
     if invitation.started_at is None:
         invitation.started_at = now
+    # The code was used by a Core UPDATE, which no flush sees: the invitation now counts as
+    # opened on a tablet (its kept facts and analytics counts), in this transaction.
+    refresh_invitation_facts(db, [invitation.id])
     return invitation

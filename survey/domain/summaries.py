@@ -40,6 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from survey.domain import completion_counts
 from survey.instruments import CCIS, QOLAF, get_instrument
 from survey.models import (
     Episode,
@@ -210,7 +211,9 @@ def follow_up_figures(now: datetime, owner=OWNER) -> dict[str, ColumnElement]:
     invitation before it has closed by `now`, from the last of their closings: every moment
     in [`next_due_from`, `next_closes_at`) has the same next due (NULL ends: open-ended).
     Overdue needs no clock at all: the earliest open invitation not followed by a completed
-    one makes the patient overdue once the grace period after its opening has passed."""
+    one makes the patient overdue once the grace period after its opening has passed; nor
+    does the moment the patient will have missed two timepoints (`second_missed_at`), which
+    the completion analytics compare with their `now`."""
     later = aliased(Invitation)
     followed = exists().where(
         later.patient_id == Invitation.patient_id,
@@ -221,7 +224,22 @@ def follow_up_figures(now: datetime, owner=OWNER) -> dict[str, ColumnElement]:
         select(Patient.status).where(Patient.id == owner).correlate(owner.table).scalar_subquery()
         == PatientStatus.WITHDRAWN
     )
+    # An open invitation has been missed (counted, and expired) from its closing, or its
+    # opening should it close first: the analytics' patients who missed two timepoints.
+    missed_from = case(
+        (Invitation.expires_at >= Invitation.opens_at, Invitation.expires_at),
+        else_=Invitation.opens_at,
+    )
     return {
+        "second_missed_at": (
+            select(missed_from)
+            .where(Invitation.patient_id == owner, Invitation.status == InvitationStatus.OPEN)
+            .order_by(missed_from)
+            .limit(1)
+            .offset(1)
+            .correlate(owner.table)
+            .scalar_subquery()
+        ),
         "next_due_at": _next_due_invitation(Invitation.opens_at, now, owner),
         "next_closes_at": _next_due_invitation(Invitation.expires_at, now, owner),
         "next_due_from": (
@@ -321,6 +339,8 @@ def _keep_follow_up(session: Session, _context) -> None:
     patients = _follow_up_changed(session)
     if patients:
         refresh_follow_up(session.connection(), patients)
+        # Their second missed timepoint may have moved: the analytics count it per day.
+        completion_counts.recount_at_commit(session, patient_ids=patients)
 
 
 @functools.cache

@@ -2,6 +2,7 @@
 
 from survey.models.audit import AuditEvent, AuditTrailIsInsertOnly
 from survey.models.base import Base, utcnow
+from survey.models.completion_counts import AnswerDuration, CompletionCount
 from survey.models.episode import Episode
 from survey.models.invitation import (
     Answer,
@@ -52,9 +53,11 @@ __all__ = [
     "LEVEL_ORDER",
     "Answer",
     "AuditEvent",
+    "AnswerDuration",
     "AuditTrailIsInsertOnly",
     "Base",
     "ChannelAlarm",
+    "CompletionCount",
     "ContactRequest",
     "DraftAnswer",
     "Episode",

@@ -31,6 +31,11 @@ class Invitation(Base):
     """One patient's questionnaires for one timepoint, answerable within a window."""
 
     __tablename__ = "invitations"
+    __table_args__ = (
+        # The completion analytics read the invitations that open or close today one by one.
+        Index("ix_invitations_opens_at", "opens_at"),
+        Index("ix_invitations_expires_at", "expires_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
@@ -59,6 +64,9 @@ class Invitation(Base):
     answer_mode: Mapped[str] = mapped_column(
         String(8), default=ResponseMode.WEB.value, server_default=ResponseMode.WEB.value
     )
+    # What `completion_counts` holds for it (`survey.domain.completion_counts.Counted`, as a
+    # list; NULL: nothing, as for a cancelled one): what a change takes back from the counts.
+    counted_as: Mapped[list | None] = mapped_column(JSON)
 
     patient: Mapped[Patient] = relationship(back_populates="invitations")
     episode: Mapped["Episode | None"] = relationship()  # noqa: F821

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index
+from sqlalchemy import JSON, ForeignKey, Index
 from sqlalchemy.orm import Mapped, mapped_column
 
 from survey.models.base import Base
@@ -59,6 +59,13 @@ class PatientSummary(Base):
     next_closes_at: Mapped[datetime | None]
     next_due_from: Mapped[datetime | None]
     overdue_since: Mapped[datetime | None]
+    # When the patient will have missed two timepoints (the second of their open invitations
+    # to close, each counted from its opening or closing, whichever is later; NULL: fewer than
+    # two open): the completion analytics count `second_missed_at <= now`.
+    second_missed_at: Mapped[datetime | None]
+    # What the analytics' counts hold for it ([site, UTC day of `second_missed_at`]; NULL:
+    # nothing): what a change takes back (`survey.domain.completion_counts.recount_patients`).
+    missed_two_counted: Mapped[list | None] = mapped_column(JSON)
 
 
 # Both directions, each with patients without a figure last, then by patient: exactly the
@@ -83,4 +90,5 @@ for _name in SORTED_BY:
 # Finding the rows whose step of next due the clock has left, and the overdue filter.
 Index("ix_patient_summaries_next_closes_at", PatientSummary.next_closes_at)
 Index("ix_patient_summaries_next_due_from", PatientSummary.next_due_from)
+Index("ix_patient_summaries_second_missed_at", PatientSummary.second_missed_at)
 Index("ix_patient_summaries_overdue_since", PatientSummary.overdue_since, PatientSummary.patient_id)

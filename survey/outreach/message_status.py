@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, bindparam, insert, literal, select, update
 from sqlalchemy.orm import Session, object_session
 
+from survey.domain.analytics import refresh_invitation_facts
 from survey.models import Message, MessageEvent, MessageStatus
 
 S = MessageStatus
@@ -172,6 +173,9 @@ class Step:
             key = tuple(sorted(books.items(), key=lambda item: item[0]))
             self.groups.setdefault(key, []).append(before)
         self.statements: dict[str, list] = {}
+        # A step that hands a text to the provider or takes one back changes its invitation's
+        # kept facts (first text, reminders before the answers) and so its analytics counts.
+        self.moves_sent_at = any("sent_at" in dict(books) for books in self.groups)
 
     def _build(self, postgresql: bool) -> list:
         built = []
@@ -245,6 +249,9 @@ class Step:
                 event = {key: params[key] for key in ("at", "reason", "error_code")}
                 db.execute(event_row, [{**event, "message_id_moved": i} for i in ids])
             moved += ids
+        if moved and self.moves_sent_at:
+            texted = select(Message.invitation_id).where(Message.id.in_(moved))
+            refresh_invitation_facts(db, set(db.execute(texted).scalars()) - {None})
         return moved
 
 

@@ -13,6 +13,7 @@ from survey.extensions import db
 from survey.models import User
 from tests.clinic.analytics_data import seed
 from tests.conftest import PASSWORD
+from tests.fixtures.browser import WAIT_MS
 
 pytestmark = pytest.mark.browser
 
@@ -40,7 +41,7 @@ def open_browser(browser, live_server, app):
 
     def make(viewport=DESK, locale="en-GB"):
         context = browser.new_context(viewport=viewport, locale=locale, base_url=live_server)
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(WAIT_MS)
         contexts.append(context)
         return context.new_page()
 

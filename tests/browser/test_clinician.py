@@ -9,6 +9,7 @@ from axe_playwright_python.sync_playwright import Axe
 from survey.extensions import db
 from tests.conftest import PASSWORD
 from tests.fixtures import clinic
+from tests.fixtures.browser import WAIT_MS
 
 pytestmark = pytest.mark.browser
 
@@ -30,7 +31,7 @@ def assert_accessible(page) -> None:
 def desk(browser, live_server):
     """A desktop browser, as clinicians use in clinic."""
     context = browser.new_context(viewport=DESK, locale="en-GB", base_url=live_server)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(WAIT_MS)
     yield context.new_page()
     context.close()
 

@@ -15,6 +15,7 @@ from survey.models import Message, MessageStatus, Patient, utcnow
 from survey.outreach.dispatch import dispatch_due
 from survey.outreach.policy import next_allowed_time
 from tests.conftest import PASSWORD
+from tests.fixtures.browser import WAIT_MS
 from tests.fixtures.outreach import (  # noqa: F401  (shared fixtures)
     settings,
     sign,
@@ -31,7 +32,7 @@ DESK = {"width": 1280, "height": 900}
 @pytest.fixture
 def desk(browser, live_server):
     context = browser.new_context(viewport=DESK, locale="en-GB", base_url=live_server)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(WAIT_MS)
     yield context.new_page()
     context.close()
 

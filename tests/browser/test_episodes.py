@@ -11,6 +11,7 @@ from axe_playwright_python.sync_playwright import Axe
 from survey.extensions import db
 from survey.models import Reply
 from tests.conftest import PASSWORD
+from tests.fixtures.browser import WAIT_MS
 from tests.fixtures.patients import interface
 
 pytestmark = pytest.mark.browser
@@ -41,7 +42,7 @@ def test_a_coordinator_reads_a_reply_and_starts_a_new_episode_on_a_phone(
     db.session.add(Reply(site_id=site.id, patient_id=enrolled.id, body="Me duele al sentarme"))
     db.session.commit()
     context = browser.new_context(viewport=PHONE, locale=language, base_url=live_server)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(WAIT_MS)
     try:
         page = context.new_page()
         page.goto("/login")

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from survey.extensions import db
 from survey.models import Patient, Response
 from tests.conftest import PASSWORD
+from tests.fixtures.browser import WAIT_MS
 from tests.fixtures.patients import CCIS_10, QOLAF_51, interface
 
 pytestmark = pytest.mark.browser
@@ -44,7 +45,7 @@ def browse(browser, live_server):
         context = browser.new_context(
             viewport=WIDTHS["phone"], locale=language, base_url=live_server
         )
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(WAIT_MS)
         contexts.append(context)
         return context.new_page()
 

@@ -9,6 +9,7 @@ import pytest
 from tests.browser.test_clinician import assert_accessible, sign_in
 from tests.conftest import PASSWORD
 from tests.fixtures import clinic
+from tests.fixtures.browser import WAIT_MS
 
 pytestmark = pytest.mark.browser
 
@@ -34,7 +35,7 @@ def phone(browser, live_server):
     context = browser.new_context(
         viewport=PHONE_390, locale="en-GB", base_url=live_server, is_mobile=True, has_touch=True
     )
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(WAIT_MS)
     yield context.new_page()
     context.close()
 

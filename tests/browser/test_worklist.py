@@ -17,7 +17,7 @@ from tests.browser.test_patient_journey import (
     choose,
     press,
 )
-from tests.fixtures.browser import wait_for_rows
+from tests.fixtures.browser import WAIT_MS, wait_for_rows
 from tests.fixtures.patients import CCIS_10, QOLAF_51, interface
 from tests.fixtures.triage import RELAPSE, submit_history
 
@@ -35,7 +35,7 @@ def clinician_phone(browser, live_server):
     context = browser.new_context(
         viewport=PHONE_390, locale="en-GB", base_url=live_server, is_mobile=True, has_touch=True
     )
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(WAIT_MS)
     yield context.new_page()
     context.close()
 

@@ -1,7 +1,10 @@
 """A small follow-up history whose completion figures are known by hand (see each comment),
 shared by the analytics tests and the browser tests of the analytics page."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from survey.extensions import db
 from survey.models import (
@@ -193,3 +196,15 @@ def seed_modes(make_patient, make_user, site) -> None:
     answered(made(patient, "H1"), ResponseMode.PHONE, instruments=("ccis",))
     answered(made(other, "H2"), ResponseMode.PHONE)
     db.session.commit()
+
+
+def same_figures(kept, scanned) -> bool:
+    """Equal, the median to within float rounding (seconds kept as a float; the scan takes
+    them from the timestamps)."""
+    if (kept.median_hours_to_complete is None) != (scanned.median_hours_to_complete is None):
+        return False
+    if kept.median_hours_to_complete is not None:
+        if kept.median_hours_to_complete != pytest.approx(scanned.median_hours_to_complete):
+            return False
+        kept = replace(kept, median_hours_to_complete=scanned.median_hours_to_complete)
+    return kept == scanned

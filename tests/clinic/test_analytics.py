@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from survey.domain.analytics import completion_figures
 from survey.extensions import db
-from survey.models import AuditEvent
-from tests.clinic.analytics_data import NOW, seed, seed_modes
+from survey.models import AuditEvent, InvitationStatus
+from tests.clinic.analytics_data import NOW, H, at, invitation, seed, seed_modes, text
 from tests.fixtures import security
 
 sign_in = security.sign_in  # the security tests' fixture: staff signed in on a client
@@ -100,6 +100,32 @@ def test_the_page_and_csv_compare_the_ways_of_answering(sign_in, make_patient, m
     assert value[("mode", "phone", "completed")] == "2"
 
 
+@pytest.mark.parametrize(
+    ("hours", "median"),
+    [
+        ([5], 5),
+        ([1, 3, 3, 10], 3),  # two middle values, the same
+        ([1, 2, 4, 10], 3),  # two middle values: their mean
+        ([30, 1, 2, 2, 2, 7, 9], 2),  # ties around the middle, given out of order
+        ([2, 2, 1, 8, 9, 40], 5),
+    ],
+)
+def test_the_median_is_taken_over_every_timed_completion(make_patient, site, hours, median):
+    patient = make_patient(site, "MEDIAN-1")
+    for n, took in enumerate(hours):
+        opens = at(2, 1 + n)
+        done = opens + took * H
+        made = invitation(patient, f"T{n}", opens, at(5, 1), InvitationStatus.COMPLETED, done, done)
+        text(made, opens)
+    # Neither a completion without a text nor an unanswered texted one is timed.
+    invitation(patient, "no text", at(2, 1), at(5, 1), InvitationStatus.COMPLETED, NOW, NOW)
+    text(invitation(patient, "unanswered", at(2, 1), at(5, 1)), at(2, 1))
+    db.session.commit()
+    figures = completion_figures(db.session, [site.id], NOW)
+    assert figures.completions_timed == len(hours)
+    assert figures.median_hours_to_complete == pytest.approx(median)
+
+
 def test_no_history_gives_no_rates_rather_than_errors(site):
     figures = completion_figures(db.session, [site.id], NOW)
     assert figures.totals.invitations == 0 and figures.totals.rate is None
@@ -147,3 +173,9 @@ def test_the_csv_holds_the_figures_and_is_audited(sign_in, seeded):
     assert value[("all", "all", "patients_with_two_or_more_missed")] == "2"
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "analytics.export"))
     assert event.user_id == staff.user.id and event.detail["sites"] == [seeded.id]
+
+
+def test_no_sites_give_no_figures_rather_than_errors(seeded):
+    figures = completion_figures(db.session, [], NOW)
+    assert figures.totals.invitations == 0 and figures.patients_missing_two == 0
+    assert figures.median_hours_to_complete is None

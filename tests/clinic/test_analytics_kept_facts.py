@@ -5,11 +5,19 @@ answers given on paper, a tablet code used."""
 
 from datetime import timedelta
 
+from survey.domain import handoff
 from survey.domain.invitations import create_invitation
 from survey.extensions import db
-from survey.models import Message, MessageKind, MessageStatus, ResponseMode
+from survey.models import Invitation, Message, MessageKind, MessageStatus, ResponseMode
 from survey.outreach.message_status import transition
 from tests.clinic.analytics_data import NOW, answered, handed_to_tablet
+from tests.fixtures.outreach import (  # noqa: F401 (fixtures)
+    console,
+    dispatch,
+    enrolled,  # noqa: F811 (the fixture imported above)
+    messages_of,
+    settings,
+)
 
 
 def kept(invitation):
@@ -75,3 +83,36 @@ def test_each_change_updates_the_kept_facts(site, make_patient, make_user):
     late = pending(invitation, MessageKind.REMINDER, opens + timedelta(days=5))
     send(late, opens + timedelta(days=5))
     assert kept(invitation) == (opens, 1, "paper")  # after the answers: not needed
+
+
+def test_a_text_the_dispatcher_sends_is_the_invitations_first(
+    enrolled,  # noqa: F811 (the fixture imported above)
+    console,  # noqa: F811 (the fixture imported above)
+    dispatch,  # noqa: F811 (the fixture imported above)
+):
+    """The dispatcher moves its messages with Core statements, which no flush sees: its
+    steps keep the facts themselves (before, an invitation texted by it counted as "no text"
+    and was never timed)."""
+    patient = enrolled()
+    assert dispatch(console).sent == 1
+    message = messages_of(patient, MessageKind.INVITATION)[0]
+    invitation = db.session.get(Invitation, message.invitation_id)
+    assert message.sent_at is not None
+    assert kept(invitation) == (message.sent_at, 0, "web")
+    assert invitation.counted_as[5] == 1  # counted as texted
+
+
+def test_a_tablet_code_redeemed_makes_the_invitation_a_tablets(site, make_patient, make_user):
+    """A tablet uses its code with a Core UPDATE no flush sees: redeeming keeps the facts
+    itself (before, the invitation stayed "web")."""
+    patient = make_patient(site, reference="TABLET")
+    invitation = create_invitation(
+        db.session, patient, "baseline", opens_at=NOW - timedelta(days=1)
+    )
+    db.session.commit()
+    code = handoff.make_code(db.session, invitation, make_user("coordinator", [site]), now=NOW)
+    db.session.commit()
+    assert handoff.redeem(db.session, code, now=NOW + timedelta(minutes=1)) is not None
+    db.session.commit()
+    assert kept(invitation) == (None, 0, "tablet")
+    assert invitation.counted_as[6:8] == ["tablet", 1]  # counted as a tablet's, opened

@@ -37,7 +37,7 @@ def main() -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         context = browser.new_context(base_url=job["base"], viewport=job["viewport"])
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(30_000)  # as tests/fixtures/browser.py's WAIT_MS
         page = context.new_page()
         csp = []
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))

@@ -3,6 +3,7 @@ process of its own; the limits still hold exactly as documented, because every w
 in the service's database (database://, the default). Runs on SQLite and on PostgreSQL."""
 
 import re
+import time
 from collections import Counter
 
 import pytest
@@ -22,7 +23,18 @@ ACCESS_LINE = re.compile(r"worker=<(\d+)> status=(\d+)")
 def server(schema, tmp_path_factory):
     log = tmp_path_factory.mktemp("workers") / "server.log"
     with gunicorn(schema, log, workers=WORKERS, threads=2, settings=ACCESS_LOG) as base:
+        every_worker_answers(base, log)
         yield base, log
+
+
+def every_worker_answers(base: str, log, timeout: float = 90) -> None:
+    """Wait until every worker has booted and answered: gunicorn() returns once one worker
+    answers, and on a busy machine the others were still booting when the counted requests
+    began, so one worker took them all (the checks that several answered then failed)."""
+    deadline = time.monotonic() + timeout
+    while len(workers_that_answered(log, "200")) < WORKERS:
+        assert time.monotonic() < deadline, f"not every worker answered: {log.read_text()}"
+        fresh_browser().get(f"{base}/healthz", timeout=30)
 
 
 def fresh_browser() -> requests.Session:
