@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 import flask_migrate
 from sqlalchemy import create_engine, text
@@ -33,7 +34,7 @@ from survey.domain.invitations import create_invitation, mint_link  # noqa: E402
 from survey.domain.staff_setup import create_site  # noqa: E402
 from survey.extensions import db  # noqa: E402
 from survey.instruments import get_instrument  # noqa: E402
-from tests.servers import Phone, gunicorn  # noqa: E402
+from tests.servers import CSRF, Phone, gunicorn  # noqa: E402
 
 WRK_SCRIPTS = Path(__file__).resolve().parent / "wrk"
 DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/bench_http"
@@ -142,6 +143,21 @@ def answers(seed: int) -> tuple[dict, dict]:
         {item.id: rng.choice(qolaf.options).value for item in qolaf.items},
         {item.id: rng.choice(ccis.options).value for item in ccis.items},
     )
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def open_in_process(app, seed: int, token: str):
+    """A patient's test-client browser that opened its link and sent page 1 with the answers
+    of `seed`; returns it and the body of its last page's form."""
+    phone = app.test_client()
+    assert phone.get(f"/s/{token}").status_code == 303
+    csrf = CSRF.search(phone.get("/survey/1").text).group(1)
+    first, second = answers(seed)
+    page = urlencode({"csrf_token": csrf, "action": "next", **first})
+    assert phone.post("/survey/1", data=page, content_type=FORM).status_code == 303
+    return phone, urlencode({"csrf_token": csrf, "action": "next", **second})
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ round trip each, BEGIN, SAVEPOINT and COMMIT included) and the ORM objects built
 
 import argparse
 from collections import Counter
-from urllib.parse import urlencode
 
 import harness
 from pyinstrument import Profiler
@@ -16,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from survey import create_app
 from survey.extensions import db
-from tests.servers import CSRF
 
 
 def main() -> None:
@@ -29,15 +27,7 @@ def main() -> None:
     with harness.scratch_schema(args.database) as url:
         tokens = harness.invite_patients(url, args.patients)
         app = create_app({"DATABASE_URL": url, "SECRET_KEY": "benchmark-profile"})
-        phones = []
-        for i, token in enumerate(tokens):
-            phone = app.test_client()
-            assert phone.get(f"/s/{token}").status_code == 303
-            csrf = CSRF.search(phone.get("/survey/1").text).group(1)
-            first, second = harness.answers(i)
-            page = urlencode({"csrf_token": csrf, "action": "next", **first})
-            assert phone.post("/survey/1", data=page, content_type=FORM).status_code == 303
-            phones.append((phone, urlencode({"csrf_token": csrf, "action": "next", **second})))
+        phones = [harness.open_in_process(app, i, token) for i, token in enumerate(tokens)]
 
         counted = count_work(app)
         for phone, _body in phones[:1]:
@@ -51,12 +41,14 @@ def main() -> None:
                 assert phone.get("/survey/1").status_code == 200
         counted.clear()
         first_phone, first_body = phones[0]
-        assert first_phone.post("/survey/2", data=first_body, content_type=FORM).status_code == 303
+        sent = first_phone.post("/survey/2", data=first_body, content_type=harness.FORM)
+        assert sent.status_code == 303
         print_counts("POST /survey/2 (submit)", counted)
         submits = Profiler(interval=0.0005)
         with submits:
             for phone, body in phones[1:]:
-                assert phone.post("/survey/2", data=body, content_type=FORM).status_code == 303
+                sent = phone.post("/survey/2", data=body, content_type=harness.FORM)
+                assert sent.status_code == 303
 
     print(f"== GET /survey/1, {len(phones)} patients ==")
     print(pages.output_text(unicode=True, color=False, show_all=False))
@@ -65,9 +57,6 @@ def main() -> None:
     if args.html:
         with open(args.html, "w") as output:
             output.write(submits.output_html())
-
-
-FORM = "application/x-www-form-urlencoded"
 
 
 def count_work(app) -> Counter:

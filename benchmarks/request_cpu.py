@@ -17,7 +17,6 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable
-from urllib.parse import urlencode
 
 import harness
 from sqlalchemy import event, select
@@ -27,9 +26,7 @@ from survey import create_app
 from survey.extensions import db
 from survey.models import Role, Site, User
 from survey.passwords import hash_password
-from tests.servers import CSRF
 
-FORM = "application/x-www-form-urlencoded"
 PASSWORD = "benchmark-password-long-enough"  # noqa: S105 (a scratch schema's made-up account)
 
 
@@ -52,7 +49,7 @@ def main() -> None:
         )
         floor.init_app(app)
         statements = count_statements(app)
-        phones = [open_patient(app, i, token) for i, token in enumerate(tokens)]
+        phones = [harness.open_in_process(app, i, token) for i, token in enumerate(tokens)]
         clinician = signed_in_clinician(app)
         page_phone = phones.pop()[0]
         floor_client = app.test_client()
@@ -76,11 +73,11 @@ def main() -> None:
 
         def submit():
             phone, body = next(submits)
-            assert phone.post("/survey/2", data=body, content_type=FORM).status_code == 303
+            assert phone.post("/survey/2", data=body, content_type=harness.FORM).status_code == 303
 
         # Warm every path (statements built and cached, templates compiled) before timing.
         for phone, body in phones[:10]:
-            assert phone.post("/survey/2", data=body, content_type=FORM).status_code == 303
+            assert phone.post("/survey/2", data=body, content_type=harness.FORM).status_code == 303
         for request in (bare_page, floor_page, patient_page, clinic_list):
             for _ in range(10):
                 request()
@@ -144,17 +141,6 @@ def count_statements(app) -> Counter:
     for name in ("begin", "commit", "rollback"):
         event.listen(engine, name, lambda *a, _n=name: counted.update([_n.upper()]))
     return counted
-
-
-def open_patient(app, i: int, token: str):
-    """A patient's browser that opened its link and sent page 1; with its last page's form."""
-    phone = app.test_client()
-    assert phone.get(f"/s/{token}").status_code == 303
-    csrf = CSRF.search(phone.get("/survey/1").text).group(1)
-    first, second = harness.answers(i)
-    page = urlencode({"csrf_token": csrf, "action": "next", **first})
-    assert phone.post("/survey/1", data=page, content_type=FORM).status_code == 303
-    return phone, urlencode({"csrf_token": csrf, "action": "next", **second})
 
 
 def signed_in_clinician(app):

@@ -93,14 +93,20 @@ def check(sites, clock: datetime, rng) -> None:
     db.session.rollback()
 
 
+def mostly_due(rng, found: list, due: list):
+    """One of `found`, four times in five one of those in `due` (when there are any)."""
+    found = due if due and rng.random() < 0.8 else found
+    return rng.choice(found) if found else None
+
+
 def open_invitation(rng, clock):
     """An open invitation, mostly one whose window has opened."""
     found = db.session.scalars(
         select(Invitation).where(Invitation.status == InvitationStatus.OPEN).order_by(Invitation.id)
     ).all()
-    opened = [invitation for invitation in found if invitation.opens_at <= clock]
-    found = opened if opened and rng.random() < 0.8 else found
-    return rng.choice(found) if found else None
+    return mostly_due(
+        rng, found, [invitation for invitation in found if invitation.opens_at <= clock]
+    )
 
 
 def pending_message(rng, clock):
@@ -108,9 +114,7 @@ def pending_message(rng, clock):
     found = db.session.scalars(
         select(Message).where(Message.status == MessageStatus.PENDING).order_by(Message.id)
     ).all()
-    due = [message for message in found if message.due_at <= clock]
-    found = due if due and rng.random() < 0.8 else found
-    return rng.choice(found) if found else None
+    return mostly_due(rng, found, [message for message in found if message.due_at <= clock])
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
