@@ -19,7 +19,14 @@ import harness  # noqa: E402
 import registry  # noqa: E402
 
 # Modules whose @benchmark functions run_all knows, in the order they run.
-MODULES = ["submit_throughput", "page_render", "clinic_pages", "completion_analytics", "dispatch"]
+MODULES = [
+    "submit_throughput",
+    "page_render",
+    "worker_counts",
+    "clinic_pages",
+    "completion_analytics",
+    "dispatch",
+]
 
 
 def main() -> None:
