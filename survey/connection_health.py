@@ -17,6 +17,12 @@ What a pre-ping did and this does not: a request in the few milliseconds between
 closing a connection and the kernel delivering that end of file, or on a connection whose
 peer vanished within the keepalive time, meets the dead connection and gets the 503 page
 once (a retry of the transaction's first statement would close that window; not done yet).
+
+tests/security/test_database_restart.py once failed in about half its runs with this check
+alone: its relay, standing in for the server, closed the app's side of a connection without
+shutting it down while its other thread was still blocked reading it, so the kernel kept it
+open and nothing reached the app until its next statement. A server's end is seen at once;
+the relay now ends connections as a server does.
 """
 
 import select

@@ -1,12 +1,12 @@
 """The database restarts between two requests: the next request is answered as if nothing
-happened (by the pool's pre-ping, or survey/connection_health.py's check when it is off).
-PostgreSQL only: SQLite has no server to lose."""
+happened, by survey/connection_health.py's check at checkout (the default: no pool pre-ping
+round trip). PostgreSQL only: SQLite has no server to lose."""
 
 import time
 
 import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from survey import connection_health
 from survey.extensions import db
@@ -34,6 +34,13 @@ def wait_until(check, seconds: float = 5.0) -> bool:
 
 def test_connections_are_recycled(app):
     assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_recycle"] > 0
+
+
+def test_pooled_connections_are_checked_without_a_round_trip(app):
+    """No pre-ping (a BEGIN and SELECT 1 before every request's first statement): the checkout
+    check looks at the socket instead, so the restart below is survived by that check."""
+    assert not app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("pool_pre_ping")
+    assert event.contains(db.engine, "checkout", connection_health._check_out)
 
 
 def test_an_idle_connection_ended_by_the_server_is_seen_as_dead(postgresql):
