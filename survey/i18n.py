@@ -3,9 +3,19 @@
 import functools
 
 from babel import Locale
-from flask import Flask, g, has_request_context, request, session
+from flask import (
+    Flask,
+    current_app,
+    g,
+    get_template_attribute,
+    has_request_context,
+    request,
+    session,
+)
 from flask_babel import _get_current_context as babel_context
 from flask_babel import get_locale, get_translations
+from jinja2 import pass_context
+from markupsafe import Markup
 
 from survey.date_text import day_text, local_datetime, local_day, utc_datetime
 from survey.domain.languages import html_lang, interface_languages
@@ -37,6 +47,40 @@ def text_direction(locale: str) -> str:
 def language_name(code: str) -> str:
     """A language's name in that language itself, as a language switcher shows it."""
     return Locale.parse(code).get_display_name(code).capitalize()
+
+
+# The patient pages' language switcher: six links (or buttons), each with its language's tag
+# and name, cost a quarter of a patient page's middleware (six url_for calls among them), yet
+# they depend only on where they point and the page's language. Rendered once per process for
+# each, as the questionnaire's items are (survey/patient/fragments.py); a link's address holds
+# the page's path, which a link page takes from its URL, hence a bounded cache.
+SWITCH_TEMPLATE = "patient/_language_switch.html"
+
+
+@pass_context
+def language_links(context, address: str) -> Markup:
+    """The switcher as links to `address` in each language the page offers."""
+    return _language_switch("links", address, context["languages"], context["current_locale"])
+
+
+@pass_context
+def language_buttons(context, form: str) -> Markup:
+    """The switcher as buttons posting the form whose id is `form` with the language chosen."""
+    return _language_switch("buttons", form, context["languages"], context["current_locale"])
+
+
+def _language_switch(macro: str, argument: str, languages, current: str) -> Markup:
+    if current_app.jinja_env.auto_reload:  # development: show template edits at once
+        return _render_switch(macro, argument, tuple(languages), current)
+    return _kept_switch(macro, argument, tuple(languages), current)
+
+
+def _render_switch(macro: str, argument: str, languages: tuple, current: str) -> Markup:
+    choices = [(code, html_lang(code), language_name(code), code == current) for code in languages]
+    return get_template_attribute(SWITCH_TEMPLATE, macro)(choices, argument)
+
+
+_kept_switch = functools.lru_cache(maxsize=1024)(_render_switch)
 
 
 def translations():
@@ -75,6 +119,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["utc_datetime"] = utc_datetime
     app.jinja_env.globals["local_datetime"] = local_datetime
     app.jinja_env.globals["local_day"] = local_day
+    app.jinja_env.globals["language_links"] = language_links
+    app.jinja_env.globals["language_buttons"] = language_buttons
 
     @app.context_processor
     def locale_context() -> dict:
