@@ -98,16 +98,33 @@ def translations():
     return catalog
 
 
+# Where a template's context keeps the catalog it was rendered with (put there by the
+# context processor below, once per render).
+CATALOG = "request_catalog"
+
+
+def template_catalog(context):
+    """The catalog of the template being rendered: looked up once when its rendering began
+    (finding the request's catalog again for each of a page's texts cost a tenth of the
+    patient layout's CPU); a macro rendered on its own (survey/patient/fragments.py) has no
+    such context and looks it up."""
+    return context.get(CATALOG) or translations()
+
+
 def install_template_gettext(app: Flask) -> None:
     """Templates' `_`, `gettext`, `ngettext`, `pgettext` and `npgettext` through the catalog
-    looked up once per request (Flask-Babel installs the same callables, looking it up each
-    time)."""
+    looked up once per render (Flask-Babel installs the same callables, looking it up each
+    time). Jinja's i18n extension still escapes and formats what they return."""
     app.jinja_env.install_gettext_callables(
-        gettext=lambda s: translations().ugettext(s),
-        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        gettext=pass_context(lambda context, s: template_catalog(context).ugettext(s)),
+        ngettext=pass_context(
+            lambda context, s, p, n: template_catalog(context).ungettext(s, p, n)
+        ),
         newstyle=True,
-        pgettext=lambda c, s: translations().upgettext(c, s),
-        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+        pgettext=pass_context(lambda context, c, s: template_catalog(context).upgettext(c, s)),
+        npgettext=pass_context(
+            lambda context, c, s, p, n: template_catalog(context).unpgettext(c, s, p, n)
+        ),
     )
 
 
@@ -126,6 +143,7 @@ def init_app(app: Flask) -> None:
     def locale_context() -> dict:
         locale = str(get_locale())
         return {
+            CATALOG: translations(),
             "current_locale": locale,
             "current_lang_tag": html_lang(locale),
             "text_direction": text_direction(locale),
