@@ -35,6 +35,7 @@ A new breakdown is one more group in `completion_counts.groups` and one entry in
 
 from __future__ import annotations
 
+import functools
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from sqlalchemy import (
     Float,
     String,
     and_,
+    bindparam,
     case,
     cast,
     event,
@@ -166,19 +168,30 @@ def invitation_fact_values() -> dict[str, ColumnElement]:
     }
 
 
+@functools.cache
+def _refresh_facts():
+    """The UPDATE working out the kept facts of invitations (`ids`) again, built once: every
+    text the dispatcher sends and every answer stored runs it, and building its subqueries
+    each time cost more CPU than running it."""
+    return (
+        update(Invitation.__table__)
+        .values(**invitation_fact_values())
+        .where(Invitation.id.in_(bindparam("ids", expanding=True)))
+    )
+
+
 def refresh_invitation_facts(connection, invitation_ids: Iterable[int] | None = None) -> None:
     """Work out the kept facts of these invitations again, and their counts (all of them
     when None: benchmark data written in bulk), in the caller's transaction (a Session, whose
     commit recounts them, or a Connection, recounted now)."""
-    statement = update(Invitation.__table__).values(**invitation_fact_values())
     if invitation_ids is None:
-        connection.execute(statement)
+        connection.execute(update(Invitation.__table__).values(**invitation_fact_values()))
         completion_counts.rebuild(connection)
         return
     ids = sorted(set(invitation_ids))
     if not ids:
         return
-    connection.execute(statement.where(Invitation.id.in_(ids)))
+    connection.execute(_refresh_facts(), {"ids": ids})
     if isinstance(connection, Session):
         completion_counts.recount_at_commit(connection, invitation_ids=ids)
     else:
@@ -256,8 +269,7 @@ def _keep_invitation_facts(session: Session, _context) -> None:
     transaction commits."""
     facts_changed = _facts_changed(session)
     if facts_changed:
-        statement = update(Invitation.__table__).values(**invitation_fact_values())
-        session.connection().execute(statement.where(Invitation.id.in_(sorted(facts_changed))))
+        session.connection().execute(_refresh_facts(), {"ids": sorted(facts_changed)})
     completion_counts.recount_at_commit(
         session, invitation_ids=facts_changed | _counts_changed(session)
     )

@@ -19,6 +19,7 @@ moment."""
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
@@ -125,17 +126,30 @@ def _dialect_name(connection) -> str:
     return bind.dialect.name
 
 
-def _invitation_rows(connection, where):
+# The statements every recount runs, built once: each transaction that sends a text or stores
+# an answer recounts at its commit, and building them each time cost more CPU than running them.
+_INVITATION_ROWS = (
+    select(*COLUMNS, Invitation.counted_as)
+    .join(Patient, Patient.id == Invitation.patient_id)
+    .where(Invitation.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Invitation.id)
+    .with_for_update(of=Invitation)
+)
+_DROP_DURATIONS = delete(AnswerDuration).where(
+    AnswerDuration.invitation_id.in_(bindparam("ids", expanding=True))
+)
+_KEEP_COUNTED_AS = (
+    update(Invitation.__table__)
+    .where(Invitation.id == bindparam("moved_id"))
+    .values(counted_as=bindparam("counted_as", Invitation.counted_as.type))
+)
+
+
+def _invitation_rows(connection, ids: list[int]):
     """The invitations as they are now, locked (PostgreSQL) until the transaction ends: two
     transactions recounting one invitation take turns, the second reading what the first
     stored, so neither moves a difference the other already moved."""
-    return connection.execute(
-        select(*COLUMNS, Invitation.counted_as)
-        .join(Patient, Patient.id == Invitation.patient_id)
-        .where(where)
-        .order_by(Invitation.id)
-        .with_for_update(of=Invitation)
-    ).all()
+    return connection.execute(_INVITATION_ROWS, {"ids": ids}).all()
 
 
 def recount(connection, invitation_ids: Iterable[int]) -> None:
@@ -143,9 +157,9 @@ def recount(connection, invitation_ids: Iterable[int]) -> None:
     Session or a Connection): each one's difference from what it added before moves."""
     ids = sorted(set(invitation_ids))
     for first in range(0, len(ids), BATCH):
-        rows = _invitation_rows(connection, Invitation.id.in_(ids[first : first + BATCH]))
+        rows = _invitation_rows(connection, ids[first : first + BATCH])
         changes: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-        moved, durations = [], []
+        moved, timed, durations = [], [], []
         for row in rows:
             now_counted = counted(row)
             if now_counted == row.counted_as:
@@ -155,17 +169,17 @@ def recount(connection, invitation_ids: Iterable[int]) -> None:
             if now_counted is not None:
                 _add(changes, now_counted, +1)
             moved.append({"moved_id": row.id, "counted_as": now_counted})
+            # An invitation has a duration row while what it adds has a duration.
+            if any(
+                kept is not None and kept[10] is not None for kept in (row.counted_as, now_counted)
+            ):
+                timed.append(row.id)
             if now_counted is not None and now_counted[10] is not None:
                 durations.append(_duration(row, now_counted))
         if moved:
             _apply(connection, changes)
-            _keep_durations(connection, [m["moved_id"] for m in moved], durations)
-            connection.execute(
-                update(Invitation.__table__)
-                .where(Invitation.id == bindparam("moved_id"))
-                .values(counted_as=bindparam("counted_as", Invitation.counted_as.type)),
-                moved,
-            )
+            _keep_durations(connection, timed, durations)
+            connection.execute(_KEEP_COUNTED_AS, moved)
 
 
 def _duration(row, kept: list) -> dict:
@@ -178,9 +192,10 @@ def _duration(row, kept: list) -> dict:
 
 
 def _keep_durations(connection, invitation_ids: list[int], durations: list[dict]) -> None:
-    connection.execute(
-        delete(AnswerDuration).where(AnswerDuration.invitation_id.in_(invitation_ids))
-    )
+    """The duration rows of these invitations replaced by `durations` (none to replace when
+    none of them had or has a duration: the texts a dispatcher sends)."""
+    if invitation_ids:
+        connection.execute(_DROP_DURATIONS, {"ids": invitation_ids})
     if durations:
         connection.execute(AnswerDuration.__table__.insert(), durations)
 
@@ -200,15 +215,19 @@ def _apply(connection, changes: dict) -> None:
     for row in rows:
         row["opens_on"] = date.fromisoformat(row["opens_on"])
         row["closes_on"] = date.fromisoformat(row["closes_on"])
-    dialect = _dialect_name(connection)
+    connection.execute(_add_counts(_dialect_name(connection)), rows)
+
+
+@functools.cache
+def _add_counts(dialect: str):
+    """The upsert that adds changes to the counts, built once per dialect."""
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     table = CompletionCount.__table__
     statement = insert(table)
-    statement = statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=[c.name for c in table.primary_key.columns],
         set_={name: table.c[name] + statement.excluded[name] for name in COUNTS},
     )
-    connection.execute(statement, rows)
 
 
 def rebuild(connection) -> None:
