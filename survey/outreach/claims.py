@@ -1,5 +1,6 @@
 """Due messages through the dispatcher, a batch at a time (dispatch.py runs the passes):
-claim those that may go, or make them wait; send them; record the provider's outcomes.
+claim those that may go, or make them wait, and send them; send_outcomes.py records what the
+provider answered.
 
 A claim locks up to a batch of due messages with their patients and invitations (`FOR UPDATE
 ... SKIP LOCKED` on PostgreSQL), so two dispatchers never claim the same message nor count the
@@ -12,10 +13,8 @@ Each step is as few statements as its guarantees allow, whatever the batch's siz
 objects); on PostgreSQL one statement locks its numbers, one query reads what the limits
 count, judged message by message in the batch's order as one-by-one claims would be (each
 claim counting towards the next), and one statement marks the claimed messages `sending`,
-writes their events and mints their links (`message_status.Step.run_many`); the outcomes are
-one guarded statement for each kind of outcome in the batch (`WHERE attempts = ... AND status
-IN (...)`), so a status report that came first is never overwritten. Each site's name and
-each text's template are read once per pass.
+writes their events and mints their links (`message_status.Step.run_many`). Each site's name
+and each text's template are read once per pass.
 """
 
 from __future__ import annotations
