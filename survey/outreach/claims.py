@@ -168,7 +168,9 @@ NEXT_DUE = (
         ),
     )
     .order_by(Message.due_at, Message.id)
-    .limit(bindparam("size", type_=Integer))
+    # The batch's size written into the SQL (one prepared statement per size): with LIMIT a
+    # parameter PostgreSQL planned the query afresh at every claim, ~1 ms of its CPU.
+    .limit(bindparam("size", type_=Integer, literal_execute=True))
     .with_for_update(skip_locked=True, of=(Message, Patient, Invitation))
 )
 # The statements each claim runs, built once (building and hashing them for every message
