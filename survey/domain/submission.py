@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, joinedload, scoped_session
 from survey.domain.invitation_dates import Stage, stage_of
 from survey.domain.invitations import find_link
 from survey.domain.responses import StoredResponse, insert_responses
+from survey.domain.summaries import refresh_summary
 from survey.domain.triage.assessing import triage_submitted
 from survey.domain.wording_in_use import (
     import_keys_rows,
@@ -294,13 +295,16 @@ def submit(
         responses = insert_responses(
             db, invitation, checked, language, now, mode=mode, entered_by_id=entered_by_id
         )
+        # The list sorts by the patient's figures: they change with these responses, in this
+        # transaction. The responses read for them are the history triage judges below.
+        history = refresh_summary(db, invitation.patient_id)
         invitation.status = InvitationStatus.COMPLETED
         invitation.completed_at = now
         db.execute(delete(DraftAnswer).where(DraftAnswer.invitation_id == invitation_id))
         _forget_saved(db)
         # Triaged with the answers, in their transaction; a failure there is rolled back
         # alone and never costs the patient their answers.
-        triage_submitted(db, invitation, now)
+        triage_submitted(db, invitation, now, history)
         db.commit()
     except IntegrityError:
         # Another request stored these responses first (only possible where the row lock is

@@ -12,9 +12,10 @@ from sqlalchemy import delete, insert, select, update
 
 from survey.domain.summaries import figures, refresh_summary
 from survey.domain.summary_figures import COLUMNS, StoredTotal, summary_figures
+from survey.domain.triage.assessing import history_of_responses, patient_history
 from survey.extensions import db
 from survey.instruments import CCIS, QOLAF
-from survey.models import Episode, Invitation, PatientSummary, Response
+from survey.models import Answer, ContactRequest, Episode, Invitation, PatientSummary, Response
 
 START = datetime(2026, 3, 2, 9, tzinfo=UTC)
 TIMEPOINTS = ("screening", "baseline", "3 weeks", "3 months", "6 months")
@@ -50,9 +51,12 @@ def random_history(rng: random.Random, patient) -> None:
             )
             .returning(Invitation.id)
         )
+        if rng.random() < 0.3:
+            db.session.add(ContactRequest(invitation_id=invitation_id, patient_id=patient.id))
         for instrument_id in rng.sample([QOLAF, CCIS], rng.randint(1, 2)):
-            db.session.execute(
-                insert(Response).values(
+            response_id = db.session.scalar(
+                insert(Response)
+                .values(
                     invitation_id=invitation_id,
                     patient_id=patient.id,
                     instrument_id=instrument_id,
@@ -65,7 +69,11 @@ def random_history(rng: random.Random, patient) -> None:
                     subscales={},
                     submitted_at=START + timedelta(days=rng.randint(0, 4)),
                 )
+                .returning(Response.id)
             )
+            if instrument_id == CCIS and rng.random() < 0.7:
+                db.session.add(Answer(response_id=response_id, item_id="pad", position=4, value=2))
+    db.session.flush()
 
 
 def stored(patient_id: int) -> dict:
@@ -141,3 +149,24 @@ def test_only_the_current_episode_counts_and_no_episode_is_the_first():
     later = summary_figures(responses, 7, 9)  # a new episode with no answers yet
     assert later["qolaf_latest"] is None and later["qolaf_single"] is None
     assert later["last_response_at"] == at + timedelta(days=90)
+
+
+def test_a_submits_triage_reads_the_same_history_from_the_summarys_rows(site, make_patient):
+    """The submit hands triage the rows its summary read: each episode's history from them
+    equals the one triage reads itself (`patient_history`), contact requests and the CCIS
+    pad answer included."""
+    rng = random.Random(23)  # noqa: S311  (reproducible made-up data)
+    compared = 0
+    for number in range(30):
+        patient = make_patient(site, reference=f"HISTORY-{number}", phone=None)
+        random_history(rng, patient)
+        rows = refresh_summary(db.session, patient.id)
+        episodes = {
+            None,
+            *db.session.scalars(select(Episode.id).where(Episode.patient_id == patient.id)),
+        }
+        for episode_id in episodes:
+            expected = patient_history(db.session, patient.id, episode_id)
+            assert history_of_responses(rows, episode_id) == expected
+            compared += bool(expected)
+    assert compared > 30
