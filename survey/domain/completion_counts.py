@@ -19,6 +19,7 @@ moment."""
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
@@ -125,17 +126,38 @@ def _dialect_name(connection) -> str:
     return bind.dialect.name
 
 
-def _invitation_rows(connection, where):
+# Every statement a recount runs is built once per process, with its ids as a parameter:
+# building them again at every commit of a submit cost more CPU than running them.
+
+
+@functools.cache
+def _invitation_rows_statement():
     """The invitations as they are now, locked (PostgreSQL) until the transaction ends: two
     transactions recounting one invitation take turns, the second reading what the first
     stored, so neither moves a difference the other already moved."""
-    return connection.execute(
+    return (
         select(*COLUMNS, Invitation.counted_as)
         .join(Patient, Patient.id == Invitation.patient_id)
-        .where(where)
+        .where(Invitation.id.in_(bindparam("recount_ids", expanding=True)))
         .order_by(Invitation.id)
         .with_for_update(of=Invitation)
-    ).all()
+    )
+
+
+@functools.cache
+def _counted_as_update():
+    return (
+        update(Invitation.__table__)
+        .where(Invitation.id == bindparam("moved_id"))
+        .values(counted_as=bindparam("counted_as", Invitation.counted_as.type))
+    )
+
+
+@functools.cache
+def _durations_delete():
+    return delete(AnswerDuration).where(
+        AnswerDuration.invitation_id.in_(bindparam("recount_ids", expanding=True))
+    )
 
 
 def recount(connection, invitation_ids: Iterable[int]) -> None:
@@ -143,7 +165,9 @@ def recount(connection, invitation_ids: Iterable[int]) -> None:
     Session or a Connection): each one's difference from what it added before moves."""
     ids = sorted(set(invitation_ids))
     for first in range(0, len(ids), BATCH):
-        rows = _invitation_rows(connection, Invitation.id.in_(ids[first : first + BATCH]))
+        rows = connection.execute(
+            _invitation_rows_statement(), {"recount_ids": ids[first : first + BATCH]}
+        ).all()
         changes: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         moved, durations = [], []
         for row in rows:
@@ -160,12 +184,7 @@ def recount(connection, invitation_ids: Iterable[int]) -> None:
         if moved:
             _apply(connection, changes)
             _keep_durations(connection, [m["moved_id"] for m in moved], durations)
-            connection.execute(
-                update(Invitation.__table__)
-                .where(Invitation.id == bindparam("moved_id"))
-                .values(counted_as=bindparam("counted_as", Invitation.counted_as.type)),
-                moved,
-            )
+            connection.execute(_counted_as_update(), moved)
 
 
 def _duration(row, kept: list) -> dict:
@@ -178,9 +197,7 @@ def _duration(row, kept: list) -> dict:
 
 
 def _keep_durations(connection, invitation_ids: list[int], durations: list[dict]) -> None:
-    connection.execute(
-        delete(AnswerDuration).where(AnswerDuration.invitation_id.in_(invitation_ids))
-    )
+    connection.execute(_durations_delete(), {"recount_ids": invitation_ids})
     if durations:
         connection.execute(AnswerDuration.__table__.insert(), durations)
 
@@ -200,15 +217,20 @@ def _apply(connection, changes: dict) -> None:
     for row in rows:
         row["opens_on"] = date.fromisoformat(row["opens_on"])
         row["closes_on"] = date.fromisoformat(row["closes_on"])
-    dialect = _dialect_name(connection)
+    connection.execute(_upsert_counts(_dialect_name(connection)), rows)
+
+
+@functools.cache
+def _upsert_counts(dialect: str):
+    """Add to the counts, a group seen for the first time inserted: one statement per
+    dialect."""
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     table = CompletionCount.__table__
     statement = insert(table)
-    statement = statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=[c.name for c in table.primary_key.columns],
         set_={name: table.c[name] + statement.excluded[name] for name in COUNTS},
     )
-    connection.execute(statement, rows)
 
 
 def rebuild(connection) -> None:
@@ -247,11 +269,7 @@ def recount_patients(connection, patient_ids: Iterable[int]) -> None:
     s = PatientSummary
     for first in range(0, len(ids), BATCH):
         rows = connection.execute(
-            select(s.patient_id, Patient.site_id, s.second_missed_at, s.missed_two_counted)
-            .join(Patient, Patient.id == s.patient_id)
-            .where(s.patient_id.in_(ids[first : first + BATCH]))
-            .order_by(s.patient_id)
-            .with_for_update(of=PatientSummary)
+            _summary_rows_statement(), {"recount_ids": ids[first : first + BATCH]}
         ).all()
         changes: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         moved = []
@@ -274,6 +292,18 @@ def recount_patients(connection, patient_ids: Iterable[int]) -> None:
                 ),
                 moved,
             )
+
+
+@functools.cache
+def _summary_rows_statement():
+    s = PatientSummary
+    return (
+        select(s.patient_id, Patient.site_id, s.second_missed_at, s.missed_two_counted)
+        .join(Patient, Patient.id == s.patient_id)
+        .where(s.patient_id.in_(bindparam("recount_ids", expanding=True)))
+        .order_by(s.patient_id)
+        .with_for_update(of=PatientSummary)
+    )
 
 
 # What a session's transaction has changed, to recount as it commits.

@@ -348,15 +348,21 @@ def _upsert_drafts(upsert):
 
 
 def _locked(db: Session, invitation_id: int) -> Invitation:
+    return db.scalars(_lock_statement(), {"locked_invitation_id": invitation_id}).one()
+
+
+@functools.cache
+def _lock_statement():
     # populate_existing: the request may already hold this invitation, read before the lock.
     # Its patient comes along (triage reads the site), the lock is the invitation's only.
-    return db.scalars(
+    # Built once per process, as every statement of a submit.
+    return (
         select(Invitation)
-        .where(Invitation.id == invitation_id)
+        .where(Invitation.id == bindparam("locked_invitation_id"))
         .options(joinedload(Invitation.patient))
         .with_for_update(of=Invitation)
         .execution_options(populate_existing=True)
-    ).one()
+    )
 
 
 def _responses(db: Session, invitation_id: int) -> list[StoredResponse]:
