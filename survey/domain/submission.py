@@ -258,9 +258,9 @@ def submit(
     """Score and store every questionnaire of the invitation from its saved answers, in one
     transaction, and close the invitation.
 
-    `last_page` (instrument id, checked answers) is the page sent with the submit: saved in
-    the same transaction, one lock and one commit instead of two, and kept even when another
-    page turns out incomplete. Submitting a completed invitation again returns its stored
+    `last_page` (instrument id, checked answers) is the page sent with the submit: scored with
+    the saved answers under the same lock, and saved (one commit) when another page turns
+    out incomplete. Submitting a completed invitation again returns its stored
     responses (nothing saved). Raises Incomplete (no response stored) when an item is
     unanswered, and InvitationClosed (nothing saved) when the invitation was cancelled or has
     expired. `pages` (instrument id -> checked answers) are saved like `last_page`: every
@@ -276,11 +276,16 @@ def submit(
         db.rollback()
         raise InvitationClosed(state)
 
-    if last_page is not None:
-        _store_drafts(db, invitation_id, *last_page, now)
-    for instrument_id, answers in (pages or {}).items():
-        _store_drafts(db, invitation_id, instrument_id, answers, now)
+    # The answers saved so far, read under the lock (not those read with the page before
+    # it), with the pages sent now over them, as storing them first would leave them. They
+    # are stored as drafts only when something is still unanswered: a complete submit
+    # deletes its drafts, so writing them first was work thrown away.
+    _forget_saved(db)
     saved = saved_answers(db, invitation)
+    sent = [last_page] if last_page is not None else []
+    sent += list((pages or {}).items())
+    for instrument_id, answers in sent:
+        saved.setdefault(instrument_id, {}).update(answers)
     instruments = instruments_of(db, invitation)
     # Each questionnaire is checked here, once: what the check returns is scored and stored.
     checked = []
@@ -288,7 +293,9 @@ def submit(
         try:
             checked.append((instrument, validate_answers(instrument, saved.get(instrument.id, {}))))
         except AnswersError as error:
-            db.commit()  # the last page's answers, if any; nothing else has changed
+            for instrument_id, answers in sent:
+                _store_drafts(db, invitation_id, instrument_id, answers, now)
+            db.commit()  # the pages sent, if any; nothing else has changed
             raise Incomplete(step, instrument.id, error.missing) from None
 
     try:

@@ -7,12 +7,13 @@ and the answers are stored all the same. A timepoint left without an item that w
 and assessed, once, by `flask --app wsgi triage catch-up`.
 """
 
+import functools
 import logging
 from collections import defaultdict
 from datetime import datetime
 
 from flask import has_app_context
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -48,7 +49,7 @@ def rules_for(db: Session, site_id: int) -> RuleSet:
     clinic's CCIS_MEANINGFUL_CHANGE where a rule leaves the CCIS threshold to the MIC.
     Settings that no longer fit the rules (saved by an older release) are logged and left
     out, so a site is never left without triage."""
-    settings = db.get(TriageSettings, site_id)
+    settings = db.execute(_settings_statement(), {"triage_site_id": site_id}).first()
     rules = shipped_rules()
     if settings is not None:
         try:
@@ -56,6 +57,15 @@ def rules_for(db: Session, site_id: int) -> RuleSet:
         except RulesError as error:
             logger.error("site %s: triage settings ignored, shipped rules used: %s", site_id, error)
     return rules.with_default_points(configured_points())
+
+
+@functools.cache
+def _settings_statement():
+    """A site's rule settings as plain values (read on every submit: no ORM object, and
+    built once per process)."""
+    return select(TriageSettings.rules, TriageSettings.due_hours).where(
+        TriageSettings.site_id == bindparam("triage_site_id")
+    )
 
 
 def configured_points() -> int | None:
