@@ -324,7 +324,11 @@ def _recount_as_committing(session: Session) -> None:
     one site and day are rows every transaction answering such an invitation updates,
     locked until its commit, so moving them last keeps those waits to a commit (not, say, a
     submit's triage and summary). Recounting reads each invitation as it is now, so no
-    change is missed however many flushes came before."""
+    change is missed however many flushes came before. A savepoint's release commits
+    nothing yet: its changes are recounted with the transaction's (inside a submit's triage
+    savepoint, a failing recount would have passed for a failing triage)."""
+    if session.in_nested_transaction():
+        return
     session.flush()
     noted = session.info.pop(_TO_RECOUNT, None)
     if noted is not None:
@@ -333,9 +337,13 @@ def _recount_as_committing(session: Session) -> None:
         recount_patients(session.connection(), patients)
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget(session: Session) -> None:
-    session.info.pop(_TO_RECOUNT, None)
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session: Session, previous_transaction) -> None:
+    """Nothing to recount once the transaction is rolled back. A savepoint rolled back (a
+    submit's failed triage) leaves its transaction going, with what it noted before: the
+    submit's completed invitation is still counted as it commits."""
+    if previous_transaction.parent is None:
+        session.info.pop(_TO_RECOUNT, None)
 
 
 def _today(now: datetime) -> tuple[date, datetime, datetime]:
