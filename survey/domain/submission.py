@@ -307,7 +307,7 @@ def submit(
         history = refresh_summary(db, invitation.patient_id)
         invitation.status = InvitationStatus.COMPLETED
         invitation.completed_at = now
-        db.execute(delete(DraftAnswer).where(DraftAnswer.invitation_id == invitation_id))
+        db.execute(_delete_drafts(), {"drafts_invitation_id": invitation_id})
         _forget_saved(db)
         # Triaged with the answers, in their transaction; a failure there is rolled back
         # alone and never costs the patient their answers.
@@ -341,6 +341,15 @@ def _store_drafts(
         for item_id, value in answers.items()
     ]
     db.execute(_upsert_drafts(upsert_for(db)), rows)
+
+
+@functools.cache
+def _delete_drafts():
+    """The drafts of a submitted invitation deleted, on the table (no ORM object holds them
+    here, so there is nothing in the session to keep in step), built once."""
+    return delete(DraftAnswer.__table__).where(
+        DraftAnswer.invitation_id == bindparam("drafts_invitation_id")
+    )
 
 
 @functools.cache
