@@ -168,18 +168,6 @@ def invitation_fact_values() -> dict[str, ColumnElement]:
     }
 
 
-@functools.cache
-def _refresh_facts():
-    """The UPDATE working out the kept facts of invitations (`ids`) again, built once: every
-    text the dispatcher sends and every answer stored runs it, and building its subqueries
-    each time cost more CPU than running it."""
-    return (
-        update(Invitation.__table__)
-        .values(**invitation_fact_values())
-        .where(Invitation.id.in_(bindparam("ids", expanding=True)))
-    )
-
-
 def refresh_invitation_facts(connection, invitation_ids: Iterable[int] | None = None) -> None:
     """Work out the kept facts of these invitations again, and their counts (all of them
     when None: benchmark data written in bulk), in the caller's transaction (a Session, whose
@@ -191,7 +179,8 @@ def refresh_invitation_facts(connection, invitation_ids: Iterable[int] | None = 
     ids = sorted(set(invitation_ids))
     if not ids:
         return
-    connection.execute(_refresh_facts(), {"ids": ids})
+    # Built once (`_facts_update`): every batch of texts the dispatcher sends runs it.
+    connection.execute(_facts_update(), {"fact_ids": ids})
     if isinstance(connection, Session):
         completion_counts.recount_at_commit(connection, invitation_ids=ids)
     else:
@@ -262,6 +251,17 @@ def _counts_changed(session: Session) -> set[int]:
     return invitations
 
 
+@functools.cache
+def _facts_update():
+    """The facts' UPDATE of some invitations, built once per process (building its
+    subqueries again after every submit's flush cost more CPU than running it)."""
+    return (
+        update(Invitation.__table__)
+        .values(**invitation_fact_values())
+        .where(Invitation.id.in_(bindparam("fact_ids", expanding=True)))
+    )
+
+
 @event.listens_for(Session, "after_flush")
 def _keep_invitation_facts(session: Session, _context) -> None:
     """After a flush that sent a text, stored a response, used a tablet code or completed an
@@ -269,7 +269,7 @@ def _keep_invitation_facts(session: Session, _context) -> None:
     transaction commits."""
     facts_changed = _facts_changed(session)
     if facts_changed:
-        session.connection().execute(_refresh_facts(), {"ids": sorted(facts_changed)})
+        session.connection().execute(_facts_update(), {"fact_ids": sorted(facts_changed)})
     completion_counts.recount_at_commit(
         session, invitation_ids=facts_changed | _counts_changed(session)
     )

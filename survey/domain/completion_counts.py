@@ -126,30 +126,38 @@ def _dialect_name(connection) -> str:
     return bind.dialect.name
 
 
-# The statements every recount runs, built once: each transaction that sends a text or stores
-# an answer recounts at its commit, and building them each time cost more CPU than running them.
-_INVITATION_ROWS = (
-    select(*COLUMNS, Invitation.counted_as)
-    .join(Patient, Patient.id == Invitation.patient_id)
-    .where(Invitation.id.in_(bindparam("ids", expanding=True)))
-    .order_by(Invitation.id)
-    .with_for_update(of=Invitation)
-)
-_DROP_DURATIONS = delete(AnswerDuration).where(
-    AnswerDuration.invitation_id.in_(bindparam("ids", expanding=True))
-)
-_KEEP_COUNTED_AS = (
-    update(Invitation.__table__)
-    .where(Invitation.id == bindparam("moved_id"))
-    .values(counted_as=bindparam("counted_as", Invitation.counted_as.type))
-)
+# Every statement a recount runs is built once per process, with its ids as a parameter:
+# building them again at every commit of a submit cost more CPU than running them.
 
 
-def _invitation_rows(connection, ids: list[int]):
+@functools.cache
+def _invitation_rows_statement():
     """The invitations as they are now, locked (PostgreSQL) until the transaction ends: two
     transactions recounting one invitation take turns, the second reading what the first
     stored, so neither moves a difference the other already moved."""
-    return connection.execute(_INVITATION_ROWS, {"ids": ids}).all()
+    return (
+        select(*COLUMNS, Invitation.counted_as)
+        .join(Patient, Patient.id == Invitation.patient_id)
+        .where(Invitation.id.in_(bindparam("recount_ids", expanding=True)))
+        .order_by(Invitation.id)
+        .with_for_update(of=Invitation)
+    )
+
+
+@functools.cache
+def _counted_as_update():
+    return (
+        update(Invitation.__table__)
+        .where(Invitation.id == bindparam("moved_id"))
+        .values(counted_as=bindparam("counted_as", Invitation.counted_as.type))
+    )
+
+
+@functools.cache
+def _durations_delete():
+    return delete(AnswerDuration).where(
+        AnswerDuration.invitation_id.in_(bindparam("recount_ids", expanding=True))
+    )
 
 
 def recount(connection, invitation_ids: Iterable[int]) -> None:
@@ -157,7 +165,9 @@ def recount(connection, invitation_ids: Iterable[int]) -> None:
     Session or a Connection): each one's difference from what it added before moves."""
     ids = sorted(set(invitation_ids))
     for first in range(0, len(ids), BATCH):
-        rows = _invitation_rows(connection, ids[first : first + BATCH])
+        rows = connection.execute(
+            _invitation_rows_statement(), {"recount_ids": ids[first : first + BATCH]}
+        ).all()
         changes: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         moved, timed, durations = [], [], []
         for row in rows:
@@ -179,7 +189,7 @@ def recount(connection, invitation_ids: Iterable[int]) -> None:
         if moved:
             _apply(connection, changes)
             _keep_durations(connection, timed, durations)
-            connection.execute(_KEEP_COUNTED_AS, moved)
+            connection.execute(_counted_as_update(), moved)
 
 
 def _duration(row, kept: list) -> dict:
@@ -195,7 +205,7 @@ def _keep_durations(connection, invitation_ids: list[int], durations: list[dict]
     """The duration rows of these invitations replaced by `durations` (none to replace when
     none of them had or has a duration: the texts a dispatcher sends)."""
     if invitation_ids:
-        connection.execute(_DROP_DURATIONS, {"ids": invitation_ids})
+        connection.execute(_durations_delete(), {"recount_ids": invitation_ids})
     if durations:
         connection.execute(AnswerDuration.__table__.insert(), durations)
 
@@ -215,12 +225,13 @@ def _apply(connection, changes: dict) -> None:
     for row in rows:
         row["opens_on"] = date.fromisoformat(row["opens_on"])
         row["closes_on"] = date.fromisoformat(row["closes_on"])
-    connection.execute(_add_counts(_dialect_name(connection)), rows)
+    connection.execute(_upsert_counts(_dialect_name(connection)), rows)
 
 
 @functools.cache
-def _add_counts(dialect: str):
-    """The upsert that adds changes to the counts, built once per dialect."""
+def _upsert_counts(dialect: str):
+    """Add to the counts, a group seen for the first time inserted: one statement per
+    dialect."""
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     table = CompletionCount.__table__
     statement = insert(table)
@@ -266,11 +277,7 @@ def recount_patients(connection, patient_ids: Iterable[int]) -> None:
     s = PatientSummary
     for first in range(0, len(ids), BATCH):
         rows = connection.execute(
-            select(s.patient_id, Patient.site_id, s.second_missed_at, s.missed_two_counted)
-            .join(Patient, Patient.id == s.patient_id)
-            .where(s.patient_id.in_(ids[first : first + BATCH]))
-            .order_by(s.patient_id)
-            .with_for_update(of=PatientSummary)
+            _summary_rows_statement(), {"recount_ids": ids[first : first + BATCH]}
         ).all()
         changes: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         moved = []
@@ -295,6 +302,18 @@ def recount_patients(connection, patient_ids: Iterable[int]) -> None:
             )
 
 
+@functools.cache
+def _summary_rows_statement():
+    s = PatientSummary
+    return (
+        select(s.patient_id, Patient.site_id, s.second_missed_at, s.missed_two_counted)
+        .join(Patient, Patient.id == s.patient_id)
+        .where(s.patient_id.in_(bindparam("recount_ids", expanding=True)))
+        .order_by(s.patient_id)
+        .with_for_update(of=PatientSummary)
+    )
+
+
 # What a session's transaction has changed, to recount as it commits.
 _TO_RECOUNT = "completion_counts.to_recount"
 
@@ -313,7 +332,11 @@ def _recount_as_committing(session: Session) -> None:
     one site and day are rows every transaction answering such an invitation updates,
     locked until its commit, so moving them last keeps those waits to a commit (not, say, a
     submit's triage and summary). Recounting reads each invitation as it is now, so no
-    change is missed however many flushes came before."""
+    change is missed however many flushes came before. A savepoint's release commits
+    nothing yet: its changes are recounted with the transaction's (inside a submit's triage
+    savepoint, a failing recount would have passed for a failing triage)."""
+    if session.in_nested_transaction():
+        return
     session.flush()
     noted = session.info.pop(_TO_RECOUNT, None)
     if noted is not None:
@@ -322,9 +345,13 @@ def _recount_as_committing(session: Session) -> None:
         recount_patients(session.connection(), patients)
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget(session: Session) -> None:
-    session.info.pop(_TO_RECOUNT, None)
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session: Session, previous_transaction) -> None:
+    """Nothing to recount once the transaction is rolled back. A savepoint rolled back (a
+    submit's failed triage) leaves its transaction going, with what it noted before: the
+    submit's completed invitation is still counted as it commits."""
+    if previous_transaction.parent is None:
+        session.info.pop(_TO_RECOUNT, None)
 
 
 def _today(now: datetime) -> tuple[date, datetime, datetime]:
