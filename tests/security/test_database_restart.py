@@ -84,3 +84,29 @@ def test_a_patient_goes_on_after_the_database_restarts_between_two_pages(
         relay.close()
         with app.app_context():
             db.engine.dispose()
+
+
+def test_a_page_whose_connection_dies_after_the_checkout_check_is_read_again(
+    postgresql, app, patient, enrolled, invite
+):
+    """The window the checkout check cannot close: the server ends the connection after the
+    check found it alive. The page's first read meets the dead connection and is read once
+    more on a new one, instead of the 503 page."""
+    patient.opens(invite(enrolled))
+    url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    ended = []
+
+    def end_it_once(dbapi_connection, connection_record, connection_proxy):
+        if not ended:
+            ended.append(dbapi_connection.info.backend_pid)
+            with psycopg.connect(url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (ended[0],))
+
+    event.listen(db.engine, "checkout", end_it_once)
+    try:
+        for path in ("/survey/1", "/survey/2"):
+            ended.clear()
+            assert patient.client.get(path).status_code == 200
+            assert ended  # the connection it took first was ended
+    finally:
+        event.remove(db.engine, "checkout", end_it_once)
