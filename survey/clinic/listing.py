@@ -37,7 +37,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property, partial
 
-from sqlalchemy import ColumnElement, Select, bindparam, case, exists, false, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Select,
+    bindparam,
+    case,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from survey.clinic import followup
@@ -55,9 +67,12 @@ from survey.instruments import (
 )
 from survey.instruments.change import Comparison, Reference, compare
 from survey.models import Message, MessageStatus, Patient, PatientSummary, Site, User
+from survey.models.base import UTCDateTime
 
 
-@dataclass(frozen=True)
+# Not frozen, for speed: a page makes 150 of these and PatientRow, and a frozen dataclass
+# is set up field by field through object.__setattr__, five times as slow. Nothing changes them.
+@dataclass
 class Figures:
     """One questionnaire's figures on one line of the list, with their changes."""
 
@@ -110,7 +125,7 @@ class Figures:
         return self.provisional or self.previous_provisional
 
 
-@dataclass(frozen=True)
+@dataclass
 class PatientRow:
     """One line of the list, with the figures already computed."""
 
@@ -308,9 +323,11 @@ def patient_page(
     candidate only the figures that the filters and the sort need (nothing at all for the
     default order by reference); then every figure is computed for those patients alone."""
     sort = filters.sort.lstrip("-")
+    site_ids = filters.site_ids(user)
     statement = _page_statement(
         sort,
         filters.sort.startswith("-"),
+        one_site=len(site_ids) == 1,
         band=bool(filters.band),
         overdue=filters.overdue,
         worsened=filters.worsened,
@@ -319,7 +336,8 @@ def patient_page(
     )
     mics = minimal_important_changes(threshold)
     values = {
-        "site_ids": filters.site_ids(user),
+        "site_ids": site_ids,
+        "site_id": site_ids[0] if site_ids else None,
         "now": now,
         "overdue_opened_by": followup.overdue_opened_by(now, grace),
         "limit": page_size + 1,
@@ -337,14 +355,14 @@ def patient_page(
     # plain tuples, without the ORM's result machinery.
     db.flush()
     found = db.connection().execute(statement, values).all()
-    if sort == "next_due" and found and found[0][STALE]:
+    if sort == "next_due" and found and found[0][AT_STALE]:
         # The one sort that reads a figure the clock moves, and some stored step of it has
         # closed (or not begun) at `now`: bring those rows to the step that holds now and
         # read the page again. Usually nothing is stale and the page is one statement.
         refresh_stale_follow_up(db, now)
         found = db.connection().execute(statement, values).all()
     return Page(
-        rows=[_row(row, mics) for row in found[:page_size]],
+        rows=_rows(found[:page_size], mics),
         number=filters.page,
         size=page_size,
         has_next=len(found) > page_size,
@@ -356,6 +374,7 @@ def _page_statement(
     sort: str,
     descending: bool,
     *,
+    one_site: bool,
     band: bool,
     overdue: bool,
     worsened: bool,
@@ -387,7 +406,12 @@ def _page_statement(
             *(figures[name]().label(name) for name in dict.fromkeys(needed)),
         )
         .join(PatientSummary, PatientSummary.patient_id == Patient.id)
-        .where(Patient.site_id.in_(bindparam("site_ids", expanding=True)))
+        .where(
+            # One site, as most staff have, without the list's IN worked out at each run.
+            Patient.site_id == bindparam("site_id")
+            if one_site
+            else Patient.site_id.in_(bindparam("site_ids", expanding=True))
+        )
     )
     if language:
         candidates = candidates.where(Patient.language == bindparam("language"))
@@ -409,7 +433,7 @@ def _page_statement(
     if worsened:
         chosen = chosen.where(worsened_condition(candidates))
     chosen = (
-        chosen.order_by(*_order(sort_key, descending), candidates.c.id)
+        chosen.order_by(*_order(sort_key, descending, sort), candidates.c.id)
         .limit(bindparam("limit"))
         .offset(bindparam("offset"))
         .subquery("chosen")
@@ -425,17 +449,25 @@ def _page_statement(
             Patient.language.label("language"),
             Patient.status.label("status"),
             Patient.timezone.label("timezone"),
-            *(figures[name]().label(name) for name in SHOWN),
+            *(_shown(figures[name]()).label(name) for name in SHOWN),
             failed_contact_condition().label("failed_contact"),
             stale.label("stale"),
         )
         .join(chosen, chosen.c.id == Patient.id)
         .join(PatientSummary, PatientSummary.patient_id == Patient.id)
         .join(Site, Site.id == Patient.site_id)
-        .order_by(*_order(chosen.c.sort_key, descending), Patient.id)
+        .order_by(*_order(chosen.c.sort_key, descending, sort), Patient.id)
     )
     assert tuple(page.selected_columns.keys()) == COLUMNS, "_row reads the columns by place"
     return page
+
+
+def _shown(figure: ColumnElement) -> ColumnElement:
+    """A figure as the page reads it: times as the driver gives them, which `_aware` makes
+    UTC, rather than through UTCDateTime's result processing (two Python calls a value)."""
+    if isinstance(figure.type, UTCDateTime):
+        return type_coerce(figure, DateTime(timezone=True))
+    return figure
 
 
 # Each questionnaire's figures a row shows, in the order `Figures` takes them after its
@@ -470,7 +502,10 @@ COLUMNS = (
     "stale",
 )
 AT = {name: place for place, name in enumerate(COLUMNS)}
-STALE = AT["stale"]
+AT_ID, AT_REFERENCE, AT_SITE, AT_LANGUAGE, AT_STATUS, AT_TIMEZONE = range(6)
+AT_LAST_RESPONSE_AT = AT["last_response_at"]
+AT_NEXT_DUE, AT_NEXT_CLOSES, AT_OVERDUE = AT["next_due"], AT["next_closes"], AT["overdue"]
+AT_FAILED_CONTACT, AT_STALE = AT["failed_contact"], AT["stale"]
 FIGURES_AT = {
     instrument_id: tuple(AT[f"{p}_{name}"] for name in SHOWN_PER_INSTRUMENT)
     for instrument_id, p in PREFIXES.items()
@@ -494,55 +529,63 @@ def _sort_key(rows, sort: str) -> ColumnElement:
     ]
 
 
-def _order(key: ColumnElement, descending: bool) -> list:
-    # Patients without a figure come after those with one, whichever the direction.
-    return [(key.desc() if descending else key.asc()).nulls_last()]
+def _order(key: ColumnElement, descending: bool, sort: str) -> list:
+    # Patients without a figure come after those with one, whichever the direction. Every
+    # patient has a reference: PostgreSQL does not know that NULLS LAST changes nothing
+    # there, and would sort every patient instead of reading the reference index backwards.
+    ordered = key.desc() if descending else key.asc()
+    return [ordered if sort == "reference" else ordered.nulls_last()]
 
 
-def _row(row, mics: dict[str, MinimalImportantChange | None]) -> PatientRow:
-    figures = {}
-    for instrument_id, (
-        latest,
-        baseline,
-        previous,
-        best,
-        single,
-        *provisional,
-    ) in FIGURES_AT.items():
-        figures[instrument_id] = Figures(
-            get_instrument(instrument_id),
-            mics[instrument_id],
-            row[latest],
-            row[baseline],
-            row[previous],
-            row[best],
-            bool(row[single]),
-            *(bool(row[place]) for place in provisional),
+def _rows(found, mics: dict[str, MinimalImportantChange | None]) -> list[PatientRow]:
+    """The page's lines from its statement's rows, read by place (see COLUMNS)."""
+    each = [
+        (instrument_id, get_instrument(instrument_id), mics[instrument_id], places)
+        for instrument_id, places in FIGURES_AT.items()
+    ]
+    rows = []
+    for row in found:
+        figures = {}
+        for instrument_id, instrument, mic, (a, b, c, d, e, f, g, h) in each:
+            figures[instrument_id] = Figures(
+                instrument,
+                mic,
+                row[a],
+                row[b],
+                row[c],
+                row[d],
+                bool(row[e]),
+                bool(row[f]),
+                bool(row[g]),
+                bool(row[h]),
+            )
+        rows.append(
+            PatientRow(
+                row[AT_ID],
+                row[AT_REFERENCE],
+                row[AT_SITE],
+                row[AT_LANGUAGE],
+                row[AT_STATUS],
+                row[AT_TIMEZONE],
+                _aware(row[AT_LAST_RESPONSE_AT]),
+                _aware(row[AT_NEXT_DUE]),
+                _aware(row[AT_NEXT_CLOSES]),
+                bool(row[AT_OVERDUE]),
+                bool(row[AT_FAILED_CONTACT]),
+                figures,
+            )
         )
-    return PatientRow(
-        id=row[AT["id"]],
-        reference=row[AT["reference"]],
-        site=row[AT["site"]],
-        language=row[AT["language"]],
-        status=row[AT["status"]],
-        timezone=row[AT["timezone"]],
-        last_response_at=_aware(row[AT["last_response_at"]]),
-        next_due=_aware(row[AT["next_due"]]),
-        next_closes=_aware(row[AT["next_closes"]]),
-        overdue=bool(row[AT["overdue"]]),
-        failed_contact=bool(row[AT["failed_contact"]]),
-        figures=figures,
-    )
+    return rows
 
 
 def _aware(moment: datetime | str | None) -> datetime | None:
-    """A time of the page as an aware UTC datetime: the columns' type makes one already, but
-    a max()/min() over a UTC column loses the column type, so SQLite hands back text or naive."""
-    if moment is None or (isinstance(moment, datetime) and moment.tzinfo is UTC):
-        return moment
+    """A time of the page as an aware UTC datetime: PostgreSQL's are aware in the session's
+    zone; SQLite's naive (stored as UTC), or text where a column's type was lost."""
+    if moment is None:
+        return None
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _escape_like(text: str) -> str:
