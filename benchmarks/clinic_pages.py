@@ -54,7 +54,8 @@ from survey.models import Patient, Site, utcnow  # noqa: E402
 LIST_CASES = {
     "list, default (by reference)": "",
     "list, by reference, last first": "sort=-reference",
-    "list, page 1,000 by reference": "page=1000",
+    "list, page 100 by reference": "page=100",
+    "list, page 1,000 by reference (none at 10,000 patients)": "page=1000",
     "list, sort by latest QoLAF-Q": "sort=-qolaf",
     "list, sort by QoLAF-Q change from baseline (worst first)": "sort=-qolaf_change",
     "list, sort by QoLAF-Q change from previous (worst first)": "sort=-qolaf_change_previous",
@@ -90,17 +91,25 @@ class Timed:
     statements: int
 
 
-def median_times(action: Callable[[], object], repeat: int) -> tuple[float, float]:
-    """The median wall and CPU seconds of `repeat` timed runs, after one that warms the caches.
-    CPU is `time.process_time`: this process only, so it moves with the code, not the load."""
-    action()
-    walls, cpus = [], []
-    for _ in range(repeat):
-        wall, cpu = time.perf_counter(), time.process_time()
+def median_times(*actions: Callable[[], object], repeat: int) -> list[tuple[float, float]]:
+    """Each action's median wall and CPU seconds over `repeat` rounds, after one round that
+    warms the caches; each round runs every action once, in turn, so that a shared machine's
+    load, which moves from second to second, falls on all of them alike. CPU is
+    `time.process_time`: this process only, so it moves with the code, not the load."""
+    for action in actions:
         action()
-        cpus.append(time.process_time() - cpu)
-        walls.append(time.perf_counter() - wall)
-    return statistics.median(walls), statistics.median(cpus)
+    walls: list[list[float]] = [[] for _ in actions]
+    cpus: list[list[float]] = [[] for _ in actions]
+    for _ in range(repeat):
+        for action, wall_times, cpu_times in zip(actions, walls, cpus, strict=True):
+            wall, cpu = time.perf_counter(), time.process_time()
+            action()
+            cpu_times.append(time.process_time() - cpu)
+            wall_times.append(time.perf_counter() - wall)
+    return [
+        (statistics.median(wall_times), statistics.median(cpu_times))
+        for wall_times, cpu_times in zip(walls, cpus, strict=True)
+    ]
 
 
 # The analytics loader (completion_analytics.py) writes every response with a total of 20 and
@@ -201,8 +210,8 @@ def _time(app, function, request, repeat, explain=False) -> Timed:
         function()
     db.session.rollback()
     # The floor replays every statement the function sent, an UPDATE that moves stale
-    # next-due steps before a sort by next due included.
-    floor = median_times(raw_sql_runner(db.engine, statements, WHAT_THE_LIST_SENDS), repeat)
+    # next-due steps included.
+    replay = raw_sql_runner(db.engine, statements, WHAT_THE_LIST_SENDS)
     database = _explain(statements) if explain else None
 
     def call():
@@ -212,9 +221,8 @@ def _time(app, function, request, repeat, explain=False) -> Timed:
     answer = request()
     if answer.status_code != 200:
         raise SystemExit(f"the request answered {answer.status_code}")
-    (function_wall, function_cpu), (request_wall, request_cpu) = (
-        median_times(call, repeat),
-        median_times(request, repeat),
+    (function_wall, function_cpu), (request_wall, request_cpu), floor = median_times(
+        call, request, replay, repeat=repeat
     )
     timed = Timed(
         function_wall,
