@@ -46,6 +46,7 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    literal,
     or_,
     select,
     type_coerce,
@@ -246,7 +247,8 @@ def failed_contact_condition() -> ColumnElement[bool]:
         exists()
         .where(
             Message.patient_id == Patient.id,
-            Message.status.in_(FAILED_CONTACT),
+            # The statuses as values of their own, not one list SQLAlchemy expands at each run.
+            Message.status.in_([literal(status, Message.status.type) for status in FAILED_CONTACT]),
             Message.resolved_at.is_(None),
         )
         .correlate(Patient)
