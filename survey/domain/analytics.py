@@ -35,6 +35,7 @@ A new breakdown is one more group in `completion_counts.groups` and one entry in
 
 from __future__ import annotations
 
+import functools
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from sqlalchemy import (
     Float,
     String,
     and_,
+    bindparam,
     case,
     cast,
     event,
@@ -57,7 +59,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from survey.domain import completion_counts
 from survey.domain.completion_counts import (
@@ -170,16 +172,18 @@ def refresh_invitation_facts(connection, invitation_ids: Iterable[int] | None = 
     """Work out the kept facts of these invitations again, and their counts (all of them
     when None: benchmark data written in bulk), in the caller's transaction (a Session, whose
     commit recounts them, or a Connection, recounted now)."""
-    statement = update(Invitation.__table__).values(**invitation_fact_values())
     if invitation_ids is None:
-        connection.execute(statement)
+        connection.execute(update(Invitation.__table__).values(**invitation_fact_values()))
         completion_counts.rebuild(connection)
         return
     ids = sorted(set(invitation_ids))
     if not ids:
         return
-    connection.execute(statement.where(Invitation.id.in_(ids)))
-    if isinstance(connection, Session):
+    # Built once (`_facts_update`): every batch of texts the dispatcher sends runs it.
+    connection.execute(_facts_update(), {"fact_ids": ids})
+    # Flask-SQLAlchemy's db.session (the dispatcher's and the CLI's) is a scoped_session: its
+    # commit recounts too, so the count rows stay locked for the commit alone.
+    if isinstance(connection, Session | scoped_session):
         completion_counts.recount_at_commit(connection, invitation_ids=ids)
     else:
         completion_counts.recount(connection, ids)
@@ -249,6 +253,17 @@ def _counts_changed(session: Session) -> set[int]:
     return invitations
 
 
+@functools.cache
+def _facts_update():
+    """The facts' UPDATE of some invitations, built once per process (building its
+    subqueries again after every submit's flush cost more CPU than running it)."""
+    return (
+        update(Invitation.__table__)
+        .values(**invitation_fact_values())
+        .where(Invitation.id.in_(bindparam("fact_ids", expanding=True)))
+    )
+
+
 @event.listens_for(Session, "after_flush")
 def _keep_invitation_facts(session: Session, _context) -> None:
     """After a flush that sent a text, stored a response, used a tablet code or completed an
@@ -256,8 +271,7 @@ def _keep_invitation_facts(session: Session, _context) -> None:
     transaction commits."""
     facts_changed = _facts_changed(session)
     if facts_changed:
-        statement = update(Invitation.__table__).values(**invitation_fact_values())
-        session.connection().execute(statement.where(Invitation.id.in_(sorted(facts_changed))))
+        session.connection().execute(_facts_update(), {"fact_ids": sorted(facts_changed)})
     completion_counts.recount_at_commit(
         session, invitation_ids=facts_changed | _counts_changed(session)
     )

@@ -19,6 +19,7 @@ moment."""
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
@@ -125,17 +126,38 @@ def _dialect_name(connection) -> str:
     return bind.dialect.name
 
 
-def _invitation_rows(connection, where):
+# Every statement a recount runs is built once per process, with its ids as a parameter:
+# building them again at every commit of a submit cost more CPU than running them.
+
+
+@functools.cache
+def _invitation_rows_statement():
     """The invitations as they are now, locked (PostgreSQL) until the transaction ends: two
     transactions recounting one invitation take turns, the second reading what the first
     stored, so neither moves a difference the other already moved."""
-    return connection.execute(
+    return (
         select(*COLUMNS, Invitation.counted_as)
         .join(Patient, Patient.id == Invitation.patient_id)
-        .where(where)
+        .where(Invitation.id.in_(bindparam("recount_ids", expanding=True)))
         .order_by(Invitation.id)
         .with_for_update(of=Invitation)
-    ).all()
+    )
+
+
+@functools.cache
+def _counted_as_update():
+    return (
+        update(Invitation.__table__)
+        .where(Invitation.id == bindparam("moved_id"))
+        .values(counted_as=bindparam("counted_as", Invitation.counted_as.type))
+    )
+
+
+@functools.cache
+def _durations_delete():
+    return delete(AnswerDuration).where(
+        AnswerDuration.invitation_id.in_(bindparam("recount_ids", expanding=True))
+    )
 
 
 def recount(connection, invitation_ids: Iterable[int]) -> None:
@@ -143,9 +165,11 @@ def recount(connection, invitation_ids: Iterable[int]) -> None:
     Session or a Connection): each one's difference from what it added before moves."""
     ids = sorted(set(invitation_ids))
     for first in range(0, len(ids), BATCH):
-        rows = _invitation_rows(connection, Invitation.id.in_(ids[first : first + BATCH]))
+        rows = connection.execute(
+            _invitation_rows_statement(), {"recount_ids": ids[first : first + BATCH]}
+        ).all()
         changes: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-        moved, durations = [], []
+        moved, timed, durations = [], [], []
         for row in rows:
             now_counted = counted(row)
             if now_counted == row.counted_as:
@@ -155,17 +179,17 @@ def recount(connection, invitation_ids: Iterable[int]) -> None:
             if now_counted is not None:
                 _add(changes, now_counted, +1)
             moved.append({"moved_id": row.id, "counted_as": now_counted})
+            # An invitation has a duration row while what it adds has a duration.
+            if any(
+                kept is not None and kept[10] is not None for kept in (row.counted_as, now_counted)
+            ):
+                timed.append(row.id)
             if now_counted is not None and now_counted[10] is not None:
                 durations.append(_duration(row, now_counted))
         if moved:
             _apply(connection, changes)
-            _keep_durations(connection, [m["moved_id"] for m in moved], durations)
-            connection.execute(
-                update(Invitation.__table__)
-                .where(Invitation.id == bindparam("moved_id"))
-                .values(counted_as=bindparam("counted_as", Invitation.counted_as.type)),
-                moved,
-            )
+            _keep_durations(connection, timed, durations)
+            connection.execute(_counted_as_update(), moved)
 
 
 def _duration(row, kept: list) -> dict:
@@ -178,9 +202,10 @@ def _duration(row, kept: list) -> dict:
 
 
 def _keep_durations(connection, invitation_ids: list[int], durations: list[dict]) -> None:
-    connection.execute(
-        delete(AnswerDuration).where(AnswerDuration.invitation_id.in_(invitation_ids))
-    )
+    """The duration rows of these invitations replaced by `durations` (none to replace when
+    none of them had or has a duration: the texts a dispatcher sends)."""
+    if invitation_ids:
+        connection.execute(_durations_delete(), {"recount_ids": invitation_ids})
     if durations:
         connection.execute(AnswerDuration.__table__.insert(), durations)
 
@@ -200,15 +225,20 @@ def _apply(connection, changes: dict) -> None:
     for row in rows:
         row["opens_on"] = date.fromisoformat(row["opens_on"])
         row["closes_on"] = date.fromisoformat(row["closes_on"])
-    dialect = _dialect_name(connection)
+    connection.execute(_upsert_counts(_dialect_name(connection)), rows)
+
+
+@functools.cache
+def _upsert_counts(dialect: str):
+    """Add to the counts, a group seen for the first time inserted: one statement per
+    dialect."""
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     table = CompletionCount.__table__
     statement = insert(table)
-    statement = statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=[c.name for c in table.primary_key.columns],
         set_={name: table.c[name] + statement.excluded[name] for name in COUNTS},
     )
-    connection.execute(statement, rows)
 
 
 def rebuild(connection) -> None:
@@ -247,11 +277,7 @@ def recount_patients(connection, patient_ids: Iterable[int]) -> None:
     s = PatientSummary
     for first in range(0, len(ids), BATCH):
         rows = connection.execute(
-            select(s.patient_id, Patient.site_id, s.second_missed_at, s.missed_two_counted)
-            .join(Patient, Patient.id == s.patient_id)
-            .where(s.patient_id.in_(ids[first : first + BATCH]))
-            .order_by(s.patient_id)
-            .with_for_update(of=PatientSummary)
+            _summary_rows_statement(), {"recount_ids": ids[first : first + BATCH]}
         ).all()
         changes: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         moved = []
@@ -276,6 +302,18 @@ def recount_patients(connection, patient_ids: Iterable[int]) -> None:
             )
 
 
+@functools.cache
+def _summary_rows_statement():
+    s = PatientSummary
+    return (
+        select(s.patient_id, Patient.site_id, s.second_missed_at, s.missed_two_counted)
+        .join(Patient, Patient.id == s.patient_id)
+        .where(s.patient_id.in_(bindparam("recount_ids", expanding=True)))
+        .order_by(s.patient_id)
+        .with_for_update(of=PatientSummary)
+    )
+
+
 # What a session's transaction has changed, to recount as it commits.
 _TO_RECOUNT = "completion_counts.to_recount"
 
@@ -294,7 +332,11 @@ def _recount_as_committing(session: Session) -> None:
     one site and day are rows every transaction answering such an invitation updates,
     locked until its commit, so moving them last keeps those waits to a commit (not, say, a
     submit's triage and summary). Recounting reads each invitation as it is now, so no
-    change is missed however many flushes came before."""
+    change is missed however many flushes came before. A savepoint's release commits
+    nothing yet: its changes are recounted with the transaction's (inside a submit's triage
+    savepoint, a failing recount would have passed for a failing triage)."""
+    if session.in_nested_transaction():
+        return
     session.flush()
     noted = session.info.pop(_TO_RECOUNT, None)
     if noted is not None:
@@ -303,9 +345,13 @@ def _recount_as_committing(session: Session) -> None:
         recount_patients(session.connection(), patients)
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget(session: Session) -> None:
-    session.info.pop(_TO_RECOUNT, None)
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session: Session, previous_transaction) -> None:
+    """Nothing to recount once the transaction is rolled back. A savepoint rolled back (a
+    submit's failed triage) leaves its transaction going, with what it noted before: the
+    submit's completed invitation is still counted as it commits."""
+    if previous_transaction.parent is None:
+        session.info.pop(_TO_RECOUNT, None)
 
 
 def _today(now: datetime) -> tuple[date, datetime, datetime]:

@@ -72,9 +72,10 @@ def insert_responses(
     entered_by_id: int | None = None,
 ) -> list[StoredResponse]:
     """`store_response` for every questionnaire of a submit at once, with Core inserts: one
-    statement for the responses, one for all their answers, one for the wordings shown, then
-    the patient's summary worked out once. `checked` pairs each instrument with what its
-    `validate_answers` returned (answers are checked once, by the caller, and not again here)."""
+    statement for the responses, one for all their answers, one for the wordings shown. The
+    caller works the patient's summary out once, after them (`refresh_summary`, whose rows its
+    triage reads too). `checked` pairs each instrument with what its `validate_answers`
+    returned (answers are checked once, by the caller, and not again here)."""
     rows = []
     for instrument, values in checked:
         score = scoring.score_checked(instrument, values)
@@ -105,7 +106,6 @@ def insert_responses(
         ],
     )
     keep_shown_wordings(db, [instrument for instrument, _ in checked], language)
-    refresh_summary(db, invitation.patient_id)
     return [
         StoredResponse(
             id=response_id,

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, joinedload, scoped_session
 from survey.domain.invitation_dates import Stage, stage_of
 from survey.domain.invitations import find_link
 from survey.domain.responses import StoredResponse, insert_responses
+from survey.domain.summaries import refresh_summary
 from survey.domain.triage.assessing import triage_submitted
 from survey.domain.wording_in_use import (
     import_keys_rows,
@@ -257,9 +258,9 @@ def submit(
     """Score and store every questionnaire of the invitation from its saved answers, in one
     transaction, and close the invitation.
 
-    `last_page` (instrument id, checked answers) is the page sent with the submit: saved in
-    the same transaction, one lock and one commit instead of two, and kept even when another
-    page turns out incomplete. Submitting a completed invitation again returns its stored
+    `last_page` (instrument id, checked answers) is the page sent with the submit: scored with
+    the saved answers under the same lock, and saved (one commit) when another page turns
+    out incomplete. Submitting a completed invitation again returns its stored
     responses (nothing saved). Raises Incomplete (no response stored) when an item is
     unanswered, and InvitationClosed (nothing saved) when the invitation was cancelled or has
     expired. `pages` (instrument id -> checked answers) are saved like `last_page`: every
@@ -275,11 +276,16 @@ def submit(
         db.rollback()
         raise InvitationClosed(state)
 
-    if last_page is not None:
-        _store_drafts(db, invitation_id, *last_page, now)
-    for instrument_id, answers in (pages or {}).items():
-        _store_drafts(db, invitation_id, instrument_id, answers, now)
+    # The answers saved so far, read under the lock (not those read with the page before
+    # it), with the pages sent now over them, as storing them first would leave them. They
+    # are stored as drafts only when something is still unanswered: a complete submit
+    # deletes its drafts, so writing them first was work thrown away.
+    _forget_saved(db)
     saved = saved_answers(db, invitation)
+    sent = [last_page] if last_page is not None else []
+    sent += list((pages or {}).items())
+    for instrument_id, answers in sent:
+        saved.setdefault(instrument_id, {}).update(answers)
     instruments = instruments_of(db, invitation)
     # Each questionnaire is checked here, once: what the check returns is scored and stored.
     checked = []
@@ -287,20 +293,25 @@ def submit(
         try:
             checked.append((instrument, validate_answers(instrument, saved.get(instrument.id, {}))))
         except AnswersError as error:
-            db.commit()  # the last page's answers, if any; nothing else has changed
+            for instrument_id, answers in sent:
+                _store_drafts(db, invitation_id, instrument_id, answers, now)
+            db.commit()  # the pages sent, if any; nothing else has changed
             raise Incomplete(step, instrument.id, error.missing) from None
 
     try:
         responses = insert_responses(
             db, invitation, checked, language, now, mode=mode, entered_by_id=entered_by_id
         )
+        # The list sorts by the patient's figures: they change with these responses, in this
+        # transaction. The responses read for them are the history triage judges below.
+        history = refresh_summary(db, invitation.patient_id)
         invitation.status = InvitationStatus.COMPLETED
         invitation.completed_at = now
-        db.execute(delete(DraftAnswer).where(DraftAnswer.invitation_id == invitation_id))
+        db.execute(_delete_drafts(), {"drafts_invitation_id": invitation_id})
         _forget_saved(db)
         # Triaged with the answers, in their transaction; a failure there is rolled back
         # alone and never costs the patient their answers.
-        triage_submitted(db, invitation, now)
+        triage_submitted(db, invitation, now, history)
         db.commit()
     except IntegrityError:
         # Another request stored these responses first (only possible where the row lock is
@@ -333,6 +344,15 @@ def _store_drafts(
 
 
 @functools.cache
+def _delete_drafts():
+    """The drafts of a submitted invitation deleted, on the table (no ORM object holds them
+    here, so there is nothing in the session to keep in step), built once."""
+    return delete(DraftAnswer.__table__).where(
+        DraftAnswer.invitation_id == bindparam("drafts_invitation_id")
+    )
+
+
+@functools.cache
 def _upsert_drafts(upsert):
     """One statement per dialect, run with a list of rows (compiled once: a multi-row VALUES
     was worked out and compiled again on every page sent)."""
@@ -344,15 +364,21 @@ def _upsert_drafts(upsert):
 
 
 def _locked(db: Session, invitation_id: int) -> Invitation:
+    return db.scalars(_lock_statement(), {"locked_invitation_id": invitation_id}).one()
+
+
+@functools.cache
+def _lock_statement():
     # populate_existing: the request may already hold this invitation, read before the lock.
     # Its patient comes along (triage reads the site), the lock is the invitation's only.
-    return db.scalars(
+    # Built once per process, as every statement of a submit.
+    return (
         select(Invitation)
-        .where(Invitation.id == invitation_id)
+        .where(Invitation.id == bindparam("locked_invitation_id"))
         .options(joinedload(Invitation.patient))
         .with_for_update(of=Invitation)
         .execution_options(populate_existing=True)
-    ).one()
+    )
 
 
 def _responses(db: Session, invitation_id: int) -> list[StoredResponse]:

@@ -8,7 +8,10 @@ they agree).
 Only the responses of the patient's current (latest) episode of care count: a new episode
 (a definitive repair after a seton) starts its own baseline, and the list shows its figures.
 The figures are worked out again from the responses each time, never adjusted step by step,
-so a summary is right whatever order answers arrive in.
+so a summary is right whatever order answers arrive in. A submit reads the patient's
+responses (one small SELECT) and works the figures out in Python
+(`survey.domain.summary_figures`); the same rules in SQL (`figures`) refresh many patients
+at once (`refresh_summaries`), and the tests check that both give the same row.
 
 Where the follow-up stands (the list's next due and overdue, defined in
 `survey.clinic.followup`) is kept on the summary too, so that sorting and filtering by it
@@ -27,6 +30,8 @@ from functools import cache
 
 from sqlalchemy import (
     ColumnElement,
+    Row,
+    and_,
     bindparam,
     case,
     event,
@@ -41,8 +46,18 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from survey.domain import completion_counts
+from survey.domain.summary_figures import (
+    BASELINE_TIMEPOINT,
+    PREFIXES,
+    PROVISIONAL,
+    StoredTotal,
+    summary_figures,
+)
+from survey.domain.triage.assessing import PAD_ITEM
 from survey.instruments import CCIS, QOLAF, get_instrument
 from survey.models import (
+    Answer,
+    ContactRequest,
     Episode,
     Invitation,
     InvitationStatus,
@@ -53,10 +68,6 @@ from survey.models import (
     utcnow,
 )
 
-#: The summary's column prefix for each questionnaire.
-PREFIXES = {QOLAF: "qolaf", CCIS: "ccis"}
-PROVISIONAL = "provisional"
-BASELINE_TIMEPOINT = "baseline"
 OWNER = PatientSummary.patient_id
 
 
@@ -362,27 +373,74 @@ def _lock_statement():
     )
 
 
-@functools.cache
-def _refresh_statement():
-    """The one UPDATE that works a patient's summary out again, built once per process: it
-    is some forty correlated subqueries, and building the expression and its cache key on
-    every submit cost more CPU than the rest of the submit together (profile in
-    docs/performance.md). The same object each time, so SQLAlchemy's compiled cache hits."""
+def _first_or_latest_episode(pick) -> ColumnElement:
     return (
-        update(PatientSummary)
-        .where(PatientSummary.patient_id == bindparam("summary_patient_id"))
-        .values(**figures())
-        .execution_options(synchronize_session=False)
+        select(pick(Episode.id))
+        .where(Episode.patient_id == bindparam("summary_patient_id"))
+        .scalar_subquery()
     )
 
 
-def refresh_summary(db: Session, patient_id: int) -> None:
+@functools.cache
+def _responses_statement():
+    """Every response of one patient, oldest first, with what the summary and the submit's
+    triage read of it, and the ids of the patient's first and latest episodes of care (on
+    every row: a patient without responses needs neither). Built once per process."""
+    pad = aliased(Answer)
+    asked = exists().where(ContactRequest.invitation_id == Response.invitation_id)
+    return (
+        select(
+            Response.id,
+            Response.instrument_id,
+            Response.total,
+            Response.submitted_at,
+            Response.wording_status,
+            Invitation.timepoint,
+            Invitation.episode_id,
+            Response.invitation_id,
+            pad.value.label("pad"),
+            asked.label("contact_requested"),
+            _first_or_latest_episode(func.min).label("first_episode_id"),
+            _first_or_latest_episode(func.max).label("current_episode_id"),
+        )
+        .join(Invitation, Invitation.id == Response.invitation_id)
+        .outerjoin(
+            pad,
+            and_(
+                pad.response_id == Response.id,
+                pad.item_id == PAD_ITEM,
+                Response.instrument_id == CCIS,
+            ),
+        )
+        .where(Response.patient_id == bindparam("summary_patient_id"))
+        .order_by(Response.submitted_at, Response.id)
+    )
+
+
+@functools.cache
+def _write_statement():
+    """The summary's figures written as plain values: the SET clause comes from the
+    parameters' names (`summary_figures.COLUMNS`)."""
+    return update(PatientSummary.__table__).where(
+        PatientSummary.patient_id == bindparam("summary_patient_id")
+    )
+
+
+def refresh_summary(db: Session, patient_id: int) -> list[Row]:
     """Work out one patient's summary again, in the caller's transaction (after a response
     is added). The row is locked first, so two answers stored at once for one patient are
-    counted one after the other, each seeing the other's committed response."""
+    counted one after the other, each reading the other's committed response; then the
+    patient's responses are read (`_responses_statement`), their figures worked out in
+    Python and written. Returns the rows read, oldest first, for the caller's other uses
+    (a submit's triage reads the same history)."""
     db.flush()
-    db.execute(_lock_statement(), {"summary_patient_id": patient_id})
-    db.execute(_refresh_statement(), {"summary_patient_id": patient_id})
+    key = {"summary_patient_id": patient_id}
+    db.execute(_lock_statement(), key)
+    rows = db.execute(_responses_statement(), key).all()
+    episodes = (rows[0].first_episode_id, rows[0].current_episode_id) if rows else (None, None)
+    totals = [StoredTotal(*row[:7]) for row in rows]
+    db.execute(_write_statement(), key | summary_figures(totals, *episodes))
+    return rows
 
 
 def refresh_summaries(db: Session, first_id: int, last_id: int) -> None:

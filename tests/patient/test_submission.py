@@ -5,7 +5,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from survey.domain import submission
 from survey.domain.responses import store_response
@@ -106,6 +106,43 @@ def test_a_submit_stores_every_questionnaire_closes_the_invitation_and_clears_dr
     ]
     invitation = refreshed(invitation)
     assert (invitation.status, invitation.completed_at) == (InvitationStatus.COMPLETED, NOW)
+    assert db.session.scalar(select(DraftAnswer)) is None
+
+
+def test_the_page_sent_with_an_incomplete_submit_is_kept_as_drafts(enrolled, invite):
+    invitation = invite(enrolled).invitation
+    submission.save_answers(db.session, invitation.id, "qolaf-q", {"q1": 1})
+    submission.save_answers(db.session, invitation.id, "ccis", {"solid": 4})
+    with pytest.raises(Incomplete) as incomplete:
+        submission.submit(db.session, invitation.id, "es", last_page=("ccis", CCIS_10))
+    assert incomplete.value.step == 1
+    db.session.rollback()
+    saved = submission.saved_answers(db.session, refreshed(invitation))
+    assert saved == {"qolaf-q": {"q1": 1}, "ccis": CCIS_10}
+    assert db.session.scalar(select(Response)) is None
+
+
+def test_a_complete_submit_reads_its_history_once_and_writes_no_drafts(enrolled, invite):
+    """The last page is scored with the saved answers, not written as drafts first (they
+    are deleted with the submit); the patient's responses are read once, for the summary
+    and triage alike."""
+    invitation = invite(enrolled).invitation
+    submission.save_answers(db.session, invitation.id, "qolaf-q", QOLAF_51)
+    sent = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        sent.append(" ".join(statement.split()))
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        result = submission.submit(db.session, invitation.id, "es", last_page=("ccis", CCIS_10))
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    assert [(r.instrument_id, r.total) for r in result.responses] == [("qolaf-q", 51), ("ccis", 10)]
+    assert not [s for s in sent if s.startswith("INSERT INTO draft_answers")]
+    assert len([s for s in sent if s.startswith("SELECT responses.")]) == 1
+    assert not [s for s in sent if s.startswith("SELECT contact_requests.")]
     assert db.session.scalar(select(DraftAnswer)) is None
 
 

@@ -9,7 +9,15 @@ from survey.domain import submission
 from survey.domain.triage import assessing
 from survey.domain.triage.assessing import assess_invitation
 from survey.extensions import db
-from survey.models import InvitationStatus, Response, TriageItem, TriageStatus, utcnow
+from survey.models import (
+    CompletionCount,
+    Invitation,
+    InvitationStatus,
+    Response,
+    TriageItem,
+    TriageStatus,
+    utcnow,
+)
 from tests.conftest import logged_by
 from tests.fixtures.triage import (
     RELAPSE,
@@ -83,6 +91,25 @@ def test_a_failing_triage_never_makes_the_submit_fail(site, make_patient, monkey
     )
     assert items_of(patient) == []
     assert "triage failed" in caplog.text and "catch-up" in caplog.text
+
+
+def test_a_failing_triage_still_counts_the_completion(site, make_patient, monkeypatch, caplog):
+    """The completion analytics count the answered invitation whatever triage does: its
+    savepoint rolled back once forgot every invitation the submit had noted to recount."""
+    patient = make_patient(site, reference="COUNTED")
+    monkeypatch.setattr(assessing, "assessment_of", lambda *a, **k: 1 / 0)
+    with logged_by(caplog, "survey.triage.assessing", logging.ERROR):
+        invitation = submit_timepoint(patient, "baseline", 51, (2, 2, 2, 2, 2))
+    assert items_of(patient) == []
+    counted = db.session.scalar(select(Invitation.counted_as).where(Invitation.id == invitation.id))
+    completed = counted[8]  # survey.domain.completion_counts.counted
+    assert completed == 1
+    assert (
+        db.session.scalar(
+            select(func.sum(CompletionCount.completed)).where(CompletionCount.figure == "all")
+        )
+        == 1
+    )
 
 
 def test_catch_up_assesses_what_a_failed_triage_left_exactly_once(

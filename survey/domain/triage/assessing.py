@@ -7,12 +7,13 @@ and the answers are stored all the same. A timepoint left without an item that w
 and assessed, once, by `flask --app wsgi triage catch-up`.
 """
 
+import functools
 import logging
 from collections import defaultdict
 from datetime import datetime
 
 from flask import has_app_context
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -48,7 +49,7 @@ def rules_for(db: Session, site_id: int) -> RuleSet:
     clinic's CCIS_MEANINGFUL_CHANGE where a rule leaves the CCIS threshold to the MIC.
     Settings that no longer fit the rules (saved by an older release) are logged and left
     out, so a site is never left without triage."""
-    settings = db.get(TriageSettings, site_id)
+    settings = db.execute(_settings_statement(), {"triage_site_id": site_id}).first()
     rules = shipped_rules()
     if settings is not None:
         try:
@@ -56,6 +57,15 @@ def rules_for(db: Session, site_id: int) -> RuleSet:
         except RulesError as error:
             logger.error("site %s: triage settings ignored, shipped rules used: %s", site_id, error)
     return rules.with_default_points(configured_points())
+
+
+@functools.cache
+def _settings_statement():
+    """A site's rule settings as plain values (read on every submit: no ORM object, and
+    built once per process)."""
+    return select(TriageSettings.rules, TriageSettings.due_hours).where(
+        TriageSettings.site_id == bindparam("triage_site_id")
+    )
 
 
 def configured_points() -> int | None:
@@ -126,13 +136,31 @@ def history_from_rows(rows, asked: set[int]) -> list[Answered]:
     ]
 
 
+def history_of_responses(responses, episode_id: int | None = None) -> list[Answered]:
+    """`patient_history` from rows already read: the patient's responses oldest first, each
+    with `invitation_id`, `timepoint`, `instrument_id`, `total`, `submitted_at`, `pad` (the
+    CCIS pad answer), `contact_requested` and its invitation's `episode_id` (the rows a
+    submit's `summaries.refresh_summary` read)."""
+    mine = [r for r in responses if episode_id is None or r.episode_id == episode_id]
+    asked = {r.invitation_id for r in mine if r.contact_requested}
+    rows = [
+        (r.invitation_id, r.timepoint, r.instrument_id, r.total, r.submitted_at, r.pad)
+        for r in mine
+    ]
+    return history_from_rows(rows, asked)
+
+
 def assessment_of(
-    db: Session, invitation: Invitation, rules: RuleSet | None = None
+    db: Session, invitation: Invitation, rules: RuleSet | None = None, responses=None
 ) -> Assessment | None:
     """The level and findings of one answered invitation, judged on its episode of care's
     history up to it (never on later answers); None when it has no stored answers. `rules`
-    are the site's (`rules_for`), read here when not given."""
-    history = patient_history(db, invitation.patient_id, invitation.episode_id)
+    are the site's (`rules_for`), read here when not given; `responses`, the patient's rows
+    as `history_of_responses` reads them, likewise."""
+    if responses is None:
+        history = patient_history(db, invitation.patient_id, invitation.episode_id)
+    else:
+        history = history_of_responses(responses, invitation.episode_id)
     place = next((i for i, e in enumerate(history) if e.invitation_id == invitation.id), None)
     if place is None:
         return None
@@ -142,17 +170,18 @@ def assessment_of(
 
 
 def assess_invitation(
-    db: Session, invitation: Invitation, now: datetime, look_first: bool = True
+    db: Session, invitation: Invitation, now: datetime, look_first: bool = True, responses=None
 ) -> TriageItem | None:
     """Triage an answered invitation and add its item (nothing when it already has one, or
     has no answers). Flushes; the caller commits. `look_first=False` skips looking for an
     existing item first (a submit that has just completed the invitation); the unique
-    constraint on the item's invitation still keeps one item per timepoint."""
+    constraint on the item's invitation still keeps one item per timepoint. `responses`: the
+    patient's responses as already read in this transaction (`history_of_responses`)."""
     existing = item_of(db, invitation.id) if look_first else None
     if existing is not None:
         return existing
     rules = rules_for(db, invitation.patient.site_id)
-    assessment = assessment_of(db, invitation, rules)
+    assessment = assessment_of(db, invitation, rules, responses)
     if assessment is None:
         return None
     due_after = rules.due_after(assessment.level)
@@ -191,13 +220,17 @@ def assess_invitation(
     return item
 
 
-def triage_submitted(db: Session, invitation: Invitation, now: datetime) -> TriageItem | None:
+def triage_submitted(
+    db: Session, invitation: Invitation, now: datetime, responses=None
+) -> TriageItem | None:
     """`assess_invitation` for a submit: in a savepoint, so that a failure here rolls back the
-    triage alone and never the answers. Returns None (and logs) when triage failed."""
+    triage alone and never the answers. Returns None (and logs) when triage failed.
+    `responses`: the patient's responses the submit read after storing its own (its summary's
+    rows), so that its history is not read again."""
     try:
         with db.begin_nested():
             # The invitation was open until this transaction: no item can exist for it yet.
-            return assess_invitation(db, invitation, now, look_first=False)
+            return assess_invitation(db, invitation, now, look_first=False, responses=responses)
     except Exception:  # any failure at all: the patient's answers must still be stored
         logger.exception(
             "invitation %s: triage failed; the answers are stored, and "
