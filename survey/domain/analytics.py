@@ -59,7 +59,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from survey.domain import completion_counts
 from survey.domain.completion_counts import (
@@ -181,7 +181,9 @@ def refresh_invitation_facts(connection, invitation_ids: Iterable[int] | None = 
         return
     # Built once (`_facts_update`): every batch of texts the dispatcher sends runs it.
     connection.execute(_facts_update(), {"fact_ids": ids})
-    if isinstance(connection, Session):
+    # Flask-SQLAlchemy's db.session (the dispatcher's and the CLI's) is a scoped_session: its
+    # commit recounts too, so the count rows stay locked for the commit alone.
+    if isinstance(connection, Session | scoped_session):
         completion_counts.recount_at_commit(connection, invitation_ids=ids)
     else:
         completion_counts.recount(connection, ids)
