@@ -28,8 +28,8 @@ DEFAULTS = {
     "SESSION_IDLE_MINUTES": 30,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
-    # No pool_pre_ping: it costs a BEGIN and a SELECT 1 before every request's first
-    # statement. survey/connection_health.py finds dead pooled connections at checkout
+    # No pool_pre_ping: it costs a round trip (SQLAlchemy's empty `;` query on psycopg) at
+    # every checkout. survey/connection_health.py finds dead pooled connections at checkout
     # without a round trip (tests/security/test_database_restart.py); setting pool_pre_ping
     # here turns that check off and the pre-ping on.
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 1800},

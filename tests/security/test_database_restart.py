@@ -37,8 +37,8 @@ def test_connections_are_recycled(app):
 
 
 def test_pooled_connections_are_checked_without_a_round_trip(app):
-    """No pre-ping (a BEGIN and SELECT 1 before every request's first statement): the checkout
-    check looks at the socket instead, so the restart below is survived by that check."""
+    """No pre-ping (a round trip at every checkout): the checkout check looks at the socket
+    instead, so the restart below is survived by that check."""
     assert not app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("pool_pre_ping")
     assert event.contains(db.engine, "checkout", connection_health._check_out)
 
