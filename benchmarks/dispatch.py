@@ -15,10 +15,17 @@ process of its own, so the server never competes with a client for one interpret
    dispatcher process sending them all: messages/s, and its ratio to the ceiling;
 3. inserts another N and runs two dispatcher processes at the same moment over them, then
    checks with the server that each message arrived exactly once and that all were sent.
+
+Each dispatcher prints what a message cost it: statements, BEGINs and COMMITs (round trips),
+and CPU time, its own process's (every thread) and its PostgreSQL backends' (read from
+/proc: the server must run on this machine; "n/a" otherwise). The floor prints the SDK's CPU
+time a request. On a shared machine throughput moves with the neighbours; CPU time and
+statements move with the code.
 """
 
 import argparse
 import multiprocessing
+import os
 import sys
 import threading
 import time
@@ -87,7 +94,8 @@ def app_config(database_url: str, api_url: str, concurrency: int) -> dict:
 
 def measure_server(api_url: str, concurrency: int, requests: int, body: str) -> float:
     """Requests/s the server answers to the Twilio SDK alone, with `concurrency` threads
-    sharing one client, as the dispatcher's threads share its backend."""
+    sharing one client, as the dispatcher's threads share its backend (and prints the SDK's
+    CPU time a request)."""
     from survey.outreach.backends import Outcome, OutgoingSms
     from survey.outreach.backends.twilio import TwilioBackend
 
@@ -115,14 +123,15 @@ def measure_server(api_url: str, concurrency: int, requests: int, body: str) -> 
                 failures.append(n)
 
     threads = [threading.Thread(target=client) for _ in range(concurrency)]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     if failures:
         raise SystemExit(f"the server refused {len(failures)} plain requests")
+    print(f"  the SDK's CPU time a request: {cpu / requests * 1000:.2f} ms")
     return requests / elapsed
 
 
@@ -237,9 +246,53 @@ class RoundTrips:
     def per(self, messages: int) -> str:
         n = max(messages, 1)
         return (
-            f"per message: {self.statements / n:.1f} statements, {self.begins / n:.1f} BEGIN, "
-            f"{self.commits / n:.1f} COMMIT"
+            f"per message: {self.statements / n:.2f} statements, {self.begins / n:.2f} BEGIN, "
+            f"{self.commits / n:.2f} COMMIT"
         )
+
+
+class DatabaseCpu:
+    """CPU time of the PostgreSQL backends serving an engine's connections from now on: each
+    backend's /proc entry read at its connection's first checkout, when it closes, and at
+    the end (the server must run on this machine)."""
+
+    def __init__(self, engine) -> None:
+        from sqlalchemy import event
+
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.lock = threading.Lock()
+        event.listen(engine, "checkout", self._checkout)
+        event.listen(engine, "close", self._close)
+
+    @staticmethod
+    def _seconds(pid: int) -> float | None:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+    def _checkout(self, dbapi_connection, *args) -> None:
+        pid = dbapi_connection.info.backend_pid
+        with self.lock:
+            if pid not in self.first and (seconds := self._seconds(pid)) is not None:
+                self.first[pid] = seconds
+
+    def _close(self, dbapi_connection, *args) -> None:
+        pid = dbapi_connection.info.backend_pid
+        if pid in self.first and (seconds := self._seconds(pid)) is not None:
+            with self.lock:
+                self.last[pid] = seconds
+
+    def seconds(self) -> float | None:
+        with self.lock:
+            for pid in self.first:
+                if (seconds := self._seconds(pid)) is not None:
+                    self.last[pid] = seconds
+            if not self.first:
+                return None
+            return sum(self.last.get(pid, first) - first for pid, first in self.first.items())
 
 
 def dispatcher(database_url, api_url, concurrency, limit, start, results, profile=None) -> None:
@@ -256,20 +309,26 @@ def dispatcher(database_url, api_url, concurrency, limit, start, results, profil
         settings = DispatchSettings.from_config(app.config)
         db.session.execute(select(1))  # connect before the clock starts
         db.session.commit()
-        trips = RoundTrips(db.engine)
+        trips, database_cpu = RoundTrips(db.engine), DatabaseCpu(db.engine)
         if profile:
             import yappi  # every thread's time, not only the main thread's
 
             yappi.set_clock_type("cpu")
             yappi.start()
         start.wait()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         report = dispatch_due(db.session, backend, settings, now=NOW, limit=limit)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         if profile:
             yappi.stop()
             yappi.get_func_stats().save(profile, type="pstat")
-        results.put((elapsed, report.sent, f"{report}; {trips.per(report.sent)}"))
+        n, backends = max(report.sent, 1), database_cpu.seconds()
+        costs = (
+            f"{trips.per(report.sent)}, CPU {cpu / n * 1000:.2f} ms here and "
+            + ("n/a" if backends is None else f"{backends / n * 1000:.2f} ms")
+            + " in its PostgreSQL backends"
+        )
+        results.put((elapsed, report.sent, f"{report}; {costs}"))
 
 
 def run_dispatchers(context, count, database_url, api_url, concurrency, limit, profile=None):

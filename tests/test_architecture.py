@@ -150,7 +150,8 @@ ONE_IDEA_EACH = {
     "domain/submission.py": "a patient answering an invitation",
     "domain/summaries.py": "keeping each patient's summary row equal to their responses",
     "instruments/checks.py": "the checks of a definition file, one per field",
-    "outreach/claims.py": "one message through the dispatcher",
+    "outreach/claims.py": "due messages claimed by the dispatcher, a batch at a time",
+    "outreach/message_status.py": "a message's status steps, for one message or a batch",
     "patient/views.py": "the patient's pages",
 }
 

@@ -59,7 +59,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from survey.domain import completion_counts
 from survey.domain.completion_counts import (
@@ -172,16 +172,18 @@ def refresh_invitation_facts(connection, invitation_ids: Iterable[int] | None = 
     """Work out the kept facts of these invitations again, and their counts (all of them
     when None: benchmark data written in bulk), in the caller's transaction (a Session, whose
     commit recounts them, or a Connection, recounted now)."""
-    statement = update(Invitation.__table__).values(**invitation_fact_values())
     if invitation_ids is None:
-        connection.execute(statement)
+        connection.execute(update(Invitation.__table__).values(**invitation_fact_values()))
         completion_counts.rebuild(connection)
         return
     ids = sorted(set(invitation_ids))
     if not ids:
         return
-    connection.execute(statement.where(Invitation.id.in_(ids)))
-    if isinstance(connection, Session):
+    # Built once (`_facts_update`): every batch of texts the dispatcher sends runs it.
+    connection.execute(_facts_update(), {"fact_ids": ids})
+    # Flask-SQLAlchemy's db.session (the dispatcher's and the CLI's) is a scoped_session: its
+    # commit recounts too, so the count rows stay locked for the commit alone.
+    if isinstance(connection, Session | scoped_session):
         completion_counts.recount_at_commit(connection, invitation_ids=ids)
     else:
         completion_counts.recount(connection, ids)

@@ -169,7 +169,7 @@ def recount(connection, invitation_ids: Iterable[int]) -> None:
             _invitation_rows_statement(), {"recount_ids": ids[first : first + BATCH]}
         ).all()
         changes: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-        moved, durations = [], []
+        moved, timed, durations = [], [], []
         for row in rows:
             now_counted = counted(row)
             if now_counted == row.counted_as:
@@ -179,11 +179,16 @@ def recount(connection, invitation_ids: Iterable[int]) -> None:
             if now_counted is not None:
                 _add(changes, now_counted, +1)
             moved.append({"moved_id": row.id, "counted_as": now_counted})
+            # An invitation has a duration row while what it adds has a duration.
+            if any(
+                kept is not None and kept[10] is not None for kept in (row.counted_as, now_counted)
+            ):
+                timed.append(row.id)
             if now_counted is not None and now_counted[10] is not None:
                 durations.append(_duration(row, now_counted))
         if moved:
             _apply(connection, changes)
-            _keep_durations(connection, [m["moved_id"] for m in moved], durations)
+            _keep_durations(connection, timed, durations)
             connection.execute(_counted_as_update(), moved)
 
 
@@ -197,7 +202,10 @@ def _duration(row, kept: list) -> dict:
 
 
 def _keep_durations(connection, invitation_ids: list[int], durations: list[dict]) -> None:
-    connection.execute(_durations_delete(), {"recount_ids": invitation_ids})
+    """The duration rows of these invitations replaced by `durations` (none to replace when
+    none of them had or has a duration: the texts a dispatcher sends)."""
+    if invitation_ids:
+        connection.execute(_durations_delete(), {"recount_ids": invitation_ids})
     if durations:
         connection.execute(AnswerDuration.__table__.insert(), durations)
 

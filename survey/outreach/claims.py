@@ -1,18 +1,20 @@
-"""One message through the dispatcher (dispatch.py runs the passes): claim it when it is due
-and may go, or make it wait; send it; record the provider's outcome.
+"""Due messages through the dispatcher, a batch at a time (dispatch.py runs the passes):
+claim those that may go, or make them wait, and send them; send_outcomes.py records what the
+provider answered.
 
-A claim locks the message with its patient and invitation (`FOR UPDATE ... SKIP LOCKED` on
-PostgreSQL), so two dispatchers never claim the same message nor count the same patient's
-limits at once. The claimed message is committed as `sending`, with its link minted, just
-before its own provider call; its outcome is recorded in a transaction of its own.
+A claim locks up to a batch of due messages with their patients and invitations (`FOR UPDATE
+... SKIP LOCKED` on PostgreSQL), so two dispatchers never claim the same message nor count the
+same patient's limits at once. The claimed messages are committed as `sending`, with their
+links minted, just before their provider calls; their outcomes are recorded with the next
+batch's claim.
 
-Each step is as few statements as its guarantees allow (docs/performance.md, section 4): the
-claim reads the message, patient, invitation and episode in one locking query of columns (no
-ORM objects); on PostgreSQL it locks the number, counts the limits, then marks the message
-`sending`, writes its event and mints its link in one statement (`message_status.move`);
-the outcome is one guarded statement (`WHERE attempts = ... AND status IN (...)`), so a
-status report that came first is never overwritten. Each site's name and each text's
-template are read once per pass.
+Each step is as few statements as its guarantees allow, whatever the batch's size
+(docs/performance.md, section 4): one locking query of columns reads the batch (no ORM
+objects); on PostgreSQL one statement locks its numbers, one query reads what the limits
+count, judged message by message in the batch's order as one-by-one claims would be (each
+claim counting towards the next), and one statement marks the claimed messages `sending`,
+writes their events and mints their links (`message_status.Step.run_many`). Each site's name
+and each text's template are read once per pass.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, bindparam, exists, func, insert, select, update
+from sqlalchemy import Integer, String, bindparam, exists, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 
 from survey.domain.invitations import link_url, new_link, opens_before
@@ -38,25 +41,25 @@ from survey.models import (
     PatientStatus,
     SmsSender,
 )
-from survey.outreach.alarms import raise_alarm
 from survey.outreach.backends import Outcome, OutgoingSms, SendResult, SmsBackend
-from survey.outreach.consent import record_opt_out
 from survey.outreach.dispatch_report import DispatchReport
 from survey.outreach.dispatch_settings import DispatchSettings
-from survey.outreach.message_status import PROVIDER_REPORTS, Step
+from survey.outreach.message_status import Step
 from survey.outreach.policy import (
     QUIET_HOURS,
     SendingRules,
-    limit_wait,
+    Sent,
+    limit_hold,
     next_allowed_time,
     sending_time_left,
+    sends_since,
+    week_start,
 )
 from survey.outreach.texts import fill, link_text_kind, neutral_name, template
 
 # The dispatcher's logger, as before this module was split from dispatch.py.
 logger = logging.getLogger("survey.outreach.dispatch")
 WAITING_FOR_INVITATION = "waiting_for_invitation"
-CHANNEL_PAUSED = "channel_paused"
 # A text that could not reach the phone this long before quiet hours start waits for the
 # morning instead: sent now, it would most likely expire on the way.
 LAST_CALL = timedelta(minutes=5)
@@ -128,7 +131,8 @@ _INVITATION_NOT_GONE = (
 )
 
 
-# The next due message that may be claimed (at `now`), with all a claim reads, locked.
+# The next due messages that may be claimed (at `now`, `size` of them at most), with all a
+# claim reads, locked.
 NEXT_DUE = (
     select(
         Message.id,
@@ -164,13 +168,23 @@ NEXT_DUE = (
         ),
     )
     .order_by(Message.due_at, Message.id)
-    .limit(1)
+    # The batch's size written into the SQL (one prepared statement per size): with LIMIT a
+    # parameter PostgreSQL planned the query afresh at every claim, ~1 ms of its CPU.
+    .limit(bindparam("size", type_=Integer, literal_execute=True))
     .with_for_update(skip_locked=True, of=(Message, Patient, Invitation))
 )
 # The statements each claim runs, built once (building and hashing them for every message
 # cost more than the send itself).
 THIS = Message.id == bindparam("message_id")
-LOCK_NUMBER = select(func.pg_advisory_xact_lock(func.hashtext(bindparam("phone", type_=String))))
+# The numbers of a batch's claims, each locked once, in one order (the lock keys' order):
+# two dispatchers locking numbers they share wait for each other instead of deadlocking.
+_NUMBER_KEYS = (
+    select(func.hashtext(func.unnest(bindparam("phones", type_=ARRAY(String)))).label("key"))
+    .distinct()
+    .order_by("key")
+    .subquery()
+)
+LOCK_NUMBERS = select(func.pg_advisory_xact_lock(_NUMBER_KEYS.c.key)).order_by(_NUMBER_KEYS.c.key)
 WAIT = (
     update(Message.__table__)
     .where(THIS)
@@ -182,71 +196,58 @@ CLAIM = Step(
     MessageStatus.SENDING,
     where=THIS,
     values=("language", "phone"),
-    also=insert(InvitationLink).values(
-        # Named apart from the messages' columns: a parameter named as one would set it.
-        invitation_id=bindparam("link_invitation_id"),
-        token_hash=bindparam("link_token_hash"),
-        created_at=bindparam("link_created_at", type_=InvitationLink.created_at.type),
+    # A SELECT, not VALUES: run for a batch, each link is a row of the batch's parameters.
+    also=insert(InvitationLink.__table__).from_select(
+        ["invitation_id", "token_hash", "created_at"],
+        select(
+            # Named apart from the messages' columns: a parameter named as one would set it.
+            bindparam("link_invitation_id", type_=InvitationLink.invitation_id.type),
+            bindparam("link_token_hash", type_=InvitationLink.token_hash.type),
+            bindparam("link_created_at", type_=InvitationLink.created_at.type),
+        ),
     ),
 )
-# A send's outcome: only a message still in this attempt's `sending` (or `review`) moves; a
-# status report that came first has moved it on, and it stays.
-THIS_ATTEMPT = THIS & (Message.attempts == bindparam("attempt"))
-IN_HAND = (MessageStatus.SENDING, MessageStatus.REVIEW)
-OUTCOMES = {
-    status: Step(
-        status,
-        where=THIS_ATTEMPT,
-        only_from=IN_HAND,
-        values=("provider_sid", "provider_status", "segments"),
-    )
-    for status in PROVIDER_REPORTS
-}
-PAUSED = Step(MessageStatus.PENDING, where=THIS_ATTEMPT, only_from=IN_HAND, values=("wait_reason",))
-RETRY = Step(MessageStatus.PENDING, where=THIS_ATTEMPT, only_from=IN_HAND, values=("due_at",))
-FAILED = Step(MessageStatus.FAILED, where=THIS_ATTEMPT, only_from=IN_HAND)
-REVIEW = Step(MessageStatus.REVIEW, where=THIS_ATTEMPT, only_from=IN_HAND)
-FILL_SEGMENTS = (
-    update(Message).where(THIS, Message.segments.is_(None)).values(segments=bindparam("segments"))
-)
 
 
-def claim_next(
+def claim_batch(
     db: Session,
     now: datetime,
+    size: int,
     settings: DispatchSettings,
     report: DispatchReport,
-    claimed_at: datetime | None = None,
     cache: PassCache | None = None,
-) -> tuple[bool, Claim | None]:
-    """Claim the next due message in a transaction of its own: whether one was found, and the
-    claim if it may go now (a message that must wait, or is not needed, is dealt with here).
+) -> tuple[int, list[Claim]]:
+    """Claim up to `size` due messages in a transaction of their own, each judged at `now` in
+    the order they are due: how many were found, and the claims that may go now (a message
+    that must wait, or is not needed, is dealt with here).
 
-    One message per transaction, committed just before its own provider call: a dispatcher
-    killed mid-send leaves only the message in flight in `sending` (then review), never the
-    ones it had not reached yet."""
-    row = db.execute(NEXT_DUE, {"now": now}).first()
-    if row is None:
-        db.commit()
-        return False, None
-    claim = None
-    if reason := _not_needed(row.invitation_status, row.expires_at, now):
-        CANCEL.run(db, at=now, reason=reason, message_id=row.id)
-        report.cancelled += 1
-    elif not row.phone:
-        NO_NUMBER.run(db, at=now, reason="no_number", message_id=row.id)
-        report.failed += 1
-    elif wait := _wait(db, row, now, settings.rules):
-        db.execute(WAIT, {"message_id": row.id, "due_at": wait[0], "why": wait[1]})
-        report.waiting += 1
-    else:
-        claim = _claim(db, row, settings, claimed_at or now, cache or PassCache())
+    Committed just before their provider calls: a dispatcher killed mid-send leaves only this
+    batch's messages (at most `size`) in `sending` (then review), never the ones it had not
+    reached yet."""
+    rows = db.execute(NEXT_DUE, {"now": now, "size": size}).all()
+    waits, candidates = [], []
+    for row in rows:
+        if reason := _not_needed(row.invitation_status, row.expires_at, now):
+            CANCEL.run(db, at=now, reason=reason, message_id=row.id)
+            report.cancelled += 1
+        elif not row.phone:
+            NO_NUMBER.run(db, at=now, reason="no_number", message_id=row.id)
+            report.failed += 1
+        elif wait := _wait(row, now, settings.rules):
+            waits.append({"message_id": row.id, "due_at": wait[0], "why": wait[1]})
+        else:
+            candidates.append(row)
+    going = _within_limits(db, candidates, now, settings.rules, waits)
+    if waits:
+        db.execute(WAIT, waits)
+        report.waiting += len(waits)
+    claims = _claim(db, going, settings, now, cache or PassCache()) if going else []
     db.commit()
-    return True, claim
+    return len(rows), claims
 
 
-def _wait(db: Session, row, now: datetime, rules: SendingRules) -> tuple[datetime, str] | None:
-    """When a due message may go instead of now, and why; None if it may go now."""
+def _wait(row, now: datetime, rules: SendingRules) -> tuple[datetime, str] | None:
+    """When a due message may go instead of now, and why, its limits aside; None if now."""
     if row.kind == MessageKind.REMINDER and row.invitation_due_at is not None:
         # A reminder never arrives before the invitation it recalls.
         return max(row.invitation_due_at, now) + timedelta(hours=1), WAITING_FOR_INVITATION
@@ -255,30 +256,71 @@ def _wait(db: Session, row, now: datetime, rules: SendingRules) -> tuple[datetim
         return allowed, QUIET_HOURS
     if sending_time_left(now, row.timezone, rules) < LAST_CALL:
         return next_allowed_time(now + LAST_CALL, row.timezone, rules), QUIET_HOURS
-    if db.get_bind().dialect.name == "postgresql":
-        # Two patients who share a phone are two rows: lock the number itself, so that two
-        # senders never both find it under its limits (released at this claim's commit).
-        # Its own statement: the count below must see what the lock's holder committed.
-        db.execute(LOCK_NUMBER, {"phone": row.phone})
-    if held := limit_wait(db, row.patient_id, row.phone, row.timezone, now, rules):
-        day_starts, reason = held
-        return next_allowed_time(day_starts, row.timezone, rules), reason
     return None
 
 
-def _claim(db: Session, row, settings: DispatchSettings, claimed_at: datetime, cache: PassCache):
-    """Mark a message as being sent and mint the link it carries (in this transaction)."""
-    token, link_row = new_link(row.invitation_id)
-    moved = CLAIM.run(
+def _within_limits(db: Session, rows: list, now: datetime, rules: SendingRules, waits: list):
+    """The rows whose patient and number are under their limits, judged in order, each claim
+    counting towards the next as it would once committed; the others are added to `waits`."""
+    if not rows or (not rules.max_per_day and not rules.max_per_week):
+        return rows
+    if db.get_bind().dialect.name == "postgresql":
+        # Two patients who share a phone are two rows: lock the numbers themselves, so that two
+        # senders never both find one under its limits (released at this claim's commit).
+        # Their own statement: the count below must see what the locks' holders committed.
+        db.execute(LOCK_NUMBERS, {"phones": sorted({row.phone for row in rows})})
+    sent = sends_since(
         db,
-        at=claimed_at,
-        message_id=row.id,
-        language=row.language,
-        phone=row.phone,
-        **{f"link_{column}": value for column, value in link_row.items()},
+        {row.patient_id for row in rows},
+        {row.phone for row in rows},
+        min(week_start(now, row.timezone) for row in rows),
     )
-    if moved != [row.id]:  # the row is locked by this claim: nothing else can move it
-        raise RuntimeError(f"message {row.id} could not be claimed")
+    going = []
+    for row in rows:
+        if held := limit_hold(sent, row.patient_id, row.phone, row.timezone, now, rules):
+            day_starts, reason = held
+            waits.append(
+                {
+                    "message_id": row.id,
+                    "due_at": next_allowed_time(day_starts, row.timezone, rules),
+                    "why": reason,
+                }
+            )
+        else:
+            going.append(row)
+            sent.append(Sent(now, row.patient_id, row.phone))
+    return going
+
+
+def _claim(db: Session, rows, settings: DispatchSettings, claimed_at: datetime, cache: PassCache):
+    """Mark messages as being sent and mint the links they carry, in one statement (in this
+    transaction); their texts, rendered in memory only."""
+    links = [new_link(row.invitation_id) for row in rows]
+    moved = CLAIM.run_many(
+        db,
+        [
+            {
+                "message_id": row.id,
+                "language": row.language,
+                "phone": row.phone,
+                **{f"link_{column}": value for column, value in link_row.items()},
+            }
+            for row, (_token, link_row) in zip(rows, links, strict=True)
+        ],
+        at=claimed_at,
+    )
+    if sorted(moved) != sorted(row.id for row in rows):  # locked by this claim: nothing
+        raise RuntimeError(
+            f"messages {sorted({row.id for row in rows} - set(moved))} could not be claimed"
+        )
+    return [
+        _text(db, row, token, settings, claimed_at, cache)
+        for row, (token, _link_row) in zip(rows, links, strict=True)
+    ]
+
+
+def _text(db: Session, row, token: str, settings, claimed_at: datetime, cache: PassCache):
+    """The claim of one message: its text and where it goes."""
     index_date = row.episode_index_date if row.episode_id else row.patient_index_date
     kind = link_text_kind(
         reminder=row.kind == MessageKind.REMINDER,
@@ -308,61 +350,3 @@ def send_claim(backend: SmsBackend, claim: Claim) -> SendResult:
     except Exception as error:  # a bug or surprise after the claim: it may have gone
         logger.error("SMS backend failed on message %s: %s", claim.message_id, type(error).__name__)
         return SendResult(Outcome.UNKNOWN, reason="backend_error")
-
-
-def record_result(
-    db: Session,
-    claim: Claim,
-    result: SendResult,
-    now: datetime,
-    settings: DispatchSettings,
-    report: DispatchReport,
-    commit: bool = True,
-) -> None:
-    """Record a send's outcome in one guarded statement: only a message still in this
-    attempt's `sending` (or `review`) moves. Committed here, or (commit=False) with the next
-    claim, which commits before its own send: one durable commit a message, not two."""
-    params = {"message_id": claim.message_id, "attempt": claim.attempt}
-    outcome, code, why = result.outcome, result.error_code, result.reason
-    if outcome == Outcome.ACCEPTED:
-        moved = OUTCOMES[result.status or MessageStatus.QUEUED].run(
-            db,
-            at=now,
-            **params,
-            provider_sid=result.provider_sid,
-            provider_status=(result.provider_status or "")[:32] or None,
-            segments=result.segments,
-        )
-        if not moved:
-            db.execute(FILL_SEGMENTS, {**params, "segments": result.segments})
-        report.sent += 1
-    elif outcome == Outcome.CHANNEL:
-        # Not this message's fault: it waits, unfailed, until the channel is resumed.
-        moved = PAUSED.run(
-            db, at=now, error_code=code, reason=why, wait_reason=CHANNEL_PAUSED, **params
-        )
-        if moved:
-            raise_alarm(
-                db,
-                claim.sms.site_id,
-                error_code=code,
-                reason=why,
-                now=now,
-                channel=claim.sms.channel,
-            )
-            report.waiting += 1
-    elif outcome == Outcome.RETRY and claim.attempt < settings.max_attempts:
-        due_at = now + settings.retry_delay(claim.attempt)
-        moved = RETRY.run(db, at=now, error_code=code, reason=why, due_at=due_at, **params)
-        report.retrying += bool(moved)
-    elif outcome in (Outcome.RETRY, Outcome.FAILED):
-        reason = why if outcome == Outcome.FAILED else "gave_up"
-        moved = FAILED.run(db, at=now, error_code=code, reason=reason, **params)
-        if moved and why == "opted_out":
-            record_opt_out(db, claim.sms.to, now, source="provider")
-        report.failed += bool(moved)
-    else:
-        moved = REVIEW.run(db, at=now, reason=why, **params)
-        report.review += bool(moved)
-    if commit:
-        db.commit()

@@ -5,40 +5,38 @@ A pass runs in short transactions:
    grace period) go to review: they may have gone, so they are never resent blindly;
 2. pending messages that are no longer needed are cancelled (invitation answered, expired or
    cancelled);
-3. due messages are claimed one at a time with `FOR UPDATE ... SKIP LOCKED` (PostgreSQL),
-   so any number of dispatchers on any number of machines never claim the same message; the
-   patient and invitation rows are locked with it, so two dispatchers never count the same
-   patient's limits at once (and, on PostgreSQL, an advisory lock on the number keeps two
-   patients who share a phone apart). Each claim is judged at its own moment (the pass's
-   clock, read just before the claim), so a slow pass never sends after quiet hours begin.
-   A claimed message outside quiet hours or over the limits waits (its due time moves); one
-   that may go is marked `sending`, its link is minted and that is committed **just before**
-   its own provider call, so a dispatcher killed mid-pass leaves only the message in flight
-   in `sending`;
-4. the claimed message is rendered (in memory only) and sent with a validity period that ends
-   when quiet hours start, and its outcome recorded in one guarded statement, committed with
-   the next claim (before that claim's own send), or alone when none follows. A refusal of
-   the site's account or sender pauses the site's channel (`alarms`): the message waits, and
-   nothing more of the site is claimed until an administrator resumes.
+3. due messages are claimed a batch at a time (as many as the dispatcher sends at once,
+   `concurrency`) with `FOR UPDATE ... SKIP LOCKED` (PostgreSQL), so any number of
+   dispatchers on any number of machines never claim the same message; the patient and
+   invitation rows are locked with them, so two dispatchers never count the same patient's
+   limits at once (and, on PostgreSQL, advisory locks on the numbers keep two patients who
+   share a phone apart). Each batch is judged at its own moment (the pass's clock, read just
+   before the claim), so a slow pass never sends after quiet hours begin, and its messages in
+   order, as if claimed one by one. A claimed message outside quiet hours or over the limits
+   waits (its due time moves); those that may go are marked `sending`, their links minted and
+   that is committed **just before** their provider calls, so a dispatcher killed mid-pass
+   leaves only the batch in flight (at most `concurrency` messages) in `sending`;
+4. the claimed messages are rendered (in memory only) and sent, `concurrency` at once, each
+   with a validity period that ends when quiet hours start, and their outcomes recorded in
+   one guarded statement for each kind of outcome, committed with the next batch's claim
+   (before that batch's own sends), or alone when none follows. A refusal of the site's
+   account or sender pauses the site's channel (`alarms`): the message waits, and nothing
+   more of the site is claimed until an administrator resumes.
 
-With `concurrency` above 1 (PostgreSQL), steps 3 and 4 run in that many threads, each with
-its own connection: the row locks keep them apart as they keep two dispatchers apart.
+One connection claims and records; the sends of a batch overlap in `concurrency` threads,
+which never touch the database.
 
 SQLite ignores row locks: with SQLite, run a single dispatcher (it always sends one at a time).
 
-This module runs the passes (steps 1 and 2, and the senders); claims.py takes one message
-through steps 3 and 4.
+This module runs the passes (steps 1 and 2, and the batches); claims.py takes a batch through
+step 3 and sends, send_outcomes.py records step 4's outcomes.
 """
 
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
-from dataclasses import fields
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 
-from flask import current_app, has_app_context
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -51,11 +49,12 @@ from survey.models import (
     utcnow,
 )
 from survey.models.outreach import INBOUND_RECEIPT
-from survey.outreach.backends import SmsBackend
-from survey.outreach.claims import PassCache, claim_next, record_result, send_claim
+from survey.outreach.backends import SendResult, SmsBackend
+from survey.outreach.claims import Claim, PassCache, claim_batch, send_claim
 from survey.outreach.dispatch_report import DispatchReport
 from survey.outreach.dispatch_settings import DispatchSettings
 from survey.outreach.message_status import move
+from survey.outreach.send_outcomes import record_results
 
 # Providers retry a webhook for hours, not weeks. Receipts of status reports go after this
 # long (a replayed report cannot move a message backwards); those of patients' texts stay.
@@ -87,37 +86,19 @@ def dispatch_due(
     )
     db.commit()
     budget = Budget(limit, time.monotonic(), now, clock)
-    senders = settings.concurrency if db.get_bind().dialect.name != "sqlite" else 1
-    if senders == 1:
-        send_due(db, backend, settings, now, budget, report)
+    # A batch is as many messages as are sent at once: one claim transaction and one record of
+    # outcomes for all of them, and no more in `sending` at a kill than the sends in flight.
+    size = settings.concurrency if db.get_bind().dialect.name != "sqlite" else 1
+    if size == 1:
+        send_due(db, backend, settings, budget, report)
         return report
-    # Several senders, each with its own connection, claim and send in parallel: the row locks
-    # that keep two dispatchers apart keep two senders apart the same way.
-    engine = db.get_bind()
-    reports = [DispatchReport() for _ in range(senders)]
-    # The texts come from the app's catalogs: each sender thread works in the app's context.
-    app = current_app._get_current_object() if has_app_context() else None
-
-    def sender(own: DispatchReport) -> None:
-        with app.app_context() if app else nullcontext(), Session(engine) as session:
-            try:
-                send_due(session, backend, settings, now, budget, own)
-            except BaseException:
-                budget.stop()  # the others finish the message in hand, then stop too
-                raise
-
-    with ThreadPoolExecutor(senders, thread_name_prefix="dispatch") as pool:
-        done = [pool.submit(sender, own) for own in reports]
-    for future in done:
-        future.result()  # a sender's error is this pass's error, once all have stopped
-    for own in reports:
-        for field in fields(report):
-            setattr(report, field.name, getattr(report, field.name) + getattr(own, field.name))
+    with ThreadPoolExecutor(size, thread_name_prefix="dispatch") as pool:
+        send_due(db, backend, settings, budget, report, pool, size)
     return report
 
 
 class Budget:
-    """How many more due messages a pass may examine, shared by its senders."""
+    """How many more due messages a pass may examine, and the pass's clock."""
 
     def __init__(
         self,
@@ -130,63 +111,81 @@ class Budget:
         self.started = started
         self.now = now or utcnow()
         self.clock = clock
-        self.lock = threading.Lock()
 
     def moment(self) -> datetime:
-        """The pass's clock now: what a claim is judged and stamped with."""
+        """The pass's clock now: what a batch is judged and stamped with."""
         if self.clock is not None:
-            with self.lock:
-                return self.clock()
+            return self.clock()
         return self.now + timedelta(seconds=time.monotonic() - self.started)
 
-    def take(self) -> bool:
-        with self.lock:
-            self.left -= 1
-            return self.left >= 0
-
-    def stop(self) -> None:
-        with self.lock:
-            self.left = 0
+    def take(self, wanted: int) -> int:
+        """How many of `wanted` messages the pass may still examine (taken from the budget)."""
+        taken = max(0, min(wanted, self.left))
+        self.left -= taken
+        return taken
 
 
 def send_due(
     db: Session,
     backend: SmsBackend,
     settings: DispatchSettings,
-    now: datetime,
     budget: Budget,
     report: DispatchReport,
+    pool: ThreadPoolExecutor | None = None,
+    size: int = 1,
 ) -> None:
-    """Claim, send and record due messages one by one until none is left or the budget is.
+    """Claim, send and record due messages a batch of `size` at a time (sent in `pool`'s
+    threads) until none is left or the budget is.
 
-    A send's outcome is recorded in the transaction of the next claim, which is committed
-    before that claim's own send (or alone, when no claim follows): one durable commit a
-    message. A dispatcher killed meanwhile leaves only the message in flight unrecorded, as
-    before; a claim that fails (a bug, a lost connection) still records the outcome alone."""
+    A batch's outcomes are recorded in the transaction of the next batch's claim, which is
+    committed before that batch's own sends (or alone, when no claim follows): one durable
+    commit a batch. A dispatcher killed meanwhile leaves only the batch in flight unrecorded;
+    a claim that fails (a bug, a lost connection) still records the outcomes alone."""
     cache = PassCache()  # each site's chosen name and each text, read once per pass
-    outcome = None  # the last send's (claim, result, moment), not yet committed
+    sent, at = [], None  # the last batch's outcomes, not yet committed, and its moment
     try:
-        while budget.take():
-            # Each claim is judged (quiet hours, limits, validity) and stamped at its own
+        while wanted := budget.take(size):
+            # Each batch is judged (quiet hours, limits, validity) and stamped at its own
             # moment, not the pass's start: a long pass must not send after quiet hours
             # begin, and a claim stamped with the pass's start could look stale to another
             # dispatcher's recovery.
             moment = budget.moment()
-            if outcome is not None:
-                record_result(db, *outcome, settings, report, commit=False)
-            found, claim = claim_next(db, moment, settings, report, moment, cache)
-            outcome = None  # committed with the claim
+            if sent:
+                record_results(db, sent, at, settings, report, commit=False)
+            found, claims = claim_batch(db, moment, wanted, settings, report, cache)
+            sent = []  # committed with the claim
             if not found:
                 return
-            if claim is not None:
-                outcome = (claim, send_claim(backend, claim), moment)
+            at = moment
+            sent = send_all(db, backend, claims, pool, at, settings, report)
     except Exception:
         db.rollback()
-        if outcome is not None:  # the claim that failed took this outcome's record with it
-            record_result(db, *outcome, settings, DispatchReport())  # counted already
+        if sent:  # the claim that failed took these outcomes' record with it
+            record_results(db, sent, at, settings, DispatchReport())  # counted already
         raise
-    if outcome is not None:
-        record_result(db, *outcome, settings, report)
+    if sent:
+        record_results(db, sent, at, settings, report)
+
+
+def send_all(db, backend, claims, pool, at, settings, report) -> list[tuple[Claim, SendResult]]:
+    """Send a batch's claims, overlapped in `pool` (one by one without): their outcomes.
+
+    A send that raised anything but an Exception (a stop, from inside) stops the pass once the
+    others have answered, their outcomes recorded and the one that raised left in `sending`."""
+    if pool is None:
+        return [(claim, send_claim(backend, claim)) for claim in claims]
+    sends = [pool.submit(send_claim, backend, claim) for claim in claims]
+    wait(sends)
+    stopped = next((send.exception() for send in sends if send.exception()), None)
+    answered = [
+        (claim, send.result())
+        for claim, send in zip(claims, sends, strict=True)
+        if send.exception() is None
+    ]
+    if stopped is not None:
+        record_results(db, answered, at, settings, report)
+        raise stopped
+    return answered
 
 
 def review_stalled_sends(db: Session, now: datetime, grace: timedelta) -> int:

@@ -1,5 +1,5 @@
-"""What one dispatcher pass did, by outcome: dispatch.py counts the sweeps, claims.py each
-message's outcome, and the `outreach dispatch` command prints it."""
+"""What one dispatcher pass did, by outcome: dispatch.py counts the sweeps, claims.py and
+send_outcomes.py each message's outcome, and the `outreach dispatch` command prints it."""
 
 from dataclasses import dataclass, fields
 

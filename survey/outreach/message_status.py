@@ -20,8 +20,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, insert, literal, select, update
+from sqlalchemy import ColumnElement, bindparam, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, object_session
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import BindParameter
 
 from survey.domain.analytics import refresh_invitation_facts
 from survey.models import Message, MessageEvent, MessageStatus
@@ -144,6 +147,10 @@ class Step:
     claims a message and mints its link) whether or not a row moved: a caller passing one
     holds the row's lock, and rolls back if the message did not move after all.
 
+    `run_many` runs the step for a list of rows of those parameters: on PostgreSQL in the
+    same one statement, each parameter a row gives becoming a column of `unnest` over one
+    array per parameter (the dispatcher's batch: one round trip for all its messages).
+
     The statements are built on the first run and kept (the dispatcher runs the same few
     steps for every message: building and hashing them each time cost more than the send)."""
 
@@ -172,14 +179,30 @@ class Step:
             )
             key = tuple(sorted(books.items(), key=lambda item: item[0]))
             self.groups.setdefault(key, []).append(before)
-        self.statements: dict[str, list] = {}
+        self.statements: dict[tuple, list] = {}
         # A step that hands a text to the provider or takes one back changes its invitation's
         # kept facts (first text, reminders before the answers) and so its analytics counts.
         self.moves_sent_at = any("sent_at" in dict(books) for books in self.groups)
 
-    def _build(self, postgresql: bool) -> list:
+    def _build(self, postgresql: bool, per_row: tuple[str, ...] = ()) -> list:
+        where, also, rows = self.where, self.also, None
+        if per_row:  # PostgreSQL only: the rows' parameters become the columns of `rows`
+            types = {column: MESSAGES.c[column].type for column in self.values}
+            for clause in (where, also):
+                for element in visitors.iterate(clause) if clause is not None else ():
+                    if isinstance(element, BindParameter):
+                        types.setdefault(element.key, element.type)
+            arrays = [bindparam(name, type_=ARRAY(types[name])) for name in per_row]
+            rows = func.unnest(*arrays).table_valued(*per_row).render_derived(name="batch")
+
+            def by_row(element):
+                if isinstance(element, BindParameter) and element.key in per_row:
+                    return rows.c[element.key]
+                return None
+
+            where = visitors.replacement_traverse(where, {}, by_row)
+            also = visitors.replacement_traverse(also, {}, by_row) if also is not None else None
         built = []
-        also = self.also
         for books, befores in self.groups.items():
             columns: dict[str, Any] = {}
             for column, value in books:
@@ -190,12 +213,15 @@ class Step:
                 else:
                     columns[column] = value
             for column in self.values:
-                columns[column] = bindparam(column, type_=MESSAGES.c[column].type)
+                if column in per_row:
+                    columns[column] = rows.c[column]
+                else:
+                    columns[column] = bindparam(column, type_=MESSAGES.c[column].type)
             step = (
                 update(MESSAGES)
-                .where(self.where, MESSAGES.c.status.in_(befores))
+                .where(where, MESSAGES.c.status.in_(befores))
                 .values(columns)
-                .returning(MESSAGES.c.id)
+                .returning(MESSAGES.c.id, MESSAGES.c.invitation_id)
             )
             event = {
                 "occurred_at": bindparam("at", type_=EVENTS.c.occurred_at.type),
@@ -205,20 +231,21 @@ class Step:
                 "reason": bindparam("reason", type_=EVENTS.c.reason.type),
             }
             if postgresql:
-                stepped = step.cte("moved")
-                record = (
-                    insert(EVENTS)
-                    .from_select(["message_id", *event], select(stepped.c.id, *event.values()))
-                    .returning(EVENTS.c.message_id)
+                # One statement: the step, its events and `also` are data-modifying CTEs; it
+                # answers with the messages moved and their invitations.
+                moved = step.cte("moved")
+                recorded = insert(EVENTS).from_select(
+                    ["message_id", *event], select(moved.c.id, *event.values())
                 )
+                query = select(moved.c.id, moved.c.invitation_id).add_cte(recorded.cte("recorded"))
                 if also is not None:
-                    record, also = record.add_cte(also.cte("also")), None
-                built.append((record, None))
+                    query, also = query.add_cte(also.cte("also")), None
+                built.append((query, None, True))
             else:
                 event_row = insert(EVENTS).values(message_id=bindparam("message_id_moved"), **event)
-                built.append((step, event_row))
+                built.append((step, event_row, True))
         if also is not None:
-            built.append((also, None))
+            built.append((also, None, False))
         return built
 
     def run(
@@ -233,26 +260,53 @@ class Step:
         """Move the messages; returns the ids moved, which a caller that did not lock the rows
         must take as the truth. Messages loaded in `db` are not refreshed: commit (which
         expires them) before reading them again."""
-        dialect = db.get_bind().dialect.name
-        if dialect not in self.statements:
-            self.statements[dialect] = self._build(dialect == "postgresql")
         params.update(at=at, reason=reason, error_code=error_code)
-        moved: list[int] = []
-        for statement, event_row in self.statements[dialect]:
+        return self._run(db, (), params)
+
+    def run_many(
+        self,
+        db: Session,
+        rows: list[dict[str, Any]],
+        *,
+        at: datetime,
+        reason: str | None = None,
+        error_code: int | None = None,
+        **params: Any,
+    ) -> list[int]:
+        """`run` for each of `rows` (the parameters that differ from row to row, each row
+        with the same names), in one statement on PostgreSQL; the ids moved."""
+        if not rows:
+            return []
+        if db.get_bind().dialect.name != "postgresql":
+            return [
+                moved
+                for row in rows
+                for moved in self.run(
+                    db, at=at, reason=reason, error_code=error_code, **params, **row
+                )
+            ]
+        per_row = tuple(rows[0])
+        params.update({name: [row[name] for row in rows] for name in per_row})
+        params.update(at=at, reason=reason, error_code=error_code)
+        return self._run(db, per_row, params)
+
+    def _run(self, db: Session, per_row: tuple[str, ...], params: dict[str, Any]) -> list[int]:
+        dialect = db.get_bind().dialect.name
+        if (dialect, per_row) not in self.statements:
+            self.statements[dialect, per_row] = self._build(dialect == "postgresql", per_row)
+        moved: dict[int, int | None] = {}
+        for statement, event_row, moves in self.statements[dialect, per_row]:
             result = db.execute(statement, params)
-            if event_row is None:
-                if statement is not self.also:
-                    moved += result.scalars().all()
+            if not moves:  # `also`
                 continue
-            ids = result.scalars().all()
-            if ids:  # SQLite: the events follow in a second statement
+            rows = dict(result.all())
+            if rows and event_row is not None:  # SQLite: the events follow in a second statement
                 event = {key: params[key] for key in ("at", "reason", "error_code")}
-                db.execute(event_row, [{**event, "message_id_moved": i} for i in ids])
-            moved += ids
+                db.execute(event_row, [{**event, "message_id_moved": i} for i in rows])
+            moved.update(rows)
         if moved and self.moves_sent_at:
-            texted = select(Message.invitation_id).where(Message.id.in_(moved))
-            refresh_invitation_facts(db, set(db.execute(texted).scalars()) - {None})
-        return moved
+            refresh_invitation_facts(db, set(moved.values()) - {None})
+        return list(moved)
 
 
 def move(

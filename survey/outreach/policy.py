@@ -10,8 +10,10 @@ counts once it has been handed to the provider, whether delivered or not; one re
 provider does not. Replies to a patient's HELP do not count: the patient asked for them.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select
@@ -30,14 +32,15 @@ COUNTED = (
     MessageStatus.UNDELIVERED,
     MessageStatus.REVIEW,
 )
-# What the limits count: the sends since a moment to a patient or (the first) to their number,
-# each marked whether it was the patient's own. Built once: the dispatcher asks for every claim.
-_MINE = Message.patient_id == bindparam("patient_id")
-_COUNTED_SINCE = (Message.status.in_(COUNTED), Message.sent_at >= bindparam("since"))
-SENT_SINCE = select(Message.sent_at, _MINE).where(
-    _MINE | (Message.phone == bindparam("phone")), *_COUNTED_SINCE
+# What the limits count: the sends since a moment to some patients or their numbers (the
+# number each went to), one query for a whole batch of claims. Built once: the dispatcher
+# asks for every batch.
+SENT_SINCE = select(Message.sent_at, Message.patient_id, Message.phone).where(
+    Message.patient_id.in_(bindparam("patient_ids", expanding=True))
+    | Message.phone.in_(bindparam("phones", expanding=True)),
+    Message.status.in_(COUNTED),
+    Message.sent_at >= bindparam("since"),
 )
-SENT_TO_PATIENT_SINCE = select(Message.sent_at, _MINE).where(_MINE, *_COUNTED_SINCE)
 QUIET_HOURS = "quiet_hours"
 DAILY_LIMIT = "daily_limit"
 WEEKLY_LIMIT = "weekly_limit"
@@ -107,6 +110,29 @@ def sending_time_left(moment: datetime, zone: str, rules: SendingRules) -> timed
     return max(at_local(local.date(), rules.send_until, zone) - moment, timedelta(0))
 
 
+class Sent(NamedTuple):
+    """A message that counts towards the limits: when it went, to whom, to which number."""
+
+    sent_at: datetime
+    patient_id: int
+    phone: str | None
+
+
+def week_start(now: datetime, zone: str) -> datetime:
+    """The start of the seven local days ending today: the oldest send the limits count."""
+    return at_local(local_date(now, zone) - timedelta(days=6), time(0), zone)
+
+
+def sends_since(
+    db: Session, patient_ids: Iterable[int], phones: Iterable[str], since: datetime
+) -> list[Sent]:
+    """What counts towards the limits of these patients and numbers, sent since `since`."""
+    rows = db.execute(
+        SENT_SINCE, {"patient_ids": list(patient_ids), "phones": list(phones), "since": since}
+    )
+    return [Sent(*row) for row in rows]
+
+
 def limit_wait(
     db: Session,
     patient_id: int,
@@ -119,14 +145,29 @@ def limit_wait(
     start of the first local day on which they may, and which limit holds it back."""
     if not rules.max_per_day and not rules.max_per_week:
         return None
+    sent = sends_since(db, [patient_id], [phone] if phone else [], week_start(now, zone))
+    return limit_hold(sent, patient_id, phone, zone, now, rules)
+
+
+def limit_hold(
+    sent: list[Sent],
+    patient_id: int,
+    phone: str | None,
+    zone: str,
+    now: datetime,
+    rules: SendingRules,
+) -> tuple[datetime, str] | None:
+    """`limit_wait` judged from sends already read (`sends_since`; those of other patients
+    and numbers are left out here), so that one query serves a batch of claims."""
+    if not rules.max_per_day and not rules.max_per_week:
+        return None
     today = local_date(now, zone)
-    since = at_local(today - timedelta(days=6), time(0), zone)
-    rows = db.execute(
-        SENT_SINCE if phone else SENT_TO_PATIENT_SINCE,
-        {"patient_id": patient_id, "phone": phone, "since": since},
-    ).all()
-    own = [local_date(moment, zone) for moment, is_mine in rows if is_mine]
-    shared = [local_date(moment, zone) for moment, _is_mine in rows]
+    own = [local_date(s.sent_at, zone) for s in sent if s.patient_id == patient_id]
+    shared = [
+        local_date(s.sent_at, zone)
+        for s in sent
+        if s.patient_id == patient_id or (phone and s.phone == phone)
+    ]
     first_reason = None
     for ahead in range(8):
         day = today + timedelta(days=ahead)

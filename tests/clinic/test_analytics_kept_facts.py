@@ -5,7 +5,10 @@ answers given on paper, a tablet code used."""
 
 from datetime import timedelta
 
+from sqlalchemy import select, update
+
 from survey.domain import handoff
+from survey.domain.analytics import refresh_invitation_facts
 from survey.domain.invitations import create_invitation
 from survey.extensions import db
 from survey.models import Invitation, Message, MessageKind, MessageStatus, ResponseMode
@@ -116,3 +119,27 @@ def test_a_tablet_code_redeemed_makes_the_invitation_a_tablets(site, make_patien
     db.session.commit()
     assert kept(invitation) == (None, 0, "tablet")
     assert invitation.counted_as[6:8] == ["tablet", 1]  # counted as a tablet's, opened
+
+
+def test_facts_kept_through_the_apps_session_are_counted_as_it_commits(site, make_patient):
+    """The dispatcher and the command line pass Flask-SQLAlchemy's `db.session` (a scoped
+    session): the counts move as it commits, as for a plain Session, so the count rows every
+    answer to that day's invitations updates are locked for the commit alone."""
+    patient = make_patient(site, reference="SCOPED")
+    opens = NOW - timedelta(days=2)
+    invitation = create_invitation(db.session, patient, "baseline", opens_at=opens)
+    db.session.commit()
+    counted_before = list(invitation.counted_as)
+    message = pending(invitation, MessageKind.INVITATION, opens)
+    db.session.execute(
+        update(Message).where(Message.id == message.id).values(sent_at=opens),
+        execution_options={"synchronize_session": False},
+    )
+    refresh_invitation_facts(db.session, [invitation.id])
+    counted_now = db.session.scalar(
+        select(Invitation.counted_as).where(Invitation.id == invitation.id)
+    )
+    assert counted_now == counted_before  # not yet: at the commit
+    db.session.commit()
+    assert kept(invitation)[0] == opens
+    assert invitation.counted_as[5] == 1  # counted as texted

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import bindparam, event, select
 
 from survey.extensions import db
 from survey.models import Message, MessageEvent, MessageStatus
@@ -142,6 +142,52 @@ def test_a_set_based_step_moves_only_what_may_move_and_returns_the_ids(two):
     assert moved == [first.id]
     assert (first.status, second.status) == (MessageStatus.REVIEW, MessageStatus.DELIVERED)
     assert second.events == []
+
+
+def test_a_step_run_for_many_rows_moves_each_with_its_own_values_in_one_statement(enrolled):
+    patients = [enrolled(f"P-{n}", phone=f"+3461234567{n}") for n in range(3)]
+    messages = [messages_of(patient)[0] for patient in patients]
+    for message in messages:
+        in_state(message, MessageStatus.SENDING)
+    messages[2].attempts = 2  # a later attempt: the row naming attempt 1 must not move it
+    db.session.commit()
+    step = Step(
+        MessageStatus.QUEUED,
+        where=(Message.id == bindparam("message_id")) & (Message.attempts == bindparam("attempt")),
+        values=("provider_sid", "segments"),
+    )
+    rows = [
+        {"message_id": m.id, "attempt": 1, "provider_sid": f"SM{n:032d}", "segments": n + 1}
+        for n, m in enumerate(messages)
+    ]
+    statements = []
+    listen = ("before_cursor_execute", lambda *args: statements.append(args[2]))
+    event.listen(db.engine, *listen)
+    try:
+        moved = step.run_many(db.session, rows, at=AT, reason="why")
+    finally:
+        event.remove(db.engine, *listen)
+    db.session.commit()
+    db.session.expire_all()
+    assert sorted(moved) == sorted(m.id for m in messages[:2])
+    for n, message in enumerate(messages[:2]):
+        assert (message.status, message.provider_sid, message.segments) == (
+            MessageStatus.QUEUED,
+            f"SM{n:032d}",
+            n + 1,
+        )
+        assert [(e.status, e.occurred_at, e.reason) for e in message.events] == [
+            (MessageStatus.QUEUED, AT, "why")
+        ]
+    assert (messages[2].status, messages[2].provider_sid, messages[2].events) == (
+        MessageStatus.SENDING,
+        None,
+        [],
+    )
+    if db.engine.dialect.name == "postgresql":
+        assert len(statements) == 1  # the messages and their events, whatever their number
+    else:  # one message at a time: the step, then its event
+        assert len(statements) == 3 + 2
 
 
 def test_a_step_may_set_only_what_it_learnt_not_the_status_or_its_books():
