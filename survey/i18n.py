@@ -54,6 +54,19 @@ def translations():
     return catalog
 
 
+def gettext(string: str, **variables) -> str:
+    """Flask-Babel's `gettext` through the catalog looked up once per request: for texts
+    worded in Python on every row of a page (a change, what it was measured against)."""
+    text = translations().ugettext(string)
+    return text % variables if variables else text
+
+
+def pgettext(context: str, string: str, **variables) -> str:
+    """Flask-Babel's `pgettext` likewise."""
+    text = translations().upgettext(context, string)
+    return text % variables if variables else text
+
+
 def install_template_gettext(app: Flask) -> None:
     """Templates' `_`, `gettext`, `ngettext`, `pgettext` and `npgettext` through the catalog
     looked up once per request (Flask-Babel installs the same callables, looking it up each

@@ -3,9 +3,6 @@ measured against as a phrase, and where its threshold or band comes from (`citat
 Raising flags is `flags.py`'s; this module only words them.
 """
 
-from flask_babel import gettext as _
-from flask_babel import pgettext
-
 from survey.clinic.flags import (
     BAND_BETTER,
     BAND_WORSE,
@@ -13,6 +10,8 @@ from survey.clinic.flags import (
     CCIS_WORSENED,
     Flag,
 )
+from survey.i18n import gettext as _
+from survey.i18n import pgettext
 from survey.instruments import CCIS, QOLAF, get_instrument
 from survey.instruments.change import Reference
 
@@ -28,11 +27,14 @@ MEANINGFUL_CHANGE_CITATION = _mic_citation()
 
 def reference_text(reference: str) -> str:
     """The answers a change was measured against, as a phrase: "the previous answers"."""
-    return {
-        Reference.BASELINE: pgettext("compared against", "baseline"),
-        Reference.PREVIOUS: pgettext("compared against", "the previous answers"),
-        Reference.BEST: pgettext("compared against", "the best so far"),
-    }[Reference(reference)]
+    # Only the one asked for is translated (the list words one on many of its rows); each a
+    # literal call, so that the catalogs' extraction finds it.
+    reference = Reference(reference)
+    if reference == Reference.BASELINE:
+        return pgettext("compared against", "baseline")
+    if reference == Reference.PREVIOUS:
+        return pgettext("compared against", "the previous answers")
+    return pgettext("compared against", "the best so far")
 
 
 def describe(flag: Flag, lang: str) -> str:

@@ -33,21 +33,23 @@ def grace_period(config) -> timedelta:
 # Next due and overdue are also kept on the patient's summary row (`survey.domain.summaries` works
 # these definitions out in SQL there), so that sorting and filtering 100,000 patients by them
 # read an index. Overdue does not depend on the clock once stored; next due does, through
-# expiry, so the list calls `summaries.refresh_stale_follow_up(now)` before sorting by it.
+# expiry, so a page sorted by it asks whether any stored step is stale at `now`
+# (`summaries.any_stale_follow_up`) and, when one is, calls
+# `summaries.refresh_stale_follow_up(now)` and reads the page again.
 # The page's own rows show next due and its closing worked out here, live.
 
 
-def next_due_column(now: datetime) -> ColumnElement:
+def next_due_column(now: datetime | ColumnElement) -> ColumnElement:
     """Per patient: opens_at of the earliest invitation that is open and not expired."""
     return next_due_of(Invitation.opens_at, now)
 
 
-def next_closes_column(now: datetime) -> ColumnElement:
+def next_closes_column(now: datetime | ColumnElement) -> ColumnElement:
     """Per patient: when the next-due invitation closes (the earliest by opening, then id)."""
     return next_due_of(Invitation.expires_at, now)
 
 
-def next_due_of(column, now: datetime) -> ColumnElement:
+def next_due_of(column, now: datetime | ColumnElement) -> ColumnElement:
     return (
         select(column)
         .where(
@@ -63,15 +65,21 @@ def next_due_of(column, now: datetime) -> ColumnElement:
 
 
 def stored_next_due_column() -> ColumnElement:
-    """Per patient: next due as kept on the summary, right at `now` once the list has called
-    `summaries.refresh_stale_follow_up(now)`."""
+    """Per patient: next due as kept on the summary, right at `now` while no stored step is
+    stale (`summaries.any_stale_follow_up(now)`, else `refresh_stale_follow_up(now)`)."""
     return PatientSummary.next_due_at
 
 
-def overdue_condition(now: datetime, grace: timedelta) -> ColumnElement[bool]:
+def overdue_condition(opened_by) -> ColumnElement[bool]:
     """Per patient: true when the follow-up is overdue (see the module's definition), from
-    the summary's `overdue_since` (NULL for withdrawn patients)."""
-    return PatientSummary.overdue_since <= now - grace
+    the summary's `overdue_since` (NULL for withdrawn patients). `opened_by` is now less the
+    grace period (`overdue_opened_by`), a value or a bind parameter."""
+    return PatientSummary.overdue_since <= opened_by
+
+
+def overdue_opened_by(now: datetime, grace: timedelta) -> datetime:
+    """An unanswered invitation that opened by this moment makes a patient overdue at `now`."""
+    return now - grace
 
 
 # -- Python, for one patient ---------------------------------------------------------------------

@@ -1,16 +1,22 @@
-"""The patient list: one SQL query per page (two sorted by next due), however many patients.
+"""The patient list: one SQL query per page, however many patients.
 
 The figures that come from answers (latest and baseline totals per instrument, last response)
 are read from each patient's summary row, kept up to date in the transaction that stores
 answers (`survey.domain.summaries`) and indexed in both directions, so sorting 100,000 patients by
 one reads a page of an index. Next due and overdue are kept there too (`survey.domain.summaries`):
-overdue needs no clock once stored; next due moves with the clock through expiry, so sorting
-by it first moves the rows whose stored step of it has closed to their next step (an index
-range scan, usually finding none); the page's rows show it worked out live. The query
-first chooses the page's patients, computing only what the filters and the sort need, then
-computes every figure for those patients alone (see `patient_page`). Pages are offset-based
-over a stable order (the sort key, then the patient id) and fetch one row more than they show
-to know whether there is a next page, so no count of all patients is needed.
+overdue needs no clock once stored; next due moves with the clock through expiry, so a page
+sorted by it also asks whether any stored step of it has closed (two index range scans that
+stop at their first row), and only then moves those rows to their next step and reads the
+page again; the page's rows show it worked out live. The query first chooses the page's
+patients, computing only what the filters and the sort need, then computes every figure for
+those patients alone (see `patient_page`). Pages are offset-based over a stable order (the
+sort key, then the patient id) and fetch one row more than they show to know whether there
+is a next page, so no count of all patients is needed.
+
+Each shape of page (its sort, its direction, which filters are on) is one statement built
+once per process, with the request's values (sites, time, band, language, reference, the
+MIC, page) as bind parameters, and run on the session's connection as Core: building the
+statement and SQLAlchemy's ORM result rows had cost several times the database's own time.
 
 Baseline, latest, previous and best follow the same rules as `results.patient_course` (the
 tests check that list and patient page agree; `survey/domain/summaries.py` writes them in SQL):
@@ -25,19 +31,33 @@ instrument that declares one (CCIS), or by a worse band on one with bands (QoLAF
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from functools import partial
+from datetime import UTC, datetime, timedelta
+from functools import cached_property, partial
 
-from sqlalchemy import ColumnElement, case, exists, false, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Select,
+    bindparam,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from survey.clinic import followup
 from survey.clinic.filters import ListFilters
 from survey.clinic.flags import minimal_important_changes
 from survey.domain.invitation_dates import InvitationDates
-from survey.domain.summaries import PREFIXES, refresh_stale_follow_up
+from survey.domain.summaries import PREFIXES, any_stale_follow_up, refresh_stale_follow_up
 from survey.instruments import (
     CCIS,
     INSTRUMENT_IDS,
@@ -48,9 +68,12 @@ from survey.instruments import (
 )
 from survey.instruments.change import Comparison, Reference, compare
 from survey.models import Message, MessageStatus, Patient, PatientSummary, Site, User
+from survey.models.base import UTCDateTime
 
 
-@dataclass(frozen=True)
+# Not frozen, for speed: a page makes 150 of these and PatientRow, and a frozen dataclass
+# is set up field by field through object.__setattr__, five times as slow. Nothing changes them.
+@dataclass
 class Figures:
     """One questionnaire's figures on one line of the list, with their changes."""
 
@@ -70,22 +93,24 @@ class Figures:
             return None
         return compare(self.instrument, start, self.latest, reference, mic=self.mic)
 
-    @property
+    # Cached: a row's template reads each comparison several times (the cell, its provisional
+    # mark, the Worsened tags), and each is worked out from the totals.
+    @cached_property
     def change(self) -> Comparison | None:
         """Latest against baseline; None while the latest answers are the baseline ones."""
         return None if self.single else self._against(self.baseline, Reference.BASELINE)
 
-    @property
+    @cached_property
     def change_previous(self) -> Comparison | None:
         """Latest against the answers before it."""
         return self._against(self.previous, Reference.PREVIOUS)
 
-    @property
+    @cached_property
     def change_best(self) -> Comparison | None:
         """Latest against the best total before it."""
         return self._against(self.best, Reference.BEST)
 
-    @property
+    @cached_property
     def worsened(self) -> tuple[Comparison, ...]:
         """What the Worsened filter matched: the comparisons with previous or best that
         show worsening (by the MIC or by band)."""
@@ -101,7 +126,7 @@ class Figures:
         return self.provisional or self.previous_provisional
 
 
-@dataclass(frozen=True)
+@dataclass
 class PatientRow:
     """One line of the list, with the figures already computed."""
 
@@ -186,21 +211,30 @@ def _band_rank(instrument: Instrument, total: ColumnElement) -> ColumnElement:
     )
 
 
-def worsened_condition(rows, mics: dict[str, MinimalImportantChange | None]) -> ColumnElement:
+def worsened_condition(rows) -> ColumnElement:
     """Per patient (`rows` carries each questionnaire's latest, previous and best): worse than
-    the previous answers or than the best so far, by the MIC or by band."""
+    the previous answers or than the best so far, by the MIC or by band. The MIC's points
+    are the bind parameters `deterioration_parameters` names."""
     conditions = []
     for instrument_id in INSTRUMENT_IDS:
         instrument, p = get_instrument(instrument_id), PREFIXES[instrument_id]
         latest = rows.c[f"{p}_latest"]
         for earlier in (rows.c[f"{p}_previous"], rows.c[f"{p}_best"]):
-            mic = mics[instrument_id]
-            if mic is not None:
+            if instrument.minimal_important_change is not None:
                 worsening = latest - earlier if instrument.higher_is_worse else earlier - latest
-                conditions.append(worsening >= mic.deterioration)
+                conditions.append(worsening >= bindparam(f"{p}_deterioration"))
             if instrument.bands:
                 conditions.append(_band_rank(instrument, latest) > _band_rank(instrument, earlier))
     return or_(false(), *conditions)
+
+
+def deterioration_parameters(mics: dict[str, MinimalImportantChange | None]) -> dict[str, int]:
+    """The values of `worsened_condition`'s bind parameters: each MIC's points of worsening."""
+    return {
+        f"{PREFIXES[instrument_id]}_deterioration": mic.deterioration
+        for instrument_id, mic in mics.items()
+        if mic is not None
+    }
 
 
 FAILED_CONTACT = (MessageStatus.FAILED, MessageStatus.UNDELIVERED, MessageStatus.REVIEW)
@@ -213,23 +247,29 @@ def failed_contact_condition() -> ColumnElement[bool]:
         exists()
         .where(
             Message.patient_id == Patient.id,
-            Message.status.in_(FAILED_CONTACT),
+            # The statuses as values of their own, not one list SQLAlchemy expands at each run.
+            Message.status.in_([literal(status, Message.status.type) for status in FAILED_CONTACT]),
             Message.resolved_at.is_(None),
         )
         .correlate(Patient)
     )
 
 
-def _figures(now: datetime, grace: timedelta) -> dict[str, Callable[[], ColumnElement]]:
+# The request's time, and now less the grace period, as the page's statements take them.
+NOW = bindparam("now", type_=PatientSummary.next_due_at.type)
+OVERDUE_OPENED_BY = bindparam("overdue_opened_by", type_=PatientSummary.overdue_since.type)
+
+
+def _figures() -> dict[str, Callable[[], ColumnElement]]:
     """Every per-patient figure of the list, by name, built on demand. Those that come from
     answers are read from the patient's summary row, kept with the answers
     (`survey.domain.summaries`), so sorting by them reads an index instead of every response."""
     return {
         **{name: partial(getattr, PatientSummary, name) for name in SUMMARY_FIGURES},
-        "next_due": lambda: followup.next_due_column(now),
-        "next_closes": lambda: followup.next_closes_column(now),
+        "next_due": lambda: followup.next_due_column(NOW),
+        "next_closes": lambda: followup.next_closes_column(NOW),
         "next_due_at": followup.stored_next_due_column,
-        "overdue": lambda: followup.overdue_condition(now, grace),
+        "overdue": lambda: followup.overdue_condition(OVERDUE_OPENED_BY),
     }
 
 
@@ -284,19 +324,76 @@ def patient_page(
     The query works in two steps: first the page's patients are chosen, computing for every
     candidate only the figures that the filters and the sort need (nothing at all for the
     default order by reference); then every figure is computed for those patients alone."""
-    figures = _figures(now, grace)
     sort = filters.sort.lstrip("-")
-    if sort == "next_due":
-        # The one sort that reads a figure the clock moves: bring the rows whose stored step
-        # of next due has closed (or not begun) to the one that holds now. An index range
-        # scan, usually finding nothing; every other page is the one statement below.
+    site_ids = filters.site_ids(user)
+    statement = _page_statement(
+        sort,
+        filters.sort.startswith("-"),
+        one_site=len(site_ids) == 1,
+        band=bool(filters.band),
+        overdue=filters.overdue,
+        worsened=filters.worsened,
+        language=bool(filters.language),
+        reference=bool(filters.reference),
+    )
+    mics = minimal_important_changes(threshold)
+    values = {
+        "site_ids": site_ids,
+        "site_id": site_ids[0] if site_ids else None,
+        "now": now,
+        "overdue_opened_by": followup.overdue_opened_by(now, grace),
+        "limit": page_size + 1,
+        "offset": (filters.page - 1) * page_size,
+        **deterioration_parameters(mics),
+    }
+    if filters.band:
+        band = next(b for b in get_instrument(QOLAF).bands if b.id == filters.band)
+        values.update(band_min=band.min, band_max=band.max)
+    if filters.language:
+        values["language"] = filters.language
+    if filters.reference:
+        values["pattern"] = "%" + _escape_like(filters.reference.lower()) + "%"
+    # Core rows on the session's connection (after a flush, as the ORM's execute would):
+    # plain tuples, without the ORM's result machinery.
+    db.flush()
+    found = db.connection().execute(statement, values).all()
+    if sort == "next_due" and found and found[0][AT_STALE]:
+        # The one sort that reads a figure the clock moves, and some stored step of it has
+        # closed (or not begun) at `now`: bring those rows to the step that holds now and
+        # read the page again. Usually nothing is stale and the page is one statement.
         refresh_stale_follow_up(db, now)
+        found = db.connection().execute(statement, values).all()
+    return Page(
+        rows=_rows(found[:page_size], mics),
+        number=filters.page,
+        size=page_size,
+        has_next=len(found) > page_size,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _page_statement(
+    sort: str,
+    descending: bool,
+    *,
+    one_site: bool,
+    band: bool,
+    overdue: bool,
+    worsened: bool,
+    language: bool,
+    reference: bool,
+) -> Select:
+    """The page's statement for this sort and these filters, built once per process: the
+    request's values are its bind parameters (see `patient_page`), and one statement object
+    keeps its cache key and SQLAlchemy's compiled form (building it and its cache key each
+    time cost more than PostgreSQL's execution of it)."""
+    figures = _figures()
     needed = [
         name
         for key in (
-            filters.band and "band",
-            filters.worsened and "worsened",
-            filters.overdue and "overdue",
+            band and "band",
+            worsened and "worsened",
+            overdue and "overdue",
             sort,
         )
         if key in NEEDS
@@ -311,34 +408,41 @@ def patient_page(
             *(figures[name]().label(name) for name in dict.fromkeys(needed)),
         )
         .join(PatientSummary, PatientSummary.patient_id == Patient.id)
-        .where(Patient.site_id.in_(filters.site_ids(user)))
+        .where(
+            # One site, as most staff have, without the list's IN worked out at each run.
+            Patient.site_id == bindparam("site_id")
+            if one_site
+            else Patient.site_id.in_(bindparam("site_ids", expanding=True))
+        )
     )
-    if filters.language:
-        candidates = candidates.where(Patient.language == filters.language)
-    if filters.reference:
-        pattern = "%" + _escape_like(filters.reference.lower()) + "%"
-        candidates = candidates.where(func.lower(Patient.reference).like(pattern, escape="\\"))
+    if language:
+        candidates = candidates.where(Patient.language == bindparam("language"))
+    if reference:
+        candidates = candidates.where(
+            func.lower(Patient.reference).like(bindparam("pattern"), escape="\\")
+        )
     candidates = candidates.subquery("candidates")
 
     # Ordered by the label, so the database computes the key once per patient, not twice.
     sort_key = _sort_key(candidates, sort).label("sort_key")
     chosen = select(candidates.c.id, sort_key)
-    if filters.band:
-        band = next(b for b in get_instrument(QOLAF).bands if b.id == filters.band)
-        chosen = chosen.where(candidates.c.qolaf_latest.between(band.min, band.max))
-    if filters.overdue:
+    if band:
+        chosen = chosen.where(
+            candidates.c.qolaf_latest.between(bindparam("band_min"), bindparam("band_max"))
+        )
+    if overdue:
         chosen = chosen.where(candidates.c.overdue)
-    mics = minimal_important_changes(threshold)
-    if filters.worsened:
-        chosen = chosen.where(worsened_condition(candidates, mics))
-    descending = filters.sort.startswith("-")
+    if worsened:
+        chosen = chosen.where(worsened_condition(candidates))
     chosen = (
-        chosen.order_by(*_order(sort_key, descending), candidates.c.id)
-        .limit(page_size + 1)
-        .offset((filters.page - 1) * page_size)
+        chosen.order_by(*_order(sort_key, descending, sort), candidates.c.id)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
         .subquery("chosen")
     )
-
+    # Sorted by next due, the page also says whether any stored step of it is stale at
+    # `now`: an uncorrelated subquery, worked out once for the statement.
+    stale = any_stale_follow_up(NOW) if sort == "next_due" else false()
     page = (
         select(
             Patient.id.label("id"),
@@ -347,21 +451,67 @@ def patient_page(
             Patient.language.label("language"),
             Patient.status.label("status"),
             Patient.timezone.label("timezone"),
-            *(make().label(name) for name, make in figures.items()),
+            *(_shown(figures[name]()).label(name) for name in SHOWN),
             failed_contact_condition().label("failed_contact"),
+            stale.label("stale"),
         )
         .join(chosen, chosen.c.id == Patient.id)
         .join(PatientSummary, PatientSummary.patient_id == Patient.id)
         .join(Site, Site.id == Patient.site_id)
-        .order_by(*_order(chosen.c.sort_key, descending), Patient.id)
+        .order_by(*_order(chosen.c.sort_key, descending, sort), Patient.id)
     )
-    found = db.execute(page).all()
-    return Page(
-        rows=[_row(values, mics) for values in found[:page_size]],
-        number=filters.page,
-        size=page_size,
-        has_next=len(found) > page_size,
-    )
+    assert tuple(page.selected_columns.keys()) == COLUMNS, "_row reads the columns by place"
+    return page
+
+
+def _shown(figure: ColumnElement) -> ColumnElement:
+    """A figure as the page reads it: times as the driver gives them, which `_aware` makes
+    UTC, rather than through UTCDateTime's result processing (two Python calls a value)."""
+    if isinstance(figure.type, UTCDateTime):
+        return type_coerce(figure, DateTime(timezone=True))
+    return figure
+
+
+# Each questionnaire's figures a row shows, in the order `Figures` takes them after its
+# instrument and MIC (the changes are worked out from them).
+SHOWN_PER_INSTRUMENT = (
+    "latest",
+    "baseline",
+    "previous",
+    "best",
+    "single",
+    "provisional",
+    "baseline_provisional",
+    "previous_provisional",
+)
+# The figures a row shows, and the page statement's columns in order: where `_row` finds each.
+SHOWN = (
+    *(f"{p}_{name}" for p in PREFIXES.values() for name in SHOWN_PER_INSTRUMENT),
+    "last_response_at",
+    "next_due",
+    "next_closes",
+    "overdue",
+)
+COLUMNS = (
+    "id",
+    "reference",
+    "site",
+    "language",
+    "status",
+    "timezone",
+    *SHOWN,
+    "failed_contact",
+    "stale",
+)
+AT = {name: place for place, name in enumerate(COLUMNS)}
+AT_ID, AT_REFERENCE, AT_SITE, AT_LANGUAGE, AT_STATUS, AT_TIMEZONE = range(6)
+AT_LAST_RESPONSE_AT = AT["last_response_at"]
+AT_NEXT_DUE, AT_NEXT_CLOSES, AT_OVERDUE = AT["next_due"], AT["next_closes"], AT["overdue"]
+AT_FAILED_CONTACT, AT_STALE = AT["failed_contact"], AT["stale"]
+FIGURES_AT = {
+    instrument_id: tuple(AT[f"{p}_{name}"] for name in SHOWN_PER_INSTRUMENT)
+    for instrument_id, p in PREFIXES.items()
+}
 
 
 def _sort_key(rows, sort: str) -> ColumnElement:
@@ -381,51 +531,63 @@ def _sort_key(rows, sort: str) -> ColumnElement:
     ]
 
 
-def _order(key: ColumnElement, descending: bool) -> list:
-    # Patients without a figure come after those with one, whichever the direction.
-    return [(key.desc() if descending else key.asc()).nulls_last()]
+def _order(key: ColumnElement, descending: bool, sort: str) -> list:
+    # Patients without a figure come after those with one, whichever the direction. Every
+    # patient has a reference: PostgreSQL does not know that NULLS LAST changes nothing
+    # there, and would sort every patient instead of reading the reference index backwards.
+    ordered = key.desc() if descending else key.asc()
+    return [ordered if sort == "reference" else ordered.nulls_last()]
 
 
-def _row(values, mics: dict[str, MinimalImportantChange | None]) -> PatientRow:
-    return PatientRow(
-        id=values.id,
-        reference=values.reference,
-        site=values.site,
-        language=values.language,
-        status=values.status,
-        timezone=values.timezone,
-        last_response_at=_aware(values.last_response_at),
-        next_due=_aware(values.next_due),
-        next_closes=_aware(values.next_closes),
-        overdue=bool(values.overdue),
-        failed_contact=bool(values.failed_contact),
-        figures={
-            instrument_id: Figures(
-                instrument=get_instrument(instrument_id),
-                mic=mics[instrument_id],
-                latest=getattr(values, f"{p}_latest"),
-                baseline=getattr(values, f"{p}_baseline"),
-                previous=getattr(values, f"{p}_previous"),
-                best=getattr(values, f"{p}_best"),
-                single=bool(getattr(values, f"{p}_single")),
-                provisional=bool(getattr(values, f"{p}_provisional")),
-                baseline_provisional=bool(getattr(values, f"{p}_baseline_provisional")),
-                previous_provisional=bool(getattr(values, f"{p}_previous_provisional")),
+def _rows(found, mics: dict[str, MinimalImportantChange | None]) -> list[PatientRow]:
+    """The page's lines from its statement's rows, read by place (see COLUMNS)."""
+    each = [
+        (instrument_id, get_instrument(instrument_id), mics[instrument_id], places)
+        for instrument_id, places in FIGURES_AT.items()
+    ]
+    rows = []
+    for row in found:
+        figures = {}
+        for instrument_id, instrument, mic, (a, b, c, d, e, f, g, h) in each:
+            figures[instrument_id] = Figures(
+                instrument,
+                mic,
+                row[a],
+                row[b],
+                row[c],
+                row[d],
+                bool(row[e]),
+                bool(row[f]),
+                bool(row[g]),
+                bool(row[h]),
             )
-            for instrument_id, p in PREFIXES.items()
-        },
-    )
+        rows.append(
+            PatientRow(
+                row[AT_ID],
+                row[AT_REFERENCE],
+                row[AT_SITE],
+                row[AT_LANGUAGE],
+                row[AT_STATUS],
+                row[AT_TIMEZONE],
+                _aware(row[AT_LAST_RESPONSE_AT]),
+                _aware(row[AT_NEXT_DUE]),
+                _aware(row[AT_NEXT_CLOSES]),
+                bool(row[AT_OVERDUE]),
+                bool(row[AT_FAILED_CONTACT]),
+                figures,
+            )
+        )
+    return rows
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    # A max()/min() over a UTC column loses the column type, so SQLite hands back text or naive.
-    from survey.models.base import UTCDateTime
-
+def _aware(moment: datetime | str | None) -> datetime | None:
+    """A time of the page as an aware UTC datetime: PostgreSQL's are aware in the session's
+    zone; SQLite's naive (stored as UTC), or text where a column's type was lost."""
     if moment is None:
         return None
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
-    return UTCDateTime().process_result_value(moment, None)
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _escape_like(text: str) -> str:

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -36,6 +35,7 @@ from survey.clinic.flags import Flag, minimal_important_changes, raise_flags
 from survey.domain.episodes import episode_key
 from survey.domain.invitation_dates import InvitationDates, Stage, stage_of
 from survey.domain.wording_in_use import shown_wordings
+from survey.i18n import gettext as _
 from survey.instruments import INSTRUMENT_IDS, Band, Instrument, get_instrument
 from survey.instruments.change import (
     Comparison,

@@ -285,6 +285,16 @@ def stale_follow_up(now: datetime) -> ColumnElement[bool]:
     )
 
 
+def any_stale_follow_up(now) -> ColumnElement[bool]:
+    """Whether any summary's stored step of next due does not hold at `now` (a value or a
+    bind parameter): two index range scans that stop at their first row, so that a page can
+    ask in its own statement whether `refresh_stale_follow_up` is needed at all."""
+    return or_(
+        exists().where(PatientSummary.next_closes_at <= now),
+        exists().where(PatientSummary.next_due_from > now),
+    )
+
+
 # Both statements are built once, with the time and the patients as parameters: building
 # the follow-up's subqueries took longer than running the statement when nothing is stale,
 # and one statement object keeps SQLAlchemy's compiled form cached.

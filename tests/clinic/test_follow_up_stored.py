@@ -5,7 +5,7 @@ with the patient page's definitions (`survey.clinic.followup`)."""
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from survey.clinic import followup
 from survey.demo import answers_for_total
@@ -199,3 +199,43 @@ def test_sorting_by_next_due_and_the_overdue_filter_agree_with_the_definitions(
         assert found == overdue
         compared += 1
     assert compared == 6
+
+
+def test_the_next_due_sort_moves_stale_steps_only_when_some_are_stale(site, clinician):
+    """Sorted by next due, a page is one statement while every stored step holds; once the
+    clock has passed one's closing, the page moves the stale rows (one UPDATE) and reads
+    again, and shows the next timepoint; after that it is one statement again."""
+    patient, _ = patient_schedule.enrol(
+        db.session,
+        site,
+        "FOLLOW-2",
+        "+34612345678",
+        "es",
+        None,
+        INDEX,
+        ensure_default_schedule(db.session),
+        ENROLLED,
+        RULES,
+    )
+    db.session.commit()
+    timepoints = by_timepoint(patient)
+    baseline, three_weeks = timepoints["baseline"], timepoints["3 weeks"]
+    assert clinician.site_ids  # loaded before counting, as for the signed-in user of a request
+
+    def sorted_by_next_due(now):
+        sent = []
+        listener = lambda *args: sent.append(args[2].split(None, 1)[0].upper())  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            (row,) = page_of(clinician, now=now, sort="next_due").rows
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        return row.next_due, sent
+
+    # Stored at enrolment with the real clock: the first page at ENROLLED may move it.
+    assert sorted_by_next_due(ENROLLED)[0] == baseline.opens_at
+    assert sorted_by_next_due(ENROLLED) == (baseline.opens_at, ["SELECT"])
+    closed = baseline.expires_at + timedelta(hours=1)
+    assert sorted_by_next_due(closed) == (three_weeks.opens_at, ["SELECT", "UPDATE", "SELECT"])
+    assert db.session.get(PatientSummary, patient.id).next_due_at == three_weeks.opens_at
+    assert sorted_by_next_due(closed) == (three_weeks.opens_at, ["SELECT"])

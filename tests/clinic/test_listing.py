@@ -163,6 +163,34 @@ def test_a_worse_qolaf_band_than_at_baseline_counts_as_worsened(site, make_patie
     assert set(by_reference(page_of(clinician, worsened=True))) == {"QOL-WORSE"}
 
 
+def test_the_worsened_filter_takes_the_clinics_threshold(site, make_patient, clinician):
+    """CCIS 2 then 6: worse by 4 points, so worsened at a threshold of 3 or 4, not at 5 (the
+    threshold is a value of the page's statement, which is built once for every clinic)."""
+    patient = make_patient(site, reference="CCIS-PLUS-4")
+    add_history(
+        patient, [("baseline", 0, 40, (1, 1, 0, 0, 0)), ("3 months", 91, 40, (2, 2, 1, 1, 0))]
+    )
+
+    def worsened(threshold):
+        page = patient_page(
+            db.session,
+            clinician,
+            ListFilters(worsened=True),
+            now=utcnow(),
+            threshold=threshold,
+            grace=timedelta(days=7),
+            page_size=50,
+        )
+        return [row.reference for row in page.rows]
+
+    assert [worsened(points) for points in (3, 4, 5, 3)] == [
+        ["CCIS-PLUS-4"],
+        ["CCIS-PLUS-4"],
+        [],
+        ["CCIS-PLUS-4"],
+    ]
+
+
 def test_overdue_means_unanswered_past_the_grace_period(site, make_patient, clinician):
     patient = make_patient(site, reference="LATE")
     add_history(patient, [("baseline", 0, 40, (0, 0, 0, 0, 0)), ("3 months", 91, None, None)])
