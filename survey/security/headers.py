@@ -1,14 +1,12 @@
 """Response headers: a strict Content-Security-Policy, no framing, no referrer, no caching of
 pages that may show health data, HSTS over HTTPS, and hardened session cookies.
 
-Every value is worked out once, when the app starts: flask-talisman, which wrote most of them
-before, built the policies again and looked the view's options up three times on every
-response (6.5 % of a page's CPU). The headers are the ones it wrote, with the same values
-(tests/security/test_headers.py checks them exactly); they are written after the blueprints'
-own hooks, so the whole service uses the patient pages' strictest values (`no-referrer`,
-`DENY`) rather than letting a global default weaken them."""
+flask-talisman writes most of them. It sets Referrer-Policy and X-Frame-Options after the
+blueprints' own hooks, so the whole service uses the patient pages' strictest values
+(`no-referrer`, `DENY`) rather than letting a global default weaken them."""
 
 from flask import Flask, Response, request
+from flask_talisman import Talisman
 
 from survey.settings import settings
 
@@ -34,42 +32,40 @@ PERMISSIONS_POLICY = {
     "payment": "()",
     "usb": "()",
 }
-EVERY_RESPONSE = {
-    "Permissions-Policy": ", ".join(
-        f"{name}={value}" for name, value in PERMISSIONS_POLICY.items()
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "; ".join(
-        f"{directive} {value}" for directive, value in CONTENT_SECURITY_POLICY.items()
-    ),
-    "Referrer-Policy": "no-referrer",
+EXTRA_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 
 
 def init_app(app: Flask) -> None:
-    # HTTPS is the reverse proxy's job (docs/deployment.md), so nothing redirects to it here: a
-    # redirect would also break plain-HTTP health checks from the load balancer.
-    # SESSION_COOKIE_SECURE follows an https PUBLIC_URL (config.load), so the plain-http demo
-    # keeps working; scripts never read the cookie, and other sites' requests carry it only as
-    # the setting allows.
-    app.config["SESSION_COOKIE_HTTPONLY"] = True
-    app.config["SESSION_COOKIE_SAMESITE"] = settings(app).session_cookie_samesite
-    # Only when the request arrived over HTTPS (behind a proxy: with SURVEY_PROXY_COUNT, or as
-    # its X-Forwarded-Proto says, as flask-talisman did).
-    hsts = f"max-age={settings(app).hsts_seconds}"
-
-    def add_headers(response: Response) -> Response:
-        response.headers.update(EVERY_RESPONSE)
-        # No caching of any page (staff pages show health data as much as patient pages
-        # do); static files excepted.
-        endpoint = request.endpoint or ""
-        if endpoint != "static" and not endpoint.endswith(".static"):
-            response.headers["Cache-Control"] = "no-store"
-        if request.is_secure or request.headers.get("X-Forwarded-Proto") == "https":
-            response.headers["Strict-Transport-Security"] = hsts
-        return response
-
+    Talisman(
+        app,
+        content_security_policy=CONTENT_SECURITY_POLICY,
+        permissions_policy=PERMISSIONS_POLICY,
+        frame_options="DENY",
+        referrer_policy="no-referrer",
+        # HTTPS is the reverse proxy's job (docs/deployment.md); a redirect here would also
+        # break plain-HTTP health checks from the load balancer.
+        force_https=False,
+        # Only when the request arrived over HTTPS (behind a proxy: with SURVEY_PROXY_COUNT).
+        strict_transport_security=True,
+        strict_transport_security_max_age=settings(app).hsts_seconds,
+        strict_transport_security_include_subdomains=False,
+        # The settings decide: SESSION_COOKIE_SECURE follows an https PUBLIC_URL, so the
+        # plain-http demo keeps working.
+        session_cookie_secure=bool(app.config.get("SESSION_COOKIE_SECURE")),
+        session_cookie_http_only=True,
+        session_cookie_samesite=settings(app).session_cookie_samesite,
+    )
     app.after_request(add_headers)
+
+
+def add_headers(response: Response) -> Response:
+    """Headers flask-talisman does not write: cross-origin isolation, and no caching of any
+    page (staff pages show health data as much as patient pages do); static files excepted."""
+    response.headers.update(EXTRA_HEADERS)
+    endpoint = request.endpoint or ""
+    if endpoint != "static" and not endpoint.endswith(".static"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
