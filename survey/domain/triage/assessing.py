@@ -13,7 +13,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from flask import has_app_context
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -31,12 +31,14 @@ from survey.domain.triage.rules import (
 from survey.instruments import CCIS
 from survey.models import (
     Answer,
+    AuditEvent,
     ContactRequest,
     Invitation,
     Response,
     TriageItem,
     TriageSettings,
     TriageStatus,
+    utcnow,
 )
 from survey.settings import settings
 
@@ -184,17 +186,7 @@ def assess_invitation(
     assessment = assessment_of(db, invitation, rules, responses)
     if assessment is None:
         return None
-    due_after = rules.due_after(assessment.level)
-    item = TriageItem(
-        site_id=invitation.patient.site_id,
-        patient_id=invitation.patient_id,
-        invitation_id=invitation.id,
-        level=assessment.level,
-        status=TriageStatus.OPEN if assessment.level in ACTION_LEVELS else TriageStatus.NOT_NEEDED,
-        findings=[finding.as_dict() for finding in assessment.findings],
-        assessed_at=now,
-        due_at=now + due_after if due_after else None,
-    )
+    item = TriageItem(**item_values(invitation, assessment, rules, now))
     if not look_first:
         # In the submit's own savepoint (triage_submitted), which a failure rolls back.
         db.add(item)
@@ -211,26 +203,60 @@ def assess_invitation(
         db,
         "triage.assessed",
         subject=item,
-        detail={
-            "level": str(item.level),
-            "rules": [finding.rule_id for finding in assessment.findings],
-            "invitation": invitation.id,
-        },
+        detail=assessed_detail(invitation, assessment),
     )
     return item
 
 
+def item_values(
+    invitation: Invitation, assessment: Assessment, rules: RuleSet, now: datetime
+) -> dict:
+    """The columns of an invitation's new triage item (the ORM object's, or the submit's
+    INSERT's)."""
+    due_after = rules.due_after(assessment.level)
+    return {
+        "site_id": invitation.patient.site_id,
+        "patient_id": invitation.patient_id,
+        "invitation_id": invitation.id,
+        "level": assessment.level,
+        "status": TriageStatus.OPEN
+        if assessment.level in ACTION_LEVELS
+        else TriageStatus.NOT_NEEDED,
+        "findings": [finding.as_dict() for finding in assessment.findings],
+        "assessed_at": now,
+        "due_at": now + due_after if due_after else None,
+    }
+
+
+def assessed_detail(invitation: Invitation, assessment: Assessment) -> dict:
+    """The detail of a "triage.assessed" audit event."""
+    return {
+        "level": str(assessment.level),
+        "rules": [finding.rule_id for finding in assessment.findings],
+        "invitation": invitation.id,
+    }
+
+
 def triage_submitted(
     db: Session, invitation: Invitation, now: datetime, responses=None
-) -> TriageItem | None:
-    """`assess_invitation` for a submit: in a savepoint, so that a failure here rolls back the
-    triage alone and never the answers. Returns None (and logs) when triage failed.
+) -> int | None:
+    """`assess_invitation` for a submit that has just completed the invitation (no item can
+    exist for it yet), in a savepoint, so that a failure here rolls back the triage alone and
+    never the answers. Returns the new item's id, or None (and logs) when triage failed.
     `responses`: the patient's responses the submit read after storing its own (its summary's
-    rows), so that its history is not read again."""
+    rows), so that its history is not read again.
+
+    The item and its audit event are written as plain rows (one statement on PostgreSQL), with
+    the columns `assess_invitation` gives its ORM objects: the submit never uses them, and
+    their two flushes cost more than the rest of its triage."""
+    # The submit's own changes are written first, outside the savepoint triage may roll back.
+    db.flush()
+    connection = db.connection()
     try:
-        with db.begin_nested():
-            # The invitation was open until this transaction: no item can exist for it yet.
-            return assess_invitation(db, invitation, now, look_first=False, responses=responses)
+        # On the connection, not the session: nothing of triage's is in the session to
+        # expire or keep, and the session's savepoint events are the outer transaction's.
+        with connection.begin_nested():
+            return _store_assessment(db, connection, invitation, now, responses)
     except Exception:  # any failure at all: the patient's answers must still be stored
         logger.exception(
             "invitation %s: triage failed; the answers are stored, and "
@@ -238,6 +264,83 @@ def triage_submitted(
             invitation.id,
         )
         return None
+
+
+def _store_assessment(db: Session, connection, invitation, now, responses) -> int | None:
+    rules = rules_for(db, invitation.patient.site_id)
+    assessment = assessment_of(db, invitation, rules, responses)
+    if assessment is None:
+        return None
+    values = {
+        f"item_{name}": value
+        for name, value in item_values(invitation, assessment, rules, now).items()
+    }
+    event = {"event_occurred_at": utcnow(), "event_detail": assessed_detail(invitation, assessment)}
+    if connection.dialect.name == "postgresql":
+        return connection.execute(_item_with_event(), values | event).scalar_one()
+    item_id = connection.execute(_item_insert(), values).scalar_one()
+    connection.execute(
+        _event_insert(), event | {"event_item_id": item_id, "event_site_id": values["item_site_id"]}
+    )
+    return item_id
+
+
+_ITEM_COLUMNS = (
+    "site_id",
+    "patient_id",
+    "invitation_id",
+    "level",
+    "status",
+    "findings",
+    "assessed_at",
+    "due_at",
+)
+
+
+@functools.cache
+def _item_insert():
+    """A triage item's row from `item_values` (as item_<column> parameters), returning its id."""
+    items = TriageItem.__table__
+    columns = {name: bindparam(f"item_{name}", type_=items.c[name].type) for name in _ITEM_COLUMNS}
+    return insert(items).values(columns).returning(items.c.id)
+
+
+def _event_columns(item_id, site_id) -> dict:
+    """The "triage.assessed" audit event of an item, as `audit_trail.record` writes it."""
+    events = AuditEvent.__table__
+    return {
+        "occurred_at": bindparam("event_occurred_at", type_=events.c.occurred_at.type),
+        "site_id": site_id,
+        "action": literal("triage.assessed", events.c.action.type),
+        "subject_type": literal(audit_trail.subject_type(TriageItem), events.c.subject_type.type),
+        "subject_id": item_id,
+        "detail": bindparam("event_detail", type_=events.c.detail.type),
+    }
+
+
+@functools.cache
+def _event_insert():
+    events = AuditEvent.__table__
+    columns = _event_columns(
+        bindparam("event_item_id", type_=events.c.subject_id.type),
+        bindparam("event_site_id", type_=events.c.site_id.type),
+    )
+    return insert(events).values(columns)
+
+
+@functools.cache
+def _item_with_event():
+    """PostgreSQL: the item and its audit event in one statement (the event inserted from
+    the item's RETURNING), returning the item's id."""
+    events = AuditEvent.__table__
+    item = _item_insert().returning(TriageItem.__table__.c.site_id).cte("new_item")
+    columns = _event_columns(item.c.id, item.c.site_id)
+    return (
+        insert(events)
+        .from_select(list(columns), select(*columns.values()))
+        .add_cte(item)
+        .returning(events.c.subject_id)
+    )
 
 
 def item_of(db: Session, invitation_id: int) -> TriageItem | None:
