@@ -44,6 +44,7 @@ from survey.settings import settings
 
 logger = logging.getLogger("survey.triage.assessing")  # its name before the move: logs keep it
 PAD_ITEM = "pad"
+NOT_READ = object()  # a caller that has not read the site's triage settings
 
 
 def rules_for(db: Session, site_id: int) -> RuleSet:
@@ -52,8 +53,14 @@ def rules_for(db: Session, site_id: int) -> RuleSet:
     Settings that no longer fit the rules (saved by an older release) are logged and left
     out, so a site is never left without triage."""
     settings = db.execute(_settings_statement(), {"triage_site_id": site_id}).first()
+    return rules_from(settings, site_id)
+
+
+def rules_from(settings, site_id: int) -> RuleSet:
+    """`rules_for` from the site's settings already read (`settings_columns`: a row with
+    `rules` and `due_hours`, or None when the site has none)."""
     rules = shipped_rules()
-    if settings is not None:
+    if settings is not None and settings.rules is not None:
         try:
             rules = site_rules(settings.rules, settings.due_hours)
         except RulesError as error:
@@ -61,13 +68,16 @@ def rules_for(db: Session, site_id: int) -> RuleSet:
     return rules.with_default_points(configured_points())
 
 
+def settings_columns():
+    """A site's rule settings as plain values, for a statement that reads them with others
+    (the submit's lock: no statement of their own)."""
+    return TriageSettings.rules.label("rules"), TriageSettings.due_hours.label("due_hours")
+
+
 @functools.cache
 def _settings_statement():
-    """A site's rule settings as plain values (read on every submit: no ORM object, and
-    built once per process)."""
-    return select(TriageSettings.rules, TriageSettings.due_hours).where(
-        TriageSettings.site_id == bindparam("triage_site_id")
-    )
+    """A site's rule settings as plain values (no ORM object, and built once per process)."""
+    return select(*settings_columns()).where(TriageSettings.site_id == bindparam("triage_site_id"))
 
 
 def configured_points() -> int | None:
@@ -238,13 +248,14 @@ def assessed_detail(invitation: Invitation, assessment: Assessment) -> dict:
 
 
 def triage_submitted(
-    db: Session, invitation: Invitation, now: datetime, responses=None
+    db: Session, invitation: Invitation, now: datetime, responses=None, settings=NOT_READ
 ) -> int | None:
     """`assess_invitation` for a submit that has just completed the invitation (no item can
     exist for it yet), in a savepoint, so that a failure here rolls back the triage alone and
     never the answers. Returns the new item's id, or None (and logs) when triage failed.
     `responses`: the patient's responses the submit read after storing its own (its summary's
-    rows), so that its history is not read again.
+    rows), so that its history is not read again; `settings`, the site's rule settings as
+    the submit read them with its lock (`settings_columns`; None: the site has none).
 
     The item and its audit event are written as plain rows (one statement on PostgreSQL), with
     the columns `assess_invitation` gives its ORM objects: the submit never uses them, and
@@ -256,7 +267,7 @@ def triage_submitted(
         # On the connection, not the session: nothing of triage's is in the session to
         # expire or keep, and the session's savepoint events are the outer transaction's.
         with connection.begin_nested():
-            return _store_assessment(db, connection, invitation, now, responses)
+            return _store_assessment(db, connection, invitation, now, responses, settings)
     except Exception:  # any failure at all: the patient's answers must still be stored
         logger.exception(
             "invitation %s: triage failed; the answers are stored, and "
@@ -266,8 +277,9 @@ def triage_submitted(
         return None
 
 
-def _store_assessment(db: Session, connection, invitation, now, responses) -> int | None:
-    rules = rules_for(db, invitation.patient.site_id)
+def _store_assessment(db, connection, invitation, now, responses, settings) -> int | None:
+    site_id = invitation.patient.site_id
+    rules = rules_for(db, site_id) if settings is NOT_READ else rules_from(settings, site_id)
     assessment = assessment_of(db, invitation, rules, responses)
     if assessment is None:
         return None
