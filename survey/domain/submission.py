@@ -21,7 +21,8 @@ from survey.domain.invitation_dates import Stage, stage_of
 from survey.domain.invitations import find_link
 from survey.domain.responses import StoredResponse, insert_responses
 from survey.domain.summaries import refresh_summary
-from survey.domain.triage.assessing import NOT_READ, settings_columns, triage_submitted
+from survey.domain.triage.assessing import settings_columns
+from survey.domain.triage.submitted import NOT_READ, triage_submitted
 from survey.domain.wording_in_use import (
     import_keys_rows,
     instruments_in_use,

@@ -6,7 +6,7 @@ import logging
 from sqlalchemy import event, func, select, text
 
 from survey.domain import submission
-from survey.domain.triage import assessing
+from survey.domain.triage import assessing, submitted
 from survey.domain.triage.assessing import assess_invitation
 from survey.extensions import db
 from survey.models import (
@@ -121,8 +121,8 @@ def test_a_triage_statement_the_database_refuses_never_costs_the_answers(
     invitation's close and its counts are committed."""
     patient = make_patient(site, reference="REFUSED")
     refused = text("INSERT INTO no_such_table (id) VALUES (1) RETURNING id")
-    monkeypatch.setattr(assessing, "_item_with_event", lambda: refused)
-    monkeypatch.setattr(assessing, "_item_insert", lambda: refused)
+    monkeypatch.setattr(submitted, "_item_with_event", lambda: refused)
+    monkeypatch.setattr(submitted, "_item_insert", lambda: refused)
     with logged_by(caplog, "survey.triage.assessing", logging.ERROR):
         invitation = submit_timepoint(patient, "baseline", 51, (2, 2, 2, 2, 2))
     assert "triage failed" in caplog.text

@@ -1,10 +1,11 @@
 """Triaging an answered timepoint: read the patient's history, apply the site's rules, store
 one item. Plain functions over a database session, in the caller's transaction.
 
-The submit of an invitation calls `triage_submitted` in the transaction that stores its
-answers, inside a savepoint: whatever goes wrong with triage is rolled back alone and logged,
-and the answers are stored all the same. A timepoint left without an item that way is found
-and assessed, once, by `flask --app wsgi triage catch-up`.
+The submit of an invitation triages it in the transaction that stores its answers, inside a
+savepoint (`submitted.triage_submitted`, with these definitions): whatever goes wrong with
+triage is rolled back alone and logged, and the answers are stored all the same. A timepoint
+left without an item that way is found and assessed, once, by `flask --app wsgi triage
+catch-up`.
 """
 
 import functools
@@ -13,7 +14,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from flask import has_app_context
-from sqlalchemy import and_, bindparam, insert, literal, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -31,20 +32,17 @@ from survey.domain.triage.rules import (
 from survey.instruments import CCIS
 from survey.models import (
     Answer,
-    AuditEvent,
     ContactRequest,
     Invitation,
     Response,
     TriageItem,
     TriageSettings,
     TriageStatus,
-    utcnow,
 )
 from survey.settings import settings
 
 logger = logging.getLogger("survey.triage.assessing")  # its name before the move: logs keep it
 PAD_ITEM = "pad"
-NOT_READ = object()  # a caller that has not read the site's triage settings
 
 
 def rules_for(db: Session, site_id: int) -> RuleSet:
@@ -181,34 +179,26 @@ def assessment_of(
     return assess(history[: place + 1], rules)
 
 
-def assess_invitation(
-    db: Session, invitation: Invitation, now: datetime, look_first: bool = True, responses=None
-) -> TriageItem | None:
+def assess_invitation(db: Session, invitation: Invitation, now: datetime) -> TriageItem | None:
     """Triage an answered invitation and add its item (nothing when it already has one, or
-    has no answers). Flushes; the caller commits. `look_first=False` skips looking for an
-    existing item first (a submit that has just completed the invitation); the unique
-    constraint on the item's invitation still keeps one item per timepoint. `responses`: the
-    patient's responses as already read in this transaction (`history_of_responses`)."""
-    existing = item_of(db, invitation.id) if look_first else None
+    has no answers). Flushes; the caller commits. The unique constraint on the item's
+    invitation keeps one item per timepoint when two transactions assess it at once. A
+    submit's own triage is `submitted.triage_submitted`, with the same definitions."""
+    existing = item_of(db, invitation.id)
     if existing is not None:
         return existing
     rules = rules_for(db, invitation.patient.site_id)
-    assessment = assessment_of(db, invitation, rules, responses)
+    assessment = assessment_of(db, invitation, rules)
     if assessment is None:
         return None
     item = TriageItem(**item_values(invitation, assessment, rules, now))
-    if not look_first:
-        # In the submit's own savepoint (triage_submitted), which a failure rolls back.
-        db.add(item)
-        db.flush()
-    else:
-        try:
-            with db.begin_nested():
-                db.add(item)
-                db.flush()
-        except IntegrityError:
-            # Another transaction triaged this timepoint first: one item per timepoint, theirs.
-            return item_of(db, invitation.id)
+    try:
+        with db.begin_nested():
+            db.add(item)
+            db.flush()
+    except IntegrityError:
+        # Another transaction triaged this timepoint first: one item per timepoint, theirs.
+        return item_of(db, invitation.id)
     audit_trail.record(
         db,
         "triage.assessed",
@@ -245,114 +235,6 @@ def assessed_detail(invitation: Invitation, assessment: Assessment) -> dict:
         "rules": [finding.rule_id for finding in assessment.findings],
         "invitation": invitation.id,
     }
-
-
-def triage_submitted(
-    db: Session, invitation: Invitation, now: datetime, responses=None, settings=NOT_READ
-) -> int | None:
-    """`assess_invitation` for a submit that has just completed the invitation (no item can
-    exist for it yet), in a savepoint, so that a failure here rolls back the triage alone and
-    never the answers. Returns the new item's id, or None (and logs) when triage failed.
-    `responses`: the patient's responses the submit read after storing its own (its summary's
-    rows), so that its history is not read again; `settings`, the site's rule settings as
-    the submit read them with its lock (`settings_columns`; None: the site has none).
-
-    The item and its audit event are written as plain rows (one statement on PostgreSQL), with
-    the columns `assess_invitation` gives its ORM objects: the submit never uses them, and
-    their two flushes cost more than the rest of its triage."""
-    # The submit's own changes are written first, outside the savepoint triage may roll back.
-    db.flush()
-    connection = db.connection()
-    try:
-        # On the connection, not the session: nothing of triage's is in the session to
-        # expire or keep, and the session's savepoint events are the outer transaction's.
-        with connection.begin_nested():
-            return _store_assessment(db, connection, invitation, now, responses, settings)
-    except Exception:  # any failure at all: the patient's answers must still be stored
-        logger.exception(
-            "invitation %s: triage failed; the answers are stored, and "
-            "`flask --app wsgi triage catch-up` will assess them",
-            invitation.id,
-        )
-        return None
-
-
-def _store_assessment(db, connection, invitation, now, responses, settings) -> int | None:
-    site_id = invitation.patient.site_id
-    rules = rules_for(db, site_id) if settings is NOT_READ else rules_from(settings, site_id)
-    assessment = assessment_of(db, invitation, rules, responses)
-    if assessment is None:
-        return None
-    values = {
-        f"item_{name}": value
-        for name, value in item_values(invitation, assessment, rules, now).items()
-    }
-    event = {"event_occurred_at": utcnow(), "event_detail": assessed_detail(invitation, assessment)}
-    if connection.dialect.name == "postgresql":
-        return connection.execute(_item_with_event(), values | event).scalar_one()
-    item_id = connection.execute(_item_insert(), values).scalar_one()
-    connection.execute(
-        _event_insert(), event | {"event_item_id": item_id, "event_site_id": values["item_site_id"]}
-    )
-    return item_id
-
-
-_ITEM_COLUMNS = (
-    "site_id",
-    "patient_id",
-    "invitation_id",
-    "level",
-    "status",
-    "findings",
-    "assessed_at",
-    "due_at",
-)
-
-
-@functools.cache
-def _item_insert():
-    """A triage item's row from `item_values` (as item_<column> parameters), returning its id."""
-    items = TriageItem.__table__
-    columns = {name: bindparam(f"item_{name}", type_=items.c[name].type) for name in _ITEM_COLUMNS}
-    return insert(items).values(columns).returning(items.c.id)
-
-
-def _event_columns(item_id, site_id) -> dict:
-    """The "triage.assessed" audit event of an item, as `audit_trail.record` writes it."""
-    events = AuditEvent.__table__
-    return {
-        "occurred_at": bindparam("event_occurred_at", type_=events.c.occurred_at.type),
-        "site_id": site_id,
-        "action": literal("triage.assessed", events.c.action.type),
-        "subject_type": literal(audit_trail.subject_type(TriageItem), events.c.subject_type.type),
-        "subject_id": item_id,
-        "detail": bindparam("event_detail", type_=events.c.detail.type),
-    }
-
-
-@functools.cache
-def _event_insert():
-    events = AuditEvent.__table__
-    columns = _event_columns(
-        bindparam("event_item_id", type_=events.c.subject_id.type),
-        bindparam("event_site_id", type_=events.c.site_id.type),
-    )
-    return insert(events).values(columns)
-
-
-@functools.cache
-def _item_with_event():
-    """PostgreSQL: the item and its audit event in one statement (the event inserted from
-    the item's RETURNING), returning the item's id."""
-    events = AuditEvent.__table__
-    item = _item_insert().returning(TriageItem.__table__.c.site_id).cte("new_item")
-    columns = _event_columns(item.c.id, item.c.site_id)
-    return (
-        insert(events)
-        .from_select(list(columns), select(*columns.values()))
-        .add_cte(item)
-        .returning(events.c.subject_id)
-    )
 
 
 def item_of(db: Session, invitation_id: int) -> TriageItem | None:
