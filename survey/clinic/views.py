@@ -5,7 +5,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from survey.auth import staff_required
-from survey.clinic import charts, followup, labels
+from survey.clinic import charts, followup, labels, list_cells
 from survey.clinic.access import patient_for
 from survey.clinic.blueprint import bp
 from survey.clinic.filters import SORTS, parse_filters
@@ -85,6 +85,9 @@ def index():
         threshold=meaningful_change(config),
         grace_days=followup.grace_period(config).days,
         now=now,
+        latest_cell=list_cells.latest_cell,
+        baseline_change_cell=list_cells.baseline_change_cell,
+        previous_change_cell=list_cells.previous_change_cell,
     )
     # Committed after rendering, still before the page leaves (no audit row, no page): a
     # commit first expired the user and their sites, which the page then read again (two
