@@ -6,69 +6,86 @@ time, yet a cell can only hold a few values (a total or a change, provisional or
 language. The HTML of each is kept the first time it is rendered, as survey/patient/fragments.py
 keeps the questionnaire's items, for as long as the instrument object in use stays the same (an
 imported wording makes a new object). The cells hold numbers and the instruments' own texts,
-never patient data: the macros escape as they always did, and their Markup is kept as it is."""
+never patient data: the macros escape as they always did, and their Markup is kept as it is.
 
-from flask_babel import get_locale
-from jinja2 import pass_context
-from jinja2.runtime import Context
+The page calls plain methods of a `ListCells` made for its request, not functions that take
+Jinja's context: Jinja derives a new context for each such call inside a loop, which had cost
+more than the cells themselves."""
+
+from flask import current_app
+from jinja2.environment import TemplateModule
 from markupsafe import Markup
 
 from survey.clinic.listing import Figures
+from survey.clinic.results import change_text
 from survey.instruments import Instrument
 from survey.instruments.change import Comparison
+
+TEMPLATE = "clinic/_macros.html"
 
 # instrument id -> (the instrument in use, {key: HTML})
 _rendered: dict[str, tuple[Instrument, dict[tuple, Markup]]] = {}
 
 
-def _kept(context: Context, instrument: Instrument, key: tuple, render) -> Markup:
-    if context.environment.auto_reload:  # development: show template edits at once
-        return render()
-    kept = _rendered.get(instrument.id)
-    if kept is None or kept[0] is not instrument:
-        kept = _rendered[instrument.id] = (instrument, {})
-    # The reader's language words the changes; `lang` names the bands and cutoffs.
-    key = (str(get_locale()), context.resolve("lang"), *key)
-    html = kept[1].get(key)
-    if html is None:
-        html = kept[1][key] = render()
-    return html
+class ListCells:
+    """The figure cells of one list page, in its reader's language (`locale` words the
+    changes and marks) and the instruments' language (`lang` names bands and cutoffs)."""
 
+    def __init__(self, locale: str, lang: str):
+        self.locale = locale
+        self.lang = lang
+        self.fresh = current_app.jinja_env.auto_reload  # development: show template edits
+        self._macros: TemplateModule | None = None
 
-@pass_context
-def latest_cell(context: Context, figures: Figures) -> Markup:
-    """The latest total with its band, cutoffs and provisional mark, or a dash."""
-    macro = context.resolve("latest_figure")
-    key = ("latest", figures.latest, figures.provisional)
-    return _kept(
-        context,
-        figures.instrument,
-        key,
-        lambda: macro(figures.instrument, figures.latest, figures.provisional),
-    )
+    def latest(self, figures: Figures) -> Markup:
+        """The latest total with its band, cutoffs and provisional mark, or a dash."""
+        return self._kept(
+            figures.instrument,
+            ("latest", figures.latest, figures.provisional),
+            lambda: self.macros.latest_figure(
+                figures.instrument, figures.latest, figures.provisional
+            ),
+        )
 
+    def baseline_change(self, figures: Figures) -> Markup:
+        """The change from baseline in words, marked provisional if an end of it is."""
+        return self._change(figures.instrument, figures.change, figures.change_provisional)
 
-@pass_context
-def baseline_change_cell(context: Context, figures: Figures) -> Markup:
-    """The change from baseline in words, marked provisional if an end of it is."""
-    return _change_cell(context, figures, figures.change, figures.change_provisional)
+    def previous_change(self, figures: Figures) -> Markup:
+        """The change from the previous answers in words, marked provisional if an end of it
+        is."""
+        return self._change(
+            figures.instrument, figures.change_previous, figures.change_previous_provisional
+        )
 
+    def _change(
+        self, instrument: Instrument, change: Comparison | None, provisional: bool
+    ) -> Markup:
+        if not change:
+            key: tuple = ("change", None)
+        else:
+            key = ("change", change.delta, change.direction, change.verdict, change.extrapolated)
+            key += (provisional,)
+        return self._kept(
+            instrument, key, lambda: self.macros.change_cell(change, change and provisional)
+        )
 
-@pass_context
-def previous_change_cell(context: Context, figures: Figures) -> Markup:
-    """The change from the previous answers in words, marked provisional if an end of it is."""
-    return _change_cell(
-        context, figures, figures.change_previous, figures.change_previous_provisional
-    )
+    def _kept(self, instrument: Instrument, key: tuple, render) -> Markup:
+        if self.fresh:
+            return render()
+        kept = _rendered.get(instrument.id)
+        if kept is None or kept[0] is not instrument:
+            kept = _rendered[instrument.id] = (instrument, {})
+        key = (self.locale, self.lang, *key)
+        html = kept[1].get(key)
+        if html is None:
+            html = kept[1][key] = render()
+        return html
 
-
-def _change_cell(
-    context: Context, figures: Figures, change: Comparison | None, provisional: bool
-) -> Markup:
-    macro = context.resolve("change_cell")
-    if not change:
-        key = ("change", None)
-    else:
-        key = ("change", change.delta, change.direction, change.verdict, change.extrapolated)
-        key += (provisional,)
-    return _kept(context, figures.instrument, key, lambda: macro(change, change and provisional))
+    @property
+    def macros(self) -> TemplateModule:
+        """The macros, with the names they read from the page's context."""
+        if self._macros is None:
+            template = current_app.jinja_env.get_template(TEMPLATE)
+            self._macros = template.make_module({"change_text": change_text, "lang": self.lang})
+        return self._macros

@@ -85,9 +85,7 @@ def index():
         threshold=meaningful_change(config),
         grace_days=followup.grace_period(config).days,
         now=now,
-        latest_cell=list_cells.latest_cell,
-        baseline_change_cell=list_cells.baseline_change_cell,
-        previous_change_cell=list_cells.previous_change_cell,
+        cells=list_cells.ListCells(str(get_locale()), _lang()),
     )
     # Committed after rendering, still before the page leaves (no audit row, no page): a
     # commit first expired the user and their sites, which the page then read again (two
