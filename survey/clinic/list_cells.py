@@ -16,8 +16,11 @@ from flask import current_app
 from jinja2.environment import TemplateModule
 from markupsafe import Markup
 
+from survey.clinic.charts import short_name
+from survey.clinic.flag_texts import reference_text
 from survey.clinic.listing import Figures
 from survey.clinic.results import change_text
+from survey.i18n import gettext
 from survey.instruments import Instrument
 from survey.instruments.change import Comparison
 
@@ -58,6 +61,12 @@ class ListCells:
             figures.instrument, figures.change_previous, figures.change_previous_provisional
         )
 
+    def worsened(self, instrument: Instrument, comparisons: tuple[Comparison, ...]) -> Markup:
+        """The Follow-up column's words for a worsening: "CCIS worse than the previous
+        answers, the best so far"."""
+        key = ("worsened", tuple(comparison.reference for comparison in comparisons))
+        return self._kept(instrument, key, lambda: _worsened_text(instrument, comparisons))
+
     def _change(
         self, instrument: Instrument, change: Comparison | None, provisional: bool
     ) -> Markup:
@@ -89,3 +98,11 @@ class ListCells:
             template = current_app.jinja_env.get_template(TEMPLATE)
             self._macros = template.make_module({"change_text": change_text, "lang": self.lang})
         return self._macros
+
+
+def _worsened_text(instrument: Instrument, comparisons: tuple[Comparison, ...]) -> Markup:
+    # As the template's `_()` wrote it: the catalog's text as it is (translators' text, never
+    # patient data), the values put into it escaped by Markup's `%`.
+    text = Markup(gettext("%(name)s worse than %(against)s"))  # noqa: S704
+    against = ", ".join(reference_text(comparison.reference) for comparison in comparisons)
+    return text % {"name": short_name(instrument), "against": against}

@@ -43,9 +43,6 @@ def clinic_helpers() -> dict:
         "change_text": change_text,
         "episode_name": episode_name,
         "reference_text": reference_text,
-        "references_text": lambda comparisons: ", ".join(
-            reference_text(comparison.reference) for comparison in comparisons
-        ),
         "signed": signed,
         "describe_flag": lambda flag: describe(flag, _lang()),
         "flag_citation": citation,
