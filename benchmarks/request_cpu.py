@@ -4,6 +4,8 @@ through the test client on PostgreSQL, for the middleware floor, the patient pag
 and the final submit, and for the bare floor (benchmarks/bare_app.py sending the patient page's
 bytes) through the same test client. On a loaded machine wall-clock throughput moves with the
 neighbours; this moves with the code, so it is what to compare before and after a change.
+When PostgreSQL runs on this machine it also prints the CPU its backends spent per request
+(read from /proc for every backend connected to the database: give it a database of its own).
 
     python benchmarks/request_cpu.py [--requests 300] [--profile page|floor|clinic|submit]
 
@@ -12,17 +14,19 @@ the statements one such request sends."""
 
 import argparse
 import cProfile
+import os
 import pstats
 import re
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import harness
-from sqlalchemy import event, select
+from sqlalchemy import create_engine, event, select, text
 
 from benchmarks import bare_app, floor
-from survey import create_app
+from survey import config, create_app
 from survey.extensions import db
 from survey.models import Role, Site, User
 from survey.passwords import hash_password
@@ -103,10 +107,12 @@ def main() -> None:
                 profile = cProfile.Profile(time.process_time)  # CPU, not waiting
                 profile.enable()
             statements.clear()
+            server_began = server_cpu(args.database)
             began = time.process_time()
             for _ in range(args.requests):
                 request()
             cpu = time.process_time() - began
+            server = server_cpu(args.database)
             per = sum(statements.values()) / args.requests
             if kind == args.profile:
                 profile.disable()
@@ -116,13 +122,41 @@ def main() -> None:
             ms = cpu / args.requests * 1000
             bare = bare or ms
             print(f"{names[kind]:<36} {ms:7.2f} ms CPU  {per:5.1f} statements  ", end="")
-            print(f"x{ms / bare:5.1f} bare")
+            print(f"x{ms / bare:5.1f} bare  ", end="")
+            if server is None or server_began is None:
+                print("PostgreSQL CPU not readable")
+            else:
+                print(f"PostgreSQL {(server - server_began) / args.requests * 1000:6.2f} ms CPU")
         print(harness.load())
         if args.profile:
             print("\n".join(sent))
             pstats.Stats(profile).sort_stats("cumulative").print_stats(45)
         with app.app_context():
             db.engine.dispose()
+
+
+def server_cpu(database: str) -> float | None:
+    """CPU seconds used so far by the PostgreSQL backends connected to `database` (user and
+    system time from /proc; None when the server runs elsewhere or /proc is not readable)."""
+    engine = create_engine(config.database_uri(None, database))
+    try:
+        with engine.connect() as connection:
+            pids = connection.scalars(
+                text(
+                    "SELECT pid FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def count_statements(app) -> Counter:

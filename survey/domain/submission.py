@@ -36,6 +36,7 @@ from survey.models import (
     Invitation,
     InvitationStatus,
     Patient,
+    PatientSummary,
     Response,
     ResponseMode,
     utcnow,
@@ -267,7 +268,10 @@ def submit(
     questionnaire at once, as staff enter answers given on paper or by phone. `mode` and
     `entered_by_id` are stored with every response (see `store_response`)."""
     now = now or utcnow()
-    invitation = _locked(db, invitation_id)
+    invitation = _locked(db, invitation_id, with_summary=True)
+    summary_locked = invitation is not None
+    if not summary_locked:  # a patient without a summary row: none to lock
+        invitation = _locked(db, invitation_id)
     state = state_of(invitation, now)
     if state == InvitationState.COMPLETED:
         db.rollback()
@@ -304,7 +308,7 @@ def submit(
         )
         # The list sorts by the patient's figures: they change with these responses, in this
         # transaction. The responses read for them are the history triage judges below.
-        history = refresh_summary(db, invitation.patient_id)
+        history = refresh_summary(db, invitation.patient_id, locked=summary_locked)
         invitation.status = InvitationStatus.COMPLETED
         invitation.completed_at = now
         db.execute(_delete_drafts(), {"drafts_invitation_id": invitation_id})
@@ -363,22 +367,31 @@ def _upsert_drafts(upsert):
     )
 
 
-def _locked(db: Session, invitation_id: int) -> Invitation:
-    return db.scalars(_lock_statement(), {"locked_invitation_id": invitation_id}).one()
+def _locked(db: Session, invitation_id: int, with_summary: bool = False) -> Invitation | None:
+    """The invitation, locked. `with_summary`: its patient's summary row too, in the same
+    statement (a submit works the summary out again: one round trip instead of two), and
+    None when the patient has no summary row."""
+    found = db.scalars(_lock_statement(with_summary), {"locked_invitation_id": invitation_id})
+    return found.one_or_none() if with_summary else found.one()
 
 
 @functools.cache
-def _lock_statement():
+def _lock_statement(with_summary: bool):
     # populate_existing: the request may already hold this invitation, read before the lock.
-    # Its patient comes along (triage reads the site), the lock is the invitation's only.
-    # Built once per process, as every statement of a submit.
-    return (
+    # Its patient comes along (triage reads the site), unlocked. Built once per process, as
+    # every statement of a submit.
+    statement = (
         select(Invitation)
         .where(Invitation.id == bindparam("locked_invitation_id"))
         .options(joinedload(Invitation.patient))
-        .with_for_update(of=Invitation)
         .execution_options(populate_existing=True)
     )
+    if not with_summary:
+        return statement.with_for_update(of=Invitation)
+    # Locked in the order every other path takes them: the invitation, then the summary.
+    return statement.join(
+        PatientSummary, PatientSummary.patient_id == Invitation.patient_id
+    ).with_for_update(of=[Invitation, PatientSummary])
 
 
 def _responses(db: Session, invitation_id: int) -> list[StoredResponse]:

@@ -426,16 +426,19 @@ def _write_statement():
     )
 
 
-def refresh_summary(db: Session, patient_id: int) -> list[Row]:
+def refresh_summary(db: Session, patient_id: int, locked: bool = False) -> list[Row]:
     """Work out one patient's summary again, in the caller's transaction (after a response
-    is added). The row is locked first, so two answers stored at once for one patient are
-    counted one after the other, each reading the other's committed response; then the
-    patient's responses are read (`_responses_statement`), their figures worked out in
-    Python and written. Returns the rows read, oldest first, for the caller's other uses
+    is added). The row is locked first (`locked`: the caller locked it already, in an
+    earlier statement of this transaction), so two answers stored at once for one patient
+    are counted one after the other, each reading the other's committed response; then the
+    patient's responses are read (`_responses_statement`, a statement of its own after the
+    lock: under READ COMMITTED it sees what the lock waited for), their figures worked out
+    in Python and written. Returns the rows read, oldest first, for the caller's other uses
     (a submit's triage reads the same history)."""
     db.flush()
     key = {"summary_patient_id": patient_id}
-    db.execute(_lock_statement(), key)
+    if not locked:
+        db.execute(_lock_statement(), key)
     rows = db.execute(_responses_statement(), key).all()
     episodes = (rows[0].first_episode_id, rows[0].current_episode_id) if rows else (None, None)
     totals = [StoredTotal(*row[:7]) for row in rows]

@@ -1,18 +1,19 @@
 """The rules behind the pages, called without a request: when an invitation takes answers,
 how drafts are kept, and why a submit can never store a second response."""
 
+import contextlib
 import threading
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, func, select
 
-from survey.domain import submission
+from survey.domain import submission, summaries
 from survey.domain.responses import store_response
 from survey.domain.submission import Incomplete, InvitationClosed, InvitationState
 from survey.extensions import db
 from survey.instruments import get_instrument
-from survey.models import DraftAnswer, InvitationStatus, Response, utcnow
+from survey.models import DraftAnswer, InvitationStatus, PatientSummary, Response, utcnow
 from tests.fixtures.patients import CCIS_10, QOLAF_51, refreshed
 
 NOW = utcnow()
@@ -213,3 +214,55 @@ def test_two_submits_at_the_same_moment_store_one_set_of_responses(app, enrolled
     assert sorted(results) == [False, False, False, True]
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(Response)) == 2
+
+
+def test_two_timepoints_sent_at_once_both_count_in_the_summary(
+    app, needs_postgresql, enrolled, invite, monkeypatch
+):
+    """Each submit locks the patient's summary row with its invitation and reads the
+    responses after the lock: the second sees the first's answers (READ COMMITTED), so the
+    summary counts both, whichever commits first. Each submit waits (up to 2 s) for the
+    other before working its figures out: without the lock both would, each having read
+    only its own answers."""
+    invitations = [invite(enrolled).invitation.id for _ in range(2)]
+    for invitation_id in invitations:
+        submission.save_answers(db.session, invitation_id, "qolaf-q", QOLAF_51)
+        submission.save_answers(db.session, invitation_id, "ccis", CCIS_10)
+    start, errors = threading.Barrier(2), []
+    meet, work_out = threading.Barrier(2, timeout=2), summaries.summary_figures
+
+    def after_meeting(*args):
+        # Broken after 2 s when the other submit waits for this one's lock, as it should.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            meet.wait()
+        return work_out(*args)
+
+    monkeypatch.setattr(summaries, "summary_figures", after_meeting)
+
+    def send(invitation_id: int, seconds: int) -> None:
+        # In two languages: the same wording shown, kept once, would make them take turns.
+        language = ("es", "en")[seconds]
+        with app.app_context():
+            start.wait()
+            try:
+                submission.submit(
+                    db.session, invitation_id, language, now=utcnow() + timedelta(seconds=seconds)
+                )
+            except Exception as error:
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [
+        threading.Thread(target=send, args=(invitation_id, seconds))
+        for seconds, invitation_id in enumerate(invitations)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    db.session.expire_all()
+    summary = db.session.get(PatientSummary, enrolled.id)
+    assert (summary.qolaf_latest, summary.qolaf_previous, summary.ccis_previous) == (51, 51, 10)
+    assert summary.ccis_single is False and summary.ccis_change_previous == 0
