@@ -17,9 +17,11 @@ def day_text(day: date | None) -> str:
     """A calendar date as the reader's language writes it (Flask-Babel's `format_date`,
     "medium"): 16 Mar 2027 in English, 16 mar 2027 in Spanish. Pages only: exports, the
     command line and the audit trail keep ISO 8601."""
-    if not day:
-        return ""
-    locale = get_locale()
+    return _day_in(get_locale(), day) if day else ""
+
+
+def _day_in(locale: Locale | None, day: date) -> str:
+    """`day_text` in the request's `locale` (None outside a request: Babel's default)."""
     return _day_text(str(locale), day) if locale else format_date(day, "medium")
 
 
@@ -55,9 +57,11 @@ def local_datetime(moment: datetime | None, zone: str, with_zone: bool = True) -
     if moment is None:
         return ""
     local = moment.astimezone(ZoneInfo(zone))
-    locale = get_locale() or Locale.parse(settings().default_language)
+    current = get_locale()  # once: Flask-Babel's lookup costs more than a kept text
+    locale = current or Locale.parse(settings().default_language)
     clock = _clock_text(locale, local.time())
-    text = _datetime_pattern(locale).replace("{1}", day_text(local.date())).replace("{0}", clock)
+    text = _datetime_pattern(locale).replace("{1}", _day_in(current, local.date()))
+    text = text.replace("{0}", clock)
     return f"{text} {local.tzname()}" if with_zone else text
 
 
