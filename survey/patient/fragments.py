@@ -26,15 +26,55 @@ def item_fieldset(
     if current_app.jinja_env.auto_reload:  # development: show template edits at once
         macro = get_template_attribute(TEMPLATE, "item_fieldset")
         return macro(instrument, item, language, answer, invalid)
+    return _kept(instrument, item, language, answer, invalid, _kept_for(instrument))
+
+
+def item_fieldsets(
+    instrument: Instrument, language: str, answered: dict[str, int], missing: list[str]
+) -> Markup:
+    """Every question of the page, as the questionnaire page lays them out: one call from the
+    template rather than one per question (each call from a template costs more than
+    looking its kept HTML up)."""
+    if current_app.jinja_env.auto_reload:
+        parts = [
+            item_fieldset(instrument, item, language, answered.get(item.id), item.id in missing)
+            for item in instrument.items
+        ]
+    else:
+        kept = _kept_for(instrument)
+        parts = [
+            _kept(instrument, item, language, answered.get(item.id), item.id in missing, kept)
+            for item in instrument.items
+        ]
+    # The whitespace the page's loop put around each question.
+    return _AROUND + _BETWEEN.join(parts) + _AROUND
+
+
+_AROUND = Markup("\n  ")
+_BETWEEN = Markup("\n  \n  ")
+
+
+def _kept_for(instrument: Instrument) -> dict[tuple, Markup]:
     kept = _rendered.get(instrument.id)
     if kept is None or kept[0] is not instrument:
         kept = _rendered[instrument.id] = (instrument, {})
+    return kept[1]
+
+
+def _kept(
+    instrument: Instrument,
+    item: Item,
+    language: str,
+    answer: int | None,
+    invalid: bool,
+    kept: dict[tuple, Markup],
+) -> Markup:
     key = (language, item.id, answer, invalid)
-    html = kept[1].get(key)
+    html = kept.get(key)
     if html is None:
         macro = get_template_attribute(TEMPLATE, "item_fieldset")
         # A macro of an autoescaping template returns Markup: its text is already escaped.
-        html = kept[1][key] = macro(instrument, item, language, answer, invalid)
+        html = kept[key] = macro(instrument, item, language, answer, invalid)
     return html
 
 

@@ -174,6 +174,38 @@ def test_a_patient_who_picks_a_language_keeps_it_for_this_invitation(
     assert '<html lang="tr"' in phone.get("/survey").text
 
 
+def test_the_language_switch_links_to_the_page_it_is_on_in_the_pages_language(
+    patient, enrolled, invite, app
+):
+    """The switcher is rendered once per place and language (survey/i18n.py): each page
+    still gets its own links, marked in its own language."""
+    patient.opens(invite(enrolled))
+    welcome = patient.client.get("/survey?lang=tr").text
+    assert '<a href="/survey?lang=ar" lang="ar" hreflang="ar">' in welcome
+    assert '<a href="/survey?lang=tr" lang="tr" hreflang="tr" aria-current="true">' in welcome
+    patient.completes(QOLAF_51, CCIS_10)
+    done = patient.client.get("/survey/done?lang=es").text
+    assert '<a href="/survey/done?lang=tr" lang="tr" hreflang="tr">' in done
+    assert '<a href="/survey/done?lang=es" lang="es" hreflang="es" aria-current="true">' in done
+    # A link page that does not work links to its own address; a refused post, to the start.
+    stranger = app.test_client()
+    broken = stranger.get("/s/" + "Z" * 22 + "?lang=ar").text
+    assert f'<a href="/s/{"Z" * 22}?lang=ar" lang="ar" hreflang="ar" aria-current="true">' in broken
+    refused = stranger.post("/survey/1", data={"action": "next"}).text
+    assert '<a href="/survey?lang=en" lang="en" hreflang="en" aria-current="true">' in refused
+
+
+def test_a_questionnaire_page_switches_language_with_buttons_that_post_its_answers(
+    patient, enrolled, invite
+):
+    patient.opens(invite(enrolled))
+    for lang in ("ar", "es"):
+        page = patient.client.get(f"/survey/1?lang={lang}").text
+        current = f'value="{lang}" class="link" lang="{lang}" aria-current="true">'
+        assert f'<button type="submit" form="answers" name="lang" {current}' in page
+        assert page.count('form="answers" name="lang"') == page.count("<li><button")
+
+
 def test_switching_language_on_a_questionnaire_page_keeps_the_answers_just_chosen(
     patient, enrolled, invite
 ):

@@ -39,9 +39,7 @@ class Relay:
         with self.lock:
             self.open = False
             for sock in self.sockets:
-                with suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
+                _end(sock)
             self.sockets.clear()
 
     def mend(self) -> None:
@@ -76,8 +74,19 @@ class Relay:
             while data := source.recv(65536):
                 sink.sendall(data)
         for sock in (source, sink):
-            with suppress(OSError):
-                sock.close()
+            _end(sock)
+
+
+def _end(sock: socket.socket) -> None:
+    """Close a relayed socket so that its peer sees the end at once, as it would see a
+    server's. Shut down first: a close alone, while the other direction's thread is still
+    blocked reading the same socket, leaves it open in the kernel (the blocked read holds
+    it), and the peer then learns nothing until it next writes. That is how a cut whose
+    server side was closed first (the pipe thread then closing the client side) used to leave
+    the app's idle connection looking alive to connection_health's poll."""
+    with suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
 
 
 class FailingStatements:

@@ -1,12 +1,12 @@
 """The database restarts between two requests: the next request is answered as if nothing
-happened (by the pool's pre-ping, or survey/connection_health.py's check when it is off).
-PostgreSQL only: SQLite has no server to lose."""
+happened, by survey/connection_health.py's check at checkout (the default: no pool pre-ping
+round trip). PostgreSQL only: SQLite has no server to lose."""
 
 import time
 
 import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from survey import connection_health
 from survey.extensions import db
@@ -34,6 +34,13 @@ def wait_until(check, seconds: float = 5.0) -> bool:
 
 def test_connections_are_recycled(app):
     assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_recycle"] > 0
+
+
+def test_pooled_connections_are_checked_without_a_round_trip(app):
+    """No pre-ping (a round trip at every checkout): the checkout check looks at the socket
+    instead, so the restart below is survived by that check."""
+    assert not app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("pool_pre_ping")
+    assert event.contains(db.engine, "checkout", connection_health._check_out)
 
 
 def test_an_idle_connection_ended_by_the_server_is_seen_as_dead(postgresql):
@@ -77,3 +84,29 @@ def test_a_patient_goes_on_after_the_database_restarts_between_two_pages(
         relay.close()
         with app.app_context():
             db.engine.dispose()
+
+
+def test_a_page_whose_connection_dies_after_the_checkout_check_is_read_again(
+    postgresql, app, patient, enrolled, invite
+):
+    """The window the checkout check cannot close: the server ends the connection after the
+    check found it alive. The page's first read meets the dead connection and is read once
+    more on a new one, instead of the 503 page."""
+    patient.opens(invite(enrolled))
+    url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    ended = []
+
+    def end_it_once(dbapi_connection, connection_record, connection_proxy):
+        if not ended:
+            ended.append(dbapi_connection.info.backend_pid)
+            with psycopg.connect(url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (ended[0],))
+
+    event.listen(db.engine, "checkout", end_it_once)
+    try:
+        for path in ("/survey/1", "/survey/2"):
+            ended.clear()
+            assert patient.client.get(path).status_code == 200
+            assert ended  # the connection it took first was ended
+    finally:
+        event.remove(db.engine, "checkout", end_it_once)
