@@ -56,6 +56,7 @@ from sqlalchemy.orm import Session
 from survey.clinic import followup
 from survey.clinic.filters import ListFilters
 from survey.clinic.flags import minimal_important_changes
+from survey.domain import summary_figures
 from survey.domain.invitation_dates import InvitationDates
 from survey.domain.summaries import PREFIXES, any_stale_follow_up, refresh_stale_follow_up
 from survey.instruments import (
@@ -297,23 +298,8 @@ def _figures() -> dict[str, Callable[[], ColumnElement]]:
     }
 
 
-# The list's figures read from the summary row, per questionnaire and overall.
-PER_INSTRUMENT = (
-    "latest",
-    "baseline",
-    "previous",
-    "best",
-    "change",
-    "change_previous",
-    "single",
-    "provisional",
-    "baseline_provisional",
-    "previous_provisional",
-)
-SUMMARY_FIGURES = (
-    *(f"{p}_{name}" for p in PREFIXES.values() for name in PER_INSTRUMENT),
-    "last_response_at",
-)
+# The list reads every figure the summary row keeps, per questionnaire and overall.
+SUMMARY_FIGURES = summary_figures.COLUMNS
 
 # What each filter and sort needs computed for every candidate patient.
 NEEDS = {
