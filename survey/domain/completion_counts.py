@@ -130,6 +130,20 @@ def _dialect_name(connection) -> str:
 # building them again at every commit of a submit cost more CPU than running them.
 
 
+def returned_columns() -> tuple:
+    """What `recount` reads of an invitation, as an UPDATE of `invitations` can return it
+    (its patient's columns as correlated subqueries): the statement that refreshes an
+    invitation's facts answers with its row as it now is, and `recount` need not read it
+    again."""
+    patient = Patient.id == Invitation.patient_id
+    return (
+        *(column for column in COLUMNS if column.class_ is Invitation),
+        select(Patient.site_id).where(patient).scalar_subquery().label("site_id"),
+        select(Patient.language).where(patient).scalar_subquery().label("language"),
+        Invitation.counted_as,
+    )
+
+
 @functools.cache
 def _invitation_rows_statement():
     """The invitations as they are now, locked (PostgreSQL) until the transaction ends: two
@@ -160,14 +174,21 @@ def _durations_delete():
     )
 
 
-def recount(connection, invitation_ids: Iterable[int]) -> None:
+def recount(connection, invitation_ids: Iterable[int], known: dict | None = None) -> None:
     """Bring the counts of these invitations up to date, in the caller's transaction (a
-    Session or a Connection): each one's difference from what it added before moves."""
+    Session or a Connection): each one's difference from what it added before moves.
+    `known`: rows of some of them (`returned_columns`) as a statement of this transaction
+    that locked them returned them, and nothing changed them since: they are not read
+    again."""
     ids = sorted(set(invitation_ids))
+    known = known or {}
     for first in range(0, len(ids), BATCH):
-        rows = connection.execute(
-            _invitation_rows_statement(), {"recount_ids": ids[first : first + BATCH]}
-        ).all()
+        chunk = ids[first : first + BATCH]
+        rows = [known[i] for i in chunk if i in known]
+        unknown = [i for i in chunk if i not in known]
+        if unknown:
+            rows += connection.execute(_invitation_rows_statement(), {"recount_ids": unknown})
+            rows.sort(key=lambda row: row.id)
         changes: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         moved, timed, durations = [], [], []
         for row in rows:
@@ -314,16 +335,29 @@ def _summary_rows_statement():
     )
 
 
-# What a session's transaction has changed, to recount as it commits.
+# What a session's transaction has changed, to recount as it commits: invitations, patients,
+# and the rows of some invitations as returned since their last change (id -> row).
 _TO_RECOUNT = "completion_counts.to_recount"
 
 
-def recount_at_commit(session: Session, invitation_ids=(), patient_ids=()) -> None:
+def recount_at_commit(session: Session, invitation_ids=(), patient_ids=(), rows=()) -> None:
     """Note invitations (and patients, for the two missed timepoints) whose counts this
-    transaction may have changed: `recount` runs as it commits."""
-    invitations, patients = session.info.setdefault(_TO_RECOUNT, (set(), set()))
+    transaction may have changed: `recount` runs as it commits.
+
+    `rows`: invitations as a statement that locked them just returned them (with
+    `returned_columns`), noted with the row the recount then uses instead of reading them
+    again (the facts' UPDATE: one statement fewer a commit). Noting an invitation without its
+    row says it may have changed since: its row is forgotten and read at commit. So whatever
+    changes what an invitation counts by must note it after the change (a flush does: the
+    listener in survey/domain/analytics.py; a Core statement must)."""
+    invitations, patients, known = session.info.setdefault(_TO_RECOUNT, (set(), set(), {}))
     invitations.update(invitation_ids)
     patients.update(patient_ids)
+    for invitation_id in invitation_ids:
+        known.pop(invitation_id, None)
+    for row in rows:
+        invitations.add(row.id)
+        known[row.id] = row
 
 
 @event.listens_for(Session, "before_commit")
@@ -340,8 +374,8 @@ def _recount_as_committing(session: Session) -> None:
     session.flush()
     noted = session.info.pop(_TO_RECOUNT, None)
     if noted is not None:
-        invitations, patients = noted
-        recount(session.connection(), invitations)
+        invitations, patients, known = noted
+        recount(session.connection(), invitations, known)
         recount_patients(session.connection(), patients)
 
 
@@ -349,9 +383,12 @@ def _recount_as_committing(session: Session) -> None:
 def _forget(session: Session, previous_transaction) -> None:
     """Nothing to recount once the transaction is rolled back. A savepoint rolled back (a
     submit's failed triage) leaves its transaction going, with what it noted before: the
-    submit's completed invitation is still counted as it commits."""
+    submit's completed invitation is still counted as it commits; the rows returned inside
+    the savepoint are rolled back with it, so none is used: all are read at commit."""
     if previous_transaction.parent is None:
         session.info.pop(_TO_RECOUNT, None)
+    elif _TO_RECOUNT in session.info:
+        session.info[_TO_RECOUNT][2].clear()
 
 
 def _today(now: datetime) -> tuple[date, datetime, datetime]:
