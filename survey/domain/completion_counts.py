@@ -24,7 +24,21 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, bindparam, case, delete, event, func, or_, select, update
+from sqlalchemy import (
+    JSON,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    cast,
+    column,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -208,9 +222,8 @@ def recount(connection, invitation_ids: Iterable[int], known: dict | None = None
             if now_counted is not None and now_counted[10] is not None:
                 durations.append(_duration(row, now_counted))
         if moved:
-            _apply(connection, changes)
             _keep_durations(connection, timed, durations)
-            connection.execute(_counted_as_update(), moved)
+            _move(connection, changes, moved)
 
 
 def _duration(row, kept: list) -> dict:
@@ -231,16 +244,74 @@ def _keep_durations(connection, invitation_ids: list[int], durations: list[dict]
         connection.execute(AnswerDuration.__table__.insert(), durations)
 
 
-def _apply(connection, changes: dict) -> None:
-    """Add the changes to the counts, group by group in a fixed order (two transactions
+GROUP = ("site_id", "figure", "key", "opens_on", "closes_on")
+
+
+def _count_rows(changes: dict) -> list[dict]:
+    """The changes to the counts, group by group in a fixed order (two transactions
     changing the same groups lock them in the same order, so they wait rather than
-    deadlock); a group seen for the first time is inserted."""
-    rows = [
-        dict(zip(("site_id", "figure", "key", "opens_on", "closes_on"), group, strict=True))
-        | dict(zip(COUNTS, change, strict=True))
+    deadlock); days as ISO dates."""
+    return [
+        dict(zip(GROUP, group, strict=True)) | dict(zip(COUNTS, change, strict=True))
         for group, change in sorted(changes.items())
         if any(change)
     ]
+
+
+def _move(connection, changes: dict, moved: list[dict]) -> None:
+    """Add the changes to the counts and store what the moved invitations now count as: on
+    PostgreSQL one statement (`_counts_and_counted_as`), elsewhere two."""
+    if _dialect_name(connection) == "postgresql":
+        connection.execute(
+            _counts_and_counted_as(), {"count_rows": _count_rows(changes), "moved": moved}
+        )
+        return
+    _apply(connection, changes)
+    connection.execute(_counted_as_update(), moved)
+
+
+@functools.cache
+def _counts_and_counted_as():
+    """PostgreSQL: the counts' upsert of `_upsert_counts` with the invitations' `counted_as`
+    written by a data-modifying CTE of the same statement, both read from JSON parameters
+    (`_count_rows`, the moved invitations). The groups are inserted in the order of
+    `_count_rows` (Python's sort: text compared by code point, so "C" collation), the
+    lock order every recount keeps; the invitations are already locked by this transaction
+    (the recount's read or the facts' UPDATE), so the CTE waits for nothing."""
+    table = CompletionCount.__table__
+    moved = (
+        func.json_to_recordset(cast(bindparam("moved", type_=JSON), JSON))
+        .table_valued(column("moved_id", Integer), column("counted_as", JSON))
+        .render_derived(name="moved", with_types=True)
+    )
+    invitations = Invitation.__table__
+    counted_as = (
+        update(invitations)
+        .where(invitations.c.id == moved.c.moved_id)
+        .values(counted_as=moved.c.counted_as)
+        .returning(invitations.c.id)
+        .cte("counted_as")
+    )
+    changes = (
+        func.json_to_recordset(cast(bindparam("count_rows", type_=JSON), JSON))
+        .table_valued(*(column(name, table.c[name].type) for name in (*GROUP, *COUNTS)))
+        .render_derived(name="changes", with_types=True)
+    )
+    c = changes.c
+    in_order = select(*(c[name] for name in (*GROUP, *COUNTS))).order_by(
+        c.site_id, c.figure.collate("C"), c.key.collate("C"), c.opens_on, c.closes_on
+    )
+    statement = postgresql_insert(table).from_select([*GROUP, *COUNTS], in_order)
+    return statement.on_conflict_do_update(
+        index_elements=[column.name for column in table.primary_key.columns],
+        set_={name: table.c[name] + statement.excluded[name] for name in COUNTS},
+    ).add_cte(counted_as)
+
+
+def _apply(connection, changes: dict) -> None:
+    """Add the changes to the counts (`_count_rows`); a group seen for the first time is
+    inserted."""
+    rows = _count_rows(changes)
     if not rows:
         return
     for row in rows:
