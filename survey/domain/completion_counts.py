@@ -7,7 +7,9 @@ stored on it (`Invitation.counted_as`): `recount` compares that with what it add
 moves the difference, so it may run any number of times, from any code path, for any
 invitations. A session notes the invitations a transaction changes (`recount_at_commit`: the
 listener in survey/domain/analytics.py after every flush, the dispatcher's steps after every
-text they send or take back, a redeemed tablet code) and recounts them as it commits. The
+text they send or take back, a redeemed tablet code) and recounts them as it commits, from
+the rows the facts' UPDATE returned when nothing changed them since (`returned_columns`),
+else read again. The
 patients who missed two timepoints are counted the same way, by day, from their summaries
 (`recount_patients`).
 

@@ -3,8 +3,8 @@
 the default schedule, the dispatcher's sends, texts claimed and found not to have gone (the
 dispatcher's Core steps), reminders, links opened, answers in every way, tablet codes,
 cancellations, windows moved across midnight, languages changed, new episodes of care and
-withdrawals, at moments on both sides of every opening and closing; and rebuilding them from
-nothing changes nothing."""
+withdrawals, at moments on both sides of every opening and closing, a step a transaction or
+several (some in savepoints rolled back); and rebuilding them from nothing changes nothing."""
 
 import random
 import threading
