@@ -30,6 +30,7 @@ from sqlalchemy import (
     JSON,
     Integer,
     and_,
+    any_,
     bindparam,
     case,
     cast,
@@ -41,6 +42,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -265,7 +267,12 @@ def _move(connection, changes: dict, moved: list[dict]) -> None:
     PostgreSQL one statement (`_counts_and_counted_as`), elsewhere two."""
     if _dialect_name(connection) == "postgresql":
         connection.execute(
-            _counts_and_counted_as(), {"count_rows": _count_rows(changes), "moved": moved}
+            _counts_and_counted_as(),
+            {
+                "count_rows": _count_rows(changes),
+                "moved": moved,
+                "moved_ids": [row["moved_id"] for row in moved],
+            },
         )
         return
     _apply(connection, changes)
@@ -289,7 +296,12 @@ def _counts_and_counted_as():
     invitations = Invitation.__table__
     counted_as = (
         update(invitations)
-        .where(invitations.c.id == moved.c.moved_id)
+        # The ids again as an array: the join alone, estimated at json_to_recordset's 100
+        # rows, was planned as a hash join over every invitation (a sequential scan).
+        .where(
+            invitations.c.id == any_(bindparam("moved_ids", type_=ARRAY(Integer))),
+            invitations.c.id == moved.c.moved_id,
+        )
         .values(counted_as=moved.c.counted_as)
         .returning(invitations.c.id)
         .cte("counted_as")
