@@ -179,14 +179,15 @@ def refresh_invitation_facts(connection, invitation_ids: Iterable[int] | None = 
     ids = sorted(set(invitation_ids))
     if not ids:
         return
-    # Built once (`_facts_update`): every batch of texts the dispatcher sends runs it.
-    connection.execute(_facts_update(), {"fact_ids": ids})
+    # Built once (`_facts_update`): every batch of texts the dispatcher sends runs it. It
+    # answers with the invitations as the recount reads them (locked by the UPDATE).
+    rows = connection.execute(_facts_update(), {"fact_ids": ids}).all()
     # Flask-SQLAlchemy's db.session (the dispatcher's and the CLI's) is a scoped_session: its
     # commit recounts too, so the count rows stay locked for the commit alone.
     if isinstance(connection, Session | scoped_session):
-        completion_counts.recount_at_commit(connection, invitation_ids=ids)
+        completion_counts.recount_at_commit(connection, rows=rows)
     else:
-        completion_counts.recount(connection, ids)
+        completion_counts.recount(connection, ids, {row.id: row for row in rows})
 
 
 # What, when it changes, changes an invitation's kept facts.
@@ -256,11 +257,14 @@ def _counts_changed(session: Session) -> set[int]:
 @functools.cache
 def _facts_update():
     """The facts' UPDATE of some invitations, built once per process (building its
-    subqueries again after every submit's flush cost more CPU than running it)."""
+    subqueries again after every submit's flush cost more CPU than running it), returning
+    what their recount needs (`completion_counts.returned_columns`): their recount need not
+    read them again."""
     return (
         update(Invitation.__table__)
         .values(**invitation_fact_values())
         .where(Invitation.id.in_(bindparam("fact_ids", expanding=True)))
+        .returning(*completion_counts.returned_columns())
     )
 
 
@@ -270,10 +274,15 @@ def _keep_invitation_facts(session: Session, _context) -> None:
     invitation: its kept facts; after any that changed an invitation: its counts, as the
     transaction commits."""
     facts_changed = _facts_changed(session)
+    counts_changed = _counts_changed(session)
+    rows = ()
     if facts_changed:
-        session.connection().execute(_facts_update(), {"fact_ids": sorted(facts_changed)})
+        rows = session.connection().execute(_facts_update(), {"fact_ids": sorted(facts_changed)})
+        rows = rows.all()
+    # This flush's changes are in the rows the facts' UPDATE returned: those are noted with
+    # their rows, the others to read at commit.
     completion_counts.recount_at_commit(
-        session, invitation_ids=facts_changed | _counts_changed(session)
+        session, invitation_ids=counts_changed - facts_changed, rows=rows
     )
 
 

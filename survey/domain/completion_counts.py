@@ -7,7 +7,9 @@ stored on it (`Invitation.counted_as`): `recount` compares that with what it add
 moves the difference, so it may run any number of times, from any code path, for any
 invitations. A session notes the invitations a transaction changes (`recount_at_commit`: the
 listener in survey/domain/analytics.py after every flush, the dispatcher's steps after every
-text they send or take back, a redeemed tablet code) and recounts them as it commits. The
+text they send or take back, a redeemed tablet code) and recounts them as it commits, from
+the rows the facts' UPDATE returned when nothing changed them since (`returned_columns`),
+else read again. The
 patients who missed two timepoints are counted the same way, by day, from their summaries
 (`recount_patients`).
 
@@ -24,7 +26,23 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, bindparam, case, delete, event, func, or_, select, update
+from sqlalchemy import (
+    JSON,
+    Integer,
+    and_,
+    any_,
+    bindparam,
+    case,
+    cast,
+    column,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -130,6 +148,20 @@ def _dialect_name(connection) -> str:
 # building them again at every commit of a submit cost more CPU than running them.
 
 
+def returned_columns() -> tuple:
+    """What `recount` reads of an invitation, as an UPDATE of `invitations` can return it
+    (its patient's columns as correlated subqueries): the statement that refreshes an
+    invitation's facts answers with its row as it now is, and `recount` need not read it
+    again."""
+    patient = Patient.id == Invitation.patient_id
+    return (
+        *(column for column in COLUMNS if column.class_ is Invitation),
+        select(Patient.site_id).where(patient).scalar_subquery().label("site_id"),
+        select(Patient.language).where(patient).scalar_subquery().label("language"),
+        Invitation.counted_as,
+    )
+
+
 @functools.cache
 def _invitation_rows_statement():
     """The invitations as they are now, locked (PostgreSQL) until the transaction ends: two
@@ -160,14 +192,21 @@ def _durations_delete():
     )
 
 
-def recount(connection, invitation_ids: Iterable[int]) -> None:
+def recount(connection, invitation_ids: Iterable[int], known: dict | None = None) -> None:
     """Bring the counts of these invitations up to date, in the caller's transaction (a
-    Session or a Connection): each one's difference from what it added before moves."""
+    Session or a Connection): each one's difference from what it added before moves.
+    `known`: rows of some of them (`returned_columns`) as a statement of this transaction
+    that locked them returned them, and nothing changed them since: they are not read
+    again."""
     ids = sorted(set(invitation_ids))
+    known = known or {}
     for first in range(0, len(ids), BATCH):
-        rows = connection.execute(
-            _invitation_rows_statement(), {"recount_ids": ids[first : first + BATCH]}
-        ).all()
+        chunk = ids[first : first + BATCH]
+        rows = [known[i] for i in chunk if i in known]
+        unknown = [i for i in chunk if i not in known]
+        if unknown:
+            rows += connection.execute(_invitation_rows_statement(), {"recount_ids": unknown})
+            rows.sort(key=lambda row: row.id)
         changes: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
         moved, timed, durations = [], [], []
         for row in rows:
@@ -187,9 +226,8 @@ def recount(connection, invitation_ids: Iterable[int]) -> None:
             if now_counted is not None and now_counted[10] is not None:
                 durations.append(_duration(row, now_counted))
         if moved:
-            _apply(connection, changes)
             _keep_durations(connection, timed, durations)
-            connection.execute(_counted_as_update(), moved)
+            _move(connection, changes, moved)
 
 
 def _duration(row, kept: list) -> dict:
@@ -210,16 +248,84 @@ def _keep_durations(connection, invitation_ids: list[int], durations: list[dict]
         connection.execute(AnswerDuration.__table__.insert(), durations)
 
 
-def _apply(connection, changes: dict) -> None:
-    """Add the changes to the counts, group by group in a fixed order (two transactions
+GROUP = ("site_id", "figure", "key", "opens_on", "closes_on")
+
+
+def _count_rows(changes: dict) -> list[dict]:
+    """The changes to the counts, group by group in a fixed order (two transactions
     changing the same groups lock them in the same order, so they wait rather than
-    deadlock); a group seen for the first time is inserted."""
-    rows = [
-        dict(zip(("site_id", "figure", "key", "opens_on", "closes_on"), group, strict=True))
-        | dict(zip(COUNTS, change, strict=True))
+    deadlock); days as ISO dates."""
+    return [
+        dict(zip(GROUP, group, strict=True)) | dict(zip(COUNTS, change, strict=True))
         for group, change in sorted(changes.items())
         if any(change)
     ]
+
+
+def _move(connection, changes: dict, moved: list[dict]) -> None:
+    """Add the changes to the counts and store what the moved invitations now count as: on
+    PostgreSQL one statement (`_counts_and_counted_as`), elsewhere two."""
+    if _dialect_name(connection) == "postgresql":
+        connection.execute(
+            _counts_and_counted_as(),
+            {
+                "count_rows": _count_rows(changes),
+                "moved": moved,
+                "moved_ids": [row["moved_id"] for row in moved],
+            },
+        )
+        return
+    _apply(connection, changes)
+    connection.execute(_counted_as_update(), moved)
+
+
+@functools.cache
+def _counts_and_counted_as():
+    """PostgreSQL: the counts' upsert of `_upsert_counts` with the invitations' `counted_as`
+    written by a data-modifying CTE of the same statement, both read from JSON parameters
+    (`_count_rows`, the moved invitations). The groups are inserted in the order of
+    `_count_rows` (Python's sort: text compared by code point, so "C" collation), the
+    lock order every recount keeps; the invitations are already locked by this transaction
+    (the recount's read or the facts' UPDATE), so the CTE waits for nothing."""
+    table = CompletionCount.__table__
+    moved = (
+        func.json_to_recordset(cast(bindparam("moved", type_=JSON), JSON))
+        .table_valued(column("moved_id", Integer), column("counted_as", JSON))
+        .render_derived(name="moved", with_types=True)
+    )
+    invitations = Invitation.__table__
+    counted_as = (
+        update(invitations)
+        # The ids again as an array: the join alone, estimated at json_to_recordset's 100
+        # rows, was planned as a hash join over every invitation (a sequential scan).
+        .where(
+            invitations.c.id == any_(bindparam("moved_ids", type_=ARRAY(Integer))),
+            invitations.c.id == moved.c.moved_id,
+        )
+        .values(counted_as=moved.c.counted_as)
+        .returning(invitations.c.id)
+        .cte("counted_as")
+    )
+    changes = (
+        func.json_to_recordset(cast(bindparam("count_rows", type_=JSON), JSON))
+        .table_valued(*(column(name, table.c[name].type) for name in (*GROUP, *COUNTS)))
+        .render_derived(name="changes", with_types=True)
+    )
+    c = changes.c
+    in_order = select(*(c[name] for name in (*GROUP, *COUNTS))).order_by(
+        c.site_id, c.figure.collate("C"), c.key.collate("C"), c.opens_on, c.closes_on
+    )
+    statement = postgresql_insert(table).from_select([*GROUP, *COUNTS], in_order)
+    return statement.on_conflict_do_update(
+        index_elements=[column.name for column in table.primary_key.columns],
+        set_={name: table.c[name] + statement.excluded[name] for name in COUNTS},
+    ).add_cte(counted_as)
+
+
+def _apply(connection, changes: dict) -> None:
+    """Add the changes to the counts (`_count_rows`); a group seen for the first time is
+    inserted."""
+    rows = _count_rows(changes)
     if not rows:
         return
     for row in rows:
@@ -314,16 +420,29 @@ def _summary_rows_statement():
     )
 
 
-# What a session's transaction has changed, to recount as it commits.
+# What a session's transaction has changed, to recount as it commits: invitations, patients,
+# and the rows of some invitations as returned since their last change (id -> row).
 _TO_RECOUNT = "completion_counts.to_recount"
 
 
-def recount_at_commit(session: Session, invitation_ids=(), patient_ids=()) -> None:
+def recount_at_commit(session: Session, invitation_ids=(), patient_ids=(), rows=()) -> None:
     """Note invitations (and patients, for the two missed timepoints) whose counts this
-    transaction may have changed: `recount` runs as it commits."""
-    invitations, patients = session.info.setdefault(_TO_RECOUNT, (set(), set()))
+    transaction may have changed: `recount` runs as it commits.
+
+    `rows`: invitations as a statement that locked them just returned them (with
+    `returned_columns`), noted with the row the recount then uses instead of reading them
+    again (the facts' UPDATE: one statement fewer a commit). Noting an invitation without its
+    row says it may have changed since: its row is forgotten and read at commit. So whatever
+    changes what an invitation counts by must note it after the change (a flush does: the
+    listener in survey/domain/analytics.py; a Core statement must)."""
+    invitations, patients, known = session.info.setdefault(_TO_RECOUNT, (set(), set(), {}))
     invitations.update(invitation_ids)
     patients.update(patient_ids)
+    for invitation_id in invitation_ids:
+        known.pop(invitation_id, None)
+    for row in rows:
+        invitations.add(row.id)
+        known[row.id] = row
 
 
 @event.listens_for(Session, "before_commit")
@@ -340,8 +459,8 @@ def _recount_as_committing(session: Session) -> None:
     session.flush()
     noted = session.info.pop(_TO_RECOUNT, None)
     if noted is not None:
-        invitations, patients = noted
-        recount(session.connection(), invitations)
+        invitations, patients, known = noted
+        recount(session.connection(), invitations, known)
         recount_patients(session.connection(), patients)
 
 
@@ -349,9 +468,12 @@ def _recount_as_committing(session: Session) -> None:
 def _forget(session: Session, previous_transaction) -> None:
     """Nothing to recount once the transaction is rolled back. A savepoint rolled back (a
     submit's failed triage) leaves its transaction going, with what it noted before: the
-    submit's completed invitation is still counted as it commits."""
+    submit's completed invitation is still counted as it commits; the rows returned inside
+    the savepoint are rolled back with it, so none is used: all are read at commit."""
     if previous_transaction.parent is None:
         session.info.pop(_TO_RECOUNT, None)
+    elif _TO_RECOUNT in session.info:
+        session.info[_TO_RECOUNT][2].clear()
 
 
 def _today(now: datetime) -> tuple[date, datetime, datetime]:
