@@ -2,7 +2,8 @@
 plain functions, so the domain's own texts (when an invitation opens, closes, was sent) read
 like the pages around them. Exports, the command line and the audit trail keep ISO 8601."""
 
-from datetime import date, datetime
+import functools
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -16,7 +17,31 @@ def day_text(day: date | None) -> str:
     """A calendar date as the reader's language writes it (Flask-Babel's `format_date`,
     "medium"): 16 Mar 2027 in English, 16 mar 2027 in Spanish. Pages only: exports, the
     command line and the audit trail keep ISO 8601."""
-    return format_date(day, "medium") if day else ""
+    return _day_in(get_locale(), day) if day else ""
+
+
+def _day_in(locale: Locale | None, day: date) -> str:
+    """`day_text` in the request's `locale` (None outside a request: Babel's default)."""
+    return _day_text(str(locale), day) if locale else format_date(day, "medium")
+
+
+# A page writes the same days and clock times again and again (the clinician list writes two
+# on each of its 50 rows) and Babel's formatting was a tenth of that page's time: each text is
+# kept per language. Keyed by the locale's name, worked out in the request's own locale, which
+# has that name. Bounded, though the days and minutes any clinic's pages show run out first.
+@functools.lru_cache(maxsize=16384)
+def _day_text(locale: str, day: date) -> str:
+    return format_date(day, "medium")
+
+
+@functools.lru_cache(maxsize=16384)
+def _clock_text(locale: Locale, clock: time) -> str:
+    return format_time(clock, "short", locale=locale)
+
+
+@functools.lru_cache(maxsize=64)
+def _datetime_pattern(locale: Locale) -> str:
+    return str(get_datetime_format("medium", locale=locale)).replace("'", "")
 
 
 def local_day(moment: datetime | None, zone: str) -> str:
@@ -32,10 +57,11 @@ def local_datetime(moment: datetime | None, zone: str, with_zone: bool = True) -
     if moment is None:
         return ""
     local = moment.astimezone(ZoneInfo(zone))
-    locale = get_locale() or Locale.parse(settings().default_language)
-    clock = format_time(local.time(), "short", locale=locale)
-    pattern = str(get_datetime_format("medium", locale=locale)).replace("'", "")
-    text = pattern.replace("{1}", day_text(local.date())).replace("{0}", clock)
+    current = get_locale()  # once: Flask-Babel's lookup costs more than a kept text
+    locale = current or Locale.parse(settings().default_language)
+    clock = _clock_text(locale, local.time())
+    text = _datetime_pattern(locale).replace("{1}", _day_in(current, local.date()))
+    text = text.replace("{0}", clock)
     return f"{text} {local.tzname()}" if with_zone else text
 
 

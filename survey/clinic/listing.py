@@ -56,6 +56,7 @@ from sqlalchemy.orm import Session
 from survey.clinic import followup
 from survey.clinic.filters import ListFilters
 from survey.clinic.flags import minimal_important_changes
+from survey.domain import summary_figures
 from survey.domain.invitation_dates import InvitationDates
 from survey.domain.summaries import PREFIXES, any_stale_follow_up, refresh_stale_follow_up
 from survey.instruments import (
@@ -91,7 +92,7 @@ class Figures:
     def _against(self, start: int | None, reference: Reference) -> Comparison | None:
         if self.latest is None or start is None:
             return None
-        return compare(self.instrument, start, self.latest, reference, mic=self.mic)
+        return _comparison(self.instrument, start, self.latest, reference, self.mic)
 
     # Cached: a row's template reads each comparison several times (the cell, its provisional
     # mark, the Worsened tags), and each is worked out from the totals.
@@ -124,6 +125,30 @@ class Figures:
     @property
     def change_previous_provisional(self) -> bool:
         return self.provisional or self.previous_provisional
+
+
+# instrument id -> (the instrument in use, {(start, end, reference, MIC): Comparison})
+_compared: dict[str, tuple[Instrument, dict[tuple, Comparison]]] = {}
+
+
+def _comparison(
+    instrument: Instrument,
+    start: int,
+    end: int,
+    reference: Reference,
+    mic: MinimalImportantChange | None,
+) -> Comparison:
+    """`compare`, kept per value: a page compares 300 pairs of totals (a sixth of its time
+    went there), and an instrument's totals are few. A Comparison is immutable, so rows share
+    it. Kept while the instrument object in use stays the same, as its rendered items are."""
+    kept = _compared.get(instrument.id)
+    if kept is None or kept[0] is not instrument:
+        kept = _compared[instrument.id] = (instrument, {})
+    key = (start, end, reference, mic)
+    found = kept[1].get(key)
+    if found is None:
+        found = kept[1][key] = compare(instrument, start, end, reference, mic=mic)
+    return found
 
 
 @dataclass
@@ -273,23 +298,8 @@ def _figures() -> dict[str, Callable[[], ColumnElement]]:
     }
 
 
-# The list's figures read from the summary row, per questionnaire and overall.
-PER_INSTRUMENT = (
-    "latest",
-    "baseline",
-    "previous",
-    "best",
-    "change",
-    "change_previous",
-    "single",
-    "provisional",
-    "baseline_provisional",
-    "previous_provisional",
-)
-SUMMARY_FIGURES = (
-    *(f"{p}_{name}" for p in PREFIXES.values() for name in PER_INSTRUMENT),
-    "last_response_at",
-)
+# The list reads every figure the summary row keeps, per questionnaire and overall.
+SUMMARY_FIGURES = summary_figures.COLUMNS
 
 # What each filter and sort needs computed for every candidate patient.
 NEEDS = {

@@ -5,7 +5,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from survey.auth import staff_required
-from survey.clinic import charts, followup, labels
+from survey.clinic import charts, followup, labels, list_cells
 from survey.clinic.access import patient_for
 from survey.clinic.blueprint import bp
 from survey.clinic.filters import SORTS, parse_filters
@@ -43,9 +43,6 @@ def clinic_helpers() -> dict:
         "change_text": change_text,
         "episode_name": episode_name,
         "reference_text": reference_text,
-        "references_text": lambda comparisons: ", ".join(
-            reference_text(comparison.reference) for comparison in comparisons
-        ),
         "signed": signed,
         "describe_flag": lambda flag: describe(flag, _lang()),
         "flag_citation": citation,
@@ -85,6 +82,7 @@ def index():
         threshold=meaningful_change(config),
         grace_days=followup.grace_period(config).days,
         now=now,
+        cells=list_cells.ListCells(str(get_locale()), _lang()),
     )
     # Committed after rendering, still before the page leaves (no audit row, no page): a
     # commit first expired the user and their sites, which the page then read again (two

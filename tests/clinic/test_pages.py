@@ -240,3 +240,24 @@ def test_the_list_and_pages_are_in_the_staff_members_language(signed_in, publish
         session["locale"] = "es"
     html = signed_in.get(f"/clinic/patients/{published_case.id}").text
     assert "Impacto limitado" in html  # band labels come from the instrument definition
+
+
+def test_the_lists_cells_are_worded_in_each_readers_language_in_turn(
+    signed_in, published_case, worsened_continence
+):
+    """The list keeps its cells' HTML and its dates' texts once rendered
+    (survey/clinic/list_cells.py, survey/date_text.py): each reader still gets their own
+    language, whoever asked before."""
+
+    def row(language: str, reference: str) -> str:
+        page = signed_in.get("/clinic/", headers={"Accept-Language": language})
+        found = re.search(rf'<tr data-patient="{reference}">(.*?)</tr>', page.text, re.S)
+        return " ".join(unescape(re.sub(r"<[^>]+>", " ", found.group(1))).split())
+
+    for _ in range(2):
+        english, spanish = row("en", "CASE-51"), row("es", "CASE-51")
+        assert "\u221223 (better)" in english and "Jul 17, 2026" in english
+        assert "\u221223 (mejor)" in spanish and "17 jul 2026" in spanish
+        assert "(better)" not in spanish and "Jul 17" not in spanish
+        assert "CCIS worse than" in row("en", "CASE-WORSE")
+        assert "CCIS peor que" in row("es", "CASE-WORSE")
