@@ -22,13 +22,18 @@ def record(
         action=action,
         user_id=user.id if user else None,
         site_id=site_id if site_id is not None else getattr(subject, "site_id", None),
-        subject_type=type(subject).__name__.lower() if subject is not None else None,
+        subject_type=subject_type(type(subject)) if subject is not None else None,
         subject_id=getattr(subject, "id", None),
         detail=detail or {},
         remote_addr=remote_addr,
     )
     session.add(event)
     return event
+
+
+def subject_type(kind: type) -> str:
+    """How events name the kind of record they are about ("triageitem", "patient")."""
+    return kind.__name__.lower()
 
 
 def log(action: str, subject=None, detail: dict | None = None, site_id: int | None = None):

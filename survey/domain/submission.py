@@ -21,7 +21,8 @@ from survey.domain.invitation_dates import Stage, stage_of
 from survey.domain.invitations import find_link
 from survey.domain.responses import StoredResponse, insert_responses
 from survey.domain.summaries import refresh_summary
-from survey.domain.triage.assessing import triage_submitted
+from survey.domain.triage.assessing import settings_columns
+from survey.domain.triage.submitted import NOT_READ, triage_submitted
 from survey.domain.wording_in_use import (
     import_keys_rows,
     instruments_in_use,
@@ -40,6 +41,7 @@ from survey.models import (
     Response,
     ResponseMode,
     Site,
+    TriageSettings,
     utcnow,
 )
 
@@ -353,10 +355,12 @@ def submit(
     questionnaire at once, as staff enter answers given on paper or by phone. `mode` and
     `entered_by_id` are stored with every response (see `store_response`)."""
     now = now or utcnow()
-    invitation = _locked(db, invitation_id, with_summary=True)
-    summary_locked = invitation is not None
-    if not summary_locked:  # a patient without a summary row: none to lock
-        invitation = _locked(db, invitation_id)
+    locked = _locked_with_summary(db, invitation_id)
+    summary_locked = locked is not None
+    if summary_locked:
+        invitation, triage_settings = locked
+    else:  # a patient without a summary row: none to lock (triage reads its settings)
+        invitation, triage_settings = _locked(db, invitation_id), NOT_READ
     state = state_of(invitation, now)
     if state == InvitationState.COMPLETED:
         db.rollback()
@@ -400,7 +404,7 @@ def submit(
         _forget_saved(db)
         # Triaged with the answers, in their transaction; a failure there is rolled back
         # alone and never costs the patient their answers.
-        triage_submitted(db, invitation, now, history)
+        triage_submitted(db, invitation, now, history, triage_settings)
         db.commit()
     except IntegrityError:
         # Another request stored these responses first (only possible where the row lock is
@@ -452,12 +456,20 @@ def _upsert_drafts(upsert):
     )
 
 
-def _locked(db: Session, invitation_id: int, with_summary: bool = False) -> Invitation | None:
-    """The invitation, locked. `with_summary`: its patient's summary row too, in the same
-    statement (a submit works the summary out again: one round trip instead of two), and
-    None when the patient has no summary row."""
-    found = db.scalars(_lock_statement(with_summary), {"locked_invitation_id": invitation_id})
-    return found.one_or_none() if with_summary else found.one()
+def _locked(db: Session, invitation_id: int) -> Invitation:
+    """The invitation, locked."""
+    return db.scalars(_lock_statement(False), {"locked_invitation_id": invitation_id}).one()
+
+
+def _locked_with_summary(db: Session, invitation_id: int):
+    """The invitation, locked with its patient's summary row (a submit works the summary out
+    again: one round trip instead of two), and its site's triage settings (None: the site
+    has none), read in the same statement; None when the patient has no summary row."""
+    row = db.execute(_lock_statement(True), {"locked_invitation_id": invitation_id}).first()
+    if row is None:
+        return None
+    # The row's `rules` and `due_hours` are what `assessing.rules_from` takes.
+    return row[0], (row if row.rules is not None else None)
 
 
 @functools.cache
@@ -474,9 +486,14 @@ def _lock_statement(with_summary: bool):
     if not with_summary:
         return statement.with_for_update(of=Invitation)
     # Locked in the order every other path takes them: the invitation, then the summary.
-    return statement.join(
-        PatientSummary, PatientSummary.patient_id == Invitation.patient_id
-    ).with_for_update(of=[Invitation, PatientSummary])
+    # The site's triage settings, unlocked, save triage a statement of its own.
+    return (
+        statement.add_columns(*settings_columns())
+        .join(PatientSummary, PatientSummary.patient_id == Invitation.patient_id)
+        .join(Patient, Patient.id == Invitation.patient_id)
+        .outerjoin(TriageSettings, TriageSettings.site_id == Patient.site_id)
+        .with_for_update(of=[Invitation, PatientSummary])
+    )
 
 
 def _responses(db: Session, invitation_id: int) -> list[StoredResponse]:

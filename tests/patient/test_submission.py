@@ -126,7 +126,7 @@ def test_the_page_sent_with_an_incomplete_submit_is_kept_as_drafts(enrolled, inv
 def test_a_complete_submit_reads_its_history_once_and_writes_no_drafts(enrolled, invite):
     """The last page is scored with the saved answers, not written as drafts first (they
     are deleted with the submit); the patient's responses are read once, for the summary
-    and triage alike."""
+    and triage alike, and the site's triage settings with the invitation's lock."""
     invitation = invite(enrolled).invitation
     submission.save_answers(db.session, invitation.id, "qolaf-q", QOLAF_51)
     sent = []
@@ -144,6 +144,8 @@ def test_a_complete_submit_reads_its_history_once_and_writes_no_drafts(enrolled,
     assert not [s for s in sent if s.startswith("INSERT INTO draft_answers")]
     assert len([s for s in sent if s.startswith("SELECT responses.")]) == 1
     assert not [s for s in sent if s.startswith("SELECT contact_requests.")]
+    # The site's triage settings came with the lock.
+    assert not [s for s in sent if s.startswith("SELECT triage_settings.")]
     assert db.session.scalar(select(DraftAnswer)) is None
 
 

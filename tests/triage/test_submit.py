@@ -3,13 +3,14 @@ patient their answers."""
 
 import logging
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, text
 
 from survey.domain import submission
-from survey.domain.triage import assessing
+from survey.domain.triage import assessing, submitted
 from survey.domain.triage.assessing import assess_invitation
 from survey.extensions import db
 from survey.models import (
+    AuditEvent,
     CompletionCount,
     Invitation,
     InvitationStatus,
@@ -110,6 +111,79 @@ def test_a_failing_triage_still_counts_the_completion(site, make_patient, monkey
         )
         == 1
     )
+
+
+def test_a_triage_statement_the_database_refuses_never_costs_the_answers(
+    site, make_patient, monkeypatch, caplog
+):
+    """Triage writes its rows inside its savepoint: a statement the database refuses (on
+    PostgreSQL one aborts the whole transaction) is rolled back alone, and the answers, the
+    invitation's close and its counts are committed."""
+    patient = make_patient(site, reference="REFUSED")
+    refused = text("INSERT INTO no_such_table (id) VALUES (1) RETURNING id")
+    monkeypatch.setattr(submitted, "_item_with_event", lambda: refused)
+    monkeypatch.setattr(submitted, "_item_insert", lambda: refused)
+    with logged_by(caplog, "survey.triage.assessing", logging.ERROR):
+        invitation = submit_timepoint(patient, "baseline", 51, (2, 2, 2, 2, 2))
+    assert "triage failed" in caplog.text
+    db.session.expire_all()
+    assert db.session.get(Invitation, invitation.id).status == InvitationStatus.COMPLETED
+    stored = (
+        select(func.count()).select_from(Response).where(Response.invitation_id == invitation.id)
+    )
+    assert db.session.scalar(stored) == 2
+    assert items_of(patient) == []
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+    counted = db.session.scalar(select(Invitation.counted_as).where(Invitation.id == invitation.id))
+    assert counted[8] == 1  # completed (survey.domain.completion_counts.counted)
+
+
+def test_a_submit_writes_its_item_and_event_as_the_orm_would(site, make_patient, monkeypatch):
+    """The submit inserts plain rows (one statement on PostgreSQL); `assess_invitation`,
+    for the catch-up and the demo, the ORM objects: the same columns either way."""
+    submitted = make_patient(site, reference="SUBMITTED")
+    sent = []
+
+    def keep(conn, cursor, statement, parameters, context, executemany):
+        sent.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        invitation = submit_timepoint(submitted, "baseline", 51, (2, 2, 2, 2, 2))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", keep)
+    writes = [s for s in sent if s.startswith(("INSERT INTO triage_items", "WITH new_item"))]
+    writes += [s for s in sent if s.startswith("INSERT INTO audit_events")]
+    assert len(writes) == (1 if db.engine.dialect.name == "postgresql" else 2)
+
+    assessed = make_patient(site, reference="ASSESSED")
+    monkeypatch.setattr(assessing, "assessment_of", lambda *a, **k: None)  # no item yet
+    later = submit_timepoint(assessed, "baseline", 51, (2, 2, 2, 2, 2))
+    monkeypatch.undo()
+    at = utcnow()
+    item = assess_invitation(db.session, later, at)
+    db.session.commit()
+
+    def item_and_event(invitation):
+        [mine] = [i for i in items_of(invitation.patient) if i.invitation_id == invitation.id]
+        [audit] = db.session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.subject_type == "triageitem", AuditEvent.subject_id == mine.id
+            )
+        )
+        item_columns = ("site_id", "level", "status", "findings")
+        event_columns = ("action", "user_id", "site_id", "remote_addr")
+        return (
+            tuple(getattr(mine, name) for name in item_columns),
+            mine.due_at - mine.assessed_at if mine.due_at else None,
+            tuple(getattr(audit, name) for name in event_columns),
+            audit.detail | {"invitation": None},
+            audit.occurred_at is not None,
+        )
+
+    assert item.id is not None
+    assert item_and_event(invitation) == item_and_event(later)
+    assert item_and_event(invitation)[0][1:3] == ("green", "not needed")
 
 
 def test_catch_up_assesses_what_a_failed_triage_left_exactly_once(

@@ -1,10 +1,11 @@
 """Triaging an answered timepoint: read the patient's history, apply the site's rules, store
 one item. Plain functions over a database session, in the caller's transaction.
 
-The submit of an invitation calls `triage_submitted` in the transaction that stores its
-answers, inside a savepoint: whatever goes wrong with triage is rolled back alone and logged,
-and the answers are stored all the same. A timepoint left without an item that way is found
-and assessed, once, by `flask --app wsgi triage catch-up`.
+The submit of an invitation triages it in the transaction that stores its answers, inside a
+savepoint (`submitted.triage_submitted`, with these definitions): whatever goes wrong with
+triage is rolled back alone and logged, and the answers are stored all the same. A timepoint
+left without an item that way is found and assessed, once, by `flask --app wsgi triage
+catch-up`.
 """
 
 import functools
@@ -50,8 +51,14 @@ def rules_for(db: Session, site_id: int) -> RuleSet:
     Settings that no longer fit the rules (saved by an older release) are logged and left
     out, so a site is never left without triage."""
     settings = db.execute(_settings_statement(), {"triage_site_id": site_id}).first()
+    return rules_from(settings, site_id)
+
+
+def rules_from(settings, site_id: int) -> RuleSet:
+    """`rules_for` from the site's settings already read (`settings_columns`: a row with
+    `rules` and `due_hours`, or None when the site has none)."""
     rules = shipped_rules()
-    if settings is not None:
+    if settings is not None and settings.rules is not None:
         try:
             rules = site_rules(settings.rules, settings.due_hours)
         except RulesError as error:
@@ -59,13 +66,16 @@ def rules_for(db: Session, site_id: int) -> RuleSet:
     return rules.with_default_points(configured_points())
 
 
+def settings_columns():
+    """A site's rule settings as plain values, for a statement that reads them with others
+    (the submit's lock: no statement of their own)."""
+    return TriageSettings.rules.label("rules"), TriageSettings.due_hours.label("due_hours")
+
+
 @functools.cache
 def _settings_statement():
-    """A site's rule settings as plain values (read on every submit: no ORM object, and
-    built once per process)."""
-    return select(TriageSettings.rules, TriageSettings.due_hours).where(
-        TriageSettings.site_id == bindparam("triage_site_id")
-    )
+    """A site's rule settings as plain values (no ORM object, and built once per process)."""
+    return select(*settings_columns()).where(TriageSettings.site_id == bindparam("triage_site_id"))
 
 
 def configured_points() -> int | None:
@@ -169,75 +179,62 @@ def assessment_of(
     return assess(history[: place + 1], rules)
 
 
-def assess_invitation(
-    db: Session, invitation: Invitation, now: datetime, look_first: bool = True, responses=None
-) -> TriageItem | None:
+def assess_invitation(db: Session, invitation: Invitation, now: datetime) -> TriageItem | None:
     """Triage an answered invitation and add its item (nothing when it already has one, or
-    has no answers). Flushes; the caller commits. `look_first=False` skips looking for an
-    existing item first (a submit that has just completed the invitation); the unique
-    constraint on the item's invitation still keeps one item per timepoint. `responses`: the
-    patient's responses as already read in this transaction (`history_of_responses`)."""
-    existing = item_of(db, invitation.id) if look_first else None
+    has no answers). Flushes; the caller commits. The unique constraint on the item's
+    invitation keeps one item per timepoint when two transactions assess it at once. A
+    submit's own triage is `submitted.triage_submitted`, with the same definitions."""
+    existing = item_of(db, invitation.id)
     if existing is not None:
         return existing
     rules = rules_for(db, invitation.patient.site_id)
-    assessment = assessment_of(db, invitation, rules, responses)
+    assessment = assessment_of(db, invitation, rules)
     if assessment is None:
         return None
-    due_after = rules.due_after(assessment.level)
-    item = TriageItem(
-        site_id=invitation.patient.site_id,
-        patient_id=invitation.patient_id,
-        invitation_id=invitation.id,
-        level=assessment.level,
-        status=TriageStatus.OPEN if assessment.level in ACTION_LEVELS else TriageStatus.NOT_NEEDED,
-        findings=[finding.as_dict() for finding in assessment.findings],
-        assessed_at=now,
-        due_at=now + due_after if due_after else None,
-    )
-    if not look_first:
-        # In the submit's own savepoint (triage_submitted), which a failure rolls back.
-        db.add(item)
-        db.flush()
-    else:
-        try:
-            with db.begin_nested():
-                db.add(item)
-                db.flush()
-        except IntegrityError:
-            # Another transaction triaged this timepoint first: one item per timepoint, theirs.
-            return item_of(db, invitation.id)
+    item = TriageItem(**item_values(invitation, assessment, rules, now))
+    try:
+        with db.begin_nested():
+            db.add(item)
+            db.flush()
+    except IntegrityError:
+        # Another transaction triaged this timepoint first: one item per timepoint, theirs.
+        return item_of(db, invitation.id)
     audit_trail.record(
         db,
         "triage.assessed",
         subject=item,
-        detail={
-            "level": str(item.level),
-            "rules": [finding.rule_id for finding in assessment.findings],
-            "invitation": invitation.id,
-        },
+        detail=assessed_detail(invitation, assessment),
     )
     return item
 
 
-def triage_submitted(
-    db: Session, invitation: Invitation, now: datetime, responses=None
-) -> TriageItem | None:
-    """`assess_invitation` for a submit: in a savepoint, so that a failure here rolls back the
-    triage alone and never the answers. Returns None (and logs) when triage failed.
-    `responses`: the patient's responses the submit read after storing its own (its summary's
-    rows), so that its history is not read again."""
-    try:
-        with db.begin_nested():
-            # The invitation was open until this transaction: no item can exist for it yet.
-            return assess_invitation(db, invitation, now, look_first=False, responses=responses)
-    except Exception:  # any failure at all: the patient's answers must still be stored
-        logger.exception(
-            "invitation %s: triage failed; the answers are stored, and "
-            "`flask --app wsgi triage catch-up` will assess them",
-            invitation.id,
-        )
-        return None
+def item_values(
+    invitation: Invitation, assessment: Assessment, rules: RuleSet, now: datetime
+) -> dict:
+    """The columns of an invitation's new triage item (the ORM object's, or the submit's
+    INSERT's)."""
+    due_after = rules.due_after(assessment.level)
+    return {
+        "site_id": invitation.patient.site_id,
+        "patient_id": invitation.patient_id,
+        "invitation_id": invitation.id,
+        "level": assessment.level,
+        "status": TriageStatus.OPEN
+        if assessment.level in ACTION_LEVELS
+        else TriageStatus.NOT_NEEDED,
+        "findings": [finding.as_dict() for finding in assessment.findings],
+        "assessed_at": now,
+        "due_at": now + due_after if due_after else None,
+    }
+
+
+def assessed_detail(invitation: Invitation, assessment: Assessment) -> dict:
+    """The detail of a "triage.assessed" audit event."""
+    return {
+        "level": str(assessment.level),
+        "rules": [finding.rule_id for finding in assessment.findings],
+        "invitation": invitation.id,
+    }
 
 
 def item_of(db: Session, invitation_id: int) -> TriageItem | None:
