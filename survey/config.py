@@ -26,6 +26,10 @@ DEFAULTS = {
     "TRANSLATION_DIRECTORIES": "",
     "DEFAULT_LANGUAGE": "en",
     "SESSION_IDLE_MINUTES": 30,
+    # A page re-signs an unchanged session cookie once its stamp is this old, not on every
+    # response (survey/security/session_cookie.py): the idle limit counts from up to this
+    # long before the last page.
+    "SESSION_REFRESH_SECONDS": 60,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     # No pool_pre_ping: it costs a round trip (SQLAlchemy's empty `;` query on psycopg) at

@@ -28,6 +28,7 @@ class Settings:
     translation_directories: str | None
     default_language: str
     session_idle_minutes: int
+    session_refresh_seconds: int
     session_cookie_httponly: bool
     session_cookie_samesite: str | None
     sqlalchemy_engine_options: Mapping

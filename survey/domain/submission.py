@@ -40,6 +40,7 @@ from survey.models import (
     PatientSummary,
     Response,
     ResponseMode,
+    Site,
     TriageSettings,
     utcnow,
 )
@@ -128,7 +129,62 @@ def load_invitation(db: Session, invitation_id: int) -> Invitation | None:
     row = db.execute(_page_statement(), {"page_invitation_id": invitation_id}).one_or_none()
     if row is None:
         return None
-    invitation, instrument_ids, item_ids, values, wording_ids, import_ids, imported_ats = row
+    invitation, *arrays = row
+    _remember_page_arrays(db, invitation.id, arrays)
+    return invitation
+
+
+@dataclass(frozen=True)
+class PageSite:
+    """What a patient page shows of the clinic."""
+
+    name: str
+    contact: str | None
+    default_language: str
+    patient_results: bool
+
+
+@dataclass(frozen=True)
+class PagePatient:
+    language: str | None
+    timezone: str
+    site: PageSite
+
+
+@dataclass(frozen=True)
+class PageInvitation:
+    """What a page that only shows an invitation reads of it, as plain values: building the
+    ORM objects (with their identity map entries and joined-eager loaders) was about a tenth
+    of the questionnaire page's CPU. Nothing can be written through it."""
+
+    id: int
+    status: str
+    opens_at: datetime
+    expires_at: datetime
+    instrument_ids: list[str]
+    language: str | None
+    patient: PagePatient
+
+
+def read_page_invitation(db: Session, invitation_id: int) -> PageInvitation | None:
+    """load_invitation's read for a page that changes nothing, as plain rows: the same one
+    statement on PostgreSQL (saved answers and wording imports kept likewise)."""
+    postgresql = db.get_bind().dialect.name == "postgresql"
+    statement = _plain_page_statement(with_arrays=postgresql)
+    row = db.execute(statement, {"page_invitation_id": invitation_id}).one_or_none()
+    if row is None:
+        return None
+    (id_, status, opens_at, expires_at, instrument_ids, language) = row[:6]
+    (patient_language, timezone, *site) = row[6:12]
+    if postgresql:
+        _remember_page_arrays(db, id_, row[12:])
+    patient = PagePatient(patient_language, timezone, PageSite(*site))
+    return PageInvitation(id_, status, opens_at, expires_at, instrument_ids, language, patient)
+
+
+def _remember_page_arrays(db: Session, invitation_id: int, arrays) -> None:
+    """Keep what the page statement's arrays hold for this transaction."""
+    instrument_ids, item_ids, values, wording_ids, import_ids, imported_ats = arrays
     import_rows = zip(wording_ids or (), import_ids or (), imported_ats or (), strict=True)
     remember_import_keys(db, import_rows)
     saved: dict[str, dict[str, int]] = {}
@@ -136,25 +192,54 @@ def load_invitation(db: Session, invitation_id: int) -> Invitation | None:
         instrument_ids or (), item_ids or (), values or (), strict=True
     ):
         saved.setdefault(instrument_id, {})[item_id] = value
-    _remember_saved(db, invitation.id, saved)
-    return invitation
+    _remember_saved(db, invitation_id, saved)
 
 
 @functools.cache
 def _page_statement():
     """load_invitation's statement, built once per process (building it cost more CPU than
     running it)."""
-    drafts = select(DraftAnswer).where(DraftAnswer.invitation_id == Invitation.id)
-    imports = import_keys_rows()
     return (
-        select(
-            Invitation,
-            *[_array_of(drafts, column) for column in _DRAFT_COLUMNS],
-            *[_array_of(imports, column) for column in _IMPORT_COLUMNS],
-        )
+        select(Invitation, *_page_arrays())
         .where(Invitation.id == bindparam("page_invitation_id"))
         .options(joinedload(Invitation.patient).joinedload(Patient.site))
     )
+
+
+@functools.cache
+def _plain_page_statement(with_arrays: bool):
+    """read_page_invitation's statement: PageInvitation's columns, then (on PostgreSQL) the
+    same arrays as load_invitation's."""
+    return (
+        select(
+            Invitation.id,
+            Invitation.status,
+            Invitation.opens_at,
+            Invitation.expires_at,
+            Invitation.instrument_ids,
+            Invitation.language,
+            Patient.language,
+            Patient.timezone,
+            Site.name,
+            Site.contact,
+            Site.default_language,
+            Site.patient_results,
+            *(_page_arrays() if with_arrays else ()),
+        )
+        .join(Patient, Invitation.patient_id == Patient.id)
+        .join(Site, Patient.site_id == Site.id)
+        .where(Invitation.id == bindparam("page_invitation_id"))
+    )
+
+
+def _page_arrays():
+    """The invitation's saved answers and the wording imports in use, as arrays."""
+    drafts = select(DraftAnswer).where(DraftAnswer.invitation_id == Invitation.id)
+    imports = import_keys_rows()
+    return [
+        *[_array_of(drafts, column) for column in _DRAFT_COLUMNS],
+        *[_array_of(imports, column) for column in _IMPORT_COLUMNS],
+    ]
 
 
 _DRAFT_COLUMNS = (DraftAnswer.instrument_id, DraftAnswer.item_id, DraftAnswer.value)

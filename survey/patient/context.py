@@ -19,6 +19,9 @@ TABLET_ENDPOINTS = {"patient.tablet", "patient.tablet_code"}
 # Pages that only read (a ?lang= pick writes one row, atomic by itself): on PostgreSQL their
 # statements run without a transaction around them, saving its BEGIN and ROLLBACK.
 READ_ONLY_PAGES = frozenset({"patient.start", "patient.step", "patient.review"})
+# Pages that read the invitation as plain values (submission.PageInvitation) when they only
+# show it: a questionnaire page without a ?lang= pick reads nothing else of it.
+PLAIN_READ_PAGES = frozenset({"patient.step"})
 # A questionnaire page posts well under 2 KB; anything far larger is not from our page.
 MAX_POST_BYTES = 64 * 1024
 
@@ -55,18 +58,17 @@ def session_invitation() -> Invitation | None:
     )
 
 
-def read_invitation(invitation_id: int) -> Invitation | None:
-    """The invitation with what its page shows, read in one statement on PostgreSQL."""
-    if (
-        request.method in ("GET", "HEAD")
-        and request.endpoint in READ_ONLY_PAGES
-        and not db.session().in_transaction()
-        and db.engine.dialect.name == "postgresql"
-    ):
+def read_invitation(invitation_id: int) -> Invitation | submission.PageInvitation | None:
+    """The invitation with what its page shows, read in one statement on PostgreSQL: as plain
+    values on a page that only shows it, else as the ORM object a request may write through."""
+    reading = request.method in ("GET", "HEAD") and request.endpoint in READ_ONLY_PAGES
+    if reading and not db.session().in_transaction() and db.engine.dialect.name == "postgresql":
         # The page's one statement is consistent by itself: no BEGIN and ROLLBACK around it.
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     # Every patient page names the clinic (g.site), and a questionnaire page shows the saved
     # answers in the wording in use: on PostgreSQL, all in one statement.
+    if reading and request.endpoint in PLAIN_READ_PAGES and "lang" not in request.args:
+        return submission.read_page_invitation(db.session, invitation_id)
     return submission.load_invitation(db.session, invitation_id)
 
 

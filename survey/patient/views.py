@@ -311,6 +311,9 @@ def questionnaire_page(instruments, step: int, answered: dict, missing: list[str
         step=step,
         steps=len(instruments),
         answered=answered,
+        # Counted here: Jinja's selectattr, list and length filters were a twentieth of the
+        # page's CPU.
+        answered_count=sum(item.id in answered for item in instruments[step - 1].items),
         missing=missing,
         reviewing=bool(request.args.get("review")),
     )
