@@ -7,17 +7,15 @@ import os
 import sys
 
 bind = os.environ.get("SURVEY_BIND", "127.0.0.1:8000")
-# Worker model and counts, measured on a 2-CPU machine (docs/performance.md, "Choosing
-# gunicorn's workers and threads"; python benchmarks/run_all.py --only page --worker-class
-# sync|gthread --workers N --threads M), patient page req/s:
-#   sync: 1 worker 8.7, 2 workers 49.7, 4 workers 68.3
-#   gthread x 4 threads: 1 worker 84.3, 2 workers 92.2-103.8, 4 workers 118.3, 5 workers 89.7
+# Worker model and counts, measured on a 2-CPU machine (docs/performance.md, "Workers,
+# threads and several nodes"; python benchmarks/run_all.py --only workers), gthread x 4
+# threads, patient page req/s and submits/s, each against floors run with the same count:
+#   1 worker 300 / 86, 2 workers 390 / 90, 4 workers 692 / 133
 # gthread, because at equal processes threads overlap each request's database round trips
-# (a submit makes twenty) and keep HTTP connections alive, which sync workers do not: 2x4
-# threads served more than 4 sync workers. 2 x CPUs workers, because beyond that on this
-# machine more processes only add memory and database connections (each worker's pool holds
-# up to 15) for no more throughput (5 workers measured no better than 2 at the same load),
-# while fewer than 2 per CPU leaves a core idle when one worker's GIL is held.
+# and keep HTTP connections alive, which sync workers do not (2x4 threads served more than 4
+# sync workers in the first sweep). 2 x CPUs workers, because one worker's Python runs on one
+# core at a time and two per machine leave a core idle while each waits on PostgreSQL; more
+# only add memory and database connections (each worker's pool holds up to 15).
 workers = int(os.environ.get("SURVEY_WORKERS", multiprocessing.cpu_count() * 2))
 worker_class = "gthread"
 threads = int(os.environ.get("SURVEY_THREADS", 4))
