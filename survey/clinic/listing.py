@@ -470,7 +470,8 @@ def _page_statement(
         .join(Site, Site.id == Patient.site_id)
         .order_by(*_order(chosen.c.sort_key, descending, sort), Patient.id)
     )
-    assert tuple(page.selected_columns.keys()) == COLUMNS, "_row reads the columns by place"
+    if tuple(page.selected_columns.keys()) != COLUMNS:
+        raise RuntimeError("the list's statement and _row disagree on its columns' places")
     return page
 
 
