@@ -31,7 +31,6 @@ from functools import cache
 from sqlalchemy import (
     ColumnElement,
     Row,
-    and_,
     bindparam,
     case,
     event,
@@ -53,7 +52,7 @@ from survey.domain.summary_figures import (
     StoredTotal,
     summary_figures,
 )
-from survey.domain.triage.assessing import PAD_ITEM
+from survey.domain.triage.assessing import pad_answer_of
 from survey.instruments import CCIS, QOLAF, get_instrument
 from survey.models import (
     Answer,
@@ -404,14 +403,7 @@ def _responses_statement():
             _first_or_latest_episode(func.max).label("current_episode_id"),
         )
         .join(Invitation, Invitation.id == Response.invitation_id)
-        .outerjoin(
-            pad,
-            and_(
-                pad.response_id == Response.id,
-                pad.item_id == PAD_ITEM,
-                Response.instrument_id == CCIS,
-            ),
-        )
+        .outerjoin(pad, pad_answer_of(pad))
         .where(Response.patient_id == bindparam("summary_patient_id"))
         .order_by(Response.submitted_at, Response.id)
     )

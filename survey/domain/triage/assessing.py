@@ -14,7 +14,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from flask import has_app_context
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import ColumnElement, and_, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -43,6 +43,16 @@ from survey.settings import settings
 
 logger = logging.getLogger("survey.triage.assessing")  # its name before the move: logs keep it
 PAD_ITEM = "pad"
+
+
+def pad_answer_of(pad) -> ColumnElement[bool]:
+    """Joins `pad` (an alias of Answer) to a CCIS response's pad item, for the history's
+    pad-only check; other questionnaires' responses get no row."""
+    return and_(
+        pad.response_id == Response.id,
+        pad.item_id == PAD_ITEM,
+        Response.instrument_id == CCIS,
+    )
 
 
 def rules_for(db: Session, site_id: int) -> RuleSet:
@@ -101,14 +111,7 @@ def patient_history(db: Session, patient_id: int, episode_id: int | None = None)
             pad.value,
         )
         .join(Invitation, Invitation.id == Response.invitation_id)
-        .outerjoin(
-            pad,
-            and_(
-                pad.response_id == Response.id,
-                pad.item_id == PAD_ITEM,
-                Response.instrument_id == CCIS,
-            ),
-        )
+        .outerjoin(pad, pad_answer_of(pad))
         .where(
             Response.patient_id == patient_id,
             True if episode_id is None else Invitation.episode_id == episode_id,

@@ -11,12 +11,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from itertools import groupby
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from survey.domain.triage.assessing import PAD_ITEM, history_from_rows, rules_for
+from survey.domain.triage.assessing import history_from_rows, pad_answer_of, rules_for
 from survey.domain.triage.findings import assess
-from survey.instruments import CCIS
 from survey.models import (
     Answer,
     ContactRequest,
@@ -91,14 +90,7 @@ def replayed_load(
             pad.value,
         )
         .join(Invitation, Invitation.id == Response.invitation_id)
-        .outerjoin(
-            pad,
-            and_(
-                pad.response_id == Response.id,
-                pad.item_id == PAD_ITEM,
-                Response.instrument_id == CCIS,
-            ),
-        )
+        .outerjoin(pad, pad_answer_of(pad))
         .where(Response.patient_id.between(min(sites), max(sites)))
         .order_by(Response.patient_id, Response.submitted_at, Response.id)
         .execution_options(yield_per=BATCH)
